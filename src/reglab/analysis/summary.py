@@ -1,0 +1,72 @@
+"""Per-variant results from stored runs: the data behind `reglab results` (schema in docs/results.md)."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from reglab.store import COMPLETED, RunStore
+
+
+def describe(values: list[float]) -> dict[str, Any]:
+    """Mean and sample standard deviation (n - 1); std is null with fewer than two values."""
+    n = len(values)
+    return {
+        "mean": statistics.fmean(values) if n else None,
+        "std": statistics.stdev(values) if n >= 2 else None,
+        "n": n,
+    }
+
+
+def study_results(store: RunStore) -> dict[str, Any]:
+    study = store.read_json("study.json") or {}
+    data = store.read_json("data.json") or {}
+    runs, damaged = store.load_runs()
+    variant_order = [v["name"] for v in study.get("variants", [])]
+    by_variant: dict[str, list[Any]] = {name: [] for name in variant_order}
+    for stored in runs:
+        by_variant.setdefault(stored.record.variant, []).append(stored.record)
+
+    variants = []
+    for name, records in by_variant.items():
+        records.sort(key=lambda r: r.seed)
+        finished = [r for r in records if r.status == COMPLETED]
+        spec = next((v for v in study.get("variants", []) if v["name"] == name), {})
+        variants.append({
+            "name": name,
+            "description": spec.get("description", ""),
+            "baseline": spec.get("baseline"),
+            "test_accuracy": describe([r.test_accuracy for r in finished]),
+            "test_loss": describe([r.test_loss for r in finished]),
+            "diverged": sum(r.status != COMPLETED for r in records),
+            "runs": [
+                {
+                    "seed": r.seed,
+                    "status": r.status,
+                    "test_accuracy": r.test_accuracy,
+                    "test_loss": r.test_loss,
+                    "epochs": len(r.history),
+                    "diverged_at": r.diverged_at,
+                    "seconds": r.seconds,
+                    "engine": r.engine,
+                    "history": [
+                        {k: getattr(e, k) for k in (
+                            "epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr",
+                            "train_penalty", "seconds")}
+                        for e in r.history
+                    ],
+                }
+                for r in records
+            ],
+        })
+    expected = len(study.get("seeds", [])) * len(variant_order)
+    return {
+        "study": study.get("name"),
+        "dataset": data.get("dataset"),
+        "splits": data.get("splits"),
+        "seeds": study.get("seeds"),
+        "runs_expected": expected,
+        "runs_found": len(runs),
+        "damaged": damaged,
+        "variants": variants,
+    }

@@ -1,0 +1,277 @@
+"""The command line: parses, validates through the library, calls it, prints. No logic of its own.
+
+Human output (progress, notices, tables) goes to stderr or a terminal; machine output
+(`results --format json|csv`) goes to stdout alone, so it can be piped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from reglab import __version__
+from reglab.errors import ReglabError
+
+out = Console()
+err = Console(stderr=True)
+
+EPILOG = """examples:
+  reglab run                              the tutorial's ten models on the default dataset
+  reglab run tutorial --seeds 5           five seeds of each, for intervals
+  reglab run my-study.toml --device cuda  your own study (TOML), on the GPU
+  reglab results runs/tutorial-20261122-101500 --format json
+  reglab data fetch mnist                 download MNIST once into the cache
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reglab",
+        description="Train studies (variants x seeds) that show what regularization and optimization do "
+                    "to a neural network, store every run, and summarise the results.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"reglab {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="train a study and store every run",
+                              description="Train every variant of a study for every seed, store each run, "
+                                          "and print a table of test results (mean +- std over seeds).")
+    run.add_argument("study", nargs="?", default="tutorial",
+                     help="a built-in study name (see `reglab studies`) or a path to a .toml file (default: tutorial)")
+    run.add_argument("--dataset", help="override the study's dataset: auto, mnist, fashion-mnist, kmnist, digits")
+    run.add_argument("--data-dir", type=Path, help="a folder with the dataset's IDX files (gz or raw) you already have")
+    run.add_argument("--seeds", type=_positive, metavar="N", help="run seeds 0..N-1 instead of the study's seeds")
+    run.add_argument("--epochs", type=_positive, metavar="N", help="train every variant for N epochs")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                     help="where to train (default auto: the GPU when there is one)")
+    run.add_argument("--out", type=Path, metavar="DIR", help="the run directory to create (default: ./runs/STUDY-TIME)")
+    run.add_argument("--offline", action="store_true", help="never download; use cached or local data only")
+    run.set_defaults(handler=cmd_run)
+
+    results = commands.add_parser("results", help="print the per-variant results of a stored run",
+                                  description="Per-variant test results of a run directory. The JSON schema is "
+                                              "documented in docs/results.md.")
+    results.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
+    results.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    results.set_defaults(handler=cmd_results)
+
+    studies = commands.add_parser("studies", help="list the built-in studies")
+    studies.set_defaults(handler=cmd_studies)
+
+    data = commands.add_parser("data", help="list or download datasets")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    data_list = data_commands.add_parser("list", help="datasets and where each is available")
+    data_list.set_defaults(handler=cmd_data_list)
+    fetch = data_commands.add_parser("fetch", help="download a dataset into the cache and verify it")
+    fetch.add_argument("name", help="mnist, fashion-mnist or kmnist")
+    fetch.set_defaults(handler=cmd_data_fetch)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except ReglabError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("\ninterrupted: runs that finished are stored in the run directory.")
+        return 130
+
+
+# ---------------------------------------------------------------------------------------- run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from reglab.config import load_study
+    from reglab.engine.study import StudyOptions, run_study
+
+    overrides: dict[str, Any] = {}
+    if args.seeds:
+        overrides["seeds"] = args.seeds
+    if args.epochs:
+        overrides["epochs"] = args.epochs
+    if args.dataset:
+        overrides["dataset"] = args.dataset
+    study = load_study(args.study, overrides)
+    source = Path(study.source) if study.source and Path(study.source).is_file() else None
+    options = StudyOptions(
+        out=args.out, data_dir=args.data_dir, device=args.device, allow_download=not args.offline,
+        source_text=source.read_text(encoding="utf-8") if source else "",
+    )
+    observer = ProgressObserver()
+    try:
+        store = run_study(study, options, observer)
+    finally:
+        observer.close()
+    from reglab.analysis.summary import study_results
+
+    print_results_table(study_results(store))
+    err.print(f"Run directory: [bold]{store.root}[/]  (reglab results {store.root} --format json)")
+    return 0
+
+
+class ProgressObserver:
+    """A progress bar over all epochs of the study, with the current run and its live metrics."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=err, disable=not err.is_terminal, transient=True,
+        )
+        self.task = None
+        self.total_runs = 0
+        self.run_label = ""
+        self.planned_epochs = 0
+
+    def notice(self, message: str) -> None:
+        err.print(f"[yellow]note:[/] {message}", highlight=False)
+
+    def study_started(self, total_runs: int, total_epochs: int) -> None:
+        self.total_runs = total_runs
+        self.progress.start()
+        self.task = self.progress.add_task("epochs", total=total_epochs, status="")
+
+    def run_started(self, index: int, variant, seed: int) -> None:
+        self.run_label = f"[{index + 1}/{self.total_runs}] {variant.name} seed {seed}"
+        self.planned_epochs = variant.epochs
+        self.progress.update(self.task, description=self.run_label, status="")
+
+    def epoch_finished(self, variant, record) -> None:
+        self.progress.update(self.task, advance=1, status=(
+            f"epoch {record.epoch + 1}/{variant.epochs}  loss {record.train_loss:.3f}  "
+            f"val_loss {record.val_loss:.3f}  val_acc {record.val_accuracy:.3f}"))
+
+    def run_finished(self, record) -> None:
+        if record.status == "completed":
+            outcome = f"test accuracy {record.test_accuracy:.4f}"
+        else:
+            outcome = f"[red]diverged at epoch {record.diverged_at}[/]"
+        self.progress.console.print(f"{self.run_label}: {outcome}  ({record.seconds:.1f} s)", highlight=False)
+        # The bar counts planned epochs: a run that stopped early still uses up its share.
+        self.progress.update(self.task, advance=self.planned_epochs - len(record.history))
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+# ------------------------------------------------------------------------------------ results
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from reglab.analysis.summary import study_results
+    from reglab.store import RunStore
+
+    results = study_results(RunStore.open(args.run_dir))
+    if args.format == "json":
+        sys.stdout.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["variant", "seed", "status", "test_accuracy", "test_loss", "epochs", "seconds"])
+        for variant in results["variants"]:
+            for run in variant["runs"]:
+                writer.writerow([variant["name"], run["seed"], run["status"], run["test_accuracy"],
+                                 run["test_loss"], run["epochs"], f"{run['seconds']:.2f}"])
+    else:
+        print_results_table(results)
+    for line in results["damaged"]:
+        err.print(f"[yellow]damaged run record skipped:[/] {line}", highlight=False)
+    return 0
+
+
+def print_results_table(results: dict[str, Any]) -> None:
+    splits = results.get("splits") or {}
+    title = f"{results['study']} on {results['dataset']}"
+    if splits:
+        title += f" ({splits['train']} train / {splits['validation']} val / {splits['test']} test)"
+    table = Table(title=title, title_justify="left")
+    for column, justify in (("variant", "left"), ("compared to", "left"), ("test accuracy", "right"),
+                            ("test loss", "right"), ("seeds", "right"), ("epochs", "right"), ("seconds", "right")):
+        table.add_column(column, justify=justify)
+    for variant in results["variants"]:
+        runs = variant["runs"]
+        seeds = f"{variant['test_accuracy']['n']}/{len(runs)}" if variant["diverged"] else str(len(runs))
+        table.add_row(
+            variant["name"], variant.get("baseline") or "-",
+            _mean_std(variant["test_accuracy"], percent=True), _mean_std(variant["test_loss"]),
+            seeds, ",".join(sorted({str(r["epochs"]) for r in runs})) or "-",
+            f"{sum(r['seconds'] for r in runs):.1f}",
+        )
+    out.print(table)
+    if any(v["test_accuracy"]["n"] == 1 for v in results["variants"]):
+        out.print("One seed per variant: differences between variants are not evidence yet. "
+                  "Use --seeds 5 or more for intervals.", style="dim")
+
+
+def _mean_std(stats: dict[str, Any], percent: bool = False) -> str:
+    if stats["mean"] is None:
+        return "-"
+    scale, digits = (100, 2) if percent else (1, 4)
+    text = f"{stats['mean'] * scale:.{digits}f}"
+    if stats["std"] is not None:
+        text += f" ± {stats['std'] * scale:.{digits}f}"
+    return text + ("%" if percent else "")
+
+
+# ------------------------------------------------------------------------------------ studies, data
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    from reglab.config import builtin_studies, load_study
+
+    table = Table(title="Built-in studies (reglab run NAME)", title_justify="left")
+    for column in ("name", "variants", "seeds", "description"):
+        table.add_column(column)
+    for name in sorted(builtin_studies()):
+        study = load_study(name)
+        table.add_row(name, str(len(study.variants)), str(len(study.seeds)), study.description)
+    out.print(table)
+    return 0
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    from reglab.data import list_datasets
+
+    table = Table(title="Datasets (--dataset NAME)", title_justify="left")
+    rows = list_datasets()
+    columns = list(rows[0]) if rows else []
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in columns))
+    out.print(table)
+    return 0
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from reglab.data import fetch
+
+    paths = fetch(args.name, progress=err.is_terminal)
+    for path in paths:
+        err.print(f"verified: {path}", highlight=False)
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

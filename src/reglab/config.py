@@ -1,0 +1,434 @@
+"""A study: variants x seeds on a dataset. Loaded from TOML into frozen dataclasses and
+validated once, here, at the edge: everything past this module may trust its input.
+
+Every problem is collected (not just the first) and reported with where it is in the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from reglab.errors import ConfigError
+from reglab.techniques import registry
+from reglab.techniques.registry import CHOICE_FAMILIES, Choice
+
+STUDY_KEYS = ("name", "description", "keras_compat", "seeds", "baseline", "data", "defaults", "variants")
+DATA_KEYS = ("dataset", "train", "validation", "test", "split_seed")
+TRAINING_KEYS = ("hidden", "epochs", "batch_size") + CHOICE_FAMILIES
+VARIANT_ONLY_KEYS = ("name", "description", "baseline")
+
+# What a variant gets when neither it nor the study's [defaults] says otherwise.
+BUILTIN_DEFAULTS: dict[str, Any] = {
+    "hidden": [512, 256, 128, 64],
+    "activation": "relu",
+    "epochs": 10,
+    "batch_size": 128,
+    "optimizer": "adam",
+    "schedule": "constant",
+}
+MAX_SEEDS = 1000
+NAME_LIMIT = 80
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    dataset: str = "auto"
+    # Upper bounds: a smaller dataset gets a proportional stratified split (see data.splits).
+    train: int = 10000
+    validation: int = 2000
+    test: int = 10000
+    split_seed: int = 0
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    name: str
+    description: str
+    baseline: str | None  # the variant this one is compared against; None for a baseline
+    hidden: tuple[int, ...]
+    epochs: int
+    batch_size: int
+    optimizer: Choice
+    schedule: Choice
+    activation: Choice
+    init: Choice
+    switches: tuple[Choice, ...] = ()  # techniques turned on by their own key, sorted by name
+
+    def switch(self, name: str) -> Choice | None:
+        return next((c for c in self.switches if c.name == name), None)
+
+    def dropout_rates(self) -> tuple[float, ...]:
+        """The drop rate after each hidden layer (0 where there is no dropout)."""
+        choice = self.switch("dropout")
+        if choice is None:
+            return (0.0,) * len(self.hidden)
+        rate = choice["rate"]
+        return tuple(rate) if isinstance(rate, tuple) else (rate,) * len(self.hidden)
+
+    def init_key(self) -> tuple[Any, ...]:
+        """Variants with equal keys start from the same weights for the same seed."""
+        return (self.hidden, self.init.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.description:
+            out["description"] = self.description
+        if self.baseline is not None:
+            out["baseline"] = self.baseline
+        out.update(hidden=list(self.hidden), epochs=self.epochs, batch_size=self.batch_size)
+        for key in CHOICE_FAMILIES:
+            out[key] = getattr(self, key).as_dict()
+        for choice in self.switches:
+            out[choice.name] = {k: v for k, v in choice.as_dict().items() if k != "name"}
+        return out
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    description: str
+    keras_compat: bool
+    seeds: tuple[int, ...]
+    data: DataSpec
+    variants: tuple[VariantSpec, ...]
+    source: str = field(default="", compare=False)
+
+    def variant(self, name: str) -> VariantSpec:
+        return next(v for v in self.variants if v.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved study: every default filled in. Loading it again gives an equal study."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "keras_compat": self.keras_compat,
+            "seeds": list(self.seeds),
+            "data": {k: getattr(self.data, k) for k in DATA_KEYS},
+            "variants": [v.to_dict() for v in self.variants],
+        }
+
+
+# --------------------------------------------------------------------------------------- loading
+
+
+def builtin_studies() -> dict[str, Path]:
+    folder = resources.files("reglab") / "studies"
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".toml")}
+
+
+def load_study(source: str, overrides: dict[str, Any] | None = None) -> StudySpec:
+    """A built-in name or a path to a .toml file; `overrides` come from the command line."""
+    builtins = builtin_studies()
+    if source in builtins:
+        path, label = builtins[source], f"built-in study {source!r}"
+    else:
+        path, label = Path(source), source
+        if not path.is_file():
+            hint = _did_you_mean(source, builtins)
+            raise ConfigError(label, [
+                f"no built-in study of that name and no such file{hint}. "
+                f"Built-in studies: {', '.join(sorted(builtins))} (see `reglab studies`)."
+            ])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(label, [f"cannot read the file: {exc}"]) from None
+    return parse_study(text, label, overrides)
+
+
+def parse_study(text: str, label: str = "<study>", overrides: dict[str, Any] | None = None) -> StudySpec:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(label, [f"not valid TOML: {exc}. Check quotes, brackets and `key = value` syntax."]) from None
+    return study_from_dict(raw, label, overrides, text=text)
+
+
+def study_from_dict(
+    raw: dict[str, Any], label: str = "<study>", overrides: dict[str, Any] | None = None, *, text: str = ""
+) -> StudySpec:
+    checker = _Checker(label, text)
+    spec = checker.study(raw, overrides or {})
+    if checker.problems:
+        raise ConfigError(label, checker.problems)
+    assert spec is not None
+    return spec
+
+
+# ------------------------------------------------------------------------------------ validation
+
+
+class _Checker:
+    """Walks the raw TOML once, collecting every problem with its location."""
+
+    def __init__(self, label: str, text: str):
+        self.label = label
+        self.lines = text.splitlines()
+        self.problems: list[str] = []
+
+    def problem(self, where: str, message: str) -> None:
+        line = self._line_of(where)
+        self.problems.append(f"{where}{f' (line {line})' if line else ''}: {message}")
+
+    def study(self, raw: dict[str, Any], overrides: dict[str, Any]) -> StudySpec | None:
+        self._unknown_keys(raw, STUDY_KEYS, "")
+        name = self._string(raw, "name", "", default="study")
+        description = self._string(raw, "description", "", default="")
+        keras_compat = raw.get("keras_compat", True)
+        if not isinstance(keras_compat, bool):
+            self.problem("keras_compat", f"must be true or false, got {keras_compat!r}")
+            keras_compat = True
+        seeds = self._seeds(overrides.get("seeds", raw.get("seeds", [0])), "seeds")
+        data = self._data(raw.get("data", {}), overrides)
+        defaults = raw.get("defaults", {})
+        if not isinstance(defaults, dict):
+            self.problem("defaults", "must be a table: [defaults]")
+            defaults = {}
+        self._unknown_keys(defaults, TRAINING_KEYS + tuple(registry.switches()), "defaults")
+
+        raw_variants = raw.get("variants")
+        if not isinstance(raw_variants, list) or not raw_variants:
+            self.problem("variants", "a study needs at least one [[variants]] table with a name")
+            return None
+        variants = []
+        for index, raw_variant in enumerate(raw_variants):
+            where = f"variants[{index}]"
+            if not isinstance(raw_variant, dict):
+                self.problem(where, "must be a table: [[variants]]")
+                continue
+            merged = {**BUILTIN_DEFAULTS, **defaults, **raw_variant}
+            if "epochs" in overrides:
+                merged["epochs"] = overrides["epochs"]
+            variant = self._variant(merged, raw_variant, where, keras_compat)
+            if variant is not None:
+                variants.append(variant)
+        variants = self._baselines(variants, raw.get("baseline"), raw_variants)
+        if self.problems:
+            return None
+        return StudySpec(name, description, keras_compat, seeds, data, tuple(variants), self.label)
+
+    # --- pieces
+
+    def _data(self, raw: Any, overrides: dict[str, Any]) -> DataSpec:
+        if not isinstance(raw, dict):
+            self.problem("data", "must be a table: [data]")
+            return DataSpec()
+        self._unknown_keys(raw, DATA_KEYS, "data")
+        values = {**raw, **{k: overrides[k] for k in ("dataset",) if k in overrides}}
+        dataset = values.get("dataset", "auto")
+        if not isinstance(dataset, str) or not dataset:
+            self.problem("data.dataset", f"must be a dataset name, got {dataset!r} (see `reglab data list`)")
+            dataset = "auto"
+        sizes = {}
+        for key in ("train", "validation", "test"):
+            sizes[key] = self._int(values, key, "data", getattr(DataSpec, key), low=1)
+        split_seed = self._int(values, "split_seed", "data", 0, low=0)
+        return DataSpec(dataset, sizes["train"], sizes["validation"], sizes["test"], split_seed)
+
+    def _seeds(self, value: Any, where: str) -> tuple[int, ...]:
+        # An integer N means seeds 0..N-1; a list names the seeds.
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 1 <= value <= MAX_SEEDS:
+                self.problem(where, f"{value} seeds is out of range: must be 1 to {MAX_SEEDS}")
+                return (0,)
+            return tuple(range(value))
+        if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+            if len(set(value)) != len(value):
+                self.problem(where, f"seeds repeat: {value}")
+            if any(s < 0 or s >= 2**31 for s in value):
+                self.problem(where, "seeds must be between 0 and 2**31 - 1")
+            return tuple(value)
+        self.problem(where, f"must be a number of seeds or a non-empty list of integers, got {value!r}")
+        return (0,)
+
+    def _variant(self, merged: dict[str, Any], own: dict[str, Any], where: str, keras: bool) -> VariantSpec | None:
+        before = len(self.problems)
+        switches = registry.switches()
+        self._unknown_keys(own, VARIANT_ONLY_KEYS + TRAINING_KEYS + tuple(switches), where)
+        name = own.get("name")
+        if not isinstance(name, str) or not name.strip():
+            self.problem(where, "every variant needs a `name` (a non-empty string)")
+            name = f"variant-{where}"
+        elif len(name) > NAME_LIMIT:
+            self.problem(f"{where}.name", f"is {len(name)} characters long: at most {NAME_LIMIT}")
+        label = f"{where} ({name!r})" if isinstance(own.get("name"), str) else where
+        description = self._string(own, "description", label, default="")
+        baseline = own.get("baseline")
+        if baseline is not None and not isinstance(baseline, str):
+            self.problem(f"{label}.baseline", f"must be the name of another variant, got {baseline!r}")
+            baseline = None
+
+        hidden = merged.get("hidden")
+        if (not isinstance(hidden, list) or not hidden
+                or not all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 65536 for h in hidden)):
+            self.problem(f"{label}.hidden", f"must be a non-empty list of layer widths from 1 to 65536, got {hidden!r}")
+            hidden = [1]
+        epochs = self._int(merged, "epochs", label, 10, low=1, high=100000)
+        batch_size = self._int(merged, "batch_size", label, 128, low=1, high=1 << 20)
+        choices = {key: self._technique(key, merged.get(key, _default_member(key, keras)), label, keras)
+                   for key in CHOICE_FAMILIES}
+        enabled = []
+        for key in sorted(switches):
+            if key in merged and merged[key] is not None:
+                choice = self._switch(switches[key], merged[key], label, keras)
+                if choice is not None and not _is_off(choice):
+                    enabled.append(choice)
+        for choice in enabled:
+            if choice.name == "dropout" and isinstance(choice["rate"], tuple) and len(choice["rate"]) != len(hidden):
+                self.problem(f"{label}.dropout", f"gives {len(choice['rate'])} rates for {len(hidden)} hidden "
+                             "layers: give one rate, or one per hidden layer")
+        if len(self.problems) > before:
+            return None
+        return VariantSpec(
+            name=name, description=description, baseline=baseline, hidden=tuple(hidden), epochs=epochs,
+            batch_size=batch_size, switches=tuple(enabled), **choices,
+        )
+
+    def _technique(self, fam: str, value: Any, where: str, keras: bool) -> Choice:
+        """A member of a choice family: "adam" or { name = "adam", lr = 1e-3 }."""
+        members = registry.family(fam)
+        fallback = Choice(_default_member(fam, keras))
+        if isinstance(value, str):
+            value = {"name": value}
+        if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+            self.problem(f"{where}.{fam}", f"must be a name or a table with a `name`, got {value!r}")
+            return fallback
+        member = members.get(value["name"])
+        if member is None:
+            self.problem(f"{where}.{fam}", f"unknown {fam} {value['name']!r}{_did_you_mean(value['name'], members)}. "
+                         f"Known: {', '.join(members)}")
+            return fallback
+        params = {k: v for k, v in value.items() if k != "name"}
+        return self._resolve(member, params, f"{where}.{fam}", keras) or fallback
+
+    def _switch(self, technique: registry.Technique, value: Any, where: str, keras: bool) -> Choice | None:
+        if isinstance(value, dict):
+            params = value
+        elif technique.shorthand is not None:
+            params = {technique.shorthand: value}
+        else:
+            params = {} if value is True else None
+            if value is False:
+                return None
+        if params is None:
+            self.problem(f"{where}.{technique.name}", f"must be true, false or a table of parameters, got {value!r}")
+            return None
+        return self._resolve(technique, params, f"{where}.{technique.name}", keras)
+
+    def _resolve(self, technique: registry.Technique, given: dict[str, Any], where: str, keras: bool) -> Choice | None:
+        before = len(self.problems)
+        values = technique.defaults(keras)
+        for key, raw_value in given.items():
+            param = technique.param(key)
+            if param is None:
+                known = ", ".join(p.name for p in technique.params) or "none"
+                self.problem(f"{where}.{key}", f"{technique.name} has no parameter {key!r}"
+                             f"{_did_you_mean(key, [p.name for p in technique.params])}. Its parameters: {known}")
+                continue
+            value, message = param.check(raw_value)
+            if message:
+                self.problem(f"{where}.{key}", f"{message} ({param.doc})")
+            else:
+                values[key] = value
+        if len(self.problems) == before and technique.check is not None:
+            for message in technique.check(values):
+                self.problem(where, message)
+        if len(self.problems) > before:
+            return None
+        return Choice(technique.name, tuple(sorted(values.items())))
+
+    def _baselines(self, variants: list[VariantSpec], study_baseline: Any, raw_variants: list[Any]) -> list[VariantSpec]:
+        names = [v.name for v in variants]
+        for name in {n for n in names if names.count(n) > 1}:
+            self.problem("variants", f"two variants are named {name!r}: names must be unique")
+        if not variants:
+            return variants
+        if study_baseline is None:
+            study_baseline = variants[0].name
+        elif study_baseline not in names:
+            self.problem("baseline", f"{study_baseline!r} is not a variant{_did_you_mean(study_baseline, names)}")
+            return variants
+        resolved = []
+        for variant in variants:
+            baseline = variant.baseline if variant.baseline is not None else study_baseline
+            if baseline not in names:
+                self.problem(f"variants ({variant.name!r}).baseline",
+                             f"{baseline!r} is not a variant{_did_you_mean(baseline, names)}")
+            resolved.append(replace(variant, baseline=None if baseline == variant.name else baseline))
+        return resolved
+
+    # --- primitives
+
+    def _unknown_keys(self, table: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                self.problem(f"{where}.{key}" if where else key,
+                             f"unknown key{_did_you_mean(key, allowed)}. Allowed here: {', '.join(allowed)}")
+
+    def _string(self, table: dict[str, Any], key: str, where: str, default: str) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            self.problem(f"{where}.{key}" if where else key, f"must be a string, got {value!r}")
+            return default
+        return value
+
+    def _int(self, table: dict[str, Any], key: str, where: str, default: int, low: int, high: int | None = None) -> int:
+        value = table.get(key, default)
+        place = f"{where}.{key}"
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(place, f"must be an integer, got {value!r}")
+            return default
+        if value < low or (high is not None and value > high):
+            self.problem(place, f"{value} is out of range: must be >= {low}" + (f" and <= {high}" if high else ""))
+            return default
+        return value
+
+    def _line_of(self, where: str) -> int | None:
+        """Best-effort line number for a path like variants[2].optimizer.lr (tomllib keeps none)."""
+        if not self.lines:
+            return None
+        parts = re.findall(r"[A-Za-z_][\w-]*|\[\d+\]", where.split(" (")[0] if "(" in where else where)
+        start, end = 0, len(self.lines)
+        if parts and parts[0] == "variants" and len(parts) > 1 and parts[1].startswith("["):
+            index = int(parts[1][1:-1])
+            headers = [i for i, line in enumerate(self.lines) if re.match(r"\s*\[\[\s*variants\s*\]\]", line)]
+            if index >= len(headers):
+                return None
+            start = headers[index]
+            end = headers[index + 1] if index + 1 < len(headers) else len(self.lines)
+            keys = [p for p in parts[2:] if not p.startswith("[")]
+        elif parts and parts[0] in ("data", "defaults"):
+            header = next((i for i, line in enumerate(self.lines) if re.match(rf"\s*\[\s*{parts[0]}\s*\]", line)), None)
+            if header is None:
+                return None
+            start = header
+            keys = parts[1:]
+        else:
+            keys = parts
+        for key in keys[:1]:
+            for i in range(start, end):
+                if re.match(rf"\s*{re.escape(key)}\s*=", self.lines[i]):
+                    return i + 1
+        return start + 1 if start else None
+
+
+def _default_member(fam: str, keras: bool) -> str:
+    if fam == "init":
+        return "glorot_uniform" if keras else "torch_default"
+    return str(BUILTIN_DEFAULTS[fam])
+
+
+def _is_off(choice: Choice) -> bool:
+    """`l1 = 0` or `dropout = 0` means the technique is off; keep the config honest about it."""
+    return all(v == 0 or v == () or (isinstance(v, tuple) and not any(v)) for _, v in choice.params) and bool(choice.params)
+
+
+def _did_you_mean(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

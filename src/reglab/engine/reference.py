@@ -1,0 +1,166 @@
+"""The reference training loop: one run at a time, a plain nn.Module and torch.optim.
+
+Whole splits live on the device as tensors; an epoch is a permutation and slices of it (no
+DataLoader). Losses and accuracies accumulate on the device and are read once per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from reglab.config import VariantSpec
+from reglab.engine.seeding import generator
+from reglab.models import MLP, build_mlp
+from reglab.store.records import COMPLETED, DIVERGED, EpochRecord, RunArrays, RunRecord
+from reglab.techniques import registry
+
+EVAL_CHUNK = 8192  # rows per forward pass in evaluation: bounds memory on big test sets
+
+
+@dataclass(frozen=True)
+class DeviceData:
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: int
+
+    @classmethod
+    def from_arrays(cls, splits, device: torch.device | str) -> DeviceData:
+        """From a data.Splits (float32 features, int labels) to tensors on `device`, once per study."""
+        def put(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype).to(device)
+
+        return cls(
+            put(splits.x_train, torch.float32), put(splits.y_train, torch.int64),
+            put(splits.x_val, torch.float32), put(splits.y_val, torch.int64),
+            put(splits.x_test, torch.float32), put(splits.y_test, torch.int64),
+            classes=len(splits.class_names),
+        )
+
+    @property
+    def input_dim(self) -> int:
+        return self.x_train.shape[1]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    record: RunRecord
+    arrays: RunArrays
+
+
+EpochCallback = Callable[[EpochRecord], None]
+
+
+def train_run(
+    data: DeviceData, variant: VariantSpec, seed: int, *, on_epoch: EpochCallback | None = None
+) -> RunOutcome:
+    device = data.x_train.device
+    started = time.perf_counter()
+    model = build_mlp(variant, data.input_dim, data.classes, generator(seed, "init")).to(device)
+    model.set_dropout_generator(generator(seed, "dropout", device))
+    # Data order is drawn on the CPU so it is the same permutation on every device.
+    order = generator(seed, "data_order")
+    optimizer_spec = registry.lookup("optimizer", variant.optimizer.name)
+    optimizer = optimizer_spec.build(dict(variant.optimizer.params), model.parameters())
+    base_lr = variant.optimizer["lr"]
+    schedule = registry.lookup("schedule", variant.schedule.name).build(dict(variant.schedule.params), base_lr)
+    per_step = variant.schedule["unit"] == "step"
+    penalties = [registry.lookup("penalty", c.name).build(dict(c.params))
+                 for c in variant.switches if c.name in registry.family("penalty")]
+
+    history: list[EpochRecord] = []
+    n = data.x_train.shape[0]
+    step = 0
+    status, diverged_at = COMPLETED, None
+    for epoch in range(variant.epochs):
+        epoch_started = time.perf_counter()
+        lr_at_start = schedule(step if per_step else epoch)
+        _set_lr(optimizer, lr_at_start)
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        penalty_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.int64)
+        batches = 0
+        permutation = torch.randperm(n, generator=order).to(device)
+        for batch in permutation.split(variant.batch_size):
+            if per_step:
+                _set_lr(optimizer, schedule(step))
+            x, y = data.x_train[batch], data.y_train[batch]
+            logits = model(x)
+            data_loss = F.cross_entropy(logits, y)
+            loss = data_loss
+            if penalties:
+                penalty = sum(p(model.hidden_kernels()) for p in penalties)
+                loss = data_loss + penalty
+                penalty_sum += penalty.detach()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += data_loss.detach() * len(batch)
+            correct += (logits.argmax(1) == y).sum()
+            batches += 1
+            step += 1
+        val_loss, val_accuracy, _ = evaluate(model, data.x_val, data.y_val)
+        # .item() syncs with the GPU: once per epoch, not per step.
+        record = EpochRecord(
+            epoch=epoch,
+            train_loss=loss_sum.item() / n,
+            train_accuracy=correct.item() / n,
+            val_loss=val_loss,
+            val_accuracy=val_accuracy,
+            lr=lr_at_start,
+            seconds=time.perf_counter() - epoch_started,
+            train_penalty=penalty_sum.item() / batches,
+        )
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        if not (math.isfinite(record.train_loss) and math.isfinite(record.val_loss)):
+            status, diverged_at = DIVERGED, epoch
+            break
+
+    test_loss, test_accuracy, predictions = evaluate(model, data.x_test, data.y_test)
+    finite = status == COMPLETED
+    record = RunRecord(
+        variant=variant.name,
+        seed=seed,
+        status=status,
+        history=tuple(history),
+        test_loss=test_loss if finite else None,
+        test_accuracy=test_accuracy if finite else None,
+        seconds=time.perf_counter() - started,
+        engine="reference",
+        diverged_at=diverged_at,
+    )
+    weights = {name: p.detach().cpu().numpy().copy() for name, p in model.state_dict().items()}
+    return RunOutcome(record, RunArrays(predictions.cpu().numpy().astype(np.int16), weights))
+
+
+@torch.no_grad()
+def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, torch.Tensor]:
+    """Mean cross-entropy, accuracy and predicted classes, in evaluation mode (no dropout)."""
+    model.eval()
+    loss_sum = torch.zeros((), device=x.device)
+    predictions = []
+    for start in range(0, x.shape[0], EVAL_CHUNK):
+        logits = model(x[start:start + EVAL_CHUNK])
+        loss_sum += F.cross_entropy(logits, y[start:start + EVAL_CHUNK], reduction="sum")
+        predictions.append(logits.argmax(1))
+    predicted = torch.cat(predictions)
+    accuracy = (predicted == y).float().mean().item()
+    return loss_sum.item() / x.shape[0], accuracy, predicted
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr

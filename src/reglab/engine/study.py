@@ -1,0 +1,113 @@
+"""Run a whole study: resolve the data, make the splits, train every (variant, seed), store it all.
+
+Runs go seed by seed (all variants of seed 0, then of seed 1, ...): a study stopped part-way
+still holds complete paired sets for the seeds it finished.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from reglab import __version__
+from reglab.config import StudySpec, VariantSpec
+from reglab.data import make_splits, resolve_dataset
+from reglab.engine.reference import DeviceData, train_run
+from reglab.errors import ReglabError
+from reglab.store import EpochRecord, RunRecord, RunStore
+
+
+class Observer(Protocol):
+    """What a front end hears while a study runs (the CLI draws progress bars from it)."""
+
+    def notice(self, message: str) -> None: ...
+    def study_started(self, total_runs: int, total_epochs: int) -> None: ...
+    def run_started(self, index: int, variant: VariantSpec, seed: int) -> None: ...
+    def epoch_finished(self, variant: VariantSpec, record: EpochRecord) -> None: ...
+    def run_finished(self, record: RunRecord) -> None: ...
+
+
+class Silent:
+    def notice(self, message: str) -> None: pass
+    def study_started(self, total_runs: int, total_epochs: int) -> None: pass
+    def run_started(self, index: int, variant: VariantSpec, seed: int) -> None: pass
+    def epoch_finished(self, variant: VariantSpec, record: EpochRecord) -> None: pass
+    def run_finished(self, record: RunRecord) -> None: pass
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    out: Path | None = None
+    data_dir: Path | None = None
+    device: str = "auto"
+    allow_download: bool = True
+    source_text: str = ""
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ReglabError("--device cuda was asked for, but this machine has no CUDA GPU that PyTorch can use "
+                          f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). "
+                          "Fix: use --device cpu, or --device auto to take a GPU only when there is one.")
+    if requested not in ("cpu", "cuda"):
+        raise ReglabError(f"--device {requested!r} is not known: use auto, cpu or cuda.")
+    return torch.device(requested)
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    return {
+        "reglab": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None = None) -> RunStore:
+    observer = observer or Silent()
+    device = resolve_device(options.device)
+    dataset, notices = resolve_dataset(
+        study.data.dataset, data_dir=options.data_dir, allow_download=options.allow_download
+    )
+    for message in notices:
+        observer.notice(message)
+    splits = make_splits(dataset, train=study.data.train, validation=study.data.validation,
+                         test=study.data.test, split_seed=study.data.split_seed)
+    for message in splits.notes:
+        observer.notice(message)
+
+    root = options.out or RunStore.default_path(study.name)
+    store = RunStore.create(root, study=study.to_dict(), source_text=options.source_text,
+                            environment=environment(device))
+    store.write_data({
+        "dataset": dataset.name,
+        "origin": dataset.origin,
+        "verified": dataset.verified,
+        "class_names": list(dataset.class_names),
+        "image_shape": list(splits.image_shape),
+        "splits": {"train": len(splits.y_train), "validation": len(splits.y_val), "test": len(splits.y_test)},
+        "requested": {"train": study.data.train, "validation": study.data.validation, "test": study.data.test},
+        "notes": list(splits.notes),
+    }, splits.y_test)
+
+    data = DeviceData.from_arrays(splits, device)
+    plan = [(seed, index, variant) for seed in study.seeds for index, variant in enumerate(study.variants)]
+    observer.study_started(len(plan), sum(variant.epochs for _, _, variant in plan))
+    for number, (seed, index, variant) in enumerate(plan):
+        observer.run_started(number, variant, seed)
+        outcome = train_run(data, variant, seed, on_epoch=lambda record, v=variant: observer.epoch_finished(v, record))
+        store.save_run(index, outcome.record, outcome.arrays)
+        observer.run_finished(outcome.record)
+    return store

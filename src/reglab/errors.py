@@ -1,0 +1,18 @@
+"""Errors a user can fix. The CLI prints their message and exits with code 2; no traceback."""
+
+
+class ReglabError(Exception):
+    """A problem with the user's input, files or environment, explained with its fix."""
+
+    exit_code = 2
+
+
+class ConfigError(ReglabError):
+    """A study that cannot be run as written. Holds every problem found, not just the first."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"{source}: {count} problem{'s' if count != 1 else ''} in the study"
+        super().__init__(head + "\n" + "\n".join(f"  - {p}" for p in self.problems))

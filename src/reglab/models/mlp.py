@@ -1,0 +1,98 @@
+"""The multilayer perceptron of the tutorial, built from a variant's spec.
+
+Layers per hidden unit block: Linear -> activation -> dropout. Logits come out; the softmax of
+the Keras model is folded into the cross-entropy loss (the same function, computed stably).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from reglab.config import VariantSpec
+from reglab.techniques import registry
+
+
+class SeededDropout(nn.Module):
+    """Inverted dropout whose masks come from an explicit generator, so that a run's masks are
+    a function of its seed alone (and the fast engine can draw the very same masks).
+    Keeps unit i with probability 1 - rate and scales kept units by 1 / (1 - rate)."""
+
+    def __init__(self, rate: float):
+        super().__init__()
+        self.rate = rate
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        noise = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
+        return x * (noise >= self.rate) / (1.0 - self.rate)
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}"
+
+
+class MLP(nn.Module):
+    def __init__(self, layers: list[nn.Module]):
+        super().__init__()
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+    def linears(self) -> list[nn.Linear]:
+        return [m for m in self.layers if isinstance(m, nn.Linear)]
+
+    def hidden_kernels(self) -> list[torch.Tensor]:
+        """The weights that L1/L2 penalise: every Linear kernel but the output layer's (as the tutorial)."""
+        return [layer.weight for layer in self.linears()[:-1]]
+
+    def set_dropout_generator(self, generator: torch.Generator) -> None:
+        for module in self.layers:
+            if isinstance(module, SeededDropout):
+                module.generator = generator
+
+
+def build_mlp(variant: VariantSpec, input_dim: int, classes: int, init_generator: torch.Generator) -> MLP:
+    """Weights are drawn on the CPU from `init_generator` in layer order, so the same seed gives
+    the same weights on any device and for every variant with the same `init_key()`."""
+    activation = registry.lookup("activation", variant.activation.name)
+    initialise = registry.lookup("init", variant.init.name).build(dict(variant.init.params))
+    layers: list[nn.Module] = []
+    width_in = input_dim
+    for width, rate in zip(variant.hidden, variant.dropout_rates()):
+        layers.append(nn.Linear(width_in, width))
+        layers.append(activation.build(dict(variant.activation.params)))
+        if rate > 0:
+            layers.append(SeededDropout(rate))
+        width_in = width
+    layers.append(nn.Linear(width_in, classes))
+    model = MLP(layers)
+    for linear in model.linears():
+        initialise(linear, init_generator)
+    return model
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    layer: str
+    output_shape: str
+    params: int
+
+
+def summarize(model: MLP, input_dim: int) -> list[SummaryRow]:
+    """Like Keras's model.summary(): one row per layer with its output shape and parameters."""
+    rows = []
+    width = input_dim
+    counts: dict[str, int] = {}
+    for module in model.layers:
+        kind = {nn.Linear: "dense", SeededDropout: "dropout"}.get(type(module), type(module).__name__.lower())
+        counts[kind] = counts.get(kind, 0) + 1
+        if isinstance(module, nn.Linear):
+            width = module.out_features
+        params = sum(p.numel() for p in module.parameters())
+        rows.append(SummaryRow(f"{kind}_{counts[kind]} ({type(module).__name__})", f"(None, {width})", params))
+    return rows

@@ -1,0 +1,56 @@
+"""What one training run produces. Both engines return these; the store writes them; analysis
+and report read them back. Plain data: no torch here."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+COMPLETED = "completed"
+DIVERGED = "diverged"
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int  # 0-based, as Keras's callbacks count
+    train_loss: float  # cross-entropy, mean over the epoch's batches while training (Keras's running mean)
+    train_accuracy: float
+    val_loss: float  # cross-entropy on the validation split in evaluation mode
+    val_accuracy: float
+    lr: float  # learning rate at the start of the epoch
+    seconds: float
+    train_penalty: float = 0.0  # mean L1/L2 term over the epoch; Keras's "loss" is train_loss + this
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    variant: str
+    seed: int
+    status: str  # COMPLETED or DIVERGED
+    history: tuple[EpochRecord, ...]
+    test_loss: float | None
+    test_accuracy: float | None
+    seconds: float
+    engine: str = "reference"
+    diverged_at: int | None = None  # epoch whose loss was not finite
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["history"] = [asdict(e) for e in self.history]
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunRecord:
+        history = tuple(EpochRecord(**e) for e in data["history"])
+        return cls(**{**data, "history": history})
+
+
+@dataclass(frozen=True)
+class RunArrays:
+    """The bulky part of a run, stored as .npz beside the record (numpy: no code runs on load)."""
+
+    test_predictions: np.ndarray  # int, one per test example
+    weights: dict[str, np.ndarray]  # final parameters by name, float32

@@ -1,0 +1,146 @@
+"""The run store: one directory per study run.
+
+    RUN_DIR/
+      manifest.json            what this directory is (format, study, created, reglab version)
+      study.json               the resolved study: every default filled in
+      study.toml               the study's source text, as the user wrote it
+      environment.json         Python, torch, numpy, reglab versions; device; threads
+      data.json                dataset, where it came from, split sizes and notes, class names
+      test_labels.npy          labels of the test split (confusion matrices need nothing else)
+      runs/NN-slug/seed-S.json one record per run (RunRecord)
+      runs/NN-slug/seed-S.npz  its test predictions and final weights
+
+Folder names are only keys: the record inside holds the variant's real name, so any name is
+safe (a name cannot escape the directory) and no setting is ever parsed out of a path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reglab import __version__
+from reglab.errors import ReglabError
+from reglab.store.atomic import write_bytes, write_json, write_npz
+from reglab.store.records import RunArrays, RunRecord
+
+FORMAT = "reglab-run/1"
+MANIFEST = "manifest.json"
+
+
+def slug(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")[:40]
+    return cleaned or "variant"
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    record: RunRecord
+    path: Path
+
+    def arrays(self) -> RunArrays:
+        with np.load(self.path.with_suffix(".npz"), allow_pickle=False) as bundle:
+            weights = {k[len("weight/"):]: bundle[k] for k in bundle.files if k.startswith("weight/")}
+            return RunArrays(bundle["test_predictions"], weights)
+
+
+class RunStore:
+    def __init__(self, root: Path):
+        self.root = root
+
+    # ------------------------------------------------------------------ creating
+
+    @classmethod
+    def create(cls, root: Path, *, study: dict[str, Any], source_text: str, environment: dict[str, Any]) -> RunStore:
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            what = "a run directory" if (root / MANIFEST).exists() else "a non-empty path"
+            raise ReglabError(f"{root} is already {what}. Choose a new --out directory (or leave --out out "
+                              "to get a fresh one under ./runs).")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            probe = root / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ReglabError(f"cannot write the run directory {root}: {exc.strerror or exc}. "
+                              "Fix: pass --out with a directory you can write to.") from None
+        store = cls(root)
+        write_json(root / MANIFEST, {
+            "format": FORMAT, "study": study["name"], "reglab_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        })
+        write_json(root / "study.json", study)
+        if source_text:
+            write_bytes(root / "study.toml", source_text.encode("utf-8"))
+        write_json(root / "environment.json", environment)
+        return store
+
+    @staticmethod
+    def default_path(study_name: str, parent: Path = Path("runs")) -> Path:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = parent / f"{slug(study_name)}-{stamp}"
+        suffix = 1
+        while path.exists():
+            suffix += 1
+            path = parent / f"{slug(study_name)}-{stamp}-{suffix}"
+        return path
+
+    def write_data(self, info: dict[str, Any], test_labels: np.ndarray) -> None:
+        write_json(self.root / "data.json", info)
+        write_npz(self.root / "test_labels.npz", {"test_labels": test_labels})
+
+    def save_run(self, variant_index: int, record: RunRecord, arrays: RunArrays) -> Path:
+        path = self.run_path(variant_index, record.variant, record.seed)
+        # Arrays first, record last: a record on disk means its arrays are complete.
+        write_npz(path.with_suffix(".npz"), {
+            "test_predictions": arrays.test_predictions,
+            **{f"weight/{name}": value for name, value in arrays.weights.items()},
+        })
+        write_json(path, record.to_json())
+        return path
+
+    def run_path(self, variant_index: int, variant_name: str, seed: int) -> Path:
+        return self.root / "runs" / f"{variant_index:02d}-{slug(variant_name)}" / f"seed-{seed}.json"
+
+    # ------------------------------------------------------------------ reading
+
+    @classmethod
+    def open(cls, root: Path) -> RunStore:
+        manifest = root / MANIFEST
+        if not root.is_dir():
+            raise ReglabError(f"{root} is not a directory. Give a run directory made by `reglab run` "
+                              "(it prints the path at the end).")
+        if not manifest.is_file():
+            raise ReglabError(f"{root} is not a reglab run directory (no {MANIFEST}). Give a directory made by "
+                              "`reglab run`, e.g. runs/tutorial-20260101-120000.")
+        try:
+            info = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ReglabError(f"{manifest} is damaged ({exc}); this run directory cannot be read.") from None
+        if info.get("format") != FORMAT:
+            raise ReglabError(f"{root} has format {info.get('format')!r}; this reglab reads {FORMAT!r}.")
+        return cls(root)
+
+    def read_json(self, name: str) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.root / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def load_runs(self) -> tuple[list[StoredRun], list[str]]:
+        """Every readable run record, and a line for each damaged one (never raises for a bad file)."""
+        runs, damaged = [], []
+        for path in sorted((self.root / "runs").glob("*/seed-*.json")):
+            try:
+                record = RunRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                damaged.append(f"{path.relative_to(self.root)}: {type(exc).__name__}: {exc}")
+                continue
+            runs.append(StoredRun(record, path))
+        return runs, damaged

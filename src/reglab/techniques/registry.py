@@ -1,0 +1,96 @@
+"""One registry of techniques. Each entry is a small factory plus its parameter table.
+
+Two kinds of family:
+- choice families (`optimizer`, `schedule`, `activation`, `init`): every variant uses exactly one
+  member, chosen by name under the family's key (`optimizer = { name = "adam", lr = 1e-3 }`);
+- switch techniques (`l1`, `l2`, `dropout`, ...): present or absent, keyed by their own name
+  (`l2 = 0.001` or `l2 = { strength = 0.001 }`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reglab.techniques.params import Param
+
+CHOICE_FAMILIES = ("optimizer", "schedule", "activation", "init")
+
+
+@dataclass(frozen=True)
+class Technique:
+    name: str
+    family: str
+    summary_en: str
+    summary_ja: str
+    params: tuple[Param, ...]
+    build: Callable[..., Any]
+    # Defaults that differ in Keras-compatible mode (Adam epsilon 1e-7, RMSprop rho 0.9, ...).
+    keras_defaults: Mapping[str, Any] = field(default_factory=dict)
+    # The parameter that a bare value sets: `l1 = 0.001` means `l1 = { strength = 0.001 }`.
+    shorthand: str | None = None
+    # Checks across parameters (step: one more value than boundaries); returns problems.
+    check: Callable[[dict[str, Any]], list[str]] | None = None
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def defaults(self, keras_compat: bool) -> dict[str, Any]:
+        values = {p.name: p.default for p in self.params}
+        if keras_compat:
+            values.update(self.keras_defaults)
+        return values
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A technique with every parameter resolved; immutable and hashable."""
+
+    name: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def __getitem__(self, key: str) -> Any:
+        for name, value in self.params:
+            if name == key:
+                return value
+        raise KeyError(f"{self.name} has no parameter {key!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **{k: list(v) if isinstance(v, tuple) else v for k, v in self.params}}
+
+
+_REGISTRY: dict[str, dict[str, Technique]] = {}
+
+
+def register(technique: Technique) -> Technique:
+    family = _REGISTRY.setdefault(technique.family, {})
+    if technique.name in family:
+        raise ValueError(f"technique {technique.family}/{technique.name} registered twice")
+    family[technique.name] = technique
+    return technique
+
+
+def family(name: str) -> dict[str, Technique]:
+    _load_all()
+    return dict(_REGISTRY.get(name, {}))
+
+
+def families() -> dict[str, dict[str, Technique]]:
+    _load_all()
+    return {name: dict(members) for name, members in _REGISTRY.items()}
+
+
+def switches() -> dict[str, Technique]:
+    """Techniques that a variant turns on by their own key."""
+    _load_all()
+    return {t.name: t for fam, members in _REGISTRY.items() if fam not in CHOICE_FAMILIES for t in members.values()}
+
+
+def lookup(family_name: str, name: str) -> Technique:
+    return family(family_name)[name]
+
+
+def _load_all() -> None:
+    # Importing the modules registers their entries; kept here so `family()` is always complete.
+    from reglab.techniques import activations, inits, layers, optimizers, penalties, schedules  # noqa: F401
