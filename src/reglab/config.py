@@ -79,8 +79,8 @@ class VariantSpec:
         out: dict[str, Any] = {"name": self.name}
         if self.description:
             out["description"] = self.description
-        if self.baseline is not None:
-            out["baseline"] = self.baseline
+        # A baseline names itself, so that reloading does not compare it to the study's baseline.
+        out["baseline"] = self.baseline if self.baseline is not None else self.name
         out.update(hidden=list(self.hidden), epochs=self.epochs, batch_size=self.batch_size)
         for key in CHOICE_FAMILIES:
             out[key] = getattr(self, key).as_dict()
@@ -171,10 +171,17 @@ class _Checker:
         self.label = label
         self.lines = text.splitlines()
         self.problems: list[str] = []
+        self.variant_names: dict[int, str] = {}
 
     def problem(self, where: str, message: str) -> None:
+        """`where` is a plain path (variants[2].optimizer.lr); the message also shows the variant's name."""
         line = self._line_of(where)
-        self.problems.append(f"{where}{f' (line {line})' if line else ''}: {message}")
+        shown = where
+        match = re.match(r"variants\[(\d+)\]", where)
+        if match and int(match.group(1)) in self.variant_names:
+            name = self.variant_names[int(match.group(1))]
+            shown = f"{match.group(0)} ({name!r}){where[match.end():]}"
+        self.problems.append(f"{shown}{f' (line {line})' if line else ''}: {message}")
 
     def study(self, raw: dict[str, Any], overrides: dict[str, Any]) -> StudySpec | None:
         self._unknown_keys(raw, STUDY_KEYS, "")
@@ -255,9 +262,11 @@ class _Checker:
         if not isinstance(name, str) or not name.strip():
             self.problem(where, "every variant needs a `name` (a non-empty string)")
             name = f"variant-{where}"
-        elif len(name) > NAME_LIMIT:
-            self.problem(f"{where}.name", f"is {len(name)} characters long: at most {NAME_LIMIT}")
-        label = f"{where} ({name!r})" if isinstance(own.get("name"), str) else where
+        else:
+            self.variant_names[int(where[len("variants["):-1])] = name
+            if len(name) > NAME_LIMIT:
+                self.problem(f"{where}.name", f"is {len(name)} characters long: at most {NAME_LIMIT}")
+        label = where
         description = self._string(own, "description", label, default="")
         baseline = own.get("baseline")
         if baseline is not None and not isinstance(baseline, str):
@@ -358,7 +367,8 @@ class _Checker:
         for variant in variants:
             baseline = variant.baseline if variant.baseline is not None else study_baseline
             if baseline not in names:
-                self.problem(f"variants ({variant.name!r}).baseline",
+                index = next(i for i, n in self.variant_names.items() if n == variant.name)
+                self.problem(f"variants[{index}].baseline",
                              f"{baseline!r} is not a variant{_did_you_mean(baseline, names)}")
             resolved.append(replace(variant, baseline=None if baseline == variant.name else baseline))
         return resolved
@@ -393,7 +403,7 @@ class _Checker:
         """Best-effort line number for a path like variants[2].optimizer.lr (tomllib keeps none)."""
         if not self.lines:
             return None
-        parts = re.findall(r"[A-Za-z_][\w-]*|\[\d+\]", where.split(" (")[0] if "(" in where else where)
+        parts = re.findall(r"[A-Za-z_][\w-]*|\[\d+\]", where)
         start, end = 0, len(self.lines)
         if parts and parts[0] == "variants" and len(parts) > 1 and parts[1].startswith("["):
             index = int(parts[1][1:-1])
@@ -431,4 +441,4 @@ def _is_off(choice: Choice) -> bool:
 
 def _did_you_mean(word: str, options: Any) -> str:
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return f" (did you mean {close[0]!r}?)" if close else ""

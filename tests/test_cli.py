@@ -1,0 +1,105 @@
+"""The command line end to end, on the embedded digits: real training, real store, real output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from reglab.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    # A real process: what a user sees, including that no traceback is ever printed.
+    return subprocess.run([sys.executable, "-m", "reglab", *args], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200"}, timeout=600)
+
+
+def test_run_then_results_json(tmp_path, tiny_study_file):
+    out = tmp_path / "run"
+    done = run_cli("run", str(tiny_study_file), "--out", str(out), "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    assert "basic" in done.stdout and "Run directory" in done.stderr
+    results = json.loads(run_cli("results", str(out), "--format", "json").stdout)
+    assert results["study"] == "tiny" and results["dataset"] == "digits"
+    assert results["splits"] == {"train": 400, "validation": 100, "test": 200}
+    names = [v["name"] for v in results["variants"]]
+    assert names == ["basic", "l2"]
+    for variant in results["variants"]:
+        accuracy = variant["test_accuracy"]
+        assert accuracy["n"] == 2 and 0 <= accuracy["mean"] <= 1 and accuracy["std"] is not None
+        assert [r["seed"] for r in variant["runs"]] == [0, 1]
+        for run in variant["runs"]:
+            assert len(run["history"]) == 2
+            assert set(run["history"][0]) >= {"epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr"}
+            assert run["test_accuracy"] == pytest.approx(sum(run["test_accuracy"] for _ in [0]))
+        mean = sum(r["test_accuracy"] for r in variant["runs"]) / 2
+        assert accuracy["mean"] == pytest.approx(mean)
+    csv_lines = run_cli("results", str(out), "--format", "csv").stdout.strip().splitlines()
+    assert csv_lines[0].startswith("variant,seed,status") and len(csv_lines) == 5
+
+
+def test_seeds_and_epochs_overrides(tmp_path, tiny_study_file, capsys):
+    code = main(["run", str(tiny_study_file), "--out", str(tmp_path / "r"), "--seeds", "1", "--epochs", "1"])
+    assert code == 0
+    capsys.readouterr()
+    main(["results", str(tmp_path / "r"), "--format", "json"])
+    results = json.loads(capsys.readouterr().out)
+    assert [len(v["runs"]) for v in results["variants"]] == [1, 1]
+    assert all(len(r["history"]) == 1 for v in results["variants"] for r in v["runs"])
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["run", "no-such-study"], "no built-in study of that name"),
+    (["run", "tutorial", "--device", "cuda"], None),
+    (["run", "tutorial", "--dataset", "mnist", "--data-dir", "/nonexistent-dir"], "mnist"),
+    (["results", "/"], "not a reglab run directory"),
+])
+def test_usage_errors_exit_2_without_traceback(args, fragment):
+    import torch
+
+    if "cuda" in args and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    done = run_cli(*args)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "error:" in done.stderr
+    if fragment:
+        assert fragment in done.stderr
+
+
+def test_malformed_and_invalid_study_files(tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[variants]\nname = 'x'\n")
+    done = run_cli("run", str(broken))
+    assert done.returncode == 2 and "not valid TOML" in done.stderr and "Traceback" not in done.stderr
+    invalid = tmp_path / "invalid.toml"
+    invalid.write_text('[[variants]]\nname = "x"\ndropout = 1.5\noptimizer = "adma"\n')
+    done = run_cli("run", str(invalid))
+    assert done.returncode == 2 and "2 problems" in done.stderr and "did you mean 'adam'" in done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere, so no directory is unwritable")
+def test_unwritable_output_directory(tmp_path, tiny_study_file):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    done = run_cli("run", str(tiny_study_file), "--out", str(locked / "run"))
+    assert done.returncode == 2 and "cannot write the run directory" in done.stderr
+
+
+def test_output_path_that_is_a_file(tmp_path, tiny_study_file):
+    # Works as root too: a regular file cannot become a run directory.
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    done = run_cli("run", str(tiny_study_file), "--out", str(blocker / "run"))
+    assert done.returncode == 2 and "cannot write the run directory" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_studies_and_help_list_things():
+    done = run_cli("studies")
+    assert done.returncode == 0 and "tutorial" in done.stdout
+    done = run_cli("run", "--help")
+    assert done.returncode == 0 and "--seeds" in done.stdout and "--data-dir" in done.stdout
