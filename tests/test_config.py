@@ -32,7 +32,8 @@ def test_tutorial_matches_the_design_exactly():
         assert by_name[name].hidden == (256, 128) and by_name[name].epochs == 10
     assert by_name["sgd"].optimizer.as_dict() == {"name": "sgd", "lr": 0.01}
     assert by_name["momentum"].optimizer.as_dict() == {"name": "momentum", "lr": 0.01, "momentum": 0.9}
-    assert by_name["rmsprop"].optimizer.as_dict() == {"name": "rmsprop", "lr": 0.001, "rho": 0.9, "eps": 1e-7}
+    assert by_name["rmsprop"].optimizer.as_dict() == {
+        "name": "rmsprop", "lr": 0.001, "rho": 0.9, "eps": 1e-7, "eps_inside_sqrt": True}
     schedule = by_name["adam_lr"].schedule
     assert schedule.name == "step" and schedule["boundaries"] == (5, 10) and schedule["values"] == (1e-3, 5e-4, 1e-4)
     assert by_name["adam"].schedule.name == "constant"
@@ -45,6 +46,7 @@ def test_pytorch_conventions_when_keras_compat_is_off():
     variant = study.variants[0]
     assert variant.init.name == "torch_default"
     assert variant.optimizer["rho"] == 0.99 and variant.optimizer["eps"] == 1e-8
+    assert variant.optimizer["eps_inside_sqrt"] is False
 
 
 def test_resolved_study_round_trips():

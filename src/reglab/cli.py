@@ -247,13 +247,11 @@ def cmd_studies(args: argparse.Namespace) -> int:
 def cmd_data_list(args: argparse.Namespace) -> int:
     from reglab.data import list_datasets
 
-    table = Table(title="Datasets (--dataset NAME)", title_justify="left")
-    rows = list_datasets()
-    columns = list(rows[0]) if rows else []
-    for column in columns:
+    table = Table(title="Datasets (reglab run --dataset NAME)", title_justify="left")
+    for column in ("name", "available", "description"):
         table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(row[c]) for c in columns))
+    for info in list_datasets():
+        table.add_row(info.name, info.availability, info.description)
     out.print(table)
     return 0
 

@@ -88,13 +88,34 @@ def plain_loop(data, variant, seed, l1=0.0, l2=0.0, make_optimizer=None, lr_at=N
     return history
 
 
+class HandKerasRMSprop:
+    """Keras's RMSprop written out per tensor, as its docs state it: w -= lr * g / sqrt(v + eps)."""
+
+    def __init__(self, params, lr, rho, eps):
+        self.params, self.lr, self.rho, self.eps = list(params), lr, rho, eps
+        self.squares = [torch.zeros_like(p) for p in self.params]
+        self.param_groups = [{"lr": lr}]
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        for p, v in zip(self.params, self.squares):
+            v.copy_(self.rho * v + (1 - self.rho) * p.grad * p.grad)
+            p -= self.lr * p.grad / torch.sqrt(v + self.eps)
+
+
 CASES = {
     "adam": ('optimizer = { name = "adam", lr = 0.001 }', {},
              lambda p: torch.optim.Adam(p, lr=1e-3, eps=1e-7), None),
     "sgd+l2": ('optimizer = { name = "sgd", lr = 0.05 }\nl2 = 0.001', {"l2": 0.001},
                lambda p: torch.optim.SGD(p, lr=0.05), None),
     "rmsprop+l1": ('optimizer = { name = "rmsprop", lr = 0.001 }\nl1 = 0.0005', {"l1": 0.0005},
-                   lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-7), None),
+                   lambda p: HandKerasRMSprop(p, lr=1e-3, rho=0.9, eps=1e-7), None),
+    "pytorch-rmsprop": ('optimizer = { name = "rmsprop", lr = 0.001, eps_inside_sqrt = false }', {},
+                        lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-7), None),
     "momentum+step": ('optimizer = { name = "momentum", lr = 0.05 }\n'
                       'schedule = { name = "step", boundaries = [1, 2], values = [0.05, 0.02, 0.01] }', {},
                       lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),

@@ -52,7 +52,7 @@ def study_results(store: RunStore) -> dict[str, Any]:
                     "history": [
                         {k: getattr(e, k) for k in (
                             "epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr",
-                            "train_penalty", "seconds")}
+                            "train_penalty", "penalty", "seconds")}
                         for e in r.history
                     ],
                 }

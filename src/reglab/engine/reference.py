@@ -90,7 +90,6 @@ def train_run(
         loss_sum = torch.zeros((), device=device)
         penalty_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.int64)
-        batches = 0
         permutation = torch.randperm(n, generator=order).to(device)
         for batch in permutation.split(variant.batch_size):
             if per_step:
@@ -100,17 +99,18 @@ def train_run(
             data_loss = F.cross_entropy(logits, y)
             loss = data_loss
             if penalties:
-                penalty = sum(p(model.hidden_kernels()) for p in penalties)
+                penalty = _penalty(penalties, model)
                 loss = data_loss + penalty
-                penalty_sum += penalty.detach()
+                penalty_sum += penalty.detach() * len(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             loss_sum += data_loss.detach() * len(batch)
             correct += (logits.argmax(1) == y).sum()
-            batches += 1
             step += 1
         val_loss, val_accuracy, _ = evaluate(model, data.x_val, data.y_val)
+        with torch.no_grad():
+            end_penalty = _penalty(penalties, model).item() if penalties else 0.0
         # .item() syncs with the GPU: once per epoch, not per step.
         record = EpochRecord(
             epoch=epoch,
@@ -120,7 +120,8 @@ def train_run(
             val_accuracy=val_accuracy,
             lr=lr_at_start,
             seconds=time.perf_counter() - epoch_started,
-            train_penalty=penalty_sum.item() / batches,
+            train_penalty=penalty_sum.item() / n,
+            penalty=end_penalty,
         )
         history.append(record)
         if on_epoch is not None:
@@ -159,6 +160,11 @@ def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float
     predicted = torch.cat(predictions)
     accuracy = (predicted == y).float().mean().item()
     return loss_sum.item() / x.shape[0], accuracy, predicted
+
+
+def _penalty(penalties: list, model: MLP) -> torch.Tensor:
+    kernels = model.hidden_kernels()
+    return sum(penalty(kernels) for penalty in penalties)
 
 
 def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

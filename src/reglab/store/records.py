@@ -21,7 +21,10 @@ class EpochRecord:
     val_accuracy: float
     lr: float  # learning rate at the start of the epoch
     seconds: float
-    train_penalty: float = 0.0  # mean L1/L2 term over the epoch; Keras's "loss" is train_loss + this
+    # The L1/L2 term. Keras reports losses with it: its "loss" is train_loss + train_penalty (a
+    # running mean over the epoch's batches), its "val_loss" is val_loss + penalty (at the epoch's end).
+    train_penalty: float = 0.0
+    penalty: float = 0.0
 
 
 @dataclass(frozen=True)

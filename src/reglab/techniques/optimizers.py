@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from reglab.techniques.keras_optimizers import KerasRMSprop
 from reglab.techniques.params import Param
 from reglab.techniques.registry import Technique, register
 
@@ -38,6 +39,8 @@ def _nesterov(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
 
 
 def _rmsprop(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
+    if p["eps_inside_sqrt"]:
+        return KerasRMSprop(params, lr=p["lr"], rho=p["rho"], eps=p["eps"])
     return torch.optim.RMSprop(params, lr=p["lr"], alpha=p["rho"], eps=p["eps"])
 
 
@@ -73,8 +76,9 @@ register(Technique(
     "rmsprop", "optimizer", "RMSprop: divides the step by a running RMS of recent gradients",
     "RMSprop: 勾配の二乗の移動平均で学習率を適応的に調整",
     (LR_ADAPTIVE, Param("rho", "float", 0.99, "decay of the squared-gradient average (PyTorch alpha)",
-                        low=0.0, high=1.0, high_open=True), EPS),
-    _rmsprop, keras_defaults={"rho": 0.9, "eps": 1e-7},
+                        low=0.0, high=1.0, high_open=True), EPS,
+     Param("eps_inside_sqrt", "bool", False, "Keras form g/sqrt(v+eps) instead of PyTorch's g/(sqrt(v)+eps)")),
+    _rmsprop, keras_defaults={"rho": 0.9, "eps": 1e-7, "eps_inside_sqrt": True},
 ))
 register(Technique(
     "adagrad", "optimizer", "Adagrad: per-weight steps shrink with the sum of squared gradients",
