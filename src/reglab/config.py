@@ -288,6 +288,8 @@ class _Checker:
                 choice = self._switch(switches[key], merged[key], label, keras)
                 if choice is not None and not _is_off(choice):
                     enabled.append(choice)
+        if {c.name for c in enabled} >= {"batch_norm", "layer_norm"}:
+            self.problem(f"{label}.layer_norm", "batch_norm and layer_norm cannot both be on: choose one")
         for choice in enabled:
             if choice.name == "dropout" and isinstance(choice["rate"], tuple) and len(choice["rate"]) != len(hidden):
                 self.problem(f"{label}.dropout", f"gives {len(choice['rate'])} rates for {len(hidden)} hidden "
@@ -317,15 +319,16 @@ class _Checker:
         return self._resolve(member, params, f"{where}.{fam}", keras) or fallback
 
     def _switch(self, technique: registry.Technique, value: Any, where: str, keras: bool) -> Choice | None:
-        if isinstance(value, dict):
+        """`dropout = true` (defaults), `false` (off), `0.3` (the shorthand) or `{ rate = 0.3 }`."""
+        if value is False:
+            return None
+        if value is True:
+            params: dict[str, Any] = {}
+        elif isinstance(value, dict):
             params = value
         elif technique.shorthand is not None:
             params = {technique.shorthand: value}
         else:
-            params = {} if value is True else None
-            if value is False:
-                return None
-        if params is None:
             self.problem(f"{where}.{technique.name}", f"must be true, false or a table of parameters, got {value!r}")
             return None
         return self._resolve(technique, params, f"{where}.{technique.name}", keras)

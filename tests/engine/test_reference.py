@@ -46,6 +46,7 @@ class ToySplits:
         self.x_val, self.y_val = draw(100)
         self.x_test, self.y_test = draw(100)
         self.class_names = tuple(str(i) for i in range(10))
+        self.image_shape = (4, 5)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 Whole splits live on the device as tensors; an epoch is a permutation and slices of it (no
 DataLoader). Losses and accuracies accumulate on the device and are read once per epoch.
+This loop is the oracle: any faster engine must produce the same records.
 """
 
 from __future__ import annotations
@@ -33,18 +34,19 @@ class DeviceData:
     x_test: torch.Tensor
     y_test: torch.Tensor
     classes: int
+    image_shape: tuple[int, int]
 
     @classmethod
     def from_arrays(cls, splits, device: torch.device | str) -> DeviceData:
         """From a data.Splits (float32 features, int labels) to tensors on `device`, once per study."""
         def put(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-            return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype).to(device)
+            return torch.tensor(array, dtype=dtype, device=device)  # copies: the source may be read-only
 
         return cls(
             put(splits.x_train, torch.float32), put(splits.y_train, torch.int64),
             put(splits.x_val, torch.float32), put(splits.y_val, torch.int64),
             put(splits.x_test, torch.float32), put(splits.y_test, torch.int64),
-            classes=len(splits.class_names),
+            classes=len(splits.class_names), image_shape=tuple(splits.image_shape),
         )
 
     @property
@@ -61,6 +63,30 @@ class RunOutcome:
 EpochCallback = Callable[[EpochRecord], None]
 
 
+class Techniques:
+    """A variant's techniques, built once per run from the registry."""
+
+    def __init__(self, variant: VariantSpec, base_lr: float):
+        def built(family: str) -> list:
+            members = registry.family(family)
+            return [members[c.name].build(dict(c.params)) for c in variant.switches if c.name in members]
+
+        self.penalties = built("penalty")
+        constraints = built("constraint")
+        self.before_step = [c.before_step for c in constraints if c.before_step]
+        self.after_step = [c.after_step for c in constraints if c.after_step]
+        self.label_smoothing = next(iter(built("loss")), 0.0)
+        self.augment = next(iter(built("augmentation")), None)
+        self.early_stopping = next(iter(built("training")), None)
+        self.schedule = registry.lookup("schedule", variant.schedule.name).build(
+            dict(variant.schedule.params), base_lr)
+        self.per_step_schedule = variant.schedule["unit"] == "step"
+
+    def penalty(self, model: MLP) -> torch.Tensor:
+        kernels = model.hidden_kernels()
+        return sum(penalty(kernels) for penalty in self.penalties)
+
+
 def train_run(
     data: DeviceData, variant: VariantSpec, seed: int, *, on_epoch: EpochCallback | None = None
 ) -> RunOutcome:
@@ -68,49 +94,57 @@ def train_run(
     started = time.perf_counter()
     model = build_mlp(variant, data.input_dim, data.classes, generator(seed, "init")).to(device)
     model.set_dropout_generator(generator(seed, "dropout", device))
+    augmentation_stream = generator(seed, "augmentation", device)
     # Data order is drawn on the CPU so it is the same permutation on every device.
     order = generator(seed, "data_order")
-    optimizer_spec = registry.lookup("optimizer", variant.optimizer.name)
-    optimizer = optimizer_spec.build(dict(variant.optimizer.params), model.parameters())
-    base_lr = variant.optimizer["lr"]
-    schedule = registry.lookup("schedule", variant.schedule.name).build(dict(variant.schedule.params), base_lr)
-    per_step = variant.schedule["unit"] == "step"
-    penalties = [registry.lookup("penalty", c.name).build(dict(c.params))
-                 for c in variant.switches if c.name in registry.family("penalty")]
+    optimizer = registry.lookup("optimizer", variant.optimizer.name).build(
+        dict(variant.optimizer.params), model.parameters())
+    tech = Techniques(variant, variant.optimizer["lr"])
+    stopper, best_state = tech.early_stopping, None
 
     history: list[EpochRecord] = []
     n = data.x_train.shape[0]
     step = 0
-    status, diverged_at = COMPLETED, None
+    status, diverged_at, stopped_epoch = COMPLETED, None, None
     for epoch in range(variant.epochs):
         epoch_started = time.perf_counter()
-        lr_at_start = schedule(step if per_step else epoch)
-        _set_lr(optimizer, lr_at_start)
+        lr = tech.schedule(step if tech.per_step_schedule else epoch)
+        lr_at_start = lr
+        _set_lr(optimizer, lr)
         model.train()
         loss_sum = torch.zeros((), device=device)
         penalty_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.int64)
-        permutation = torch.randperm(n, generator=order).to(device)
-        for batch in permutation.split(variant.batch_size):
-            if per_step:
-                _set_lr(optimizer, schedule(step))
+        for batch in torch.randperm(n, generator=order).to(device).split(variant.batch_size):
+            if tech.per_step_schedule:
+                lr = tech.schedule(step)
+                _set_lr(optimizer, lr)
             x, y = data.x_train[batch], data.y_train[batch]
+            if tech.augment is not None:
+                x = tech.augment(x, data.image_shape, augmentation_stream)
             logits = model(x)
+            # Recorded losses are plain cross-entropy, comparable across variants; the gradient
+            # follows the variant's objective (label smoothing, penalties).
             data_loss = F.cross_entropy(logits, y)
-            loss = data_loss
-            if penalties:
-                penalty = _penalty(penalties, model)
-                loss = data_loss + penalty
+            loss = F.cross_entropy(logits, y, label_smoothing=tech.label_smoothing) if tech.label_smoothing else data_loss
+            if tech.penalties:
+                penalty = tech.penalty(model)
+                loss = loss + penalty
                 penalty_sum += penalty.detach() * len(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            with torch.no_grad():
+                for hook in tech.before_step:
+                    hook(model.hidden_kernels(), lr)
+                optimizer.step()
+                for hook in tech.after_step:
+                    hook(model.hidden_kernels(), lr)
             loss_sum += data_loss.detach() * len(batch)
             correct += (logits.argmax(1) == y).sum()
             step += 1
         val_loss, val_accuracy, _ = evaluate(model, data.x_val, data.y_val)
         with torch.no_grad():
-            end_penalty = _penalty(penalties, model).item() if penalties else 0.0
+            end_penalty = tech.penalty(model).item() if tech.penalties else 0.0
         # .item() syncs with the GPU: once per epoch, not per step.
         record = EpochRecord(
             epoch=epoch,
@@ -129,6 +163,17 @@ def train_run(
         if not (math.isfinite(record.train_loss) and math.isfinite(record.val_loss)):
             status, diverged_at = DIVERGED, epoch
             break
+        if hasattr(tech.schedule, "observe"):
+            tech.schedule.observe(epoch, val_loss)
+        if stopper is not None:
+            improved, stop = stopper.observe(epoch, getattr(record, stopper.monitor))
+            if improved and stopper.restore_best:
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if stop:
+                stopped_epoch = epoch
+                break
+    if best_state is not None and status == COMPLETED:
+        model.load_state_dict(best_state)
 
     test_loss, test_accuracy, predictions = evaluate(model, data.x_test, data.y_test)
     finite = status == COMPLETED
@@ -142,6 +187,8 @@ def train_run(
         seconds=time.perf_counter() - started,
         engine="reference",
         diverged_at=diverged_at,
+        best_epoch=stopper.best_epoch if stopper is not None else None,
+        stopped_epoch=stopped_epoch,
     )
     weights = {name: p.detach().cpu().numpy().copy() for name, p in model.state_dict().items()}
     return RunOutcome(record, RunArrays(predictions.cpu().numpy().astype(np.int16), weights))
@@ -160,11 +207,6 @@ def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float
     predicted = torch.cat(predictions)
     accuracy = (predicted == y).float().mean().item()
     return loss_sum.item() / x.shape[0], accuracy, predicted
-
-
-def _penalty(penalties: list, model: MLP) -> torch.Tensor:
-    kernels = model.hidden_kernels()
-    return sum(penalty(kernels) for penalty in penalties)
 
 
 def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -1,6 +1,7 @@
 """The multilayer perceptron of the tutorial, built from a variant's spec.
 
-Layers per hidden unit block: Linear -> activation -> dropout. Logits come out; the softmax of
+Layers per hidden block: Linear -> [norm] -> activation -> [norm] -> [dropout], the norm (batch
+or layer normalization) before the activation by default, as the tutorial describes it. Logits come out; the softmax of
 the Keras model is folded into the cross-entropy loss (the same function, computed stably).
 """
 
@@ -61,11 +62,17 @@ def build_mlp(variant: VariantSpec, input_dim: int, classes: int, init_generator
     the same weights on any device and for every variant with the same `init_key()`."""
     activation = registry.lookup("activation", variant.activation.name)
     initialise = registry.lookup("init", variant.init.name).build(dict(variant.init.params))
+    norm = next((c for c in variant.switches if c.name in ("batch_norm", "layer_norm")), None)
+    make_norm = registry.lookup("layer", norm.name).build(dict(norm.params)) if norm else None
     layers: list[nn.Module] = []
     width_in = input_dim
     for width, rate in zip(variant.hidden, variant.dropout_rates()):
         layers.append(nn.Linear(width_in, width))
+        if make_norm and norm["position"] == "before":
+            layers.append(make_norm(width))
         layers.append(activation.build(dict(variant.activation.params)))
+        if make_norm and norm["position"] == "after":
+            layers.append(make_norm(width))
         if rate > 0:
             layers.append(SeededDropout(rate))
         width_in = width
@@ -80,7 +87,8 @@ def build_mlp(variant: VariantSpec, input_dim: int, classes: int, init_generator
 class SummaryRow:
     layer: str
     output_shape: str
-    params: int
+    params: int  # as Keras counts them: trainable weights plus running statistics
+    trainable: int
 
 
 def summarize(model: MLP, input_dim: int) -> list[SummaryRow]:
@@ -89,10 +97,13 @@ def summarize(model: MLP, input_dim: int) -> list[SummaryRow]:
     width = input_dim
     counts: dict[str, int] = {}
     for module in model.layers:
-        kind = {nn.Linear: "dense", SeededDropout: "dropout"}.get(type(module), type(module).__name__.lower())
+        kind = {nn.Linear: "dense", SeededDropout: "dropout", nn.BatchNorm1d: "batch_normalization",
+                nn.LayerNorm: "layer_normalization"}.get(type(module), type(module).__name__.lower())
         counts[kind] = counts.get(kind, 0) + 1
         if isinstance(module, nn.Linear):
             width = module.out_features
-        params = sum(p.numel() for p in module.parameters())
-        rows.append(SummaryRow(f"{kind}_{counts[kind]} ({type(module).__name__})", f"(None, {width})", params))
+        trainable = sum(p.numel() for p in module.parameters())
+        statistics = sum(b.numel() for b in module.buffers() if b.is_floating_point())
+        rows.append(SummaryRow(f"{kind}_{counts[kind]} ({type(module).__name__})", f"(None, {width})",
+                               trainable + statistics, trainable))
     return rows

@@ -38,6 +38,8 @@ class RunRecord:
     seconds: float
     engine: str = "reference"
     diverged_at: int | None = None  # epoch whose loss was not finite
+    best_epoch: int | None = None  # early stopping: the epoch whose weights were kept
+    stopped_epoch: int | None = None  # early stopping: the epoch after which training stopped
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

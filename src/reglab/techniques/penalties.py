@@ -39,3 +39,16 @@ register(Technique(
     "L2 正則化: 損失に λΣw² を加え、大きな重みを抑える（重み減衰）",
     (strength("λ in λ·Σw²"),), _l2, shorthand="strength",
 ))
+
+
+def _l1_l2(p: dict[str, Any]) -> Penalty:
+    l1, l2 = _l1({"strength": p["l1"]}), _l2({"strength": p["l2"]})
+    return lambda kernels: l1(kernels) + l2(kernels)
+
+
+register(Technique(
+    "l1_l2", "penalty", "Both penalties at once (Keras L1L2): λ1·Σ|w| + λ2·Σw² (elastic net)",
+    "L1 と L2 の併用（Elastic Net）: λ1Σ|w| + λ2Σw²",
+    (Param("l1", "float", 0.001, "λ1 in λ1·Σ|w|", low=0.0), Param("l2", "float", 0.001, "λ2 in λ2·Σw²", low=0.0)),
+    _l1_l2,
+))

@@ -93,4 +93,7 @@ def lookup(family_name: str, name: str) -> Technique:
 
 def _load_all() -> None:
     # Importing the modules registers their entries; kept here so `family()` is always complete.
-    from reglab.techniques import activations, inits, layers, optimizers, penalties, schedules  # noqa: F401
+    from reglab.techniques import (  # noqa: F401
+        activations, augmentation, constraints, inits, layers, losses, optimizers, penalties, schedules,
+        training,
+    )

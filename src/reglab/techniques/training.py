@@ -1,0 +1,46 @@
+"""Techniques that steer the training loop itself."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from reglab.techniques.params import Param
+from reglab.techniques.registry import Technique, register
+
+
+class EarlyStopping:
+    """Keras's EarlyStopping: stop when `monitor` has not improved by more than `min_delta` for
+    `patience` epochs. Unlike Keras, which restores only when it stops early, the best weights are
+    restored at the end of training whenever `restore_best` is set: the model kept is the best seen."""
+
+    def __init__(self, p: dict[str, Any]):
+        self.monitor = p["monitor"]
+        self.patience = p["patience"]
+        self.min_delta = p["min_delta"]
+        self.restore_best = p["restore_best"]
+        self.sign = -1.0 if self.monitor == "val_loss" else 1.0  # larger is better after the sign
+        self.best = -math.inf
+        self.best_epoch: int | None = None
+        self.wait = 0
+
+    def observe(self, epoch: int, value: float) -> tuple[bool, bool]:
+        """Returns (improved, stop)."""
+        score = self.sign * value
+        if score > self.best + self.min_delta:
+            self.best, self.best_epoch, self.wait = score, epoch, 0
+            return True, False
+        self.wait += 1
+        return False, self.wait >= self.patience
+
+
+register(Technique(
+    "early_stopping", "training",
+    "Early stopping: stop when the validation metric stops improving; keep the best weights",
+    "早期終了: 検証データの指標が改善しなくなったら訓練を打ち切り、最良の重みを残す",
+    (Param("monitor", "str", "val_loss", "the metric watched", choices=("val_loss", "val_accuracy")),
+     Param("patience", "int", 3, "epochs without improvement before stopping", low=0),
+     Param("min_delta", "float", 0.0, "smallest change that counts as an improvement", low=0.0),
+     Param("restore_best", "bool", True, "end with the weights of the best epoch")),
+    EarlyStopping,
+))
