@@ -38,6 +38,8 @@ def test_run_then_results_json(tmp_path, tiny_study_file):
             assert run["test_accuracy"] == pytest.approx(sum(run["test_accuracy"] for _ in [0]))
         mean = sum(r["test_accuracy"] for r in variant["runs"]) / 2
         assert accuracy["mean"] == pytest.approx(mean)
+    model = json.loads((out / "runs" / "00-basic" / "model.json").read_text())
+    assert [layer["params"] for layer in model["layers"] if layer["params"]] == [64 * 32 + 32, 32 * 16 + 16, 16 * 10 + 10]
     csv_lines = run_cli("results", str(out), "--format", "csv").stdout.strip().splitlines()
     assert csv_lines[0].startswith("variant,seed,status") and len(csv_lines) == 5
 
@@ -103,3 +105,38 @@ def test_studies_and_help_list_things():
     assert done.returncode == 0 and "tutorial" in done.stdout
     done = run_cli("run", "--help")
     assert done.returncode == 0 and "--seeds" in done.stdout and "--data-dir" in done.stdout
+
+
+def test_names_with_brackets_print_as_written(tmp_path):
+    # Rich would read "[bold]" as markup; a user's names must print as they wrote them.
+    study = tmp_path / "brackets.toml"
+    study.write_text('[data]\ndataset = "digits"\ntrain = 200\nvalidation = 50\ntest = 50\n'
+                     '[[variants]]\nname = "[bold]odd[/bold]"\nhidden = [8]\nepochs = 1\n')
+    done = run_cli("run", str(study), "--out", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    assert "[bold]odd[/bold]" in done.stdout and "[bold]odd[/bold] seed 0" in done.stderr
+    bad = tmp_path / "empty.toml"
+    bad.write_text('name = "x"\n')
+    done = run_cli("run", str(bad))
+    assert "[[variants]]" in done.stderr
+
+
+def test_techniques_json_lists_every_family():
+    done = run_cli("techniques", "--format", "json")
+    listing = json.loads(done.stdout)
+    families = {t["family"] for t in listing}
+    assert families >= {"optimizer", "schedule", "penalty", "constraint", "layer", "loss", "augmentation", "training"}
+    dropout = next(t for t in listing if t["name"] == "dropout")
+    assert dropout["parameters"][0] == {"name": "rate", "type": "rate", "default": 0.5, "min": 0.0,
+                                        "less_than": 1.0, "doc": dropout["parameters"][0]["doc"]}
+    assert "ドロップアウト" in dropout["summary"]["ja"]
+    assert run_cli("techniques", "--lang", "ja").returncode == 0
+
+
+def test_summary_counts_parameters_like_keras():
+    done = run_cli("summary", "tutorial")
+    assert done.returncode == 0
+    # Keras's model.summary() for the tutorial's basic model: 401,920 + 131,328 + 32,896 + 8,256 + 650.
+    assert "Total params: 575,050" in done.stdout
+    # ... and for the optimizer models (784-256-128-10): 200,960 + 32,896 + 1,290.
+    assert "Total params: 235,146" in done.stdout

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -67,6 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
     studies = commands.add_parser("studies", help="list the built-in studies")
     studies.set_defaults(handler=cmd_studies)
 
+    techniques = commands.add_parser("techniques", help="list every technique a study can use, by family",
+                                     description="Every registered technique with a one-line description; "
+                                                 "--format json adds parameters, defaults and ranges.")
+    techniques.add_argument("--format", choices=("table", "json"), default="table")
+    techniques.add_argument("--lang", choices=("en", "ja"), default="en", help="language of the descriptions")
+    techniques.set_defaults(handler=cmd_techniques)
+
+    summary = commands.add_parser("summary", help="print each variant's model, like Keras's model.summary()",
+                                  description="Layers, output shapes and parameter counts of each variant of a study.")
+    summary.add_argument("study", nargs="?", default="tutorial", help="a built-in study name or a .toml path")
+    summary.add_argument("--input-dim", type=_positive, default=None,
+                         help="inputs per example (default: 64 for digits, else 784 for 28x28 images)")
+    summary.set_defaults(handler=cmd_summary)
+
     data = commands.add_parser("data", help="list or download datasets")
     data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     data_list = data_commands.add_parser("list", help="datasets and where each is available")
@@ -86,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args) or 0
     except ReglabError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("\ninterrupted: runs that finished are stored in the run directory.")
@@ -121,7 +136,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reglab.analysis.summary import study_results
 
     print_results_table(study_results(store))
-    err.print(f"Run directory: [bold]{store.root}[/]  (reglab results {store.root} --format json)")
+    err.print(f"Run directory: [bold]{escape(str(store.root))}[/]  (reglab results {escape(str(store.root))} --format json)",
+              highlight=False)
     return 0
 
 
@@ -140,7 +156,7 @@ class ProgressObserver:
         self.planned_epochs = 0
 
     def notice(self, message: str) -> None:
-        err.print(f"[yellow]note:[/] {message}", highlight=False)
+        err.print(f"[yellow]note:[/] {escape(message)}", highlight=False)
 
     def study_started(self, total_runs: int, total_epochs: int) -> None:
         self.total_runs = total_runs
@@ -148,7 +164,7 @@ class ProgressObserver:
         self.task = self.progress.add_task("epochs", total=total_epochs, status="")
 
     def run_started(self, index: int, variant, seed: int) -> None:
-        self.run_label = f"[{index + 1}/{self.total_runs}] {variant.name} seed {seed}"
+        self.run_label = escape(f"[{index + 1}/{self.total_runs}] {variant.name} seed {seed}")
         self.planned_epochs = variant.epochs
         self.progress.update(self.task, description=self.run_label, status="")
 
@@ -190,7 +206,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     else:
         print_results_table(results)
     for line in results["damaged"]:
-        err.print(f"[yellow]damaged run record skipped:[/] {line}", highlight=False)
+        err.print(f"[yellow]damaged run record skipped:[/] {escape(line)}", highlight=False)
     return 0
 
 
@@ -199,14 +215,14 @@ def print_results_table(results: dict[str, Any]) -> None:
     title = f"{results['study']} on {results['dataset']}"
     if splits:
         title += f" ({splits['train']} train / {splits['validation']} val / {splits['test']} test)"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for column, justify in (("variant", "left"), ("compared to", "left"), ("test accuracy", "right"),
                             ("test loss", "right"), ("seeds", "right"), ("epochs", "right"), ("seconds", "right")):
-        table.add_column(column, justify=justify)
+        table.add_column(column, justify=justify, no_wrap=column != "variant")
     for variant in results["variants"]:
         runs = variant["runs"]
         seeds = f"{variant['test_accuracy']['n']}/{len(runs)}" if variant["diverged"] else str(len(runs))
-        table.add_row(
+        add_row(table, 
             variant["name"], variant.get("baseline") or "-",
             _mean_std(variant["test_accuracy"], percent=True), _mean_std(variant["test_loss"]),
             seeds, ",".join(sorted({str(r["epochs"]) for r in runs})) or "-",
@@ -239,8 +255,58 @@ def cmd_studies(args: argparse.Namespace) -> int:
         table.add_column(column)
     for name in sorted(builtin_studies()):
         study = load_study(name)
-        table.add_row(name, str(len(study.variants)), str(len(study.seeds)), study.description)
+        add_row(table, name, str(len(study.variants)), str(len(study.seeds)), study.description)
     out.print(table)
+    return 0
+
+
+def cmd_techniques(args: argparse.Namespace) -> int:
+    from reglab.techniques import registry
+
+    families = registry.families()
+    if args.format == "json":
+        listing = [
+            {"name": t.name, "family": family, "key": family if family in registry.CHOICE_FAMILIES else t.name,
+             "summary": {"en": t.summary_en, "ja": t.summary_ja},
+             "parameters": [p.as_json() for p in t.params],
+             "keras_defaults": dict(t.keras_defaults)}
+            for family, members in families.items() for t in members.values()
+        ]
+        sys.stdout.write(json.dumps(listing, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    table = Table(title="Techniques", title_justify="left")
+    for column in ("family", "name", "description"):
+        table.add_column(column, no_wrap=column != "description")
+    for family, members in families.items():
+        for t in members.values():
+            add_row(table, family, t.name, t.summary_ja if args.lang == "ja" else t.summary_en)
+    out.print(table)
+    out.print(f"In a study: {', '.join(registry.CHOICE_FAMILIES)} name one member "
+              '(optimizer = { name = "adam", lr = 0.001 }); every other technique is its own key '
+              "(l2 = 0.001, dropout = [0.3, 0.2], early_stopping = { patience = 5 }).", markup=False)
+    out.print("Parameters, defaults and ranges: reglab techniques --format json", style="dim")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from reglab.config import load_study
+    from reglab.models import build_mlp, summarize
+    from reglab.engine.seeding import generator
+
+    study = load_study(args.study)
+    input_dim = args.input_dim or (64 if study.data.dataset == "digits" else 784)
+    for variant in study.variants:
+        model = build_mlp(variant, input_dim, 10, generator(0, "init"))
+        rows = summarize(model, input_dim)
+        table = Table(title=escape(f'Model: "{variant.name}"  ({input_dim} inputs)'), title_justify="left")
+        for column, justify in (("Layer (type)", "left"), ("Output Shape", "left"), ("Param #", "right")):
+            table.add_column(column, justify=justify)
+        for row in rows:
+            add_row(table, row.layer, row.output_shape, f"{row.params:,}")
+        out.print(table)
+        total, trainable = sum(r.params for r in rows), sum(r.trainable for r in rows)
+        out.print(f" Total params: {total:,}\n Trainable params: {trainable:,}\n"
+                  f" Non-trainable params: {total - trainable:,}\n", highlight=False)
     return 0
 
 
@@ -251,7 +317,7 @@ def cmd_data_list(args: argparse.Namespace) -> int:
     for column in ("name", "available", "description"):
         table.add_column(column)
     for info in list_datasets():
-        table.add_row(info.name, info.availability, info.description)
+        add_row(table, info.name, info.availability, info.description)
     out.print(table)
     return 0
 
@@ -261,8 +327,13 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
     paths = fetch(args.name, progress=err.is_terminal)
     for path in paths:
-        err.print(f"verified: {path}", highlight=False)
+        err.print(f"verified: {path}", highlight=False, markup=False)
     return 0
+
+
+def add_row(table: Table, *cells: str) -> None:
+    # Names and descriptions come from users' studies: "[bold]" in them is text, not markup.
+    table.add_row(*(escape(str(cell)) for cell in cells))
 
 
 def _positive(text: str) -> int:

@@ -35,7 +35,8 @@ def study_results(store: RunStore) -> dict[str, Any]:
         variants.append({
             "name": name,
             "description": spec.get("description", ""),
-            "baseline": spec.get("baseline"),
+            # The stored study marks a baseline by naming itself (so it reloads unchanged).
+            "baseline": None if spec.get("baseline") in (None, name) else spec["baseline"],
             "test_accuracy": describe([r.test_accuracy for r in finished]),
             "test_loss": describe([r.test_loss for r in finished]),
             "diverged": sum(r.status != COMPLETED for r in records),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import platform
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +19,8 @@ from reglab import __version__
 from reglab.config import StudySpec, VariantSpec
 from reglab.data import make_splits, resolve_dataset
 from reglab.engine.reference import DeviceData, train_run
+from reglab.engine.seeding import generator
+from reglab.models import build_mlp, summarize
 from reglab.errors import ReglabError
 from reglab.store import EpochRecord, RunRecord, RunStore
 
@@ -103,6 +105,9 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     }, splits.y_test)
 
     data = DeviceData.from_arrays(splits, device)
+    for index, variant in enumerate(study.variants):
+        model = build_mlp(variant, data.input_dim, data.classes, generator(0, "init"))
+        store.save_model_summary(index, variant.name, [asdict(row) for row in summarize(model, data.input_dim)])
     plan = [(seed, index, variant) for seed in study.seeds for index, variant in enumerate(study.variants)]
     observer.study_started(len(plan), sum(variant.epochs for _, _, variant in plan))
     for number, (seed, index, variant) in enumerate(plan):

@@ -7,6 +7,7 @@
       environment.json         Python, torch, numpy, reglab versions; device; threads
       data.json                dataset, where it came from, split sizes and notes, class names
       test_labels.npy          labels of the test split (confusion matrices need nothing else)
+      runs/NN-slug/model.json  the variant's model summary (layers, output shapes, parameters)
       runs/NN-slug/seed-S.json one record per run (RunRecord)
       runs/NN-slug/seed-S.npz  its test predictions and final weights
 
@@ -104,6 +105,10 @@ class RunStore:
         })
         write_json(path, record.to_json())
         return path
+
+    def save_model_summary(self, variant_index: int, variant_name: str, rows: list[dict[str, Any]]) -> None:
+        folder = self.run_path(variant_index, variant_name, 0).parent
+        write_json(folder / "model.json", {"variant": variant_name, "layers": rows})
 
     def run_path(self, variant_index: int, variant_name: str, seed: int) -> Path:
         return self.root / "runs" / f"{variant_index:02d}-{slug(variant_name)}" / f"seed-{seed}.json"
