@@ -38,6 +38,11 @@ def test_run_then_results_json(tmp_path, tiny_study_file):
             assert run["test_accuracy"] == pytest.approx(sum(run["test_accuracy"] for _ in [0]))
         mean = sum(r["test_accuracy"] for r in variant["runs"]) / 2
         assert accuracy["mean"] == pytest.approx(mean)
+    from reglab.store import RunStore
+
+    labels, images = RunStore.open(out).test_split()
+    assert labels.shape == (200,) and images.shape == (200, 8, 8) and images.dtype.name == "uint8"
+    assert images.max() == 255 and images.min() == 0
     model = json.loads((out / "runs" / "00-basic" / "model.json").read_text())
     assert [layer["params"] for layer in model["layers"] if layer["params"]] == [64 * 32 + 32, 32 * 16 + 16, 16 * 10 + 10]
     csv_lines = run_cli("results", str(out), "--format", "csv").stdout.strip().splitlines()

@@ -102,7 +102,7 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
         "splits": {"train": len(splits.y_train), "validation": len(splits.y_val), "test": len(splits.y_test)},
         "requested": {"train": study.data.train, "validation": study.data.validation, "test": study.data.test},
         "notes": list(splits.notes),
-    }, splits.y_test)
+    }, splits.y_test, _as_uint8_images(splits.x_test, splits.image_shape))
 
     data = DeviceData.from_arrays(splits, device)
     for index, variant in enumerate(study.variants):
@@ -116,3 +116,8 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
         store.save_run(index, outcome.record, outcome.arrays)
         observer.run_finished(outcome.record)
     return store
+
+
+def _as_uint8_images(features: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    # Features are pixels / pixel_max in [0, 1]; 8 bits are plenty to look at them in a report.
+    return np.clip(np.rint(features * 255), 0, 255).astype(np.uint8).reshape(-1, *shape)

@@ -6,7 +6,8 @@
       study.toml               the study's source text, as the user wrote it
       environment.json         Python, torch, numpy, reglab versions; device; threads
       data.json                dataset, where it came from, split sizes and notes, class names
-      test_labels.npy          labels of the test split (confusion matrices need nothing else)
+      test_split.npz           the test split's labels and images (uint8, 0-255 grey, H x W): what the
+                               report needs for confusion matrices and galleries, without the dataset
       runs/NN-slug/model.json  the variant's model summary (layers, output shapes, parameters)
       runs/NN-slug/seed-S.json one record per run (RunRecord)
       runs/NN-slug/seed-S.npz  its test predictions and final weights
@@ -92,9 +93,14 @@ class RunStore:
             path = parent / f"{slug(study_name)}-{stamp}-{suffix}"
         return path
 
-    def write_data(self, info: dict[str, Any], test_labels: np.ndarray) -> None:
+    def write_data(self, info: dict[str, Any], test_labels: np.ndarray, test_images: np.ndarray) -> None:
         write_json(self.root / "data.json", info)
-        write_npz(self.root / "test_labels.npz", {"test_labels": test_labels})
+        write_npz(self.root / "test_split.npz", {"test_labels": test_labels, "test_images": test_images})
+
+    def test_split(self) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, uint8 images N x H x W) of the test split."""
+        with np.load(self.root / "test_split.npz", allow_pickle=False) as bundle:
+            return bundle["test_labels"], bundle["test_images"]
 
     def save_run(self, variant_index: int, record: RunRecord, arrays: RunArrays) -> Path:
         path = self.run_path(variant_index, record.variant, record.seed)
