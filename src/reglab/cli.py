@@ -55,7 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                      help="where to train (default auto: the GPU when there is one)")
     run.add_argument("--out", type=Path, metavar="DIR", help="the run directory to create (default: ./runs/STUDY-TIME)")
+    run.add_argument("--engine", choices=("auto", "reference", "fast"), default="auto",
+                     help="how runs are trained: reference (the plain loop, one run at a time), fast (runs of one "
+                          "architecture stacked into one program), auto (the faster for the device; default)")
     run.add_argument("--offline", action="store_true", help="never download; use cached or local data only")
+    run.add_argument("--no-report", action="store_true", help="do not write the report (RUN_DIR/report) at the end")
+    run.add_argument("--lang", choices=("en", "ja"), default=None,
+                     help="language of the report (default: ja when the locale is Japanese, else en)")
     run.set_defaults(handler=cmd_run)
 
     results = commands.add_parser("results", help="print the per-variant results of a stored run",
@@ -64,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
     results.add_argument("--format", choices=("table", "json", "csv"), default="table")
     results.set_defaults(handler=cmd_results)
+
+    report = commands.add_parser("report", help="write the report of a stored run: report.html, figures, findings.json",
+                                 description="Learning curves, overfitting onsets, paired comparisons with the "
+                                             "baseline, errors and weights, in plain words. One self-contained "
+                                             "report.html (opens offline), the figures as PNG files and "
+                                             "findings.json. See docs/report.md.")
+    report.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
+    report.add_argument("--lang", choices=("en", "ja"), default=None,
+                        help="language (default: ja when the locale is Japanese, else en)")
+    report.add_argument("--out", type=Path, metavar="DIR", help="where to write it (default: RUN_DIR/report)")
+    report.set_defaults(handler=cmd_report)
 
     studies = commands.add_parser("studies", help="list the built-in studies")
     studies.set_defaults(handler=cmd_studies)
@@ -125,7 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     study = load_study(args.study, overrides)
     source = Path(study.source) if study.source and Path(study.source).is_file() else None
     options = StudyOptions(
-        out=args.out, data_dir=args.data_dir, device=args.device, allow_download=not args.offline,
+        out=args.out, data_dir=args.data_dir, device=args.device, allow_download=not args.offline, engine=args.engine,
         source_text=source.read_text(encoding="utf-8") if source else "",
     )
     observer = ProgressObserver()
@@ -138,6 +155,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print_results_table(study_results(store))
     err.print(f"Run directory: [bold]{escape(str(store.root))}[/]  (reglab results {escape(str(store.root))} --format json)",
               highlight=False)
+    if not args.no_report:
+        _write_report(store.root, None, args.lang)
     return 0
 
 
@@ -152,8 +171,8 @@ class ProgressObserver:
         )
         self.task = None
         self.total_runs = 0
-        self.run_label = ""
-        self.planned_epochs = 0
+        self.training: dict[tuple[str, int], int] = {}  # runs in progress -> their planned epochs
+        self.finished = 0
 
     def notice(self, message: str) -> None:
         err.print(f"[yellow]note:[/] {escape(message)}", highlight=False)
@@ -163,24 +182,32 @@ class ProgressObserver:
         self.progress.start()
         self.task = self.progress.add_task("epochs", total=total_epochs, status="")
 
-    def run_started(self, index: int, variant, seed: int) -> None:
-        self.run_label = escape(f"[{index + 1}/{self.total_runs}] {variant.name} seed {seed}")
-        self.planned_epochs = variant.epochs
-        self.progress.update(self.task, description=self.run_label, status="")
+    def runs_started(self, runs) -> None:
+        for variant, seed in runs:
+            self.training[(variant.name, seed)] = variant.epochs
+        self._describe()
+
+    def _describe(self) -> None:
+        names = ", ".join(f"{name} s{seed}" for name, seed in self.training)
+        self.progress.update(self.task, description=escape(f"[{self.finished}/{self.total_runs}] {names}"))
 
     def epoch_finished(self, variant, record) -> None:
         self.progress.update(self.task, advance=1, status=(
-            f"epoch {record.epoch + 1}/{variant.epochs}  loss {record.train_loss:.3f}  "
+            f"{variant.name} epoch {record.epoch + 1}/{variant.epochs}  loss {record.train_loss:.3f}  "
             f"val_loss {record.val_loss:.3f}  val_acc {record.val_accuracy:.3f}"))
 
     def run_finished(self, record) -> None:
+        self.finished += 1
         if record.status == "completed":
             outcome = f"test accuracy {record.test_accuracy:.4f}"
         else:
             outcome = f"[red]diverged at epoch {record.diverged_at}[/]"
-        self.progress.console.print(f"{self.run_label}: {outcome}  ({record.seconds:.1f} s)", highlight=False)
+        label = escape(f"[{self.finished}/{self.total_runs}] {record.variant} seed {record.seed}")
+        self.progress.console.print(f"{label}: {outcome}  ({record.seconds:.1f} s)", highlight=False)
         # The bar counts planned epochs: a run that stopped early still uses up its share.
-        self.progress.update(self.task, advance=self.planned_epochs - len(record.history))
+        planned = self.training.pop((record.variant, record.seed), len(record.history))
+        self.progress.update(self.task, advance=planned - len(record.history))
+        self._describe()
 
     def close(self) -> None:
         self.progress.stop()
@@ -208,6 +235,21 @@ def cmd_results(args: argparse.Namespace) -> int:
     for line in results["damaged"]:
         err.print(f"[yellow]damaged run record skipped:[/] {escape(line)}", highlight=False)
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    _write_report(args.run_dir, args.out, args.lang)
+    return 0
+
+
+def _write_report(run_dir: Path, out_dir: Path | None, lang: str | None) -> None:
+    from reglab.report import default_lang, write_report
+
+    def missing(line: str) -> None:
+        err.print(f"[yellow]missing:[/] {escape(line)}", highlight=False)
+
+    path = write_report(run_dir, out_dir, lang or default_lang(), notify=missing)
+    err.print(f"Report: [bold]{escape(str(path))}[/]", highlight=False)
 
 
 def print_results_table(results: dict[str, Any]) -> None:

@@ -1,7 +1,6 @@
 """Run a whole study: resolve the data, make the splits, train every (variant, seed), store it all.
 
-Runs go seed by seed (all variants of seed 0, then of seed 1, ...): a study stopped part-way
-still holds complete paired sets for the seeds it finished.
+engine/scheduler.py decides how the runs are grouped and spread over the cores or the GPU.
 """
 
 from __future__ import annotations
@@ -18,7 +17,8 @@ import torch
 from reglab import __version__
 from reglab.config import StudySpec, VariantSpec
 from reglab.data import make_splits, resolve_dataset
-from reglab.engine.reference import DeviceData, train_run
+from reglab.engine.reference import DeviceData
+from reglab.engine.scheduler import execute, plan
 from reglab.engine.seeding import generator
 from reglab.models import build_mlp, summarize
 from reglab.errors import ReglabError
@@ -30,7 +30,7 @@ class Observer(Protocol):
 
     def notice(self, message: str) -> None: ...
     def study_started(self, total_runs: int, total_epochs: int) -> None: ...
-    def run_started(self, index: int, variant: VariantSpec, seed: int) -> None: ...
+    def runs_started(self, runs: list[tuple[VariantSpec, int]]) -> None: ...
     def epoch_finished(self, variant: VariantSpec, record: EpochRecord) -> None: ...
     def run_finished(self, record: RunRecord) -> None: ...
 
@@ -38,7 +38,7 @@ class Observer(Protocol):
 class Silent:
     def notice(self, message: str) -> None: pass
     def study_started(self, total_runs: int, total_epochs: int) -> None: pass
-    def run_started(self, index: int, variant: VariantSpec, seed: int) -> None: pass
+    def runs_started(self, runs: list[tuple[VariantSpec, int]]) -> None: pass
     def epoch_finished(self, variant: VariantSpec, record: EpochRecord) -> None: pass
     def run_finished(self, record: RunRecord) -> None: pass
 
@@ -50,6 +50,7 @@ class StudyOptions:
     device: str = "auto"
     allow_download: bool = True
     source_text: str = ""
+    engine: str = "auto"
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -108,13 +109,12 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     for index, variant in enumerate(study.variants):
         model = build_mlp(variant, data.input_dim, data.classes, generator(0, "init"))
         store.save_model_summary(index, variant.name, [asdict(row) for row in summarize(model, data.input_dim)])
-    plan = [(seed, index, variant) for seed in study.seeds for index, variant in enumerate(study.variants)]
-    observer.study_started(len(plan), sum(variant.epochs for _, _, variant in plan))
-    for number, (seed, index, variant) in enumerate(plan):
-        observer.run_started(number, variant, seed)
-        outcome = train_run(data, variant, seed, on_epoch=lambda record, v=variant: observer.epoch_finished(v, record))
-        store.save_run(index, outcome.record, outcome.arrays)
-        observer.run_finished(outcome.record)
+    schedule = plan(study, options.engine, device, input_dim=data.input_dim)
+    for message in schedule.notices:
+        observer.notice(message)
+    observer.study_started(len(study.seeds) * len(study.variants),
+                           len(study.seeds) * sum(v.epochs for v in study.variants))
+    execute(schedule, data, store, observer)
     return store
 
 

@@ -36,6 +36,7 @@ class KerasRMSprop(torch.optim.Optimizer):
             # foreach ops: one kernel per operation over all tensors, not one per tensor.
             torch._foreach_mul_(squares, group["rho"])
             torch._foreach_addcmul_(squares, grads, grads, value=1 - group["rho"])
-            denominators = torch._foreach_sqrt(torch._foreach_add(squares, group["eps"]))
+            denominators = torch._foreach_add(squares, group["eps"])
+            torch._foreach_sqrt_(denominators)
             torch._foreach_addcdiv_(params, grads, denominators, value=-group["lr"])
         return loss

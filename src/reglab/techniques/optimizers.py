@@ -25,38 +25,44 @@ MOMENTUM = Param("momentum", "float", 0.9, "momentum coefficient (Keras and PyTo
 
 Tensors = Iterable[torch.Tensor]
 
+# Fused kernels update every tensor of a model in one pass: measured on two CPU cores for the
+# tutorial's 575k-parameter model, Adam takes 0.29 ms a step fused against 2.6 ms as torch.optim
+# runs it by default (one small kernel per tensor and operation). Same formulas, same results up
+# to float32 rounding. RMSprop has no fused kernel: foreach is the next best.
+FAST = {"fused": True}
+
 
 def _sgd(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
-    return torch.optim.SGD(params, lr=p["lr"])
+    return torch.optim.SGD(params, lr=p["lr"], **FAST)
 
 
 def _momentum(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
-    return torch.optim.SGD(params, lr=p["lr"], momentum=p["momentum"])
+    return torch.optim.SGD(params, lr=p["lr"], momentum=p["momentum"], **FAST)
 
 
 def _nesterov(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
-    return torch.optim.SGD(params, lr=p["lr"], momentum=p["momentum"], nesterov=True)
+    return torch.optim.SGD(params, lr=p["lr"], momentum=p["momentum"], nesterov=True, **FAST)
 
 
 def _rmsprop(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
     if p["eps_inside_sqrt"]:
         return KerasRMSprop(params, lr=p["lr"], rho=p["rho"], eps=p["eps"])
-    return torch.optim.RMSprop(params, lr=p["lr"], alpha=p["rho"], eps=p["eps"])
+    return torch.optim.RMSprop(params, lr=p["lr"], alpha=p["rho"], eps=p["eps"], foreach=True)
 
 
 def _adagrad(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
     return torch.optim.Adagrad(
-        params, lr=p["lr"], eps=p["eps"], initial_accumulator_value=p["initial_accumulator_value"]
+        params, lr=p["lr"], eps=p["eps"], initial_accumulator_value=p["initial_accumulator_value"], **FAST
     )
 
 
 def _adam(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=p["lr"], betas=(p["beta1"], p["beta2"]), eps=p["eps"])
+    return torch.optim.Adam(params, lr=p["lr"], betas=(p["beta1"], p["beta2"]), eps=p["eps"], **FAST)
 
 
 def _adamw(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
     return torch.optim.AdamW(
-        params, lr=p["lr"], betas=(p["beta1"], p["beta2"]), eps=p["eps"], weight_decay=p["weight_decay"]
+        params, lr=p["lr"], betas=(p["beta1"], p["beta2"]), eps=p["eps"], weight_decay=p["weight_decay"], **FAST
     )
 
 

@@ -1,0 +1,238 @@
+"""The fast engine against the reference loop: the same records for the same seeds.
+
+Tolerance: the stacked products round differently from the per-run ones (another summation
+order in the matrix products), so values agree to float32 rounding, not bit for bit. Measured
+over these tests: at most about 3e-7 relative. rtol 1e-5 leaves room for that error to grow over
+the epochs and is still far below any difference a variant makes (1e-2 and more).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from reglab.config import parse_study
+from reglab.engine.fast import stack_key, train_stack
+from reglab.engine.reference import DeviceData, train_run
+from reglab.engine.scheduler import Schedule, Unit, execute, plan
+from reglab.techniques import registry
+
+RTOL = 1e-5
+
+
+class Blobs:
+    def __init__(self, n: int = 200):
+        rng = np.random.default_rng(2)
+        centres = rng.uniform(0.2, 0.8, size=(10, 16)).astype(np.float32)
+        def draw(count):
+            y = rng.integers(0, 10, size=count)
+            return np.clip(centres[y] + 0.15 * rng.normal(size=(count, 16)), 0, 1).astype(np.float32), y
+        self.x_train, self.y_train = draw(n)
+        self.x_val, self.y_val = draw(80)
+        self.x_test, self.y_test = draw(80)
+        self.class_names = tuple(str(i) for i in range(10))
+        self.image_shape = (4, 4)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return DeviceData.from_arrays(Blobs(), "cpu")
+
+
+def variants(body: str):
+    header = "[defaults]\nhidden = [24, 12]\nepochs = 3\nbatch_size = 32\n"
+    return parse_study(header + body).variants
+
+
+def assert_same_records(fast, reference):
+    a, b = fast.record, reference.record
+    assert (a.status, a.diverged_at, a.best_epoch, a.stopped_epoch) == (b.status, b.diverged_at, b.best_epoch,
+                                                                        b.stopped_epoch)
+    assert len(a.history) == len(b.history)
+    for x, y in zip(a.history, b.history):
+        for field in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "train_penalty", "penalty"):
+            expected = getattr(y, field)
+            # A diverged epoch's loss is NaN (or inf) in both engines: then both must be not finite.
+            if np.isfinite(expected):
+                assert getattr(x, field) == pytest.approx(expected, rel=RTOL, abs=1e-7), (a.variant, field)
+            elif field.endswith("loss"):
+                assert not np.isfinite(getattr(x, field)), (a.variant, field)
+    if b.test_loss is not None:
+        assert a.test_loss == pytest.approx(b.test_loss, rel=RTOL)
+        assert a.test_accuracy == pytest.approx(b.test_accuracy, abs=1 / 80 + 1e-9)
+    for name, value in reference.arrays.weights.items():
+        if np.isfinite(value).all():
+            np.testing.assert_allclose(fast.arrays.weights[name], value, rtol=1e-4, atol=1e-5)
+
+
+FAMILIES = {
+    "penalties": '[[variants]]\nname = "l1"\nl1 = 0.001\n[[variants]]\nname = "l2"\nl2 = 0.001\n'
+                 '[[variants]]\nname = "l1_l2"\nl1_l2 = { l1 = 0.0005, l2 = 0.002 }\n',
+    "constraints": '[[variants]]\nname = "wd"\nweight_decay = 0.05\noptimizer = { name = "sgd", lr = 0.1 }\n'
+                   '[[variants]]\nname = "maxnorm"\nmax_norm = 0.8\n',
+    "loss+dropout": '[[variants]]\nname = "ls"\nlabel_smoothing = 0.1\n'
+                    '[[variants]]\nname = "drop"\ndropout = [0.5, 0.2]\n[[variants]]\nname = "plain"\n',
+    # With batch norm the bias of the Linear before it has no gradient but rounding noise, which
+    # Adam scales up to steps of size lr: the engines' biases and running means drift apart
+    # (test below). Under SGD the noise stays noise, and the records agree to RTOL.
+    "batch_norm": '[[variants]]\nname = "bn"\nbatch_norm = true\noptimizer = { name = "momentum", lr = 0.05 }\n'
+                  '[[variants]]\nname = "bn_l2"\nbatch_norm = true\nl2 = 0.001\ndropout = 0.2\n'
+                  'optimizer = { name = "sgd", lr = 0.1 }\n',
+    "batch_norm_after": '[[variants]]\nname = "a"\nbatch_norm = { position = "after" }\noptimizer = "momentum"\n'
+                        '[[variants]]\nname = "b"\nbatch_norm = { position = "after" }\noptimizer = "sgd"\n',
+    "layer_norm": '[[variants]]\nname = "ln"\nlayer_norm = true\n'
+                  '[[variants]]\nname = "ln_sgd"\nlayer_norm = true\noptimizer = { name = "momentum", lr = 0.05 }\n',
+    "augmentation": '[[variants]]\nname = "aug"\naugmentation = { shift = 0.2, rotation = 15.0, noise = 0.05 }\n'
+                    '[[variants]]\nname = "plain"\n',
+    "early_stopping": '[[variants]]\nname = "es"\nepochs = 12\noptimizer = { name = "adam", lr = 0.05 }\n'
+                      'early_stopping = { patience = 1 }\n'
+                      '[[variants]]\nname = "long"\nepochs = 6\noptimizer = { name = "adam", lr = 0.05 }\n',
+    "optimizers": "".join(f'[[variants]]\nname = "{name}"\noptimizer = "{name}"\n'
+                          for name in registry.family("optimizer")),
+    "schedules": "".join(f'[[variants]]\nname = "{name}"\nschedule = "{name}"\n'
+                         for name in registry.family("schedule"))
+                 + '[[variants]]\nname = "per_step"\nschedule = { name = "cosine", unit = "step", decay_steps = 20 }\n',
+}
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_fast_engine_reproduces_the_reference_loop(data, family):
+    members = [(variant, 4) for variant in variants(FAMILIES[family])]
+    assert len({stack_key(v) for v, _ in members}) == 1
+    for fast, (variant, seed) in zip(train_stack(data, members), members, strict=True):
+        assert fast.record.engine == "fast"
+        assert_same_records(fast, train_run(data, variant, seed))
+
+
+def test_batch_norm_under_adam_agrees_to_a_looser_tolerance(data):
+    vs = variants('[[variants]]\nname = "bn"\nbatch_norm = true\n[[variants]]\nname = "bn2"\nbatch_norm = true\n'
+                  'dropout = 0.2\n')
+    for fast, variant in zip(train_stack(data, [(v, 4) for v in vs]), vs):
+        reference = train_run(data, variant, 4).record
+        for x, y in zip(fast.record.history, reference.history):
+            assert x.train_loss == pytest.approx(y.train_loss, rel=RTOL)  # the normalised path is unaffected
+            assert x.val_loss == pytest.approx(y.val_loss, rel=1e-3)  # running means carry the bias drift
+
+
+def test_a_stack_of_several_seeds_with_augmentation(data):
+    # Different seeds see different batches: the stack takes its batched (not shared) path.
+    vs = variants('[[variants]]\nname = "a"\ndropout = 0.3\n[[variants]]\nname = "b"\naugmentation = true\n')
+    members = [(vs[0], 0), (vs[0], 1), (vs[1], 0), (vs[1], 2)]
+    for fast, (variant, seed) in zip(train_stack(data, members), members):
+        assert_same_records(fast, train_run(data, variant, seed))
+
+
+def test_early_stopping_inside_a_stack_stops_that_run_only(data):
+    vs = variants(FAMILIES["early_stopping"])
+    fast = train_stack(data, [(v, 4) for v in vs])
+    stopped, long = fast[0].record, fast[1].record
+    assert stopped.stopped_epoch is not None and len(stopped.history) == stopped.stopped_epoch + 1
+    assert len(long.history) == 6
+
+
+def test_a_run_that_diverges_mid_stack_leaves_the_others_untouched(data):
+    vs = variants('[[variants]]\nname = "ok"\n'
+                  '[[variants]]\nname = "explodes"\nepochs = 4\noptimizer = { name = "sgd", lr = 1e12 }\n'
+                  '[[variants]]\nname = "ok_too"\nl2 = 0.001\n')
+    members = [(v, 1) for v in vs]
+    fast = train_stack(data, members)
+    reference = [train_run(data, v, 1) for v in vs]
+    assert reference[1].record.status == "diverged"
+    for f, r in zip(fast, reference):
+        assert_same_records(f, r)
+
+
+def test_one_architecture_per_stack(data):
+    vs = variants('[[variants]]\nname = "a"\n[[variants]]\nname = "b"\nhidden = [8]\n')
+    with pytest.raises(ValueError):
+        train_stack(data, [(vs[0], 0), (vs[1], 0)])
+
+
+STUDY = parse_study("""
+seeds = [0, 1]
+[defaults]
+hidden = [16]
+epochs = 1
+[[variants]]
+name = "a"
+[[variants]]
+name = "b"
+dropout = 0.2
+[[variants]]
+name = "c"
+hidden = [32]
+""")
+
+
+def test_plan_per_engine_and_device():
+    cpu = torch.device("cpu")
+    reference = plan(STUDY, "reference", cpu, cores=2)
+    assert reference.workers == 1 and reference.threads_per_worker is None
+    assert all(not u.stacked and len(u.members) == 1 for u in reference.units) and len(reference.units) == 6
+    auto = plan(STUDY, "auto", cpu, cores=2)
+    assert auto.workers == 2 and auto.threads_per_worker == 1 and len(auto.units) == 6
+    assert auto.units[0].members[0][1].name == "c"  # the costliest runs first
+    fast = plan(STUDY, "fast", cpu, cores=2)
+    # On the CPU a stack holds one seed: a+b of seed 0 and of seed 1 (split over two cores), c alone.
+    stacked = sorted((len(u.members), {m[2] for m in u.members}.__len__()) for u in fast.units)
+    assert all(seeds == 1 for _, seeds in stacked) and sum(n for n, _ in stacked) == 6
+    gpu = plan(STUDY, "fast", torch.device("cuda"), cores=2)
+    assert gpu.workers == 1 and sorted(len(u.members) for u in gpu.units) == [2, 4]
+
+
+def test_a_variant_the_fast_engine_cannot_stack_trains_in_the_reference_loop(monkeypatch):
+    from reglab.techniques.params import Param
+    from reglab.techniques.registry import Technique
+
+    experimental = Technique("mystery", "experimental", "x", "x", (Param("v", "float", 1.0, "v"),), lambda p: None)
+    monkeypatch.setitem(registry._REGISTRY, "experimental", {"mystery": experimental})
+    study = parse_study('[[variants]]\nname = "a"\n[[variants]]\nname = "b"\nmystery = true\n')
+    schedule = plan(study, "fast", torch.device("cpu"), cores=1)
+    alone = [u for u in schedule.units if not u.stacked]
+    assert [u.members[0][1].name for u in alone] == ["b"] and "b: trained in the reference loop" in schedule.notices[0]
+
+
+class Recorder:
+    def __init__(self):
+        self.saved, self.notices = [], []
+
+    def save_run(self, index, record, arrays):
+        self.saved.append((index, record.variant, record.seed))
+
+    def notice(self, message): self.notices.append(message)
+    def runs_started(self, runs): pass
+    def epoch_finished(self, variant, record): pass
+    def run_finished(self, record): pass
+
+
+def test_out_of_gpu_memory_splits_the_stack_and_goes_on(data, monkeypatch):
+    import reglab.engine.scheduler as scheduler
+
+    real = scheduler.train_stack
+    def small_memory(d, members, on_epoch=None):
+        if len(members) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(d, members, on_epoch=on_epoch)
+    monkeypatch.setattr(scheduler, "train_stack", small_memory)
+    vs = variants('[[variants]]\nname = "a"\n[[variants]]\nname = "b"\n[[variants]]\nname = "c"\n')
+    unit = Unit(tuple((i, v, 0) for i, v in enumerate(vs)), True)
+    recorder = Recorder()
+    execute(Schedule((unit,), workers=1, threads_per_worker=None), data, recorder, recorder)
+    assert sorted(recorder.saved) == [(0, "a", 0), (1, "b", 0), (2, "c", 0)]
+    assert any("splitting it into 1 + 2" in n for n in recorder.notices)
+
+
+def test_workers_stop_at_an_epoch_boundary_when_cancelled(data):
+    vs = variants('[[variants]]\nname = "a"\nepochs = 50\n[[variants]]\nname = "b"\nepochs = 50\n')
+    units = tuple(Unit(((i, v, 0),), False) for i, v in enumerate(vs))
+    cancel = threading.Event()
+    cancel.set()
+    recorder = Recorder()
+    from reglab.engine.scheduler import Interrupted
+
+    with pytest.raises(Interrupted):
+        execute(Schedule(units, workers=2, threads_per_worker=1), data, recorder, recorder, cancel=cancel)
+    assert recorder.saved == []
