@@ -50,7 +50,8 @@ def test_run_then_results_json(tmp_path, tiny_study_file):
 
 
 def test_seeds_and_epochs_overrides(tmp_path, tiny_study_file, capsys):
-    code = main(["run", str(tiny_study_file), "--out", str(tmp_path / "r"), "--seeds", "1", "--epochs", "1"])
+    code = main(["run", str(tiny_study_file), "--out", str(tmp_path / "r"), "--seeds", "1", "--epochs", "1",
+                 "--no-report"])
     assert code == 0
     capsys.readouterr()
     main(["results", str(tmp_path / "r"), "--format", "json"])
@@ -117,7 +118,7 @@ def test_names_with_brackets_print_as_written(tmp_path):
     study = tmp_path / "brackets.toml"
     study.write_text('[data]\ndataset = "digits"\ntrain = 200\nvalidation = 50\ntest = 50\n'
                      '[[variants]]\nname = "[bold]odd[/bold]"\nhidden = [8]\nepochs = 1\n')
-    done = run_cli("run", str(study), "--out", str(tmp_path / "run"))
+    done = run_cli("run", str(study), "--out", str(tmp_path / "run"), "--no-report")
     assert done.returncode == 0, done.stderr
     assert "[bold]odd[/bold]" in done.stdout and "[bold]odd[/bold] seed 0" in done.stderr
     bad = tmp_path / "empty.toml"

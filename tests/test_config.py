@@ -133,3 +133,8 @@ def test_unknown_study_names_the_built_ins():
     with pytest.raises(ConfigError) as caught:
         load_study("tutorail")
     assert "did you mean 'tutorial'" in str(caught.value) and "reglab studies" in str(caught.value)
+
+
+def test_split_seed_must_fit_the_splitter():
+    with pytest.raises(ConfigError, match="data.split_seed"):
+        parse_study('[data]\nsplit_seed = 1099511627776\n' + MINIMAL)

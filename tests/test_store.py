@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from reglab.errors import ReglabError
+from reglab.errors import ReglabError, StorageError
 from reglab.store import EpochRecord, RunArrays, RunRecord, RunStore
 from reglab.store.atomic import write_atomic, write_json
 
@@ -28,7 +28,7 @@ def test_atomic_write_leaves_old_file_and_no_temp_on_failure(tmp_path):
         handle.write(b"partial")
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match="No space left on device"):
         write_atomic(target, explode)
     assert json.loads(target.read_text()) == {"v": 1}
     assert sorted(os.listdir(tmp_path)) == ["x.json"]
@@ -75,3 +75,11 @@ def test_open_rejects_what_is_not_a_run(tmp_path):
         RunStore.open(tmp_path)
     with pytest.raises(ReglabError, match="not a directory"):
         RunStore.open(tmp_path / "missing")
+
+
+def test_files_get_the_mode_the_umask_gives_not_0600(tmp_path):
+    # mkstemp creates 0600 files; a run directory is meant to be shared (a report served, copied).
+    import reglab.store.atomic as atomic
+
+    write_json(tmp_path / "x.json", {"v": 1})
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o666 & ~atomic._UMASK

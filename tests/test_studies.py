@@ -22,7 +22,7 @@ def test_builtin_study_runs_offline_on_digits(name, tmp_path, capsys):
     assert study.description and len(study.variants) >= 2
     out = tmp_path / name
     assert main(["run", name, "--dataset", "digits", "--epochs", "1", "--seeds", "1", "--out", str(out),
-                 "--offline", "--device", "cpu"]) == 0
+                 "--offline", "--device", "cpu", "--no-report"]) == 0
     capsys.readouterr()
     assert main(["results", str(out), "--format", "json"]) == 0
     results = json.loads(capsys.readouterr().out)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=_positive, metavar="N", help="train every variant for N epochs")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                      help="where to train (default auto: the GPU when there is one)")
-    run.add_argument("--out", type=Path, metavar="DIR", help="the run directory to create (default: ./runs/STUDY-TIME)")
+    run.add_argument("--out", type=Path, metavar="DIR",
+                     help="the run directory (default: ./runs/STUDY-TIME); an existing one of the same study is "
+                          "resumed: finished runs are kept, interrupted ones continue from their last checkpoint")
+    run.add_argument("--checkpoint-seconds", type=_seconds, default=30.0, metavar="S",
+                     help="save a run in progress at most every S seconds, at epoch ends (default 30; "
+                          "Ctrl-C always saves)")
     run.add_argument("--engine", choices=("auto", "reference", "fast"), default="auto",
                      help="how runs are trained: reference (the plain loop, one run at a time), fast (runs of one "
                           "architecture stacked into one program), auto (the faster for the device; default)")
@@ -63,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lang", choices=("en", "ja"), default=None,
                      help="language of the report (default: ja when the locale is Japanese, else en)")
     run.set_defaults(handler=cmd_run)
+
+    resume = commands.add_parser("resume", help="finish an interrupted run directory",
+                                 description="Continue a study where it stopped: finished runs are kept, interrupted "
+                                             "ones continue from their last epoch checkpoint, and the results equal "
+                                             "those of an uninterrupted run.")
+    resume.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
+    resume.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: as before")
+    resume.add_argument("--engine", choices=("auto", "reference", "fast"), default=None, help="default: as before")
+    resume.add_argument("--checkpoint-seconds", type=_seconds, default=30.0, metavar="S",
+                        help="save a run in progress at most every S seconds (default 30)")
+    resume.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    resume.add_argument("--lang", choices=("en", "ja"), default=None, help="language of the report")
+    resume.set_defaults(handler=cmd_resume)
 
     results = commands.add_parser("results", help="print the per-variant results of a stored run",
                                   description="Per-variant test results of a run directory. The JSON schema is "
@@ -121,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        err.print("\ninterrupted: runs that finished are stored in the run directory.")
+        err.print("\ninterrupted.")
         return 130
 
 
@@ -130,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from reglab.config import load_study
-    from reglab.engine.study import StudyOptions, run_study
+    from reglab.engine.study import StudyOptions
+    from reglab.store import RunStore
 
     overrides: dict[str, Any] = {}
     if args.seeds:
@@ -142,16 +163,61 @@ def cmd_run(args: argparse.Namespace) -> int:
     study = load_study(args.study, overrides)
     source = Path(study.source) if study.source and Path(study.source).is_file() else None
     options = StudyOptions(
-        out=args.out, data_dir=args.data_dir, device=args.device, allow_download=not args.offline, engine=args.engine,
+        out=args.out or RunStore.default_path(study.name), data_dir=args.data_dir, device=args.device,
+        allow_download=not args.offline, engine=args.engine, checkpoint_seconds=args.checkpoint_seconds,
         source_text=source.read_text(encoding="utf-8") if source else "",
     )
-    observer = ProgressObserver()
-    try:
-        store = run_study(study, options, observer)
-    finally:
-        observer.close()
-    from reglab.analysis.summary import study_results
+    return _train(study, options, args)
 
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from reglab.config import study_from_dict
+    from reglab.engine.study import StudyOptions
+    from reglab.store import RunStore
+
+    store = RunStore.open(args.run_dir)
+    stored = store.read_json("study.json")
+    if stored is None:
+        raise ReglabError(f"{args.run_dir / 'study.json'} is missing or damaged: this run cannot be resumed. "
+                          "Fix: run the study again with a new --out.")
+    study = study_from_dict(stored, str(args.run_dir / "study.json"))
+    before = store.read_json("options.json") or {}
+    options = StudyOptions(
+        out=args.run_dir, data_dir=Path(before["data_dir"]) if before.get("data_dir") else None,
+        device=args.device or before.get("device", "auto"), engine=args.engine or before.get("engine", "auto"),
+        allow_download=before.get("allow_download", True), checkpoint_seconds=args.checkpoint_seconds,
+    )
+    return _train(study, options, args)
+
+
+def _train(study, options, args: argparse.Namespace) -> int:
+    """Train (or finish) a study with a progress bar; Ctrl-C stops it at the next epoch end."""
+    from reglab.analysis.summary import study_results
+    from reglab.engine.scheduler import Interrupted
+    from reglab.engine.study import run_study
+
+    observer = ProgressObserver()
+    stopping = threading.Event()
+
+    def on_interrupt(signum, frame):
+        if stopping.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now, from the last checkpoints
+        stopping.set()
+        err.print("\nstopping at the end of the current epoch (Ctrl-C again to stop at once) ...")
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    root = options.out
+    try:
+        store = run_study(study, options, observer, cancel=stopping)
+    except (Interrupted, KeyboardInterrupt):
+        observer.close()
+        where = root if root is not None else "the run directory above"
+        err.print(f"interrupted: finished runs and checkpoints are kept in {where}. "
+                  f"Resume with: reglab resume {where}", highlight=False, markup=False, soft_wrap=True)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        observer.close()
     print_results_table(study_results(store))
     err.print(f"Run directory: [bold]{escape(str(store.root))}[/]  (reglab results {escape(str(store.root))} --format json)",
               highlight=False)
@@ -376,6 +442,16 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 def add_row(table: Table, *cells: str) -> None:
     # Names and descriptions come from users' studies: "[bold]" in them is text, not markup.
     table.add_row(*(escape(str(cell)) for cell in cells))
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
 
 
 def _positive(text: str) -> int:

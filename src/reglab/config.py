@@ -235,7 +235,7 @@ class _Checker:
         sizes = {}
         for key in ("train", "validation", "test"):
             sizes[key] = self._int(values, key, "data", getattr(DataSpec, key), low=1)
-        split_seed = self._int(values, "split_seed", "data", 0, low=0)
+        split_seed = self._int(values, "split_seed", "data", 0, low=0, high=2**32 - 1)
         return DataSpec(dataset, sizes["train"], sizes["validation"], sizes["test"], split_seed)
 
     def _seeds(self, value: Any, where: str) -> tuple[int, ...]:

@@ -16,3 +16,14 @@ class ConfigError(ReglabError):
         count = len(self.problems)
         head = f"{source}: {count} problem{'s' if count != 1 else ''} in the study"
         super().__init__(head + "\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class StorageError(ReglabError):
+    """The run directory could not be written (disk full, permissions). Finished runs are kept."""
+
+    exit_code = 1
+
+    def __init__(self, path, error: OSError):
+        super().__init__(f"could not write {path}: {error.strerror or error}. Runs that finished are kept, and "
+                         "interrupted ones resume from their last checkpoint: fix the cause (free disk space, "
+                         "permissions) and run the same command again.")

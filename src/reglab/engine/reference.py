@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from reglab.config import VariantSpec
+from reglab.engine.checkpoint import Checkpointer
 from reglab.engine.seeding import generator
 from reglab.models import MLP, build_mlp
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord, RunArrays, RunRecord
@@ -88,15 +89,19 @@ class Techniques:
 
 
 def train_run(
-    data: DeviceData, variant: VariantSpec, seed: int, *, on_epoch: EpochCallback | None = None
+    data: DeviceData, variant: VariantSpec, seed: int, *, on_epoch: EpochCallback | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> RunOutcome:
     device = data.x_train.device
     started = time.perf_counter()
     model = build_mlp(variant, data.input_dim, data.classes, generator(seed, "init")).to(device)
-    model.set_dropout_generator(generator(seed, "dropout", device))
-    augmentation_stream = generator(seed, "augmentation", device)
-    # Data order is drawn on the CPU so it is the same permutation on every device.
-    order = generator(seed, "data_order")
+    streams = {
+        # Data order is drawn on the CPU so it is the same permutation on every device.
+        "data_order": generator(seed, "data_order"),
+        "dropout": generator(seed, "dropout", device),
+        "augmentation": generator(seed, "augmentation", device),
+    }
+    model.set_dropout_generator(streams["dropout"])
     optimizer = registry.lookup("optimizer", variant.optimizer.name).build(
         dict(variant.optimizer.params), model.parameters())
     tech = Techniques(variant, variant.optimizer["lr"])
@@ -104,9 +109,23 @@ def train_run(
 
     history: list[EpochRecord] = []
     n = data.x_train.shape[0]
-    step = 0
+    step, first_epoch, earlier_seconds = 0, 0, 0.0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        first_epoch, step, earlier_seconds = saved["epoch"], saved["step"], saved["seconds"]
+        history = [EpochRecord(**e) for e in saved["history"]]
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        for name, stream in streams.items():
+            stream.set_state(saved["generators"][name])
+        if saved["schedule"] is not None:
+            tech.schedule.load_state_dict(saved["schedule"])
+        if saved["stopper"] is not None:
+            stopper.best, stopper.best_epoch, stopper.wait = (saved["stopper"][k] for k in ("best", "best_epoch", "wait"))
+        best_state = saved["best_state"]
+
     status, diverged_at, stopped_epoch = COMPLETED, None, None
-    for epoch in range(variant.epochs):
+    for epoch in range(first_epoch, variant.epochs):
         epoch_started = time.perf_counter()
         lr = tech.schedule(step if tech.per_step_schedule else epoch)
         lr_at_start = lr
@@ -115,13 +134,13 @@ def train_run(
         loss_sum = torch.zeros((), device=device)
         penalty_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.int64)
-        for batch in torch.randperm(n, generator=order).to(device).split(variant.batch_size):
+        for batch in torch.randperm(n, generator=streams["data_order"]).to(device).split(variant.batch_size):
             if tech.per_step_schedule:
                 lr = tech.schedule(step)
                 _set_lr(optimizer, lr)
             x, y = data.x_train[batch], data.y_train[batch]
             if tech.augment is not None:
-                x = tech.augment(x, data.image_shape, augmentation_stream)
+                x = tech.augment(x, data.image_shape, streams["augmentation"])
             logits = model(x)
             # Recorded losses are plain cross-entropy, comparable across variants; the gradient
             # follows the variant's objective (label smoothing, penalties).
@@ -158,10 +177,9 @@ def train_run(
             penalty=end_penalty,
         )
         history.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
         if not (math.isfinite(record.train_loss) and math.isfinite(record.val_loss)):
             status, diverged_at = DIVERGED, epoch
+            _notify(on_epoch, record)
             break
         if hasattr(tech.schedule, "observe"):
             tech.schedule.observe(epoch, val_loss)
@@ -171,7 +189,20 @@ def train_run(
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if stop:
                 stopped_epoch = epoch
+                _notify(on_epoch, record)
                 break
+        if checkpoint is not None:
+            checkpoint.maybe_save(lambda: {
+                "epoch": epoch + 1, "step": step, "history": [asdict(e) for e in history],
+                "seconds": earlier_seconds + time.perf_counter() - started,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "generators": {name: stream.get_state() for name, stream in streams.items()},
+                "schedule": tech.schedule.state_dict() if hasattr(tech.schedule, "state_dict") else None,
+                "stopper": ({"best": stopper.best, "best_epoch": stopper.best_epoch, "wait": stopper.wait}
+                            if stopper is not None else None),
+                "best_state": best_state,
+            })
+        _notify(on_epoch, record)  # may raise to stop the study: after the checkpoint, never before
     if best_state is not None and status == COMPLETED:
         model.load_state_dict(best_state)
 
@@ -184,7 +215,7 @@ def train_run(
         history=tuple(history),
         test_loss=test_loss if finite else None,
         test_accuracy=test_accuracy if finite else None,
-        seconds=time.perf_counter() - started,
+        seconds=earlier_seconds + time.perf_counter() - started,
         engine="reference",
         diverged_at=diverged_at,
         best_epoch=stopper.best_epoch if stopper is not None else None,
@@ -192,6 +223,11 @@ def train_run(
     )
     weights = {name: p.detach().cpu().numpy().copy() for name, p in model.state_dict().items()}
     return RunOutcome(record, RunArrays(predictions.cpu().numpy().astype(np.int16), weights))
+
+
+def _notify(on_epoch: EpochCallback | None, record: EpochRecord) -> None:
+    if on_epoch is not None:
+        on_epoch(record)
 
 
 @torch.no_grad()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from reglab.config import StudySpec, VariantSpec
+from reglab.engine.checkpoint import Checkpointer
 from reglab.engine.fast import stack_key, train_stack
 from reglab.engine.reference import DeviceData, RunOutcome, train_run
 from reglab.errors import ReglabError
@@ -60,10 +61,12 @@ class Schedule:
 
 
 def plan(study: StudySpec, engine: str, device: torch.device, input_dim: int = 784,
-         cores: int | None = None) -> Schedule:
+         cores: int | None = None, done: frozenset[tuple[str, int]] = frozenset()) -> Schedule:
+    """The units to train; runs in `done` (variant name, seed) are finished already and skipped."""
     if engine not in ENGINES:
         raise ReglabError(f"--engine {engine!r} is not known: use {', '.join(ENGINES)}.")
-    runs = [(index, variant, seed) for seed in study.seeds for index, variant in enumerate(study.variants)]
+    runs = [(index, variant, seed) for seed in study.seeds for index, variant in enumerate(study.variants)
+            if (variant.name, seed) not in done]
     cpu = device.type == "cpu"
     cores = cores or available_cores()
     if engine == "reference":
@@ -108,8 +111,11 @@ class Interrupted(Exception):
 
 
 def execute(schedule: Schedule, data: DeviceData, store, observer,
-            cancel: threading.Event | None = None) -> None:
-    """Train every unit, save each run as its unit ends; re-raises the first failure."""
+            cancel: threading.Event | None = None, checkpoint_seconds: float | None = None) -> None:
+    """Train every unit, save each run as its unit ends; re-raises the first failure.
+
+    With `checkpoint_seconds`, single runs save an epoch checkpoint at most that often (and when
+    `cancel` is set) beside their record, and pick it up again if one is there."""
     cancel = cancel or threading.Event()
     lock = threading.Lock()  # the store and the observer are touched by one worker at a time
 
@@ -124,7 +130,11 @@ def execute(schedule: Schedule, data: DeviceData, store, observer,
     def run_unit(unit: Unit) -> None:
         with lock:
             observer.runs_started([(variant, seed) for _, variant, seed in unit.members])
-        outcomes = _train(unit, data, epoch_done)
+        checkpoint = None
+        if checkpoint_seconds is not None and not unit.stacked:
+            index, variant, seed = unit.members[0]
+            checkpoint = Checkpointer(store.checkpoint_path(index, variant.name, seed), checkpoint_seconds, cancel)
+        outcomes = _train(unit, data, epoch_done, checkpoint)
         with lock:
             for (index, _, _), outcome in zip(unit.members, outcomes):
                 store.save_run(index, outcome.record, outcome.arrays)
@@ -154,13 +164,13 @@ def execute(schedule: Schedule, data: DeviceData, store, observer,
         torch.set_num_threads(previous_threads)
 
 
-def _train(unit: Unit, data: DeviceData, epoch_done: Callable) -> list[RunOutcome]:
+def _train(unit: Unit, data: DeviceData, epoch_done: Callable, checkpoint: Checkpointer | None) -> list[RunOutcome]:
     if unit.stacked:
         variants = [variant for _, variant, _ in unit.members]
         return train_stack(data, [(variant, seed) for _, variant, seed in unit.members],
                            on_epoch=lambda r, record: epoch_done(variants[r])(record))
     _, variant, seed = unit.members[0]
-    return [train_run(data, variant, seed, on_epoch=epoch_done(variant))]
+    return [train_run(data, variant, seed, on_epoch=epoch_done(variant), checkpoint=checkpoint)]
 
 
 def _run_in_order(schedule: Schedule, run_unit: Callable[[Unit], None], observer) -> None:

@@ -5,8 +5,11 @@ engine/scheduler.py decides how the runs are grouped and spread over the cores o
 
 from __future__ import annotations
 
+import json
 import platform
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +26,7 @@ from reglab.engine.seeding import generator
 from reglab.models import build_mlp, summarize
 from reglab.errors import ReglabError
 from reglab.store import EpochRecord, RunRecord, RunStore
+from reglab.store.run_dir import MANIFEST
 
 
 class Observer(Protocol):
@@ -51,6 +55,12 @@ class StudyOptions:
     allow_download: bool = True
     source_text: str = ""
     engine: str = "auto"
+    checkpoint_seconds: float | None = 30.0  # None: no checkpoints
+
+    def to_json(self) -> dict[str, Any]:
+        """What `reglab resume` needs to run the same way again."""
+        return {"data_dir": str(self.data_dir) if self.data_dir else None, "device": self.device,
+                "engine": self.engine, "allow_download": self.allow_download}
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -78,7 +88,9 @@ def environment(device: torch.device) -> dict[str, Any]:
     }
 
 
-def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None = None) -> RunStore:
+def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None = None,
+              cancel: threading.Event | None = None) -> RunStore:
+    """Train the study into a new run directory, or finish the one `options.out` names."""
     observer = observer or Silent()
     device = resolve_device(options.device)
     dataset, notices = resolve_dataset(
@@ -90,11 +102,7 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
                          test=study.data.test, split_seed=study.data.split_seed)
     for message in splits.notes:
         observer.notice(message)
-
-    root = options.out or RunStore.default_path(study.name)
-    store = RunStore.create(root, study=study.to_dict(), source_text=options.source_text,
-                            environment=environment(device))
-    store.write_data({
+    data_info = {
         "dataset": dataset.name,
         "origin": dataset.origin,
         "verified": dataset.verified,
@@ -103,19 +111,66 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
         "splits": {"train": len(splits.y_train), "validation": len(splits.y_val), "test": len(splits.y_test)},
         "requested": {"train": study.data.train, "validation": study.data.validation, "test": study.data.test},
         "notes": list(splits.notes),
-    }, splits.y_test, _as_uint8_images(splits.x_test, splits.image_shape))
+    }
+
+    root = options.out or RunStore.default_path(study.name)
+    if (root / MANIFEST).is_file():
+        store = RunStore.open(root)
+        _check_resumable(store, study, data_info)
+        done = frozenset(store.finished())
+        observer.notice(f"resuming {root}: {len(done)} of {len(study.seeds) * len(study.variants)} runs "
+                        "already finished")
+    else:
+        store = RunStore.create(root, study=study.to_dict(), source_text=options.source_text,
+                                environment=environment(device), options=options.to_json())
+        store.write_data(data_info, splits.y_test, _as_uint8_images(splits.x_test, splits.image_shape))
+        done = frozenset()
 
     data = DeviceData.from_arrays(splits, device)
     for index, variant in enumerate(study.variants):
         model = build_mlp(variant, data.input_dim, data.classes, generator(0, "init"))
         store.save_model_summary(index, variant.name, [asdict(row) for row in summarize(model, data.input_dim)])
-    schedule = plan(study, options.engine, device, input_dim=data.input_dim)
+    schedule = plan(study, options.engine, device, input_dim=data.input_dim, done=done)
     for message in schedule.notices:
         observer.notice(message)
-    observer.study_started(len(study.seeds) * len(study.variants),
-                           len(study.seeds) * sum(v.epochs for v in study.variants))
-    execute(schedule, data, store, observer)
+    remaining = [(variant, seed) for seed in study.seeds for variant in study.variants
+                 if (variant.name, seed) not in done]
+    observer.study_started(len(remaining), sum(variant.epochs for variant, _ in remaining))
+    execute(schedule, data, store, observer, cancel=cancel, checkpoint_seconds=options.checkpoint_seconds)
     return store
+
+
+def _check_resumable(store: RunStore, study: StudySpec, data_info: dict[str, Any]) -> None:
+    """Only the same study on the same data may continue a run directory."""
+    stored = store.read_json("study.json")
+    current = json.loads(json.dumps(study.to_dict()))
+    differences = list(_differences(stored, current)) if stored is not None else ["study.json is missing or damaged"]
+    stored_data = store.read_json("data.json") or {}
+    for key in ("dataset", "splits"):
+        if stored_data.get(key) != data_info[key]:
+            differences.append(f"data {key}: {stored_data.get(key)!r} in the run directory, {data_info[key]!r} now")
+    if differences:
+        shown = "\n".join(f"  - {d}" for d in differences[:12])
+        more = f"\n  ... and {len(differences) - 12} more" if len(differences) > 12 else ""
+        raise ReglabError(f"{store.root} holds a run of a different study or configuration, so it cannot be "
+                          f"resumed:\n{shown}{more}\nFix: run with the same study and options, or pass a new --out.")
+
+
+def _differences(stored: Any, current: Any, path: str = "") -> Iterator[str]:
+    if isinstance(stored, dict) and isinstance(current, dict):
+        for key in sorted(set(stored) | set(current), key=str):
+            where = f"{path}.{key}" if path else str(key)
+            if key not in stored:
+                yield f"{where}: not in the run directory, {current[key]!r} now"
+            elif key not in current:
+                yield f"{where}: {stored[key]!r} in the run directory, absent now"
+            else:
+                yield from _differences(stored[key], current[key], where)
+    elif isinstance(stored, list) and isinstance(current, list) and len(stored) == len(current):
+        for index, (a, b) in enumerate(zip(stored, current)):
+            yield from _differences(a, b, f"{path}[{index}]")
+    elif stored != current:
+        yield f"{path}: {stored!r} in the run directory, {current!r} now"
 
 
 def _as_uint8_images(features: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

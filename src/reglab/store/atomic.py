@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,21 +17,57 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from reglab.errors import StorageError
+
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Raises StorageError (with the fix) when the disk is full or the directory not writable."""
+    try:
+        _write_atomic(path, write)
+    except OSError as exc:
+        raise StorageError(path, exc) from None
+
+
+def _write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the mode open() would
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        _crash_point(path)
         os.replace(temp_name, path)
     except BaseException:
         # Covers KeyboardInterrupt too: no temporary file is left behind.
         Path(temp_name).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+# Fault injection for tests/test_resume.py: REGLAB_TEST_CRASH=".ckpt:3" kills the process with
+# SIGKILL just before the 3rd rename onto a file ending in .ckpt, i.e. in the middle of a write.
+_CRASH = os.environ.get("REGLAB_TEST_CRASH", "")
+_crash_counts: dict[str, int] = {}
+
+
+def _crash_point(path: Path) -> None:
+    if not _CRASH:
+        return
+    suffix, _, count = _CRASH.partition(":")
+    if path.name.endswith(suffix):
+        _crash_counts[suffix] = _crash_counts.get(suffix, 0) + 1
+        if _crash_counts[suffix] == int(count or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def write_bytes(path: Path, data: bytes) -> None:

@@ -11,6 +11,8 @@
       runs/NN-slug/model.json  the variant's model summary (layers, output shapes, parameters)
       runs/NN-slug/seed-S.json one record per run (RunRecord)
       runs/NN-slug/seed-S.npz  its test predictions and final weights
+      runs/NN-slug/seed-S.ckpt a run in progress: its last epoch checkpoint (gone once it finishes)
+      options.json             how it was run (data dir, device, engine): what `reglab resume` reuses
 
 Folder names are only keys: the record inside holds the variant's real name, so any name is
 safe (a name cannot escape the directory) and no setting is ever parsed out of a path.
@@ -59,7 +61,8 @@ class RunStore:
     # ------------------------------------------------------------------ creating
 
     @classmethod
-    def create(cls, root: Path, *, study: dict[str, Any], source_text: str, environment: dict[str, Any]) -> RunStore:
+    def create(cls, root: Path, *, study: dict[str, Any], source_text: str, environment: dict[str, Any],
+               options: dict[str, Any] | None = None) -> RunStore:
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
             what = "a run directory" if (root / MANIFEST).exists() else "a non-empty path"
             raise ReglabError(f"{root} is already {what}. Choose a new --out directory (or leave --out out "
@@ -81,6 +84,7 @@ class RunStore:
         if source_text:
             write_bytes(root / "study.toml", source_text.encode("utf-8"))
         write_json(root / "environment.json", environment)
+        write_json(root / "options.json", options or {})
         return store
 
     @staticmethod
@@ -110,7 +114,16 @@ class RunStore:
             **{f"weight/{name}": value for name, value in arrays.weights.items()},
         })
         write_json(path, record.to_json())
+        self.checkpoint_path(variant_index, record.variant, record.seed).unlink(missing_ok=True)
         return path
+
+    def checkpoint_path(self, variant_index: int, variant_name: str, seed: int) -> Path:
+        return self.run_path(variant_index, variant_name, seed).with_suffix(".ckpt")
+
+    def finished(self) -> set[tuple[str, int]]:
+        """(variant, seed) of every run whose record and arrays are complete and readable."""
+        runs, _ = self.load_runs()
+        return {(r.record.variant, r.record.seed) for r in runs if r.path.with_suffix(".npz").is_file()}
 
     def save_model_summary(self, variant_index: int, variant_name: str, rows: list[dict[str, Any]]) -> None:
         folder = self.run_path(variant_index, variant_name, 0).parent

@@ -1,0 +1,237 @@
+"""Everything the report shows, computed from the stored results alone (no torch, no engine)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from reglab.analysis import weights as W
+from reglab.analysis.collect import UNREADABLE, Collected, Missing, VariantRuns
+from reglab.analysis.curves import Band, curves
+from reglab.analysis.onset import Onset, OnsetSpread, onset_spread, overfitting_onset
+from reglab.analysis.statistics import Interval, PairedComparison, paired_comparison, t_interval, with_holm
+from reglab.store import COMPLETED, RunRecord
+
+# Compared against the baseline: metric -> whether higher is better.
+COMPARED = {"test_accuracy": True, "test_loss": False}
+# The keys of a resolved variant that are not settings.
+NOT_SETTINGS = ("name", "description", "baseline")
+GALLERY_SIZE = 20
+SAMPLES = 10  # the tutorial shows the first ten test images with their predictions
+TOP_PAIRS = 5
+
+
+@dataclass
+class VariantAnalysis:
+    name: str
+    description: str
+    baseline: str | None
+    spec: dict[str, Any]
+    changes: list[str]  # settings that differ from the baseline's (all techniques for a baseline)
+    model: list[dict[str, Any]] | None
+    seeds: list[int]  # seeds with a readable record
+    diverged: list[int]
+    per_seed: dict[str, dict[int, float]]  # metric -> seed -> value, completed runs only
+    metrics: dict[str, Interval]
+    curves: dict[str, Band]
+    onsets: dict[int, Onset]
+    onset: OnsetSpread
+    lr: list[float]  # per epoch, from the longest run (a schedule is the same for every seed)
+    early_stopping: dict[int, dict[str, int | None]]
+    sparsity: dict[str, Interval] = field(default_factory=dict)  # layer -> share of |w| < NEAR_ZERO
+    hidden_sparsity: Interval | None = None
+    kernel_sample: np.ndarray | None = None  # the first seed's kernels, for the histogram
+    predictions: dict[int, np.ndarray] = field(default_factory=dict)
+    per_class: dict[str, list[float]] | None = None  # precision/recall/f1/support per class, mean over seeds
+    confusion: np.ndarray | None = None  # summed over seeds
+
+    @property
+    def completed(self) -> list[int]:
+        return sorted(self.per_seed.get("test_accuracy", {}))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "description": self.description, "baseline": self.baseline,
+            "changes": self.changes, "seeds": self.seeds, "completed": self.completed, "diverged": self.diverged,
+            "metrics": {k: v.to_json() for k, v in self.metrics.items()},
+            "per_seed": {k: {str(s): v for s, v in values.items()} for k, values in self.per_seed.items()},
+            "overfitting_onset": self.onset.to_json(),
+            "early_stopping": {str(s): v for s, v in self.early_stopping.items()},
+            "learning_rate": self.lr,
+            "curves": {k: v.to_json() for k, v in self.curves.items()},
+            "near_zero_weights": {
+                "threshold": W.NEAR_ZERO,
+                "hidden": self.hidden_sparsity.to_json() if self.hidden_sparsity else None,
+                "layers": {k: v.to_json() for k, v in self.sparsity.items()},
+            },
+            "per_class": self.per_class,
+            "confusion_matrix": self.confusion.tolist() if self.confusion is not None else None,
+        }
+
+
+@dataclass
+class Analysis:
+    collected: Collected
+    variants: list[VariantAnalysis]
+    comparisons: dict[str, list[PairedComparison]]  # metric -> one per variant that has a baseline
+    class_names: list[str]
+    focus: str | None  # the variant whose errors the report shows: the best by mean test accuracy
+    histogram_edges: np.ndarray
+    histograms: dict[str, np.ndarray]
+    missing: list[Missing]
+
+    def variant(self, name: str) -> VariantAnalysis | None:
+        return next((v for v in self.variants if v.name == name), None)
+
+    def comparison(self, metric: str, variant: str) -> PairedComparison | None:
+        return next((c for c in self.comparisons.get(metric, []) if c.variant == variant), None)
+
+    def confused_pairs(self) -> list[dict[str, Any]]:
+        """The focus variant's most frequent (true, predicted) confusions over all its seeds."""
+        focus = self.variant(self.focus) if self.focus else None
+        if focus is None or focus.confusion is None:
+            return []
+        cm = focus.confusion.copy()
+        np.fill_diagonal(cm, 0)
+        order = np.argsort(cm, axis=None, kind="stable")[::-1][:TOP_PAIRS]
+        seeds = max(len(focus.predictions), 1)
+        totals = focus.confusion.sum(axis=1)
+        pairs = []
+        for flat in order:
+            true, predicted = divmod(int(flat), cm.shape[1])
+            if cm[true, predicted] == 0:
+                break
+            pairs.append({"true": true, "predicted": predicted, "count": int(cm[true, predicted]),
+                          "per_seed": cm[true, predicted] / seeds,
+                          "share_of_true": float(cm[true, predicted] / totals[true]) if totals[true] else None})
+        return pairs
+
+
+def analyze(collected: Collected) -> Analysis:
+    missing = list(collected.missing)
+    labels = collected.test_labels
+    class_count = len(collected.data.get("class_names") or []) or (int(labels.max()) + 1 if labels is not None
+                                                                    and labels.size else 0)
+    class_names = list(collected.data.get("class_names") or [str(i) for i in range(class_count)])
+    specs = {v.name: v.spec for v in collected.variants}
+    variants = [_variant(v, specs.get(v.baseline or "", {}), labels, class_count, missing, collected)
+                for v in collected.variants]
+    comparisons = {metric: with_holm(_comparisons(variants, metric, higher))
+                   for metric, higher in COMPARED.items()}
+    samples = [v.kernel_sample for v in variants if v.kernel_sample is not None]
+    edges = W.histogram_edges(samples)
+    histograms = {v.name: W.histogram(v.kernel_sample, edges) for v in variants if v.kernel_sample is not None}
+    candidates = [v for v in variants if v.confusion is not None and v.metrics["test_accuracy"].mean is not None]
+    focus = max(candidates, key=lambda v: v.metrics["test_accuracy"].mean).name if candidates else None
+    return Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing)
+
+
+def _variant(source: VariantRuns, baseline_spec: dict[str, Any], labels: np.ndarray | None, classes: int,
+             missing: list[Missing], collected: Collected) -> VariantAnalysis:
+    records = source.records
+    completed = [r for r in records if r.status == COMPLETED and r.test_accuracy is not None]
+    per_seed = _per_seed(completed)
+    histories = [r.history for r in records]
+    onsets = {r.seed: overfitting_onset([e.val_loss for e in r.history]) for r in records}
+    longest = max(records, key=lambda r: len(r.history), default=None)
+    analysis = VariantAnalysis(
+        name=source.name, description=source.description, baseline=source.baseline, spec=source.spec,
+        changes=_changes(source.spec, baseline_spec if source.baseline else {}), model=source.model,
+        seeds=[r.seed for r in records], diverged=[r.seed for r in records if r.status != COMPLETED],
+        per_seed=per_seed, metrics={k: t_interval(list(v.values())) for k, v in per_seed.items()},
+        curves=curves(histories), onsets=onsets, onset=onset_spread(onsets),
+        lr=[e.lr for e in longest.history] if longest else [],
+        early_stopping={r.seed: {"best_epoch": r.best_epoch, "stopped_epoch": r.stopped_epoch}
+                        for r in records if r.best_epoch is not None or r.stopped_epoch is not None},
+    )
+    _add_arrays(analysis, source, labels, classes, missing, collected.root)
+    return analysis
+
+
+def _per_seed(completed: list[RunRecord]) -> dict[str, dict[int, float]]:
+    out: dict[str, dict[int, float]] = {k: {} for k in (
+        "test_accuracy", "test_loss", "final_train_loss", "final_val_loss", "best_val_loss", "best_val_epoch",
+        "final_loss_gap", "final_accuracy_gap", "seconds")}
+    for r in completed:
+        val = np.array([e.val_loss for e in r.history], dtype=float)
+        values = {"test_accuracy": r.test_accuracy, "test_loss": r.test_loss, "seconds": r.seconds}
+        if r.history and np.all(np.isfinite(val)):
+            last = r.history[-1]
+            values.update(final_train_loss=last.train_loss, final_val_loss=last.val_loss,
+                          best_val_loss=float(val.min()), best_val_epoch=int(val.argmin()),
+                          final_loss_gap=last.val_loss - last.train_loss,
+                          final_accuracy_gap=last.train_accuracy - last.val_accuracy)
+        for key, value in values.items():
+            if value is not None and np.isfinite(value):
+                out[key][r.seed] = float(value)
+    return out
+
+
+def _changes(spec: dict[str, Any], baseline_spec: dict[str, Any]) -> list[str]:
+    """Settings in which a variant differs from its baseline. Against no baseline: the techniques
+    it switches on beyond the plain network (everything but the settings every variant has)."""
+    if not baseline_spec:
+        always = ("hidden", "epochs", "batch_size", "optimizer", "schedule", "activation", "init")
+        return [k for k in spec if k not in NOT_SETTINGS and k not in always]
+    keys = [k for k in spec if k not in NOT_SETTINGS] + [k for k in baseline_spec if k not in spec]
+    return [k for k in keys if k not in NOT_SETTINGS and spec.get(k) != baseline_spec.get(k)]
+
+
+def _add_arrays(analysis: VariantAnalysis, source: VariantRuns, labels: np.ndarray | None, classes: int,
+                missing: list[Missing], root: Path) -> None:
+    """One pass over the runs' .npz files: sparsity, a histogram sample, predictions and what they score."""
+    shares: dict[str, list[float]] = {}
+    hidden: list[float] = []
+    scores: list[np.ndarray] = []
+    confusion = None
+    for stored in source.runs:
+        if stored.record.status != COMPLETED:
+            continue
+        npz = stored.path.with_suffix(".npz")
+        relative = str(npz.relative_to(root))
+        try:
+            arrays = stored.arrays()
+        except UNREADABLE as exc:
+            missing.append(Missing("arrays", relative, "missing" if not npz.exists() else f"{type(exc).__name__}"))
+            continue
+        for layer, share in W.layer_shares(arrays.weights).items():
+            shares.setdefault(layer, []).append(share)
+        if arrays.weights:
+            hidden.append(W.hidden_share(arrays.weights))
+            if analysis.kernel_sample is None:
+                analysis.kernel_sample = W.all_kernel_values(arrays.weights)
+        if labels is None:
+            continue
+        predictions = np.asarray(arrays.test_predictions)
+        if predictions.shape != labels.shape:
+            missing.append(Missing("arrays", relative,
+                                   f"{predictions.shape[0]} predictions for {labels.shape[0]} test labels"))
+            continue
+        analysis.predictions[stored.record.seed] = predictions
+        cm = confusion_matrix(labels, predictions, labels=range(classes))
+        confusion = cm if confusion is None else confusion + cm
+        scores.append(np.array(precision_recall_fscore_support(labels, predictions, labels=range(classes),
+                                                               zero_division=0)[:3]))
+    analysis.sparsity = {layer: t_interval(values) for layer, values in shares.items()}
+    analysis.hidden_sparsity = t_interval([h for h in hidden if np.isfinite(h)]) if hidden else None
+    if scores:
+        mean = np.mean(scores, axis=0)
+        analysis.per_class = {"precision": mean[0].tolist(), "recall": mean[1].tolist(), "f1": mean[2].tolist(),
+                              "support": np.bincount(labels, minlength=classes).tolist()}
+        analysis.confusion = confusion
+
+
+def _comparisons(variants: list[VariantAnalysis], metric: str, higher: bool) -> list[PairedComparison]:
+    by_name = {v.name: v for v in variants}
+    out = []
+    for v in variants:
+        base = by_name.get(v.baseline or "")
+        if base is None or base is v:
+            continue
+        out.append(paired_comparison(metric, v.name, base.name, v.per_seed[metric], base.per_seed[metric],
+                                     higher_is_better=higher))
+    return out

@@ -1,0 +1,320 @@
+"""Findings in plain words, in English and Japanese, generated from the numbers.
+
+Each finding holds the numbers its sentences show, rounded exactly as shown, so that every number
+a reader sees can be found in findings.json. Terms follow the tutorial: 過学習, 正則化, 早期終了,
+重み減衰, 学習率スケジューリング, ドロップアウト, バッチ正規化.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from reglab.analysis import weights as W
+from reglab.analysis.analyze import Analysis, VariantAnalysis
+from reglab.analysis.onset import OnsetSpread
+from reglab.analysis.statistics import BETTER, CONFIDENCE, INCONCLUSIVE, MIN_SEEDS, WORSE, PairedComparison
+
+# A resolved variant's settings, named as the tutorial names them.
+TECHNIQUES: dict[str, tuple[str, str]] = {
+    "l1": ("L1 penalty", "L1正則化"),
+    "l2": ("L2 penalty", "L2正則化"),
+    "l1_l2": ("L1 and L2 penalties", "L1・L2正則化"),
+    "weight_decay": ("decoupled weight decay", "重み減衰（分離型）"),
+    "dropout": ("dropout", "ドロップアウト"),
+    "max_norm": ("max-norm constraint", "最大ノルム制約"),
+    "batch_norm": ("batch normalization", "バッチ正規化"),
+    "layer_norm": ("layer normalization", "レイヤー正規化"),
+    "augmentation": ("data augmentation", "データ拡張"),
+    "label_smoothing": ("label smoothing", "ラベル平滑化"),
+    "early_stopping": ("early stopping", "早期終了"),
+    "schedule": ("learning-rate schedule", "学習率スケジューリング"),
+    "optimizer": ("optimizer", "最適化アルゴリズム"),
+    "hidden": ("layer sizes", "層の構成"),
+    "epochs": ("epochs", "エポック数"),
+    "batch_size": ("batch size", "バッチサイズ"),
+    "activation": ("activation", "活性化関数"),
+    "init": ("initialisation", "初期化"),
+}
+PERCENT = round(CONFIDENCE * 100)
+
+
+def technique(key: str, lang: str) -> str:
+    en, ja = TECHNIQUES.get(key, (key, key))
+    return ja if lang == "ja" else en
+
+
+@dataclass
+class Finding:
+    kind: str
+    variant: str | None
+    en: str
+    ja: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+    verdict: str | None = None  # comparisons: statistics.BETTER, WORSE, NO_DIFFERENCE or INCONCLUSIVE
+
+    def text(self, lang: str) -> str:
+        return self.ja if lang == "ja" else self.en
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "variant": self.variant, "verdict": self.verdict, "numbers": self.numbers,
+                "en": self.en, "ja": self.ja}
+
+
+def findings(analysis: Analysis) -> list[Finding]:
+    out: list[Finding] = []
+    out += _best(analysis)
+    out += _few_seeds(analysis)
+    for v in analysis.variants:
+        if v.baseline is None:
+            out += _baseline_overfitting(v)
+    for c in analysis.comparisons.get("test_accuracy", []):
+        out.append(_comparison(c, analysis.variant(c.variant), analysis.variant(c.baseline)))
+    for v in analysis.variants:
+        out += _sparsity(v, analysis)
+        out += _early_stopping(v)
+        out += _schedule(v)
+        out += _diverged(v)
+    return out
+
+
+# ----------------------------------------------------------------------------- number formatting
+
+
+def _round(value: float, digits: int) -> float:
+    return round(float(value), digits)
+
+
+def _points(fraction: float) -> tuple[float, int]:
+    """Accuracy as percentage points: 1 decimal, or 2 below one point so small effects still show."""
+    value = fraction * 100
+    digits = 1 if abs(value) >= 1 else 2
+    return _round(value, digits), digits
+
+
+def _p(value: float) -> float:
+    return float(f"{value:.2g}")
+
+
+def _f(value: float, digits: int, sign: bool = False) -> str:
+    return f"{value:{'+' if sign else ''}.{digits}f}".replace("-", "−")  # a typographic minus
+
+
+# ----------------------------------------------------------------------------- findings
+
+
+def _best(analysis: Analysis) -> list[Finding]:
+    scored = [v for v in analysis.variants if v.metrics["test_accuracy"].mean is not None]
+    if not scored:
+        return []
+    best = max(scored, key=lambda v: v.metrics["test_accuracy"].mean)
+    acc = best.metrics["test_accuracy"].scaled(100)
+    numbers = {"test_accuracy_percent": _round(acc.mean, 1), "seeds": acc.n}
+    en = f"Highest mean test accuracy: {best.name}, {_f(acc.mean, 1)}%"
+    ja = f"平均テスト精度が最も高いのは {best.name} で {_f(acc.mean, 1)}%"
+    if acc.low is not None:
+        numbers |= {"ci_low_percent": _round(acc.low, 1), "ci_high_percent": _round(acc.high, 1),
+                    "confidence_percent": PERCENT}
+        en += f" ({PERCENT}% CI [{_f(acc.low, 1)}, {_f(acc.high, 1)}], {acc.n} seeds)."
+        ja += f"（{PERCENT}% 信頼区間 [{_f(acc.low, 1)}, {_f(acc.high, 1)}]、{acc.n} シード）。"
+    else:
+        en += f" ({acc.n} seed)."
+        ja += f"（{acc.n} シード）。"
+    return [Finding("best", best.name, en, ja, numbers)]
+
+
+def _few_seeds(analysis: Analysis) -> list[Finding]:
+    counts = [c.n for c in analysis.comparisons.get("test_accuracy", [])]
+    if not counts or max(counts) >= MIN_SEEDS:
+        return []
+    n = max(counts)
+    return [Finding(
+        "few_seeds", None,
+        f"Only {n} paired seed{'s' if n != 1 else ''} per comparison: no difference in this report is conclusive. "
+        f"It takes {MIN_SEEDS} or more (reglab run STUDY --seeds {MIN_SEEDS}).",
+        f"比較に使える対応のあるシードが {n} 個しかないため、この報告の差はどれも結論になりません。"
+        f"{MIN_SEEDS} 個以上が必要です（reglab run STUDY --seeds {MIN_SEEDS}）。",
+        {"paired_seeds": n, "min_seeds": MIN_SEEDS},
+    )]
+
+
+def _onset_clause(v: VariantAnalysis, key: str, numbers: dict[str, Any], final: bool,
+                  brief: bool = False) -> tuple[str, str]:
+    """How one variant's validation loss behaved across its seeds, as a predicate in each language
+    (Japanese: in the continuative form unless `final`, so that two clauses join). `brief` leaves out
+    what the seeds that did not turn did."""
+    spread: OnsetSpread = v.onset
+    numbers |= {f"{key}_epochs": spread.epochs, f"{key}_seeds": spread.runs}
+    if spread.turned == 0:
+        return (f"did not turn upward within {spread.epochs} epochs in any of {spread.runs} seeds",
+                f"{spread.runs} シードのどれも {spread.epochs} エポック以内に上昇に転じ"
+                + ("ませんでした" if final else "ず"))
+    numbers |= {f"{key}_turned": spread.turned, f"{key}_onset_epoch": _round(spread.mean, 0)}
+    at = f"{spread.mean:.0f}"
+    if spread.std is not None and round(spread.std) > 0:  # "± 0" says nothing
+        numbers[f"{key}_onset_std"] = _round(spread.std, 0)
+        at += f" ± {spread.std:.0f}"
+    if spread.turned == spread.runs or brief:
+        if spread.turned < spread.runs:
+            return (f"turned upward at epoch {at} in {spread.turned} of {spread.runs} seeds",
+                    f"{spread.runs} シード中 {spread.turned} でエポック {at} から上昇に転じ" + ("ました" if final else ""))
+        return (f"turned upward at epoch {at} in all {spread.runs} seeds",
+                f"{spread.runs} シードすべてでエポック {at} から上昇に転じ" + ("ました" if final else ""))
+    return (f"turned upward at epoch {at} in {spread.turned} of {spread.runs} seeds "
+            f"(in the others not within {spread.epochs} epochs)",
+            f"{spread.runs} シード中 {spread.turned} でエポック {at} から上昇に転じ" + ("ました" if final else "")
+            + f"（残りのシードは {spread.epochs} エポック以内には転じず）")
+
+
+def _baseline_overfitting(v: VariantAnalysis) -> list[Finding]:
+    if v.onset.runs == 0:
+        return []
+    numbers: dict[str, Any] = {}
+    en_clause, ja_clause = _onset_clause(v, "variant", numbers, final=True)
+    en = f"{v.name} (a baseline): validation loss {en_clause}"
+    ja = f"{v.name}（基準）: 検証損失は {ja_clause}"
+    if v.onset.turned:
+        en += "; past that epoch it overfits: training loss keeps falling while validation loss rises."
+        ja += "。そこから先は過学習です（訓練損失は下がり続け、検証損失は上がります）。"
+    else:
+        en += "."
+        ja += "。"
+    gap = v.metrics.get("final_loss_gap")
+    if gap is not None and gap.mean is not None:
+        numbers["final_loss_gap"] = _round(abs(gap.mean), 3)
+        en += (f" At the last epoch its validation loss was {abs(gap.mean):.3f} "
+               f"{'above' if gap.mean >= 0 else 'below'} its training loss (the generalisation gap).")
+        ja += (f"最後のエポックで検証損失は訓練損失より {abs(gap.mean):.3f} "
+               f"{'大きく' if gap.mean >= 0 else '小さく'}なっています（汎化ギャップ）。")
+    return [Finding("overfitting", v.name, en, ja, numbers)]
+
+
+def _comparison(c: PairedComparison, v: VariantAnalysis | None, base: VariantAnalysis | None) -> Finding:
+    changes = v.changes if v else []
+    head_en = f"{c.variant} vs {c.baseline}" + (f" ({', '.join(technique(k, 'en') for k in changes)})" if changes else "")
+    head_ja = f"{c.variant}（{c.baseline} との比較" + (
+        f"、違い: {'、'.join(technique(k, 'ja') for k in changes)}" if changes else "") + "）"
+    numbers: dict[str, Any] = {"paired_seeds": c.n}
+    if c.n == 0:
+        return Finding("comparison", c.variant, f"{head_en}: no seed was completed by both: nothing to compare.",
+                       f"{head_ja}: 両方が完了したシードがないため、比較できません。", numbers, verdict=c.verdict)
+    diff, digits = _points(c.difference.mean)
+    numbers["difference_points"] = diff
+    d = _f(diff, digits, sign=True)
+    if all(x == 0 for x in c.differences):
+        en = f"{head_en}: exactly the same test accuracy as {c.baseline} in " + (
+            "the one seed." if c.n == 1 else f"all {c.n} seeds.")
+        ja = f"{head_ja}: " + ("1 シードで" if c.n == 1 else f"{c.n} シードすべてで") + f" {c.baseline} とまったく同じテスト精度でした。"
+    elif c.n == 1:
+        en = f"{head_en}: {d} points test accuracy on the one seed both completed; one seed is no evidence."
+        ja = f"{head_ja}: テスト精度 {d} ポイント（両方が完了したシードは 1 つだけ）。1 つのシードでは何も言えません。"
+    else:
+        low, high = _round(c.difference.low * 100, digits), _round(c.difference.high * 100, digits)
+        numbers |= {"ci_low_points": low, "ci_high_points": high, "better_seeds": c.better,
+                    "confidence_percent": PERCENT}
+        en = (f"{head_en}: {d} points test accuracy, {PERCENT}% CI [{_f(low, digits)}, {_f(high, digits)}], "
+              f"better in {c.better} of {c.n} seeds; ")
+        ja = (f"{head_ja}: テスト精度 {d} ポイント、{PERCENT}% 信頼区間 [{_f(low, digits)}, {_f(high, digits)}]、"
+              f"上回ったのは {c.n} シード中 {c.better} シードでした。")
+        if c.verdict == INCONCLUSIVE:
+            numbers["min_seeds"] = MIN_SEEDS
+            en += f"not conclusive with {c.n} paired seeds (it takes {MIN_SEEDS} or more)."
+            ja += f"対応のあるシードが {c.n} 個では結論は出せません（{MIN_SEEDS} 個以上が必要）。"
+        else:
+            p = _p(c.holm_p)
+            numbers["holm_p"] = p
+            if c.verdict in (BETTER, WORSE):
+                en += f"reliably {c.verdict} (paired t-test, Holm-adjusted p = {p:g})."
+                ja += (f"偶然とは考えにくい{'改善' if c.verdict == BETTER else '悪化'}です"
+                       f"（対応のある t 検定、Holm 補正後 p = {p:g}）。")
+            else:
+                en += f"not distinguishable from seed-to-seed variation (Holm-adjusted p = {p:g})."
+                ja += f"シードによるばらつきと区別できません（Holm 補正後 p = {p:g}）。"
+    # The onsets, where they say something: when neither curve turned, the baseline's own finding says so.
+    if v is not None and base is not None and v.onset.runs and base.onset.runs and (v.onset.turned or base.onset.turned):
+        b_en, b_ja = _onset_clause(base, "baseline", numbers, final=False, brief=True)
+        v_en, v_ja = _onset_clause(v, "variant", numbers, final=True, brief=True)
+        en += f" The validation loss of {base.name} {b_en}; that of {v.name} {v_en}."
+        ja += f"検証損失は、{base.name} では {b_ja}、{v.name} では {v_ja}。"
+    return Finding("comparison", c.variant, en, ja, numbers, verdict=c.verdict)
+
+
+def _sparsity(v: VariantAnalysis, analysis: Analysis) -> list[Finding]:
+    if not ({"l1", "l1_l2"} & set(v.spec)) or v.hidden_sparsity is None or v.hidden_sparsity.mean is None:
+        return []
+    share = _round(v.hidden_sparsity.mean * 100, 1)
+    numbers: dict[str, Any] = {"near_zero_percent": share, "threshold": W.NEAR_ZERO}
+    en = f"{v.name}: {share:.1f}% of the hidden-layer weights are near zero (|w| < {W.NEAR_ZERO:g})"
+    ja = f"{v.name}: 隠れ層の重みの {share:.1f}% がほぼゼロ（|w| < {W.NEAR_ZERO:g}）"
+    base = analysis.variant(v.baseline) if v.baseline else None
+    if base is not None and base.hidden_sparsity is not None and base.hidden_sparsity.mean is not None:
+        other = _round(base.hidden_sparsity.mean * 100, 1)
+        numbers["baseline_near_zero_percent"] = other
+        en += f", against {other:.1f}% for {base.name}"
+        ja += f"で、{base.name} では {other:.1f}% でした"
+    en += ": the L1 penalty λ·Σ|w| pushes weights to zero (sparsity)."
+    ja += "。L1正則化（λΣ|w|）は重みをゼロに押しやります（スパース性）。"
+    return [Finding("sparsity", v.name, en, ja, numbers)]
+
+
+def _early_stopping(v: VariantAnalysis) -> list[Finding]:
+    if "early_stopping" not in v.spec or not v.seeds:
+        return []
+    stopped = [s["stopped_epoch"] for s in v.early_stopping.values() if s["stopped_epoch"] is not None]
+    best = [s["best_epoch"] for s in v.early_stopping.values() if s["best_epoch"] is not None]
+    n = len(v.seeds)
+    if not stopped:
+        numbers = {"seeds": n, "epochs": v.onset.epochs}
+        return [Finding("early_stopping", v.name,
+                        f"{v.name}: early stopping did not trigger in any of {n} seeds within "
+                        f"{v.onset.epochs} epochs.",
+                        f"{v.name}: {n} シードのどれでも、{v.onset.epochs} エポック以内に早期終了は働きませんでした。",
+                        numbers)]
+    numbers = {"stopped_seeds": len(stopped), "seeds": n, "stopped_epoch": _round(np.mean(stopped), 0)}
+    at = f"{np.mean(stopped):.0f}"
+    if len(stopped) > 1:
+        numbers["stopped_epoch_std"] = _round(np.std(stopped, ddof=1), 0)
+        at += f" ± {np.std(stopped, ddof=1):.0f}"
+    en = f"{v.name}: early stopping ended training after epoch {at} in {len(stopped)} of {n} seeds"
+    ja = f"{v.name}: 早期終了により、{n} シード中 {len(stopped)} でエポック {at} の後に訓練を止め"
+    if best:
+        numbers["best_epoch"] = _round(np.mean(best), 0)
+        kept = f"{np.mean(best):.0f}"
+        if len(best) > 1:
+            numbers["best_epoch_std"] = _round(np.std(best, ddof=1), 0)
+            kept += f" ± {np.std(best, ddof=1):.0f}"
+        en += f" and kept the weights of epoch {kept}, where validation loss was lowest."
+        ja += f"、検証損失が最も低かったエポック {kept} の重みを残しました。"
+    else:
+        en += "."
+        ja += "ました。"
+    return [Finding("early_stopping", v.name, en, ja, numbers)]
+
+
+def _schedule(v: VariantAnalysis) -> list[Finding]:
+    name = (v.spec.get("schedule") or {}).get("name")
+    if not v.lr or (name in (None, "constant") and len(set(v.lr)) == 1):
+        return []
+    first, last = float(f"{v.lr[0]:.3g}"), float(f"{v.lr[-1]:.3g}")
+    numbers = {"lr_first": first, "lr_last": last, "epochs": len(v.lr)}
+    kind = f"{name} " if name else ""
+    return [Finding(
+        "schedule", v.name,
+        f"{v.name}: its {kind}learning-rate schedule took the learning rate from {first:g} to {last:g} "
+        f"over {len(v.lr)} epochs.",
+        f"{v.name}: 学習率スケジューリング（{kind.strip() or '-'}）により、学習率は {len(v.lr)} エポックで "
+        f"{first:g} から {last:g} に変わりました。",
+        numbers)]
+
+
+def _diverged(v: VariantAnalysis) -> list[Finding]:
+    if not v.diverged:
+        return []
+    k, n = len(v.diverged), len(v.seeds)
+    return [Finding(
+        "diverged", v.name,
+        f"{v.name}: {k} of {n} runs diverged (the loss became NaN or infinite); they are left out of the means.",
+        f"{v.name}: {n} 回中 {k} 回の学習が発散しました（損失が NaN または無限大）。平均からは除いています。",
+        {"diverged": k, "runs": n})]

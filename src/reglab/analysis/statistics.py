@@ -1,0 +1,173 @@
+"""Statistics across seeds: intervals, paired comparisons against a baseline, Holm's correction.
+
+A study has a handful of seeds, so every procedure here is one meant for small samples, computed
+with scipy so that anyone can check a number with the same call. Definitions: docs/report.md.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+ALPHA = 0.05
+# Below this many paired seeds the report calls no difference real: a t-test on 2-4 pairs rests
+# entirely on its normality assumption, and Wilcoxon's smallest two-sided p with 4 pairs is 0.125.
+MIN_SEEDS = 5
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 0
+
+# Verdicts of a comparison, in the order a reader cares about them.
+BETTER, WORSE, NO_DIFFERENCE, INCONCLUSIVE = "better", "worse", "no_clear_difference", "not_conclusive"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Mean and a t interval of the mean; `std` is the sample standard deviation (n - 1)."""
+
+    mean: float | None
+    low: float | None
+    high: float | None
+    std: float | None
+    n: int
+
+    def scaled(self, factor: float) -> Interval:
+        def s(value: float | None) -> float | None:
+            return None if value is None else value * factor
+        return Interval(s(self.mean), s(self.low), s(self.high), s(self.std), self.n)
+
+    def to_json(self) -> dict[str, float | int | None]:
+        return asdict(self)
+
+
+def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
+    """mean ± t(n-1) · s / √n. No interval from a single value: one seed says nothing about spread."""
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    if n == 0:
+        return Interval(None, None, None, None, 0)
+    mean = float(x.mean())
+    if n == 1:
+        return Interval(mean, None, None, None, 1)
+    std = float(x.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, std, n)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """A variant against its baseline on one metric, over the seeds both completed."""
+
+    metric: str
+    higher_is_better: bool
+    variant: str
+    baseline: str
+    seeds: tuple[int, ...]
+    differences: tuple[float, ...]  # variant - baseline, one per seed in `seeds`
+    difference: Interval  # mean difference with its t interval
+    bootstrap_low: float | None  # percentile bootstrap interval of the mean difference
+    bootstrap_high: float | None
+    t_p: float | None  # paired t-test, two-sided
+    wilcoxon_p: float | None  # Wilcoxon signed-rank, two-sided, exact for small n
+    effect_size: float | None  # Cohen's d_z: mean difference / sd of the differences
+    better: int  # seeds where the variant did better than the baseline
+    worse: int
+    holm_p: float | None = None  # t_p after Holm's correction across the study's comparisons
+    verdict: str = INCONCLUSIVE
+
+    @property
+    def n(self) -> int:
+        return len(self.seeds)
+
+    def to_json(self) -> dict[str, object]:
+        out = asdict(self)
+        out["difference"] = self.difference.to_json()
+        out["seeds"], out["differences"] = list(self.seeds), list(self.differences)
+        out["n"] = self.n
+        return out
+
+
+def paired_comparison(metric: str, variant: str, baseline: str, variant_values: dict[int, float],
+                      baseline_values: dict[int, float], *, higher_is_better: bool) -> PairedComparison:
+    """Pairs by seed: the same seed means the same data order and, for the same architecture, the
+    same initial weights, so differences cancel what the seed itself contributes."""
+    seeds = tuple(sorted(set(variant_values) & set(baseline_values)))
+    d = np.array([variant_values[s] - baseline_values[s] for s in seeds], dtype=float)
+    sign = 1.0 if higher_is_better else -1.0
+    better, worse = int(np.sum(sign * d > 0)), int(np.sum(sign * d < 0))
+    base = dict(metric=metric, higher_is_better=higher_is_better, variant=variant, baseline=baseline, seeds=seeds, differences=tuple(d.tolist()),
+                difference=t_interval(d), better=better, worse=worse)
+    if len(d) < 2:
+        return PairedComparison(**base, bootstrap_low=None, bootstrap_high=None, t_p=None, wilcoxon_p=None,
+                                effect_size=None)
+    low, high = bootstrap_interval(d)
+    sd = float(d.std(ddof=1))
+    return PairedComparison(**base, bootstrap_low=low, bootstrap_high=high, t_p=paired_t_p(d),
+                            wilcoxon_p=wilcoxon_p(d), effect_size=float(d.mean()) / sd if sd > 0 else None)
+
+
+def paired_t_p(differences: np.ndarray) -> float:
+    """scipy's ttest_rel on the differences. When every difference is the same, scipy answers p = 0
+    for a nonzero one (no spread at all) and NaN for zero; zero is no evidence of a difference: p = 1."""
+    if np.all(differences == 0):
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the constant-differences case above
+        result = stats.ttest_rel(differences, np.zeros_like(differences))
+    return float(result.pvalue)
+
+
+def wilcoxon_p(differences: np.ndarray) -> float:
+    if np.all(differences == 0):
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.wilcoxon(differences).pvalue)
+
+
+def bootstrap_interval(differences: np.ndarray, confidence: float = CONFIDENCE,
+                       resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """Percentile bootstrap of the mean difference, with a fixed seed so a report is reproducible.
+    Percentile rather than BCa: BCa's jackknife is degenerate on 5 values with ties."""
+    if np.all(differences == differences[0]):
+        value = float(differences[0])
+        return value, value  # every resample has the same mean; scipy would warn and return NaN
+    result = stats.bootstrap((differences,), np.mean, n_resamples=resamples, confidence_level=confidence,
+                             method="percentile", rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment: sort the m p-values, multiply the i-th smallest by (m - i + 1),
+    keep the running maximum, cap at 1. None (no test) stays None and does not count in m."""
+    indexed = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    m = len(indexed)
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(indexed):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def with_holm(comparisons: Sequence[PairedComparison], alpha: float = ALPHA,
+              min_seeds: int = MIN_SEEDS) -> list[PairedComparison]:
+    """Adjusts the comparisons of one metric together and gives each its verdict."""
+    adjusted = holm([c.t_p for c in comparisons])
+    out = []
+    for comparison, p in zip(comparisons, adjusted):
+        if comparison.n < min_seeds or p is None:
+            verdict = INCONCLUSIVE
+        elif p < alpha:
+            gain = comparison.difference.mean if comparison.higher_is_better else -comparison.difference.mean
+            verdict = BETTER if gain > 0 else WORSE
+        else:
+            verdict = NO_DIFFERENCE
+        out.append(replace(comparison, holm_p=p, verdict=verdict))
+    return out
+

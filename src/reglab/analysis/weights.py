@@ -1,0 +1,59 @@
+"""Final weights: the share of near-zero weights per layer (what L1 does) and weight histograms.
+
+Only kernels (the 2-D arrays of a state_dict: `layers.N.weight` of each Linear) count; biases
+and normalization scales are 1-D and no penalty of reglab's touches them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+# |w| below this counts as zero. Adam moves every weight by about lr (1e-3 by default) per step
+# whatever its gradient, so a weight that L1 pulls to zero hovers within about lr of it rather than
+# landing on exactly 0.0; at Glorot initialisation about 1-2% of weights are this small.
+NEAR_ZERO = 1e-3
+HISTOGRAM_BINS = 81
+
+
+def kernels(weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The kernels in layer order (the stored order is the model's), named dense_1, dense_2, ...
+    as the model summary names them."""
+    arrays = [value for value in weights.values() if np.ndim(value) == 2]
+    return {f"dense_{i + 1}": np.asarray(a, dtype=np.float32) for i, a in enumerate(arrays)}
+
+
+def near_zero_share(values: np.ndarray, threshold: float = NEAR_ZERO) -> float:
+    return float(np.mean(np.abs(values) < threshold)) if values.size else float("nan")
+
+
+def layer_shares(weights: Mapping[str, np.ndarray], threshold: float = NEAR_ZERO) -> dict[str, float]:
+    return {name: near_zero_share(kernel, threshold) for name, kernel in kernels(weights).items()}
+
+
+def hidden_share(weights: Mapping[str, np.ndarray], threshold: float = NEAR_ZERO) -> float:
+    """Over every hidden kernel together (all but the output layer's), the ones L1/L2 penalise."""
+    hidden = list(kernels(weights).values())[:-1]
+    if not hidden:
+        return float("nan")
+    return near_zero_share(np.concatenate([k.ravel() for k in hidden]), threshold)
+
+
+def all_kernel_values(weights: Mapping[str, np.ndarray]) -> np.ndarray:
+    values = [k.ravel() for k in kernels(weights).values()]
+    return np.concatenate(values) if values else np.zeros(0, np.float32)
+
+
+def histogram_edges(samples: list[np.ndarray], bins: int = HISTOGRAM_BINS) -> np.ndarray:
+    """Shared, symmetric bins for every variant so that histograms compare; the range covers
+    99.9% of the largest spread so that a few outliers do not squash the rest into one bar.
+    An odd number of bins puts one bin around zero, where L1's spike is."""
+    spreads = [float(np.quantile(np.abs(s), 0.999)) for s in samples if s.size]
+    limit = max(spreads, default=1.0) or 1.0
+    return np.linspace(-limit, limit, bins + 1)
+
+
+def histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    # Values past the range go into the outer bins rather than vanishing.
+    return np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)[0]

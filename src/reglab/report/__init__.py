@@ -1,0 +1,112 @@
+"""The report of a run directory: report.html (one self-contained file), the figures as PNG files
+beside it, and findings.json with the numbers behind every sentence. Reads stored results only:
+no torch, no engine."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reglab.analysis import weights as W
+from reglab.analysis.analyze import Analysis, analyze
+from reglab.analysis.collect import collect
+from reglab.analysis.findings import Finding, findings
+from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
+from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, MIN_SEEDS
+from reglab.errors import ReglabError
+from reglab.report import figures, html
+from reglab.report.i18n import LANGS, default_lang, t
+from reglab.store import RunStore
+from reglab.store.atomic import write_bytes, write_json
+
+FORMAT = "reglab-findings/1"
+
+__all__ = ["FORMAT", "default_lang", "write_report"]
+
+
+def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: str = "en",
+                 notify: Callable[[str], None] | None = None) -> Path:
+    """Writes the report of `run_dir` into `out_dir` (default RUN_DIR/report) and returns the path
+    of report.html. What is missing or damaged in the run directory is listed in the report and
+    passed, one line each, to `notify`. Raises ReglabError for a directory that is not a run."""
+    if lang not in LANGS:
+        raise ReglabError(f"--lang {lang!r} is not known: use one of {', '.join(LANGS)}.")
+    store = RunStore.open(Path(run_dir))
+    analysis = analyze(collect(store))
+    found = findings(analysis)
+    out = Path(out_dir) if out_dir is not None else store.root / "report"
+    try:
+        _write(out, analysis, found, lang)
+    except OSError as exc:
+        raise ReglabError(f"cannot write the report into {out}: {exc.strerror or exc}. "
+                          "Fix: pass --out with a directory you can write to.") from None
+    for missing in analysis.missing:
+        if notify:
+            detail = t("en", "detail_in_progress") if missing.detail == "in_progress" else missing.detail
+            notify(f"{missing.path}: {t('en', f'missing_{missing.kind}')}" + (f" ({detail})" if detail else ""))
+    return out / "report.html"
+
+
+def _write(out: Path, analysis: Analysis, found: list[Finding], lang: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    pngs: dict[str, bytes] = {}
+    for name, make in figures.FIGURES.items():
+        data = figures.png(make, analysis, lang)
+        path = out / f"{name}.png"
+        if data is None:
+            path.unlink(missing_ok=True)  # a figure of an earlier report of this run would mislead
+            continue
+        write_bytes(path, data)
+        pngs[name] = data
+    write_json(out / "findings.json", findings_json(analysis, found, lang))
+    write_bytes(out / "report.html", html.render(analysis, found, pngs, lang).encode("utf-8"))
+
+
+def findings_json(analysis: Analysis, found: list[Finding], lang: str) -> dict[str, Any]:
+    collected = analysis.collected
+    return _clean({
+        "format": FORMAT,
+        "study": collected.study.get("name") or collected.manifest.get("study"),
+        "dataset": collected.data.get("dataset"),
+        "run_dir": str(collected.root),
+        "language": lang,
+        "seeds": collected.seeds,
+        "definitions": {
+            "confidence": CONFIDENCE, "alpha": ALPHA, "min_seeds_for_a_verdict": MIN_SEEDS,
+            "interval": "t interval of the mean across seeds",
+            "comparison": "paired by seed; paired t-test (verdict, Holm-adjusted across the study) and Wilcoxon "
+                          "signed-rank, both two-sided; effect size d_z = mean / sd of the differences",
+            "bootstrap": {"method": "percentile", "resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED},
+            "overfitting_onset": {"smoothing": "centred moving average", "width": SMOOTHING_WIDTH,
+                                  "rise_margin": RISE_MARGIN, "epochs_counted_from": 0},
+            "near_zero_weight": W.NEAR_ZERO,
+            "accuracy_points": "differences of accuracy in percentage points",
+        },
+        "findings": [f.to_json() for f in found],
+        "comparisons": {metric: [c.to_json() for c in items] for metric, items in analysis.comparisons.items()},
+        "focus_variant": analysis.focus,
+        "class_names": analysis.class_names,
+        "confused_pairs": analysis.confused_pairs(),
+        "variants": [v.to_json() for v in analysis.variants],
+        "missing": [m.to_json() | {"en": t("en", f"missing_{m.kind}"), "ja": t("ja", f"missing_{m.kind}")}
+                    for m in analysis.missing],
+    })
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN or numpy types: NaN and infinities become null."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,366 @@
+"""The report's words in English and Japanese. Japanese follows the tutorial's terms (過学習,
+正則化, 早期終了, 重み減衰, 学習率スケジューリング, ドロップアウト, バッチ正規化) and quotes its formulas.
+
+Strings here are trusted text with {placeholders}; what fills a placeholder is escaped by the caller.
+Strings whose key ends in `_html` hold markup of ours (<code>, <b>) and nothing from a user.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+LANGS = ("en", "ja")
+
+
+def default_lang(environ: Mapping[str, str] | None = None) -> str:
+    """Japanese when the locale is: the first of LC_ALL, LC_MESSAGES, LANG that is set decides,
+    as POSIX ranks them."""
+    environ = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name, "")
+        if value:
+            return "ja" if value.lower().startswith("ja") else "en"
+    return "en"
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    en, ja = STRINGS[key]
+    text = ja if lang == "ja" else en
+    return text.format(**values) if values else text
+
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # ---------------------------------------------------------------- page
+    "title": ("reglab report: {study}", "reglab レポート: {study}"),
+    "subtitle": ("{variants} variants × {seeds} seeds on {dataset} ({train} train / {val} validation / {test} test)",
+                 "{dataset} 上で {variants} バリアント × {seeds} シード（訓練 {train} / 検証 {val} / テスト {test}）"),
+    "source": ("Every number comes from the stored runs in {path}.", "すべての数値は {path} に保存された実行結果から計算しています。"),
+    "contents": ("Contents", "目次"),
+    "unknown": ("unknown", "不明"),
+    # ---------------------------------------------------------------- sections
+    "sec_missing": ("What is missing", "欠けているもの"),
+    "sec_findings": ("Findings", "わかったこと"),
+    "sec_accuracy": ("Test accuracy and comparison with the baseline", "テスト精度と基準との比較"),
+    "sec_curves": ("Learning curves and overfitting", "学習曲線と過学習"),
+    "sec_gap": ("Generalisation gap", "汎化ギャップ"),
+    "sec_lr": ("Learning rate", "学習率"),
+    "sec_errors": ("Errors on the test set", "テストセットでの誤り"),
+    "sec_weights": ("Weights", "重み"),
+    "sec_model": ("Model summary", "モデルの概要"),
+    "sec_techniques": ("The techniques in this study", "この研究で使った手法"),
+    "sec_method": ("How the numbers are computed", "数値の求め方"),
+    "sec_config": ("Configuration, versions and seeds", "設定・バージョン・シード"),
+    # ---------------------------------------------------------------- missing
+    "missing_intro": ("This run directory is incomplete. The report shows what could be read; these parts are "
+                      "missing or damaged:",
+                      "この実行ディレクトリは不完全です。読み取れた範囲で報告します。欠けている・壊れている部分:"),
+    "missing_study": ("the resolved study: variants, baselines and comparisons are unknown",
+                      "解決済みの研究設定: バリアント・基準・比較が不明です"),
+    "missing_data": ("the dataset description: class names and split sizes are unknown",
+                     "データセットの説明: クラス名と分割サイズが不明です"),
+    "missing_environment": ("the environment: versions and device are unknown", "実行環境: バージョンとデバイスが不明です"),
+    "missing_study_toml": ("the study file as written (the resolved study below is complete)",
+                           "書かれたままの研究ファイル（下の解決済み設定は完全です）"),
+    "missing_test_split": ("the test split: no confusion matrix, per-class table or image galleries",
+                           "テスト分割: 混同行列・クラス別の表・画像一覧は表示できません"),
+    "missing_model": ("a model summary", "モデルの概要"),
+    "missing_record": ("a run record: this seed is left out", "実行記録: このシードは除外しています"),
+    "missing_damaged": ("a damaged run record: this seed is left out", "壊れた実行記録: このシードは除外しています"),
+    "missing_arrays": ("a run's predictions and weights: left out of the error and weight analyses",
+                       "実行の予測と重み: 誤りと重みの分析から除外しています"),
+    "detail_missing": ("missing", "ファイルがありません"),
+    "detail_unreadable": ("unreadable", "読み取れません"),
+    "detail_in_progress": ("interrupted while it ran: a checkpoint is there", "実行途中で中断（チェックポイントあり）"),
+    # ---------------------------------------------------------------- findings
+    "no_findings": ("No finished runs to report on.", "報告できる完了した実行がありません。"),
+    # ---------------------------------------------------------------- accuracy section
+    "accuracy_caption": (
+        "Left: mean test accuracy per variant with its {confidence}% t interval across seeds; the small dots are "
+        "single seeds. Right: the paired difference to the variant's baseline over the same seeds, with its "
+        "{confidence}% t interval. Filled green: reliably better, filled red: reliably worse (paired t-test, "
+        "Holm-adjusted p < {alpha}); grey: not distinguishable from seed-to-seed variation; hollow: not conclusive "
+        "(fewer than {min_seeds} paired seeds).",
+        "左: バリアントごとの平均テスト精度と、シード間の {confidence}% t 信頼区間。小さな点は各シード。右: 同じシードでの"
+        "基準との差（対応のある差）と {confidence}% t 信頼区間。塗りつぶしの緑は確かな改善、赤は確かな悪化（対応のある t 検定、"
+        "Holm 補正後 p < {alpha}）、灰色はシードによるばらつきと区別できない差、白抜きは対応のあるシードが {min_seeds} 個未満で"
+        "結論が出せないことを示します。"),
+    "table_variants": ("Per variant", "バリアントごと"),
+    "table_comparisons": ("Against the baseline (paired over the same seeds)", "基準との比較（同じシードで対応づけ）"),
+    "table_tests": ("The tests behind each verdict", "判定の根拠となる検定"),
+    "col_variant": ("variant", "バリアント"),
+    "col_description": ("description", "説明"),
+    "col_baseline": ("baseline", "基準"),
+    "col_changes": ("what differs", "違い"),
+    "col_test_accuracy": ("test accuracy % [{confidence}% CI]", "テスト精度 % [{confidence}% 信頼区間]"),
+    "col_test_loss": ("test loss [{confidence}% CI]", "テスト損失 [{confidence}% 信頼区間]"),
+    "col_best_val_loss": ("lowest val. loss", "検証損失の最小値"),
+    "col_seeds": ("seeds", "シード"),
+    "col_diverged": ("diverged", "発散"),
+    "col_seconds": ("seconds / run", "秒 / 実行"),
+    "col_difference": ("Δ accuracy (points) [{confidence}% CI]", "精度の差（ポイント）[{confidence}% 信頼区間]"),
+    "col_bootstrap": ("bootstrap {confidence}% CI", "ブートストラップ {confidence}% 信頼区間"),
+    "col_better": ("better in", "上回ったシード"),
+    "col_t_p": ("t-test p", "t 検定 p"),
+    "col_wilcoxon_p": ("Wilcoxon p", "Wilcoxon p"),
+    "col_holm_p": ("Holm p", "Holm 補正 p"),
+    "col_effect": ("effect d_z", "効果量 d_z"),
+    "col_verdict": ("verdict", "判定"),
+    "col_loss_difference": ("Δ test loss [{confidence}% CI]", "テスト損失の差 [{confidence}% 信頼区間]"),
+    "col_loss_holm_p": ("test loss: Holm p", "テスト損失: Holm 補正 p"),
+    "verdict_better": ("reliably better", "確かな改善"),
+    "verdict_worse": ("reliably worse", "確かな悪化"),
+    "verdict_no_clear_difference": ("not distinguishable", "区別できない"),
+    "verdict_not_conclusive": ("not conclusive (< {min_seeds} seeds)", "結論なし（{min_seeds} シード未満）"),
+    "no_comparisons": ("No variant names a baseline that has runs, so there is nothing to compare.",
+                       "実行結果のある基準を持つバリアントがないため、比較はありません。"),
+    # ---------------------------------------------------------------- curves
+    "overfitting_html": (
+        "<b>Overfitting</b> (過学習) shows in the learning curves as a bend: training loss keeps falling while "
+        "validation loss turns upward. The tutorial puts it as: <i>ある時点（グラフの「曲がり角」）を境に、訓練損失は下がり"
+        "続けるが、検証損失だけが上昇し始める</i>. The epoch where that happens is marked in each panel.",
+        "<b>過学習</b>は学習曲線では「曲がり角」として現れます。チュートリアルの言葉では「ある時点（グラフの「曲がり角」）を境に、"
+        "訓練損失は下がり続けるが、検証損失だけが上昇し始める」。その時点（過学習の始まり）を各パネルに示しています。"),
+    "curves_caption": (
+        "Mean over seeds (line) and the range from the lowest to the highest seed (band). Dashed: training, solid: "
+        "validation. The dotted vertical line marks the mean overfitting onset of the seeds whose validation loss "
+        "turned upward (shaded: earliest to latest). Losses are the cross-entropy alone, without the L1/L2 "
+        "penalty, so that variants with and without a penalty are compared on the same quantity. Training loss and "
+        "accuracy are running means over each epoch with dropout active, as Keras reports them. Epochs are counted "
+        "from 0, as Keras's callbacks and the tutorial's plots count them.",
+        "線はシードの平均、帯は最も低いシードから最も高いシードまでの範囲です。破線は訓練、実線は検証。点線の縦線は検証損失が"
+        "上昇に転じたシードの過学習の始まり（平均）を示し、網掛けは最も早いものから最も遅いものまでです。損失はクロスエントロピー"
+        "のみで L1/L2 のペナルティ項を含みません（ペナルティの有無にかかわらず同じ量で比べるため）。訓練の損失と精度は Keras と"
+        "同じく、ドロップアウトを有効にしたままのエポック内の移動平均です。エポックは Keras のコールバックやチュートリアルのグラフと"
+        "同じく 0 から数えます。"),
+    "onset_table": ("Overfitting onset per seed", "シードごとの過学習の始まり"),
+    "col_onset_seeds": ("onset epoch per seed (– = none)", "シードごとの始まりのエポック（– = なし）"),
+    "col_onset_mean": ("mean ± std", "平均 ± 標準偏差"),
+    "col_turned": ("turned upward", "上昇に転じた"),
+    "col_epochs": ("epochs", "エポック"),
+    "col_gap": ("final gap (val − train loss)", "最終ギャップ（検証 − 訓練損失）"),
+    "gap_caption": (
+        "The generalisation gap over epochs: validation loss minus training loss, mean over seeds with the range "
+        "of seeds as a band; the grey dashed line is the variant's baseline. A growing gap is the mark of "
+        "overfitting. With dropout the training loss is measured with units dropped, so the gap can be negative.",
+        "エポックごとの汎化ギャップ（検証損失 − 訓練損失）。線はシードの平均、帯はシードの範囲、灰色の破線はそのバリアントの基準です。"
+        "ギャップが広がり続けるのが過学習のしるしです。ドロップアウトでは訓練損失をユニットを落とした状態で測るため、ギャップが負に"
+        "なることがあります。"),
+    # ---------------------------------------------------------------- learning rate
+    "lr_caption": (
+        "The learning rate at the start of each epoch, as the runs recorded it; variants that share a schedule share "
+        "a line. 学習率スケジューリング (learning-rate scheduling) lowers it as training goes on: large steps early, "
+        "fine adjustment late.",
+        "各エポックの開始時の学習率（実行記録より）。同じスケジュールのバリアントは 1 本の線にまとめています。学習率スケジューリングは"
+        "訓練が進むにつれて学習率を下げます。初期は大きな学習率で素早く収束し、後半は小さな学習率で細かく調整します。"),
+    # ---------------------------------------------------------------- errors
+    "errors_intro": ("These figures show {variant}, the variant with the highest mean test accuracy, over all its "
+                     "{seeds} seeds (galleries: seed {seed}).",
+                     "以下は平均テスト精度が最も高い {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
+    "confusion_caption": ("Confusion matrix summed over seeds. Each row is a true class; the colour and the number "
+                          "are the share of that class predicted as each column's class (%).",
+                          "シードを合計した混同行列。各行が正解のクラスで、色と数値はそのクラスが各列のクラスと予測された割合（%）です。"),
+    "per_class_table": ("Per-class precision, recall and F1 (mean over seeds)", "クラスごとの適合率・再現率・F1（シードの平均）"),
+    "col_class": ("class", "クラス"),
+    "col_precision": ("precision", "適合率"),
+    "col_recall": ("recall", "再現率"),
+    "col_f1": ("F1", "F1"),
+    "col_support": ("test images", "テスト画像数"),
+    "pairs_table": ("Most confused pairs", "最も混同されたクラスの組"),
+    "col_true": ("true class", "正解"),
+    "col_predicted": ("predicted as", "予測"),
+    "col_count_per_seed": ("images per seed", "1 シードあたりの枚数"),
+    "col_share_of_true": ("share of the true class", "正解クラスに占める割合"),
+    "no_confusions": ("No test image was misclassified.", "誤分類されたテスト画像はありません。"),
+    "gallery_caption": ("Misclassified test images, most frequent confusions first.",
+                        "誤分類されたテスト画像（多い混同から順に）。"),
+    "samples_caption": ("The first ten test images with their predictions, as the tutorial shows them "
+                        "(red: wrong).", "チュートリアルと同じく、最初の 10 枚のテスト画像とその予測（赤は誤り）。"),
+    "f1_caption": ("F1 per class for every variant (mean over seeds): where each technique helps or hurts.",
+                   "全バリアントのクラスごとの F1（シードの平均）。どの手法がどのクラスに効くかがわかります。"),
+    "no_test_split": ("The test split is missing from this run directory: no error analysis.",
+                      "この実行ディレクトリにはテスト分割がないため、誤りの分析はできません。"),
+    # ---------------------------------------------------------------- weights
+    "weights_intro_html": (
+        "A weight counts as near zero when |w| &lt; {threshold}. Adam moves each weight by about its learning rate "
+        "per step, so a weight that L1 pulls to zero hovers within about that distance rather than landing on "
+        "exactly 0. Only kernels (the weight matrices) count, not biases. The L1 penalty adds λ·Σ|w| to the loss "
+        "and tends to set many weights to exactly zero (sparsity); L2 adds λ·Σw², which shrinks all weights without "
+        "zeroing them.",
+        "|w| &lt; {threshold} の重みを「ほぼゼロ」と数えます。Adam は 1 ステップごとに各重みをおよそ学習率の大きさだけ動かすため、"
+        "L1 がゼロへ引き寄せた重みはちょうど 0 にはならず、その範囲で揺れます。数えるのはカーネル（重み行列）だけで、バイアスは含みません。"
+        "L1正則化は損失関数に λ * Σ|w| を加え、多くの重みを正確に 0 にする傾向があります（スパース性）。L2正則化は λ * Σw² を加え、"
+        "すべての重みを小さくしますが 0 にはしません。"),
+    "sparsity_caption": ("Share of near-zero weights per layer (% of the layer's kernel, mean over seeds).",
+                         "層ごとのほぼゼロの重みの割合（その層のカーネルに占める %、シードの平均）。"),
+    "histogram_caption": ("Histograms of the final kernel weights of each variant's first seed (all layers; "
+                          "logarithmic count axis, so that the spike at zero and the tails both show).",
+                          "各バリアントの最初のシードの最終的な重み（全層のカーネル）のヒストグラム。縦軸は対数で、ゼロの山と裾の両方が見えます。"),
+    "no_weights": ("No stored weights could be read.", "保存された重みを読み取れませんでした。"),
+    # ---------------------------------------------------------------- model
+    "model_for": ("Variants: {names}", "バリアント: {names}"),
+    "col_layer": ("Layer (type)", "Layer (type)"),
+    "col_shape": ("Output Shape", "Output Shape"),
+    "col_params": ("Param #", "Param #"),
+    "total_params": ("Total params: {total} (trainable: {trainable})", "パラメータ総数: {total}（学習可能: {trainable}）"),
+    "no_model": ("No model summary was stored.", "モデルの概要は保存されていません。"),
+    # ---------------------------------------------------------------- method
+    "method_html": (
+        "<p><b>Intervals.</b> For every metric, the mean over seeds and a {confidence}% t interval: mean ± "
+        "t<sub>n−1</sub> · s / √n, with s the sample standard deviation. A single seed has no interval.</p>"
+        "<p><b>Paired comparisons.</b> Each variant is compared with its baseline (the study's <code>baseline</code>) "
+        "over the seeds both completed. The same seed means the same data order and, for the same architecture, "
+        "the same initial weights, so the difference per seed cancels what the seed itself contributes. Reported: "
+        "the mean difference with its t interval, a percentile bootstrap interval of the mean difference "
+        "({resamples} resamples, fixed seed {bootstrap_seed}), the paired t-test and the Wilcoxon signed-rank test "
+        "(two-sided), the effect size d<sub>z</sub> = mean difference / standard deviation of the differences, and "
+        "the t-test p after Holm's correction across all comparisons of the study. A difference is called real when "
+        "the Holm-adjusted p is below {alpha} and at least {min_seeds} seeds are paired; with fewer seeds the "
+        "report says it is not conclusive (with 4 pairs Wilcoxon cannot go below p = 0.125, and a t-test rests "
+        "on its normality assumption alone).</p>"
+        "<p><b>Overfitting onset.</b> The validation loss of each run is smoothed with a centred moving average of "
+        "width {width} (at the ends the window holds the epochs that exist). The onset is the first epoch where the "
+        "smoothed curve is lowest, counted only if it turned upward for good: at the last epoch both the smoothed "
+        "and the raw validation loss are more than {margin}% above that minimum. Otherwise the run has no onset "
+        "within its epochs. The spread across seeds is the mean ± standard deviation of the seeds that turned.</p>"
+        "<p><b>Losses.</b> reglab records the cross-entropy without the L1/L2 penalty (see docs/results.md); "
+        "Keras's logged losses add the penalty.</p>",
+        "<p><b>信頼区間。</b>各指標について、シードの平均と {confidence}% t 信頼区間（平均 ± t<sub>n−1</sub> · s / √n、"
+        "s は標本標準偏差）を示します。シードが 1 つのときは区間はありません。</p>"
+        "<p><b>対応のある比較。</b>各バリアントを、その基準（研究の <code>baseline</code>）と、両方が完了した同じシードで比べます。"
+        "同じシードはデータの順序が同じで、同じ構造なら初期重みも同じなので、シードごとの差をとるとシード自体の影響が打ち消されます。"
+        "示すのは、差の平均とその t 信頼区間、差の平均のパーセンタイル・ブートストラップ区間（{resamples} 回の再標本化、"
+        "乱数シード {bootstrap_seed} で固定）、対応のある t 検定と Wilcoxon の符号付き順位検定（両側）、効果量 "
+        "d<sub>z</sub>（差の平均 / 差の標準偏差）、研究内のすべての比較にわたる Holm 補正後の t 検定の p 値です。"
+        "Holm 補正後の p が {alpha} 未満で、対応のあるシードが {min_seeds} 個以上あるときだけ差があると判定します。"
+        "それより少ないときは「結論は出せない」と書きます（4 組では Wilcoxon の p は 0.125 より小さくなれず、t 検定は正規性の仮定だけに"
+        "頼ることになるため）。</p>"
+        "<p><b>過学習の始まり。</b>各実行の検証損失を幅 {width} の中心移動平均で平滑化します（両端では存在するエポックだけで平均）。"
+        "平滑化した曲線が最小になる最初のエポックを始まりとしますが、本当に上昇に転じた場合だけ数えます。すなわち、最後のエポックで"
+        "平滑化した検証損失と元の検証損失の両方が、その最小値より {margin}% 以上大きいときです。そうでなければ、その実行には訓練した"
+        "エポック内で過学習の始まりはありません。シード間のばらつきは、上昇に転じたシードの平均 ± 標準偏差です。</p>"
+        "<p><b>損失。</b>reglab は L1/L2 のペナルティ項を含まないクロスエントロピーを記録します（docs/results.md 参照）。"
+        "Keras が表示する損失にはペナルティ項が加わっています。</p>"),
+    # ---------------------------------------------------------------- configuration
+    "config_seeds": ("Seeds", "シード"),
+    "config_environment": ("Versions and device", "バージョンとデバイス"),
+    "config_data": ("Data", "データ"),
+    "config_toml": ("The study as written (study.toml)", "書かれたままの研究（study.toml）"),
+    "config_resolved": ("The resolved study (study.json: every default filled in)",
+                        "解決済みの研究（study.json: すべての既定値を埋めたもの）"),
+    "config_manifest": ("Run directory", "実行ディレクトリ"),
+    "config_report": ("Report written by reglab {version}.", "このレポートは reglab {version} が作成しました。"),
+    # ---------------------------------------------------------------- figure labels
+    "fig_epoch": ("epoch", "エポック"),
+    "fig_loss": ("loss (cross-entropy)", "損失（クロスエントロピー）"),
+    "fig_accuracy": ("accuracy", "精度"),
+    "fig_train": ("training", "訓練"),
+    "fig_validation": ("validation", "検証"),
+    "fig_onset": ("overfitting onset", "過学習の始まり"),
+    "fig_onset_short": ("onset {epoch} ({turned}/{runs})", "始まり {epoch}（{turned}/{runs}）"),
+    "fig_loss_title": ("Loss per epoch", "エポックごとの損失"),
+    "fig_accuracy_title": ("Accuracy per epoch", "エポックごとの精度"),
+    "fig_gap": ("val. − train loss", "検証 − 訓練損失"),
+    "fig_gap_title": ("Generalisation gap per epoch", "エポックごとの汎化ギャップ"),
+    "fig_baseline": ("baseline", "基準"),
+    "fig_test_accuracy": ("test accuracy (%)", "テスト精度（%）"),
+    "fig_difference": ("difference to the baseline (points)", "基準との差（ポイント）"),
+    "fig_baseline_marker": (" (baseline)", "（基準）"),
+    "fig_lr": ("learning rate", "学習率"),
+    "fig_lr_title": ("Learning rate per epoch", "エポックごとの学習率"),
+    "fig_true": ("true class", "正解のクラス"),
+    "fig_predicted": ("predicted class", "予測したクラス"),
+    "fig_confusion_title": ("Confusion matrix: {variant} (% of each true class)",
+                            "混同行列: {variant}（正解クラスごとの %）"),
+    "fig_f1_title": ("F1 per class", "クラスごとの F1"),
+    "fig_label_pair": ("true: {true}\npredicted: {predicted}", "正解: {true}\n予測: {predicted}"),
+    "fig_weight": ("weight value", "重みの値"),
+    "fig_count": ("count (log)", "個数（対数）"),
+    "fig_near_zero": ("{share}% near zero", "{share}% がほぼゼロ"),
+    "fig_sparsity_title": ("Near-zero weights (|w| < {threshold}) per layer, %",
+                           "層ごとのほぼゼロの重み（|w| < {threshold}）, %"),
+    "fig_hidden": ("hidden {i}", "隠れ層 {i}"),
+    "fig_output": ("output", "出力層"),
+    "fig_histogram_title": ("Final kernel weights", "最終的な重み（カーネル）"),
+}
+
+# What each technique does, for the techniques section: trusted markup, quoting the tutorial.
+TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
+    "l1": (
+        "<b>L1 penalty</b> (L1正則化, Lasso): loss + λ·Σ|w| over the hidden kernels (not the output layer, as in "
+        "the tutorial). It tends to set many weights to exactly zero (sparsity): see the weights section.",
+        "<b>L1正則化</b>（Lasso）: 損失関数 + λ * Σ|w|（隠れ層のカーネルのみ。チュートリアルと同じく出力層は除く）。"
+        "多くの重みを正確に 0 にする傾向があります（スパース性）。重みの節を参照してください。"),
+    "l2": (
+        "<b>L2 penalty</b> (L2正則化, Ridge): L(W) = L<sub>0</sub>(W) + λ·Σ W<sub>i</sub>², as Keras's "
+        "<code>l2(λ)</code> (no ½). Its gradient adds 2λW, so a plain gradient step becomes "
+        "W<sub>new</sub> = (1 − 2ηλ)·W<sub>old</sub> − η·∂L<sub>0</sub>/∂W: the weights shrink towards zero at every "
+        "step, hence the name weight decay (重み減衰).",
+        "<b>L2正則化</b>（Ridge）: L(W) = L<sub>0</sub>(W) + λ Σ W<sub>i</sub>²（Keras の <code>l2(λ)</code> と同じく ½ なし）。"
+        "勾配は ∂L<sub>0</sub>/∂W<sub>i</sub> + 2λW<sub>i</sub> となり、更新式は W<sub>new</sub> = (1 − 2ηλ) W<sub>old</sub> − "
+        "η ∂L<sub>0</sub>/∂W<sub>old</sub>。重みは常に 2ηλ の割合でゼロの方向に縮小されます。これが「<b>重み減衰</b>（Weight Decay）」"
+        "と呼ばれる理由です。"),
+    "l1_l2": (
+        "<b>L1 and L2 together</b>: loss + λ<sub>1</sub>·Σ|w| + λ<sub>2</sub>·Σw² (Keras's <code>l1_l2</code>).",
+        "<b>L1・L2正則化</b>: 損失関数 + λ<sub>1</sub> Σ|w| + λ<sub>2</sub> Σw²（Keras の <code>l1_l2</code>）。"),
+    "weight_decay": (
+        "<b>Decoupled weight decay</b> (AdamW, Loshchilov &amp; Hutter): each step shrinks the weights by lr·λ "
+        "outside the gradient. With plain SGD this is the same as an L2 penalty; with Adam it is not, because Adam "
+        "rescales the penalty's gradient together with the rest of the gradient.",
+        "<b>重み減衰（分離型）</b>（AdamW, Loshchilov &amp; Hutter）: 勾配とは別に、毎ステップ重みを lr·λ の割合で縮めます。"
+        "素の SGD では L2正則化と同じですが、Adam では異なります（Adam はペナルティの勾配も他の勾配と一緒にスケールし直すため）。"),
+    "dropout": (
+        "<b>Dropout</b> (ドロップアウト): during training each unit's output is set to zero with probability "
+        "<i>rate</i> and the kept units are scaled by 1/(1 − rate); at test time nothing is dropped. reglab's "
+        "<i>rate</i> is the probability to <b>drop</b>, as in Keras and PyTorch. The tutorial's concept note writes "
+        "<i>p</i> for the probability to <b>keep</b> (r ~ Bernoulli(p), scaled by 1/p): rate = 1 − p.",
+        "<b>ドロップアウト</b>: 訓練中、各ユニットの出力を確率 <i>rate</i> で 0 にし、残ったユニットを 1/(1 − rate) 倍します。"
+        "テスト時には何も落としません。reglab の <i>rate</i> は Keras や PyTorch と同じく「<b>落とす</b>確率」です。"
+        "チュートリアルの概念ノートの <i>p</i> は「<b>残す</b>確率」（r ~ Bernoulli(p)、1/p でスケール）なので、rate = 1 − p です。"),
+    "max_norm": (
+        "<b>Max-norm constraint</b>: after each step every unit's incoming weight vector is rescaled to a norm of at "
+        "most c (Srivastava et al. 2014), usually together with dropout.",
+        "<b>最大ノルム制約</b>: 各ステップの後、各ユニットに入る重みベクトルのノルムが c 以下になるように縮めます"
+        "（Srivastava et al. 2014）。通常はドロップアウトと組み合わせます。"),
+    "batch_norm": (
+        "<b>Batch normalization</b> (バッチ正規化): per mini-batch and unit, x̂ = (x − μ<sub>B</sub>) / "
+        "√(σ<sub>B</sub>² + ε), then y = γ·x̂ + β with learned γ and β; at test time running averages of μ and σ² "
+        "replace the batch's. It keeps each layer's input distribution steady (internal covariate shift).",
+        "<b>バッチ正規化</b>: ミニバッチごとに μ<sub>B</sub> = (1/m) Σ x<sub>i</sub>、σ<sub>B</sub>² = (1/m) Σ (x<sub>i</sub> − "
+        "μ<sub>B</sub>)²、x̂<sub>i</sub> = (x<sub>i</sub> − μ<sub>B</sub>) / √(σ<sub>B</sub>² + ε)、y<sub>i</sub> = γ x̂<sub>i</sub> + β"
+        "（γ と β は学習するパラメータ）。テスト時はバッチの統計量の代わりに移動平均を使います。内部共変量シフトを抑え、学習を安定させます。"),
+    "layer_norm": (
+        "<b>Layer normalization</b> (レイヤー正規化): the same standardisation, but over the H units of one example "
+        "(μ = (1/H) Σ x<sub>i</sub>) instead of over the batch, so it does not depend on the batch size.",
+        "<b>レイヤー正規化</b>: 同じ標準化を、バッチ方向ではなく 1 つのサンプルの層内の H 個のユニットについて行います"
+        "（μ<sup>l</sup> = (1/H) Σ x<sub>i</sub>）。ミニバッチサイズに依存しません。"),
+    "augmentation": (
+        "<b>Data augmentation</b> (データ拡張): random shifts, rotations, scaling and noise applied to the training "
+        "images, so that the network learns the essential features rather than the exact training images.",
+        "<b>データ拡張</b>: 訓練画像にランダムな平行移動・回転・拡大縮小・ノイズを加え、訓練データの厳密なコピーではなく"
+        "データの本質的な特徴を学習させます。"),
+    "label_smoothing": (
+        "<b>Label smoothing</b>: the one-hot target is mixed with the uniform distribution (1 − ε + ε/K on the true "
+        "class, ε/K on the others), which discourages over-confident outputs.",
+        "<b>ラベル平滑化</b>: ワンホットの正解を一様分布と混ぜます（正解クラスに 1 − ε + ε/K、他に ε/K）。過度に自信のある出力を抑えます。"),
+    "early_stopping": (
+        "<b>Early stopping</b> (早期終了): watch the validation loss and stop training once it has not improved for "
+        "<i>patience</i> epochs, keeping the weights of the best epoch. The tutorial: <i>検証ロスが増加に転じ始めたら訓練を"
+        "打ち切る</i>.",
+        "<b>早期終了</b>: 訓練ロスではなく検証ロスを監視し、検証ロスが増加に転じ始めたら（<i>patience</i> エポック改善しなければ）"
+        "訓練を打ち切り、最も良かったエポックの重みを残します。"),
+    "schedule": (
+        "<b>Learning-rate scheduling</b> (学習率スケジューリング): the learning rate changes during training. Step "
+        "decay lowers it after set epochs (the tutorial's 1e-3 → 5e-4 → 1e-4); exponential decay lr = "
+        "lr<sub>0</sub>·e<sup>−kt</sup>; 1/t decay lr = lr<sub>0</sub>/(1 + kt); cosine decay; warm-up starts small.",
+        "<b>学習率スケジューリング</b>: 訓練中に学習率を変えます。ステップ減衰は特定のエポック数の後に学習率を段階的に下げます"
+        "（チュートリアルの 1e-3 → 5e-4 → 1e-4）。指数減衰 lr = lr<sub>0</sub> · e<sup>−kt</sup>、1/t 減衰 lr = lr<sub>0</sub> / "
+        "(1 + kt)、コサイン減衰、ウォームアップ（小さな学習率から始める）などがあります。"),
+    "optimizer": (
+        "<b>Optimizers</b>: SGD θ ← θ − η∇J(θ); momentum v ← γv − η∇J(θ), θ ← θ + v; RMSprop "
+        "E[g²]<sub>t</sub> = 0.9·E[g²]<sub>t−1</sub> + 0.1·g<sub>t</sub>², θ ← θ − η·g<sub>t</sub> / √(E[g²]<sub>t</sub> + ε); "
+        "Adam m ← β<sub>1</sub>m + (1 − β<sub>1</sub>)g, v ← β<sub>2</sub>v + (1 − β<sub>2</sub>)g², θ ← θ − η·m̂ / (√v̂ + ε).",
+        "<b>最適化アルゴリズム</b>: SGD θ = θ − η∇J(θ)、モーメンタム v = γv − η∇J(θ), θ = θ + v、RMSprop "
+        "E[g²]<sub>t</sub> = 0.9E[g²]<sub>t−1</sub> + 0.1g²<sub>t</sub>, θ = θ − η / √(E[g²]<sub>t</sub> + ε) * g<sub>t</sub>、"
+        "Adam m = β<sub>1</sub>m + (1−β<sub>1</sub>)g, v = β<sub>2</sub>v + (1−β<sub>2</sub>)g², θ = θ − η * m̂ / (√v̂ + ε)。"),
+}

@@ -1,0 +1,75 @@
+"""From a run directory to numbers and sentences: the analysis finds what the synthetic runs hold."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from synthetic_runs import ONSET, STANDARD, Variant, make_run
+
+from reglab.analysis.analyze import analyze
+from reglab.analysis.collect import collect
+from reglab.analysis.findings import findings
+from reglab.analysis.statistics import BETTER, INCONCLUSIVE
+from reglab.store import RunStore
+
+NUMBER = re.compile(r"[-−+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def analysed(root):
+    analysis = analyze(collect(RunStore.open(root)))
+    return analysis, findings(analysis)
+
+
+def test_onsets_comparisons_and_sparsity_from_stored_runs(synthetic_run):
+    analysis, found = analysed(synthetic_run)
+    basic, better, sparse = (analysis.variant(n) for n in ("basic", "better", "sparse"))
+    assert basic.onset.per_seed == {s: ONSET for s in range(5)} and better.onset.turned == 0
+    c = analysis.comparison("test_accuracy", "better")
+    assert c.verdict == BETTER and c.better == 5 and c.difference.mean == pytest.approx(0.02, abs=0.005)
+    assert better.changes == ["dropout"] and set(sparse.changes) == {"l1", "schedule"}
+    assert sparse.hidden_sparsity.mean > 0.6 > 0.05 > basic.hidden_sparsity.mean
+    assert analysis.focus == "better" and analysis.confused_pairs()[0]["count"] > 0
+    assert not analysis.missing
+
+    comparison = next(f for f in found if f.kind == "comparison" and f.variant == "better")
+    assert "better in 5 of 5 seeds" in comparison.en and "reliably better" in comparison.en
+    assert f"turned upward at epoch {ONSET} in all 5 seeds" in comparison.en
+    assert "did not turn upward within 20 epochs" in comparison.en
+    assert "5 シード中 5 シード" in comparison.ja and "偶然とは考えにくい改善" in comparison.ja
+    assert next(f for f in found if f.kind == "best").variant == "better"
+    kinds = {f.kind for f in found}
+    assert {"best", "overfitting", "comparison", "sparsity", "schedule"} <= kinds and "few_seeds" not in kinds
+    assert any("過学習" in f.ja for f in found) and any("スパース性" in f.ja for f in found)
+    assert any("学習率スケジューリング" in f.ja for f in found)
+
+
+def test_every_number_in_a_sentence_is_in_its_numbers(synthetic_run):
+    _, found = analysed(synthetic_run)
+    for finding in found:
+        shown = {abs(float(v)) for v in finding.numbers.values() if isinstance(v, (int, float))}
+        for text in (finding.en, finding.ja):
+            for name in ("better", "basic", "sparse", "l1"):
+                text = text.replace(name, "")
+            text = text.replace("|w| < 0.001", "|w| < " + str(finding.numbers.get("threshold", 0.001)))
+            for token in NUMBER.findall(text.replace("L1", "").replace("L2", "").replace("d_z", "")):
+                value = abs(float(token.replace("−", "-")))
+                assert any(value == pytest.approx(s, abs=1e-12) for s in shown), (token, text, finding.numbers)
+
+
+def test_fewer_than_five_seeds_is_never_called_significant(tmp_path):
+    root = make_run(tmp_path / "run", STANDARD, seeds=[0, 1, 2])
+    analysis, found = analysed(root)
+    assert all(c.verdict == INCONCLUSIVE for c in analysis.comparisons["test_accuracy"])
+    assert any(f.kind == "few_seeds" for f in found)
+    for finding in found:
+        assert "reliably" not in finding.en and "偶然とは考えにくい" not in finding.ja
+    comparison = next(f for f in found if f.kind == "comparison" and f.variant == "better")
+    assert "not conclusive with 3 paired seeds" in comparison.en and "結論は出せません" in comparison.ja
+
+
+def test_identical_variants_and_a_single_seed(tmp_path):
+    root = make_run(tmp_path / "run", [Variant("a"), Variant("same", baseline="a")], seeds=[0])
+    _, found = analysed(root)
+    comparison = next(f for f in found if f.kind == "comparison")
+    assert "exactly the same test accuracy as a in the one seed" in comparison.en

@@ -1,0 +1,227 @@
+"""Nothing lost: a study killed, interrupted or starved of disk at any point, then run again with
+the same command, ends with exactly the results of an uninterrupted run (CPU, bit for bit).
+
+Every fault tried is logged (tests/conftest.py: fault_log) into the table in docs/faults.md.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+STUDY = """
+name = "resumable"
+seeds = [0, 1]
+[data]
+dataset = "digits"
+[defaults]
+hidden = [96, 48]
+epochs = 40
+batch_size = 32
+[[variants]]
+name = "plain"
+[[variants]]
+name = "regularised"
+dropout = 0.3
+l2 = 0.0005
+augmentation = { shift = 0.1, noise = 0.02 }
+[[variants]]
+name = "stopping"
+optimizer = { name = "adam", lr = 0.003 }
+early_stopping = { patience = 4 }
+schedule = { name = "reduce_on_plateau", patience = 2, factor = 0.5 }
+"""
+
+
+def reglab(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "reglab", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "COLUMNS": "200", **(env or {})}, **kwargs)
+
+
+def run_args(study: Path, out: Path) -> list[str]:
+    return ["run", str(study), "--out", str(out), "--checkpoint-seconds", "0", "--no-report", "--offline"]
+
+
+def results(out: Path) -> list[dict]:
+    """Every number of every run, without wall-clock times (which differ between any two runs)."""
+    done = subprocess.run([sys.executable, "-m", "reglab", "results", str(out), "--format", "json"],
+                          capture_output=True, text=True, check=True)
+    variants = json.loads(done.stdout)["variants"]
+    for variant in variants:
+        for run in variant["runs"]:
+            run.pop("seconds")
+            for epoch in run["history"]:
+                epoch.pop("seconds")
+    return variants
+
+
+def finish(study: Path, out: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    process = reglab(*run_args(study, out), env=env)
+    stdout, stderr = process.communicate(timeout=600)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("study") / "resumable.toml"
+    path.write_text(STUDY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(study, tmp_path_factory) -> list[dict]:
+    out = tmp_path_factory.mktemp("clean") / "run"
+    done = finish(study, out)
+    assert done.returncode == 0, done.stderr
+    return results(out)
+
+
+def progress(out: Path) -> int:
+    """How far a run directory has got: records and checkpoints on disk."""
+    return len(list(out.glob("runs/*/seed-*.json"))) + len(list(out.glob("runs/*/seed-*.ckpt")))
+
+
+def test_sigkill_at_random_points_then_rerun_gives_identical_results(study, uninterrupted, tmp_path, fault_log):
+    out, rng, kills = tmp_path / "run", random.Random(7), 0
+    for _ in range(6):
+        process = reglab(*run_args(study, out))
+        # Wait until training has written something, then kill at a random moment after.
+        deadline = time.monotonic() + 60
+        while progress(out) == 0 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
+        if process.poll() is not None:
+            break
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kills += 1
+    done = finish(study, out)
+    assert done.returncode == 0, done.stderr
+    assert results(out) == uninterrupted
+    assert not list(out.glob("runs/*/*.ckpt")) and not list(out.glob("**/*.tmp"))
+    fault_log("SIGKILL at a random moment of training, then the same command again", kills,
+              "resumed; results identical to an uninterrupted run")
+
+
+@pytest.mark.parametrize("target, what", [
+    (".ckpt:3", "while writing a checkpoint (before its rename)"),
+    (".json:14", "while writing a run record (between its arrays and its record)"),
+    (".npz:2", "while writing a run's arrays"),
+])
+def test_sigkill_in_the_middle_of_a_write(study, uninterrupted, tmp_path, fault_log, target, what):
+    out = tmp_path / "run"
+    crashed = finish(study, out, env={"REGLAB_TEST_CRASH": target})
+    assert crashed.returncode == -signal.SIGKILL
+    assert list(out.glob("runs/*/.*.tmp")), "the crash should leave a half-written temporary file"
+    done = finish(study, out)
+    assert done.returncode == 0, done.stderr
+    assert results(out) == uninterrupted
+    fault_log(f"SIGKILL {what}", 1, "resumed; results identical; the half-written file never replaced a good one")
+
+
+def test_ctrl_c_saves_and_exits_130_then_resume_finishes(study, uninterrupted, tmp_path, fault_log):
+    out = tmp_path / "run"
+    interrupts = 0
+    for delay in (0.3, 1.0):
+        started = time.time()
+        process = reglab(*run_args(study, out))
+        deadline = time.monotonic() + 60
+        # Wait until this process is training: it has written a checkpoint.
+        while time.monotonic() < deadline and not any(p.stat().st_mtime > started for p in out.glob("runs/*/*.ckpt")):
+            time.sleep(0.05)
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+        if process.returncode == 0:
+            break  # finished before the signal landed
+        interrupts += 1
+        assert process.returncode == 130, stderr
+        assert f"reglab resume {out}" in stderr and "Traceback" not in stderr
+    done = subprocess.run([sys.executable, "-m", "reglab", "resume", str(out), "--no-report"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert results(out) == uninterrupted
+    fault_log("Ctrl-C (SIGINT) during training, then `reglab resume`", interrupts,
+              "exit 130 with the resume command; results identical")
+
+
+def test_disk_full_during_a_write_keeps_everything_then_resumes(study, uninterrupted, tmp_path, monkeypatch,
+                                                                 capsys, fault_log):
+    import reglab.store.atomic as atomic
+    from reglab.cli import main
+
+    out = tmp_path / "run"
+    real, calls = os.fsync, {"n": 0}
+
+    def fills_up(fd):
+        # The disk fills up at the 25th file reglab syncs (a checkpoint, by then), and stays full.
+        calls["n"] += 1
+        if calls["n"] >= 25:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fills_up)
+    code = main(run_args(study, out))
+    assert code == 1
+    message = capsys.readouterr().err
+    assert "No space left on device" in message and "run the same command again" in message
+    monkeypatch.setattr(atomic.os, "fsync", real)
+    assert not list(out.glob("runs/*/.*.tmp"))  # the failed write cleaned up after itself
+    assert main(run_args(study, out)) == 0
+    capsys.readouterr()
+    assert results(out) == uninterrupted
+    fault_log("disk full (ENOSPC) at the 25th file write", 1, "exit 1 with the fix; rerun resumed; results identical")
+
+
+def test_a_different_study_in_the_directory_is_refused(study, tmp_path, fault_log):
+    out = tmp_path / "run"
+    assert finish(study, out).returncode == 0
+    changed = tmp_path / "changed.toml"
+    changed.write_text(STUDY.replace("l2 = 0.0005", "l2 = 0.001").replace("seeds = [0, 1]", "seeds = [0, 1, 2]"))
+    done = subprocess.run([sys.executable, "-m", "reglab", *run_args(changed, out)], capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "seeds" in done.stderr and "variants[1].l2.strength: 0.0005 in the run directory, 0.001 now" in done.stderr
+    fault_log("--out pointing at a run of a changed study", 1, "exit 2 listing what differs")
+
+
+def test_damaged_checkpoint_and_record_are_redone(study, uninterrupted, tmp_path, fault_log):
+    out = tmp_path / "run"
+    crashed = finish(study, out, env={"REGLAB_TEST_CRASH": ".ckpt:120"})
+    assert crashed.returncode == -signal.SIGKILL
+    checkpoints = list(out.glob("runs/*/seed-*.ckpt"))
+    records = list(out.glob("runs/*/seed-*.json"))
+    assert checkpoints and records
+    checkpoints[0].write_bytes(checkpoints[0].read_bytes()[:100])  # truncated
+    records[0].write_text("{\"variant\": ")  # truncated
+    done = finish(study, out)
+    assert done.returncode == 0, done.stderr
+    assert results(out) == uninterrupted
+    fault_log("truncated checkpoint and truncated run record on disk", 1,
+              "both runs trained again from their start; results identical")
+
+
+def test_a_checkpoint_cannot_run_code(tmp_path, fault_log):
+    import pickle
+
+    from reglab.engine.checkpoint import Checkpointer
+
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "seed-0.ckpt"
+    path.write_bytes(pickle.dumps({"format": 1, "payload": Exploit()}))
+    assert Checkpointer(path, 0).load() is None  # refused by torch.load(weights_only=True): starts over
+    assert not marker.exists()
+    fault_log("a checkpoint file holding a pickle that runs a shell command", 1, "refused; nothing executed")
