@@ -3,11 +3,13 @@ ConfigError (which the CLI prints with exit code 2), never with another exceptio
 
 from __future__ import annotations
 
+import copy
+
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reglab.config import STUDY_KEYS, TRAINING_KEYS, parse_study, study_from_dict
+from reglab.config import STUDY_KEYS, TRAINING_KEYS, load_study, parse_study, study_from_dict
 from reglab.errors import ConfigError
 from reglab.techniques import registry
 
@@ -51,6 +53,35 @@ def loads_cleanly(load) -> None:
 @given(study)
 def test_any_study_structure_gives_a_spec_or_a_config_error(raw):
     loads_cleanly(lambda: study_from_dict(raw, "fuzz.toml"))
+
+
+def _leaves(tree, path=()):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(tree, list):
+        for index, value in enumerate(tree):
+            yield from _leaves(value, (*path, index))
+    yield path
+
+
+TUTORIAL = load_study("tutorial").to_dict()
+LEAVES = [p for p in _leaves(TUTORIAL) if p]
+
+
+def _replaced(path, value):
+    tree = copy.deepcopy(TUTORIAL)
+    node = tree
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return tree
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(LEAVES), values)
+def test_the_tutorial_with_one_value_replaced_gives_a_spec_or_a_config_error(path, value):
+    loads_cleanly(lambda: study_from_dict(_replaced(path, value), "fuzz.toml"))
 
 
 def _toml_safe(value):

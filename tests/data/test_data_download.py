@@ -46,7 +46,9 @@ def test_first_mirror_404_then_second(server, register, arrays):
     assert server.requests[f"/m/{IMAGES}"] == 1
 
 
-def test_connection_dropped_mid_file_leaves_nothing(server, register, arrays):
+def test_connection_dropped_mid_file_leaves_nothing(server, register, arrays, fault_log):
+    fault_log("download: connection closed a third of the way through a file", 1,
+              "a data error with the fix; nothing half-written left in the cache")
     files = gz_bytes(arrays)
     url = server.serve("m", files)
     server.routes[f"/m/{IMAGES}"] = ("cut", files[IMAGES], len(files[IMAGES]) // 3)
@@ -60,7 +62,9 @@ def test_connection_dropped_mid_file_leaves_nothing(server, register, arrays):
     assert _leftovers(cache_dir("mnist")) == [], "no final file and no temporary file"
 
 
-def test_checksum_mismatch_from_every_mirror(server, register, arrays):
+def test_checksum_mismatch_from_every_mirror(server, register, arrays, fault_log):
+    fault_log("download: every mirror serves a valid file with the wrong checksum", 1,
+              "a data error naming expected and actual sha256; nothing cached")
     other = make_arrays(seed=1)  # same shapes, other pixels: a valid IDX, the wrong one
     url_a = server.serve("a", gz_bytes(other))
     url_b = server.serve("b", gz_bytes(other))
@@ -79,7 +83,8 @@ def test_checksum_mismatch_from_every_mirror(server, register, arrays):
     assert _leftovers(cache_dir("mnist")) == []
 
 
-def test_corrupt_cached_file_is_fetched_again(server, register, arrays):
+def test_corrupt_cached_file_is_fetched_again(server, register, arrays, fault_log):
+    fault_log("cache: a cached file overwritten with garbage", 1, "detected by its checksum and fetched again")
     url = server.serve("m", gz_bytes(arrays))
     register(pin(arrays, mirrors=(url,)))
     fetch("mnist", progress=False)

@@ -82,13 +82,16 @@ def _header(code: int, *dims: int) -> bytes:
     ],
     ids=["truncated", "trailing", "magic", "dtype", "short-header", "empty", "no-dims"],
 )
-def test_malformed_idx_messages(data, message):
+def test_malformed_idx_messages(data, message, fault_log):
     with pytest.raises(IdxError) as e:
         parse_idx(data, "t10k-images-idx3-ubyte.gz")
     assert str(e.value) == message
+    fault_log("dataset file: " + message.split(": ", 1)[1].split(", ")[0], 1,
+              "a data error naming the file and the problem")
 
 
-def test_truncated_gzip(tmp_path):
+def test_truncated_gzip(tmp_path, fault_log):
+    fault_log("dataset file: gzip stream cut in half", 1, "a data error: truncated gzip stream")
     packed = gzip.compress(encode_idx(np.zeros((50, 28, 28), np.uint8)))
     path = tmp_path / "train-images-idx3-ubyte.gz"
     path.write_bytes(packed[: len(packed) // 2])
@@ -96,7 +99,8 @@ def test_truncated_gzip(tmp_path):
         read_idx(path)
 
 
-def test_corrupt_gzip(tmp_path):
+def test_corrupt_gzip(tmp_path, fault_log):
+    fault_log("dataset file: gzip with a flipped CRC byte", 1, "a data error: corrupt gzip data")
     packed = bytearray(gzip.compress(encode_idx(np.arange(1000, dtype=np.int32))))
     packed[-8] ^= 0xFF  # the CRC32 of the payload
     path = tmp_path / "labels.gz"
@@ -110,13 +114,21 @@ def test_missing_file_is_an_idx_error(tmp_path):
         read_idx(tmp_path / "nothing.gz")
 
 
+RANDOM_FILES = {"tried": 0}
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=64))
 def test_any_bytes_give_an_array_or_an_idx_error(data):
+    RANDOM_FILES["tried"] += 1
     try:
         parse_idx(data, "x")
     except IdxError:
         pass
+
+
+def test_log_random_files(fault_log):
+    fault_log("dataset file: random bytes (hypothesis)", RANDOM_FILES["tried"], "an array or a data error, nothing else")
 
 
 # Real files beside the repository: shapes, label range and the pinned payload hashes.
