@@ -33,6 +33,41 @@ dropout = 0.2
 """
 
 
+class Blobs:
+    """A small learnable problem for engine tests: ten Gaussian blobs, flattened `shape` images.
+
+    images=True draws the centres in [0.2, 0.8] and clips to [0, 1], like pixels (augmentation
+    needs that); otherwise centres are standard normal."""
+
+    def __init__(self, *, seed: int, n_train: int, n_val: int, n_test: int, spread: float,
+                 shape: tuple[int, int] = (4, 5), images: bool = False):
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        features = shape[0] * shape[1]
+        centres = (rng.uniform(0.2, 0.8, size=(10, features)) if images
+                   else rng.normal(size=(10, features))).astype(np.float32)
+
+        def draw(count):
+            y = rng.integers(0, 10, size=count)
+            x = centres[y] + spread * rng.normal(size=(count, features))
+            return (np.clip(x, 0, 1) if images else x).astype(np.float32), y
+
+        self.x_train, self.y_train = draw(n_train)
+        self.x_val, self.y_val = draw(n_val)
+        self.x_test, self.y_test = draw(n_test)
+        self.class_names = tuple(str(i) for i in range(10))
+        self.image_shape = shape
+
+
+@pytest.fixture(scope="session")
+def blobs():
+    """Factory: blobs(seed=..., n_train=..., ...) -> DeviceData on the CPU."""
+    from reglab.engine.reference import DeviceData
+
+    return lambda **kwargs: DeviceData.from_arrays(Blobs(**kwargs), "cpu")
+
+
 @pytest.fixture
 def tiny_study_file(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.toml"

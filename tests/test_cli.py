@@ -45,6 +45,11 @@ def test_run_then_results_json(tmp_path, tiny_study_file):
     assert images.max() == 255 and images.min() == 0
     model = json.loads((out / "runs" / "00-basic" / "model.json").read_text())
     assert [layer["params"] for layer in model["layers"] if layer["params"]] == [64 * 32 + 32, 32 * 16 + 16, 16 * 10 + 10]
+    assert (out / "report" / "report.html").is_file()  # written at the end of `reglab run`
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    done = run_cli("report", str(out), "--out", str(blocker / "report"))
+    assert done.returncode == 2 and "cannot write the report" in done.stderr and "Traceback" not in done.stderr
     csv_lines = run_cli("results", str(out), "--format", "csv").stdout.strip().splitlines()
     assert csv_lines[0].startswith("variant,seed,status") and len(csv_lines) == 5
 

@@ -24,6 +24,7 @@ class StorageError(ReglabError):
     exit_code = 1
 
     def __init__(self, path, error: OSError):
+        self.reason = error.strerror or str(error)
         super().__init__(f"could not write {path}: {error.strerror or error}. Runs that finished are kept, and "
                          "interrupted ones resume from their last checkpoint: fix the cause (free disk space, "
                          "permissions) and run the same command again.")

@@ -16,30 +16,16 @@ import torch
 
 from reglab.config import parse_study
 from reglab.engine.fast import stack_key, train_stack
-from reglab.engine.reference import DeviceData, train_run
+from reglab.engine.reference import train_run
 from reglab.engine.scheduler import Schedule, Unit, execute, plan
 from reglab.techniques import registry
 
 RTOL = 1e-5
 
 
-class Blobs:
-    def __init__(self, n: int = 200):
-        rng = np.random.default_rng(2)
-        centres = rng.uniform(0.2, 0.8, size=(10, 16)).astype(np.float32)
-        def draw(count):
-            y = rng.integers(0, 10, size=count)
-            return np.clip(centres[y] + 0.15 * rng.normal(size=(count, 16)), 0, 1).astype(np.float32), y
-        self.x_train, self.y_train = draw(n)
-        self.x_val, self.y_val = draw(80)
-        self.x_test, self.y_test = draw(80)
-        self.class_names = tuple(str(i) for i in range(10))
-        self.image_shape = (4, 4)
-
-
 @pytest.fixture(scope="module")
-def data():
-    return DeviceData.from_arrays(Blobs(), "cpu")
+def data(blobs):
+    return blobs(seed=2, n_train=200, n_val=80, n_test=80, spread=0.15, shape=(4, 4), images=True)
 
 
 def variants(body: str):

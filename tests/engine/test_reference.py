@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reglab.config import parse_study
-from reglab.engine.reference import DeviceData, train_run
+from reglab.engine.reference import train_run
 from reglab.engine.seeding import generator
 from reglab.models import build_mlp
 from reglab.models.mlp import SeededDropout
@@ -33,25 +33,9 @@ def variant_from(variant: str = "", extra_defaults: str = ""):
     return parse_study(STUDY.format(variant=variant, extra_defaults=extra_defaults)).variants[0]
 
 
-class ToySplits:
-    """A small learnable problem: 10 Gaussian blobs in 20 dimensions."""
-
-    def __init__(self, seed: int = 0, n: int = 300):
-        rng = np.random.default_rng(seed)
-        centres = rng.normal(size=(10, 20)).astype(np.float32)
-        def draw(count):
-            y = rng.integers(0, 10, size=count)
-            return (centres[y] + 0.8 * rng.normal(size=(count, 20))).astype(np.float32), y
-        self.x_train, self.y_train = draw(n)
-        self.x_val, self.y_val = draw(100)
-        self.x_test, self.y_test = draw(100)
-        self.class_names = tuple(str(i) for i in range(10))
-        self.image_shape = (4, 5)
-
-
 @pytest.fixture(scope="module")
-def data():
-    return DeviceData.from_arrays(ToySplits(), "cpu")
+def data(blobs):
+    return blobs(seed=0, n_train=300, n_val=100, n_test=100, spread=0.8)
 
 
 def plain_loop(data, variant, seed, l1=0.0, l2=0.0, make_optimizer=None, lr_at=None):

@@ -4,32 +4,15 @@ configuration round-trips through TOML and through the stored study."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import tomli_w
 
 from reglab.config import parse_study, study_from_dict
-from reglab.engine.reference import DeviceData, evaluate, train_run
+from reglab.engine.reference import evaluate, train_run
 from reglab.engine.seeding import generator
 from reglab.models import build_mlp
 from reglab.techniques import registry
 from reglab.techniques.registry import CHOICE_FAMILIES
-
-
-class Blobs:
-    """10 well-separated Gaussian blobs, as 4x5 'images' in [0, 1]: learnable in a few epochs."""
-
-    def __init__(self, n: int = 400):
-        rng = np.random.default_rng(1)
-        centres = rng.uniform(0.2, 0.8, size=(10, 20)).astype(np.float32)
-        def draw(count):
-            y = rng.integers(0, 10, size=count)
-            return np.clip(centres[y] + 0.05 * rng.normal(size=(count, 20)), 0, 1).astype(np.float32), y
-        self.x_train, self.y_train = draw(n)
-        self.x_val, self.y_val = draw(200)
-        self.x_test, self.y_test = draw(200)
-        self.class_names = tuple(str(i) for i in range(10))
-        self.image_shape = (4, 5)
 
 
 def every_technique():
@@ -54,8 +37,8 @@ def study_text(family: str, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def data():
-    return DeviceData.from_arrays(Blobs(), "cpu")
+def data(blobs):
+    return blobs(seed=1, n_train=400, n_val=200, n_test=200, spread=0.05, images=True)
 
 
 @pytest.mark.parametrize("family, name", list(every_technique()))

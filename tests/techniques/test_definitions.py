@@ -10,29 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from reglab.config import parse_study
-from reglab.engine.reference import DeviceData, train_run
+from reglab.engine.reference import train_run
 from reglab.techniques.registry import lookup
 
 
-class SmallProblem:
-    """Few noisy training examples and a wide net: validation loss turns upward within epochs."""
-
-    def __init__(self, n_train: int = 60, noise: float = 1.5):
-        rng = np.random.default_rng(5)
-        centres = rng.normal(size=(10, 20)).astype(np.float32)
-        def draw(count):
-            y = rng.integers(0, 10, size=count)
-            return (centres[y] + noise * rng.normal(size=(count, 20))).astype(np.float32), y
-        self.x_train, self.y_train = draw(n_train)
-        self.x_val, self.y_val = draw(300)
-        self.x_test, self.y_test = draw(300)
-        self.class_names = tuple(str(i) for i in range(10))
-        self.image_shape = (4, 5)
-
-
 @pytest.fixture(scope="module")
-def data():
-    return DeviceData.from_arrays(SmallProblem(), "cpu")
+def data(blobs):
+    return blobs(seed=5, n_train=60, n_val=300, n_test=300, spread=1.5)
 
 
 def variant(body: str):

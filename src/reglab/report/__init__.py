@@ -17,7 +17,7 @@ from reglab.analysis.collect import collect
 from reglab.analysis.findings import Finding, findings
 from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
 from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, MIN_SEEDS
-from reglab.errors import ReglabError
+from reglab.errors import ReglabError, StorageError
 from reglab.report import figures, html
 from reglab.report.i18n import LANGS, default_lang, t
 from reglab.store import RunStore
@@ -41,8 +41,9 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
     out = Path(out_dir) if out_dir is not None else store.root / "report"
     try:
         _write(out, analysis, found, lang)
-    except OSError as exc:
-        raise ReglabError(f"cannot write the report into {out}: {exc.strerror or exc}. "
+    except (OSError, StorageError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else exc.reason
+        raise ReglabError(f"cannot write the report into {out}: {reason}. "
                           "Fix: pass --out with a directory you can write to.") from None
     for missing in analysis.missing:
         if notify:
