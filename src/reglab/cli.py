@@ -206,14 +206,12 @@ def _train(study, options, args: argparse.Namespace) -> int:
         err.print("\nstopping at the end of the current epoch (Ctrl-C again to stop at once) ...")
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
-    root = options.out
     try:
         store = run_study(study, options, observer, cancel=stopping)
     except (Interrupted, KeyboardInterrupt):
-        observer.close()
-        where = root if root is not None else "the run directory above"
-        err.print(f"interrupted: finished runs and checkpoints are kept in {where}. "
-                  f"Resume with: reglab resume {where}", highlight=False, markup=False, soft_wrap=True)
+        observer.close()  # before the message, so that it prints below the finished bar
+        err.print(f"interrupted: finished runs and checkpoints are kept in {options.out}. "
+                  f"Resume with: reglab resume {options.out}", highlight=False, markup=False, soft_wrap=True)
         return 130
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -258,7 +256,7 @@ class ProgressObserver:
         self.progress.update(self.task, description=escape(f"[{self.finished}/{self.total_runs}] {names}"))
 
     def epoch_finished(self, variant, record) -> None:
-        self.progress.update(self.task, advance=1, status=(
+        self.progress.update(self.task, advance=1, status=escape(
             f"{variant.name} epoch {record.epoch + 1}/{variant.epochs}  loss {record.train_loss:.3f}  "
             f"val_loss {record.val_loss:.3f}  val_acc {record.val_accuracy:.3f}"))
 

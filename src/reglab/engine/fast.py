@@ -100,9 +100,10 @@ class StackedMLP:
         self.norm_after = choice is not None and choice["position"] == "after"
         self.activation = registry.lookup("activation", variants[0].activation.name).build(
             dict(variants[0].activation.params))
-        rates = torch.tensor([v.dropout_rates() for v in variants], dtype=torch.float32)  # [R, hidden]
-        self.rates = rates.to(device)
-        self.has_dropout = [bool(rates[:, i].any()) for i in range(rates.shape[1])]
+        # Kept on the host too: deciding whether to draw must not wait on the GPU.
+        self.host_rates = [v.dropout_rates() for v in variants]  # [R][hidden]
+        self.rates = torch.tensor(self.host_rates, dtype=torch.float32, device=device)
+        self.has_dropout = [any(rates[i] > 0 for rates in self.host_rates) for i in range(len(variants[0].hidden))]
 
     def sources(self, model: MLP) -> list[torch.Tensor]:
         """The stacked tensor behind each of model.parameters(), in that order."""
@@ -181,7 +182,7 @@ class StackedMLP:
         rates = self.rates[:, i]
         noise = torch.empty((R, B, W), device=h.device, dtype=h.dtype)
         for r, gen in enumerate(generators):
-            if gen is not None and rates[r] > 0:
+            if gen is not None and self.host_rates[r][i] > 0:
                 # The reference draws rand(x.shape) from the run's own generator: the same numbers here.
                 torch.rand((B, W), generator=gen, device=h.device, dtype=h.dtype, out=noise[r])
             else:

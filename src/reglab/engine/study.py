@@ -117,6 +117,7 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     if (root / MANIFEST).is_file():
         store = RunStore.open(root)
         _check_resumable(store, study, data_info)
+        store.remove_partial_writes()
         done = frozenset(store.finished())
         observer.notice(f"resuming {root}: {len(done)} of {len(study.seeds) * len(study.variants)} runs "
                         "already finished")

@@ -120,6 +120,14 @@ class RunStore:
     def checkpoint_path(self, variant_index: int, variant_name: str, seed: int) -> Path:
         return self.run_path(variant_index, variant_name, seed).with_suffix(".ckpt")
 
+    def remove_partial_writes(self) -> int:
+        """Delete temporary files left by a process killed in the middle of a write. They never
+        replaced a good file (see atomic.py); only call this while no other process writes here."""
+        partial = list(self.root.glob(".*.tmp")) + list(self.root.glob("runs/*/.*.tmp"))
+        for path in partial:
+            path.unlink(missing_ok=True)
+        return len(partial)
+
     def finished(self) -> set[tuple[str, int]]:
         """(variant, seed) of every run whose record and arrays are complete and readable."""
         runs, _ = self.load_runs()
