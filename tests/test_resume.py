@@ -226,3 +226,23 @@ def test_a_checkpoint_cannot_run_code(tmp_path, fault_log):
     assert Checkpointer(path, 0).load() is None  # refused by torch.load(weights_only=True): starts over
     assert not marker.exists()
     fault_log("a checkpoint file holding a pickle that runs a shell command", 1, "refused; nothing executed")
+
+
+def test_the_fast_engine_resumes_to_identical_results(study, tmp_path, fault_log):
+    # Stacks train whole again on resume, stacked as the first attempt did: the same rounding.
+    clean, crashed_dir = tmp_path / "clean", tmp_path / "crashed"
+    fast = ["--engine", "fast"]
+    done = subprocess.run([sys.executable, "-m", "reglab", *run_args(study, clean), *fast],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    process = reglab(*run_args(study, crashed_dir), *fast, env={"REGLAB_TEST_CRASH": ".json:11"})
+    process.communicate(timeout=600)
+    assert process.returncode == -signal.SIGKILL
+    finished_before = len(list(crashed_dir.glob("runs/*/seed-*.json")))
+    assert 0 < finished_before < 6
+    resumed = subprocess.run([sys.executable, "-m", "reglab", *run_args(study, crashed_dir), *fast],
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert results(crashed_dir) == results(clean)
+    fault_log("SIGKILL between two run records of the fast (stacked) engine", 1,
+              "resumed; results identical to an uninterrupted fast run")

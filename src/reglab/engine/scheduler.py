@@ -62,13 +62,19 @@ class Schedule:
 
 def plan(study: StudySpec, engine: str, device: torch.device, input_dim: int = 784,
          cores: int | None = None, done: frozenset[tuple[str, int]] = frozenset()) -> Schedule:
-    """The units to train; runs in `done` (variant name, seed) are finished already and skipped."""
+    """The units to train. Units whose runs are all in `done` (variant name, seed) are skipped; a
+    stack with some runs done is trained whole again, so that resuming stacks the runs exactly as
+    the first attempt did (the stack's products round the same way) and the results are identical."""
+    schedule = _plan_all(study, engine, device, input_dim, cores or available_cores())
+    pending = tuple(u for u in schedule.units if any((v.name, seed) not in done for _, v, seed in u.members))
+    return Schedule(pending, schedule.workers, schedule.threads_per_worker, schedule.notices)
+
+
+def _plan_all(study: StudySpec, engine: str, device: torch.device, input_dim: int, cores: int) -> Schedule:
     if engine not in ENGINES:
         raise ReglabError(f"--engine {engine!r} is not known: use {', '.join(ENGINES)}.")
-    runs = [(index, variant, seed) for seed in study.seeds for index, variant in enumerate(study.variants)
-            if (variant.name, seed) not in done]
+    runs = [(index, variant, seed) for seed in study.seeds for index, variant in enumerate(study.variants)]
     cpu = device.type == "cpu"
-    cores = cores or available_cores()
     if engine == "reference":
         return Schedule(tuple(Unit((run,), False) for run in runs), workers=1, threads_per_worker=None)
     if engine == "auto" and cpu:

@@ -134,8 +134,7 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     schedule = plan(study, options.engine, device, input_dim=data.input_dim, done=done)
     for message in schedule.notices:
         observer.notice(message)
-    remaining = [(variant, seed) for seed in study.seeds for variant in study.variants
-                 if (variant.name, seed) not in done]
+    remaining = [(variant, seed) for unit in schedule.units for _, variant, seed in unit.members]
     observer.study_started(len(remaining), sum(variant.epochs for variant, _ in remaining))
     execute(schedule, data, store, observer, cancel=cancel, checkpoint_seconds=options.checkpoint_seconds)
     return store
