@@ -56,12 +56,27 @@ def test_data_dir_with_a_broken_file(tmp_path):
         load_dataset("mnist", data_dir=tmp_path / "d")
 
 
-def test_data_dir_with_mismatched_counts(tmp_path):
+def test_data_dir_with_mismatched_counts(tmp_path, fault_log):
     arrays = make_arrays()
     arrays["train-labels"] = arrays["train-labels"][:-1]
     write_set(tmp_path / "d", arrays)
     with pytest.raises(DataError, match="30 train images but 29 labels"):
         load_dataset("mnist", data_dir=tmp_path / "d")
+    fault_log("dataset files: one label fewer than images", 1, "a data error saying the files do not belong together")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: a.update({"t10k-images": a["t10k-images"][:, :27, :27]}), "train images are (28, 28), test images (27, 27)"),
+    (lambda a: a.update({"train-labels": a["train-labels"] + 10}), "train labels span"),
+    (lambda a: a.update({"train-images": a["train-images"].reshape(30, -1)}), "train images must be uint8 (N, H, W)"),
+], ids=["image-size", "label-range", "flat-images"])
+def test_data_dir_with_wrongly_shaped_files(tmp_path, fault_log, change, message):
+    arrays = make_arrays()
+    change(arrays)
+    write_set(tmp_path / "d", arrays)
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_dataset("mnist", data_dir=tmp_path / "d")
+    fault_log(f"dataset files: wrongly shaped ({message.split(':')[0]})", 1, "a data error naming the mismatch")
 
 
 def test_debian_package_path(monkeypatch):

@@ -48,6 +48,8 @@ def study_results(store: RunStore) -> dict[str, Any]:
                     "test_loss": r.test_loss,
                     "epochs": len(r.history),
                     "diverged_at": r.diverged_at,
+                    "best_epoch": r.best_epoch,
+                    "stopped_epoch": r.stopped_epoch,
                     "seconds": r.seconds,
                     "engine": r.engine,
                     "history": [
