@@ -13,21 +13,19 @@ to float32 rounding of the stacked products (tests/engine/test_fast.py measures 
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from reglab.config import VariantSpec
-from reglab.engine.reference import DeviceData, RunOutcome, Techniques, _set_lr, evaluate
+from reglab.engine.reference import DeviceData, RunOutcome, Techniques, _set_lr, tested_outcome
 from reglab.engine.seeding import generator
 from reglab.models import MLP, build_mlp
-from reglab.store.records import COMPLETED, DIVERGED, EpochRecord, RunArrays, RunRecord
+from reglab.store.records import COMPLETED, DIVERGED, EpochRecord
 from reglab.techniques import registry
 
 # What the fast engine knows how to stack. A variant using anything else trains in the reference loop.
@@ -342,21 +340,16 @@ def _evaluate_stack(net: StackedMLP, x: torch.Tensor, y: torch.Tensor) -> tuple[
 
 def _after_epoch(net: StackedMLP, run: _Run, record: EpochRecord, data: DeviceData, started: float) -> None:
     """Divergence, schedules that watch the validation loss, early stopping: as the reference loop."""
-    if not (math.isfinite(record.train_loss) and math.isfinite(record.val_loss)):
-        run.status, run.diverged_at = DIVERGED, record.epoch
+    verdict, keep_weights = run.tech.end_of_epoch(record)
+    if keep_weights:
+        run.best_state, run.best_steps = net.state(run.index), run.step
+    if verdict is not None:
+        if verdict == DIVERGED:
+            run.status, run.diverged_at = DIVERGED, record.epoch
+        else:
+            run.stopped_epoch = record.epoch
         _finish(net, run, data, started)
         return
-    if hasattr(run.tech.schedule, "observe"):
-        run.tech.schedule.observe(record.epoch, record.val_loss)
-    stopper = run.tech.early_stopping
-    if stopper is not None:
-        improved, stop = stopper.observe(record.epoch, getattr(record, stopper.monitor))
-        if improved and stopper.restore_best:
-            run.best_state, run.best_steps = net.state(run.index), run.step
-        if stop:
-            run.stopped_epoch = record.epoch
-            _finish(net, run, data, started)
-            return
     if record.epoch + 1 >= run.variant.epochs:
         _finish(net, run, data, started)
 
@@ -368,15 +361,10 @@ def _finish(net: StackedMLP, run: _Run, data: DeviceData, started: float) -> Non
         net.load_into(run.model, run.best_state, run.best_steps)
     else:
         net.load_into(run.model, net.state(run.index), run.step)
-    test_loss, test_accuracy, predictions = evaluate(run.model, data.x_test, data.y_test)
-    finite = run.status == COMPLETED
     stopper = run.tech.early_stopping
-    record = RunRecord(
-        variant=run.variant.name, seed=run.seed, status=run.status, history=tuple(run.history),
-        test_loss=test_loss if finite else None, test_accuracy=test_accuracy if finite else None,
+    run.outcome = tested_outcome(
+        run.model, data, variant=run.variant, seed=run.seed, status=run.status, history=run.history,
         # Runs of a stack share the clock: each is charged its share of the stack's time so far.
         seconds=(time.perf_counter() - started) / net.runs, engine="fast", diverged_at=run.diverged_at,
         best_epoch=stopper.best_epoch if stopper is not None else None, stopped_epoch=run.stopped_epoch,
     )
-    weights = {name: p.detach().cpu().numpy().copy() for name, p in run.model.state_dict().items()}
-    run.outcome = RunOutcome(record, RunArrays(predictions.cpu().numpy().astype(np.int16), weights))

@@ -23,6 +23,7 @@ from reglab.models import MLP, build_mlp
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord, RunArrays, RunRecord
 from reglab.techniques import registry
 
+STOPPED = "stopped"  # early stopping ended the run; its status stays COMPLETED
 EVAL_CHUNK = 8192  # rows per forward pass in evaluation: bounds memory on big test sets
 
 
@@ -82,6 +83,18 @@ class Techniques:
         self.schedule = registry.lookup("schedule", variant.schedule.name).build(
             dict(variant.schedule.params), base_lr)
         self.per_step_schedule = variant.schedule["unit"] == "step"
+
+    def end_of_epoch(self, record: EpochRecord) -> tuple[str | None, bool]:
+        """After an epoch, in both engines: (DIVERGED, STOPPED or None to go on, whether to keep this
+        epoch's weights as the best). A loss that is not finite ends the run before anything else."""
+        if not (math.isfinite(record.train_loss) and math.isfinite(record.val_loss)):
+            return DIVERGED, False
+        if hasattr(self.schedule, "observe"):
+            self.schedule.observe(record.epoch, record.val_loss)
+        if self.early_stopping is None:
+            return None, False
+        improved, stop = self.early_stopping.observe(record.epoch, getattr(record, self.early_stopping.monitor))
+        return (STOPPED if stop else None), improved and self.early_stopping.restore_best
 
     def penalty(self, model: MLP) -> torch.Tensor:
         kernels = model.hidden_kernels()
@@ -177,20 +190,16 @@ def train_run(
             penalty=end_penalty,
         )
         history.append(record)
-        if not (math.isfinite(record.train_loss) and math.isfinite(record.val_loss)):
-            status, diverged_at = DIVERGED, epoch
+        verdict, keep_weights = tech.end_of_epoch(record)
+        if keep_weights:
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if verdict is not None:
+            if verdict == DIVERGED:
+                status, diverged_at = DIVERGED, epoch
+            else:
+                stopped_epoch = epoch
             _notify(on_epoch, record)
             break
-        if hasattr(tech.schedule, "observe"):
-            tech.schedule.observe(epoch, val_loss)
-        if stopper is not None:
-            improved, stop = stopper.observe(epoch, getattr(record, stopper.monitor))
-            if improved and stopper.restore_best:
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if stop:
-                stopped_epoch = epoch
-                _notify(on_epoch, record)
-                break
         if checkpoint is not None:
             checkpoint.maybe_save(lambda: {
                 "epoch": epoch + 1, "step": step, "history": [asdict(e) for e in history],
@@ -206,20 +215,23 @@ def train_run(
     if best_state is not None and status == COMPLETED:
         model.load_state_dict(best_state)
 
+    return tested_outcome(
+        model, data, variant=variant, seed=seed, status=status, history=history,
+        seconds=earlier_seconds + time.perf_counter() - started, engine="reference", diverged_at=diverged_at,
+        best_epoch=stopper.best_epoch if stopper is not None else None, stopped_epoch=stopped_epoch,
+    )
+
+
+def tested_outcome(model: MLP, data: DeviceData, *, variant: VariantSpec, seed: int, status: str,
+                   history: list[EpochRecord], seconds: float, engine: str, diverged_at: int | None,
+                   best_epoch: int | None, stopped_epoch: int | None) -> RunOutcome:
+    """How every run ends, in either engine: test its final model and package the record."""
     test_loss, test_accuracy, predictions = evaluate(model, data.x_test, data.y_test)
     finite = status == COMPLETED
     record = RunRecord(
-        variant=variant.name,
-        seed=seed,
-        status=status,
-        history=tuple(history),
-        test_loss=test_loss if finite else None,
-        test_accuracy=test_accuracy if finite else None,
-        seconds=earlier_seconds + time.perf_counter() - started,
-        engine="reference",
-        diverged_at=diverged_at,
-        best_epoch=stopper.best_epoch if stopper is not None else None,
-        stopped_epoch=stopped_epoch,
+        variant=variant.name, seed=seed, status=status, history=tuple(history),
+        test_loss=test_loss if finite else None, test_accuracy=test_accuracy if finite else None,
+        seconds=seconds, engine=engine, diverged_at=diverged_at, best_epoch=best_epoch, stopped_epoch=stopped_epoch,
     )
     weights = {name: p.detach().cpu().numpy().copy() for name, p in model.state_dict().items()}
     return RunOutcome(record, RunArrays(predictions.cpu().numpy().astype(np.int16), weights))
