@@ -246,3 +246,31 @@ def test_the_fast_engine_resumes_to_identical_results(study, tmp_path, fault_log
     assert results(crashed_dir) == results(clean)
     fault_log("SIGKILL between two run records of the fast (stacked) engine", 1,
               "resumed; results identical to an uninterrupted fast run")
+
+
+def test_the_reference_engine_resumes_from_its_own_checkpoints(study, tmp_path, fault_log):
+    # `auto` trains single runs in the fast engine; the reference loop checkpoints too.
+    clean, crashed_dir = tmp_path / "clean", tmp_path / "crashed"
+    reference = ["--engine", "reference"]
+    done = subprocess.run([sys.executable, "-m", "reglab", *run_args(study, clean), *reference],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    process = reglab(*run_args(study, crashed_dir), *reference, env={"REGLAB_TEST_CRASH": ".ckpt:30"})
+    process.communicate(timeout=600)
+    assert process.returncode == -signal.SIGKILL
+    assert list(crashed_dir.glob("runs/*/*.ckpt")), "the crash should leave a checkpoint to resume from"
+    resumed = subprocess.run([sys.executable, "-m", "reglab", *run_args(study, crashed_dir), *reference],
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert results(crashed_dir) == results(clean)
+    fault_log("SIGKILL while writing a checkpoint of the reference engine", 1,
+              "resumed from its checkpoint; results identical to an uninterrupted reference run")
+
+
+def test_a_checkpoint_resumes_only_in_the_engine_that_wrote_it(tmp_path):
+    from reglab.engine.checkpoint import Checkpointer
+
+    path = tmp_path / "seed-0.ckpt"
+    Checkpointer(path, 0.0, engine="reference").maybe_save(lambda: {"epoch": 3})
+    assert Checkpointer(path, 0.0, engine="reference").load()["epoch"] == 3
+    assert Checkpointer(path, 0.0, engine="fast").load() is None  # they round differently: start over

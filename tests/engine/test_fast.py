@@ -13,11 +13,14 @@ import threading
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from reglab.config import parse_study
-from reglab.engine.fast import stack_key, train_stack
+from reglab.engine.fast import ACTIVATION_BACKWARD, StackedMLP, _loss_gradient, stack_key, train_stack
 from reglab.engine.reference import train_run
 from reglab.engine.scheduler import Schedule, Unit, execute, plan
+from reglab.engine.seeding import generator
+from reglab.models import build_mlp
 from reglab.techniques import registry
 
 RTOL = 1e-5
@@ -160,6 +163,7 @@ def test_plan_per_engine_and_device():
     assert all(not u.stacked and len(u.members) == 1 for u in reference.units) and len(reference.units) == 6
     auto = plan(STUDY, "auto", cpu, cores=2)
     assert auto.workers == 2 and auto.threads_per_worker == 1 and len(auto.units) == 6
+    assert all(u.stacked and len(u.members) == 1 for u in auto.units)  # single runs, fast engine
     assert auto.units[0].members[0][1].name == "c"  # the costliest runs first
     fast = plan(STUDY, "fast", cpu, cores=2)
     # On the CPU a stack holds one seed: a+b of seed 0 and of seed 1 (split over two cores), c alone.
@@ -198,10 +202,10 @@ def test_out_of_gpu_memory_splits_the_stack_and_goes_on(data, monkeypatch):
     import reglab.engine.scheduler as scheduler
 
     real = scheduler.train_stack
-    def small_memory(d, members, on_epoch=None):
+    def small_memory(d, members, on_epoch=None, checkpoint=None):
         if len(members) > 1:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(d, members, on_epoch=on_epoch)
+        return real(d, members, on_epoch=on_epoch, checkpoint=checkpoint)
     monkeypatch.setattr(scheduler, "train_stack", small_memory)
     vs = variants('[[variants]]\nname = "a"\n[[variants]]\nname = "b"\n[[variants]]\nname = "c"\n')
     unit = Unit(tuple((i, v, 0) for i, v in enumerate(vs)), True)
@@ -222,3 +226,39 @@ def test_workers_stop_at_an_epoch_boundary_when_cancelled(data):
     with pytest.raises(Interrupted):
         execute(Schedule(units, workers=2, threads_per_worker=1), data, recorder, recorder, cancel=cancel)
     assert recorder.saved == []
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATION_BACKWARD))
+@pytest.mark.parametrize("seeds", [(3, 3), (3, 5)], ids=["shared-input", "batched-input"])
+def test_hand_derived_gradient_equals_autograd(data, activation, seeds):
+    # One training step's gradient, by the fast engine's backward() and by autograd through the
+    # same stacked forward pass (same weights, same dropout masks, same label smoothing).
+    vs = variants(f'[[variants]]\nname = "a"\nactivation = "{activation}"\ndropout = [0.5, 0.2]\n'
+                  f'label_smoothing = 0.1\n[[variants]]\nname = "b"\nactivation = "{activation}"\n')
+    models = [build_mlp(v, data.input_dim, data.classes, generator(seed, "init")) for v, seed in zip(vs, seeds)]
+    net = StackedMLP(models, vs, torch.device("cpu"))
+    assert net.hand_derived
+    batch = torch.arange(32)
+    x = data.x_train[batch] if seeds[0] == seeds[1] else torch.stack([data.x_train[batch], data.x_train[batch + 40]])
+    y = data.y_train[batch].expand(2, -1) if seeds[0] == seeds[1] else torch.stack([data.y_train[batch],
+                                                                                  data.y_train[batch + 40]])
+    smoothing = torch.tensor([0.1, 0.0])
+
+    logits, tape = net.forward_for_backward(x, [generator(9, "dropout"), None])
+    losses, d_logits = _loss_gradient(logits, y, smoothing)
+    net.backward(d_logits, tape)
+    hand = [t.grad.clone() for t in net.parameters()]
+
+    leaves = [t.detach().clone().requires_grad_() for t in net.parameters()]
+    net.weights, net.biases = leaves[:len(net.weights)], leaves[len(net.weights):]
+    logits = net.forward(x, True, [generator(9, "dropout"), None])
+    objective = sum(F.cross_entropy(logits[r], y[r], label_smoothing=float(smoothing[r])) for r in range(2))
+    for grad, expected in zip(hand, torch.autograd.grad(objective, leaves), strict=True):
+        torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(losses, torch.stack([F.cross_entropy(logits[r], y[r]) for r in range(2)]).detach())
+
+
+def test_networks_with_normalization_go_through_autograd(data):
+    vs = variants('[[variants]]\nname = "bn"\nbatch_norm = true\n')
+    net = StackedMLP([build_mlp(vs[0], data.input_dim, data.classes, generator(0, "init"))], vs, torch.device("cpu"))
+    assert not net.hand_derived and all(t.requires_grad for t in net.parameters())

@@ -144,6 +144,22 @@ def test_l1_l2_is_the_sum_of_both_penalties():
     assert both.item() == pytest.approx((0.01 * w.abs().sum() + 0.02 * (w * w).sum()).item(), rel=1e-6)
 
 
+@pytest.mark.parametrize("params", [{"l1": 0.01, "l2": 0.0}, {"l1": 0.0, "l2": 0.02}, {"l1": 0.003, "l2": 0.05}])
+def test_penalty_gradient_in_closed_form_equals_autograd(params):
+    # The engines add the penalty's gradient by formula; autograd of the published penalty is the reference.
+    kernels = [torch.randn(5, 4), torch.randn(3, 5)]
+    kernels[0][0, 0] = 0.0  # |w| at 0: autograd's subgradient is 0
+    penalty = lookup("penalty", "l1_l2").build(params)
+    leaves = [k.clone().requires_grad_() for k in kernels]
+    penalty(leaves).backward()
+    grads = [torch.full_like(k, 0.5) for k in kernels]
+    value = penalty.add_gradient(kernels, grads)
+    expected = sum(params["l1"] * k.abs().sum() + params["l2"] * (k * k).sum() for k in kernels)
+    assert value.item() == pytest.approx(expected.item(), rel=1e-6)
+    for grad, leaf in zip(grads, leaves, strict=True):
+        torch.testing.assert_close(grad, leaf.grad + 0.5, rtol=1e-6, atol=0)
+
+
 def test_l1_drives_weights_to_zero(data):
     # What the tutorial says L1 does: more weights near zero than without it.
     def near_zero(outcome):

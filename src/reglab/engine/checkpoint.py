@@ -22,15 +22,17 @@ import torch
 
 from reglab.store.atomic import write_bytes
 
-FORMAT = 1
+FORMAT = 2
 
 
 class Checkpointer:
     """Saves a run's state at epoch ends: every `interval` seconds, and always when the study is
     being stopped (Ctrl-C), so that stopping loses no finished epoch."""
 
-    def __init__(self, path: Path, interval: float, stopping: threading.Event | None = None):
+    def __init__(self, path: Path, interval: float, stopping: threading.Event | None = None,
+                 engine: str = "reference"):
         self.path = path
+        self.engine = engine  # a checkpoint resumes only in the engine that wrote it (they round differently)
         self.interval = interval
         self.stopping = stopping or threading.Event()
         self.last_saved = time.monotonic()
@@ -43,13 +45,15 @@ class Checkpointer:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception:  # a damaged checkpoint costs only the work since the run started
             return None
-        return state if isinstance(state, dict) and state.get("format") == FORMAT else None
+        if not (isinstance(state, dict) and state.get("format") == FORMAT and state.get("engine") == self.engine):
+            return None
+        return state
 
     def maybe_save(self, build: Callable[[], dict[str, Any]]) -> bool:
         if not (self.stopping.is_set() or time.monotonic() - self.last_saved >= self.interval):
             return False
         buffer = io.BytesIO()
-        torch.save({"format": FORMAT, **build()}, buffer)
+        torch.save({"format": FORMAT, "engine": self.engine, **build()}, buffer)
         write_bytes(self.path, buffer.getvalue())
         self.last_saved = time.monotonic()
         return True

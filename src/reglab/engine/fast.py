@@ -4,6 +4,13 @@ Weights of R runs live in stacked tensors ([R, out, in] per layer): one forward/
 them all. When every run of the stack sees the same batch (same seed, no augmentation), the
 first layer — most of the arithmetic — is a single wide matrix product; otherwise batched ones.
 
+The backward pass is derived by hand for the networks that need nothing else (a Linear layer,
+its activation and dropout): three matrix products per layer written into gradient buffers that
+live as long as the stack, the activation's derivative through the very ATen formula autograd
+uses, and nothing else per step. On the CPU that is what makes a single run fast (autograd's
+bookkeeping, allocations and broadcasts cost a fifth of a step of the tutorial's model:
+benchmarks/README.md). Networks with batch or layer normalization go through autograd.
+
 Everything a run decides for itself stays per run and goes through the same code as the
 reference loop: its own torch.optim optimizer (over views of the stacked weights), its schedule,
 penalties, constraints, label smoothing, dropout masks drawn from its own generator with the
@@ -15,13 +22,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from reglab.config import VariantSpec
+from reglab.engine.checkpoint import Checkpointer
 from reglab.engine.reference import DeviceData, RunOutcome, Techniques, _set_lr, tested_outcome
 from reglab.engine.seeding import generator
 from reglab.models import MLP, build_mlp
@@ -31,6 +39,16 @@ from reglab.techniques import registry
 # What the fast engine knows how to stack. A variant using anything else trains in the reference loop.
 SUPPORTED = {"penalty", "constraint", "loss", "layer", "augmentation", "training"}
 EVAL_ROWS = 1 << 16  # rows x runs per evaluation chunk: bounds the activations' memory
+
+# d(activation)/d(input) times the incoming gradient, by the ATen functions autograd itself calls
+# for these activations (so the numbers are autograd's), from the output or the input.
+ACTIVATION_BACKWARD: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "relu": lambda grad, output, _: torch.ops.aten.threshold_backward(grad, output, 0),
+    "tanh": lambda grad, output, _: torch.ops.aten.tanh_backward(grad, output),
+    "sigmoid": lambda grad, output, _: torch.ops.aten.sigmoid_backward(grad, output),
+    "elu": lambda grad, _, pre: torch.ops.aten.elu_backward(grad, 1.0, 1, 1, False, pre),
+    "gelu": lambda grad, _, pre: torch.ops.aten.gelu_backward(grad, pre),
+}
 
 
 def stack_key(variant: VariantSpec) -> tuple | None:
@@ -71,6 +89,16 @@ class _Run:
     outcome: RunOutcome | None = None
 
 
+@dataclass
+class _Tape:
+    """What the hand-derived backward needs from a training forward pass, per layer."""
+
+    inputs: list[torch.Tensor] = field(default_factory=list)  # each layer's input: [B, in] shared, or [R, B, in]
+    pre: list[torch.Tensor | None] = field(default_factory=list)  # hidden pre-activations (for elu, gelu)
+    outputs: list[torch.Tensor] = field(default_factory=list)  # hidden activations, before dropout
+    masks: list[torch.Tensor | None] = field(default_factory=list)  # scaled dropout masks
+
+
 class StackedMLP:
     """The weights of R MLPs of one architecture, stacked, with a batched forward pass."""
 
@@ -79,8 +107,14 @@ class StackedMLP:
         linears = [m.linears() for m in models]
         norms = [[m for m in model.layers if isinstance(m, (nn.BatchNorm1d, nn.LayerNorm))] for model in models]
 
+        activation = variants[0].activation.name
+        self.hand_derived = not norms[0] and activation in ACTIVATION_BACKWARD
+        self.activation_backward = ACTIVATION_BACKWARD.get(activation)
+        self.keep_pre = activation in ("elu", "gelu")
+
         def stack(tensors: list[torch.Tensor], trainable: bool) -> torch.Tensor:
-            return torch.stack([t.detach() for t in tensors]).to(device).requires_grad_(trainable)
+            stacked = torch.stack([t.detach() for t in tensors]).to(device)
+            return stacked.requires_grad_(trainable and not self.hand_derived)
 
         self.weights = [stack([ls[i].weight for ls in linears], True) for i in range(len(linears[0]))]
         self.biases = [stack([ls[i].bias for ls in linears], True) for i in range(len(linears[0]))]
@@ -101,7 +135,14 @@ class StackedMLP:
         # Kept on the host too: deciding whether to draw must not wait on the GPU.
         self.host_rates = [v.dropout_rates() for v in variants]  # [R][hidden]
         self.rates = torch.tensor(self.host_rates, dtype=torch.float32, device=device)
+        # 1 / (1 - rate) in double, then float32: the very scale the reference multiplies by.
+        self.keep_scales = torch.tensor([[1.0 / (1.0 - rate) for rate in rates] for rates in self.host_rates],
+                                        dtype=torch.float32, device=device)
         self.has_dropout = [any(rates[i] > 0 for rates in self.host_rates) for i in range(len(variants[0].hidden))]
+        if self.hand_derived:
+            # Written in place by every backward pass: no allocation, no zeroing.
+            for tensor in self.parameters():
+                tensor.grad = torch.zeros_like(tensor)
 
     def sources(self, model: MLP) -> list[torch.Tensor]:
         """The stacked tensor behind each of model.parameters(), in that order."""
@@ -122,9 +163,16 @@ class StackedMLP:
         return [w[r] for w in self.weights[:-1]]
 
     def state(self, r: int) -> list[torch.Tensor]:
-        tensors = self.weights + self.biases + self.norm_weights + self.norm_biases
-        tensors += [t for pair in self.running for t in pair]
-        return [t.detach()[r].clone() for t in tensors]
+        """Run r's weights and running statistics, copied out of the stack."""
+        return [t.detach()[r].clone() for t in self._tensors()]
+
+    def restore(self, r: int, state: list[torch.Tensor]) -> None:
+        """The inverse of state(): write run r's slices back into the stack."""
+        for tensor, value in zip(self._tensors(), state, strict=True):
+            tensor.detach()[r].copy_(value)
+
+    def _tensors(self) -> list[torch.Tensor]:
+        return self.parameters() + [t for pair in self.running for t in pair]
 
     def load_into(self, model: MLP, state: list[torch.Tensor], steps: int) -> None:
         """Write a run's slices (from state()) into its own plain model."""
@@ -143,15 +191,9 @@ class StackedMLP:
 
     def forward(self, x: torch.Tensor, training: bool, dropout: Sequence[torch.Generator | None] = ()) -> torch.Tensor:
         """x: [B, in] shared by every run, or [R, B, in]. Returns logits [R, B, classes]."""
-        R = self.runs
         h = x
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            if h.dim() == 2:
-                # One wide product for all runs: [B, in] x [in, R*out].
-                out = torch.addmm(b.reshape(1, -1), h, w.reshape(-1, w.shape[-1]).t())
-                h = out.view(h.shape[0], R, -1).transpose(0, 1)
-            else:
-                h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+        for i in range(len(self.weights)):
+            h = self._linear(i, h)
             if i == len(self.weights) - 1:
                 return h
             if self.norm_kind is not None and not self.norm_after:
@@ -160,8 +202,58 @@ class StackedMLP:
             if self.norm_kind is not None and self.norm_after:
                 h = self._norm(i, h, training)
             if training and self.has_dropout[i]:
-                h = self._dropout(i, h, dropout)
+                h = h * self._dropout_mask(i, h, dropout)
         return h
+
+    def forward_for_backward(self, x: torch.Tensor, dropout: Sequence[torch.Generator | None]) -> tuple[torch.Tensor, _Tape]:
+        """The training forward pass of a hand-derived stack, keeping what backward() needs."""
+        tape = _Tape()
+        h = x
+        for i in range(len(self.weights)):
+            tape.inputs.append(h)
+            h = self._linear(i, h)
+            if i == len(self.weights) - 1:
+                return h, tape
+            pre = h if self.keep_pre else None
+            # ReLU in place: its derivative needs only its output.
+            h = h.relu_() if self.activation_backward is ACTIVATION_BACKWARD["relu"] else self.activation(h)
+            mask = self._dropout_mask(i, h, dropout) if self.has_dropout[i] else None
+            tape.pre.append(pre)
+            tape.outputs.append(h)
+            tape.masks.append(mask)
+            if mask is not None:
+                h = h * mask
+        raise AssertionError("unreachable: the last layer returns")
+
+    def backward(self, d_logits: torch.Tensor, tape: _Tape) -> None:
+        """Writes the gradient of the runs' summed objectives into every stacked tensor's .grad.
+
+        Per layer, as autograd does for Linear: dW = dᵀ·input, db = Σ_batch d, d_input = d·W;
+        then through dropout (times its scaled mask) and the activation's derivative."""
+        d = d_logits
+        for i in reversed(range(len(self.weights))):
+            weight, layer_input = self.weights[i], tape.inputs[i]
+            runs, width, fan_in = weight.shape
+            if layer_input.dim() == 2:  # the input every run shares: one wide product for all
+                torch.mm(d.transpose(0, 1).reshape(-1, runs * width).t(), layer_input,
+                         out=weight.grad.view(runs * width, fan_in))
+            else:
+                torch.bmm(d.transpose(1, 2), layer_input, out=weight.grad)
+            torch.sum(d, dim=1, out=self.biases[i].grad)
+            if i == 0:
+                return
+            d = torch.bmm(d, weight)
+            if tape.masks[i - 1] is not None:
+                d.mul_(tape.masks[i - 1])
+            d = self.activation_backward(d, tape.outputs[i - 1], tape.pre[i - 1])
+
+    def _linear(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        w, b = self.weights[i], self.biases[i]
+        if h.dim() == 2:
+            # One wide product for all runs: [B, in] x [in, R*out].
+            out = torch.addmm(b.reshape(1, -1), h, w.reshape(-1, w.shape[-1]).t())
+            return out.view(h.shape[0], self.runs, -1).transpose(0, 1)
+        return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
 
     def _norm(self, i: int, h: torch.Tensor, training: bool) -> torch.Tensor:
         R, B, W = h.shape
@@ -175,9 +267,10 @@ class StackedMLP:
                             training, self.momentum, self.eps)
         return flat.view(B, R, W).transpose(0, 1)
 
-    def _dropout(self, i: int, h: torch.Tensor, generators: Sequence[torch.Generator | None]) -> torch.Tensor:
+    def _dropout_mask(self, i: int, h: torch.Tensor, generators: Sequence[torch.Generator | None]) -> torch.Tensor:
+        """Each run's dropout mask for hidden layer i, scaled by 1 / (1 - rate): [R, B, W]."""
         R, B, W = h.shape
-        rates = self.rates[:, i]
+        rates, scales = self.rates[:, i], self.keep_scales[:, i]
         noise = torch.empty((R, B, W), device=h.device, dtype=h.dtype)
         for r, gen in enumerate(generators):
             if gen is not None and self.host_rates[r][i] > 0:
@@ -185,21 +278,46 @@ class StackedMLP:
                 torch.rand((B, W), generator=gen, device=h.device, dtype=h.dtype, out=noise[r])
             else:
                 noise[r].fill_(1.0)  # keeps every unit: rate 0, or a run that has finished
-        keep = noise >= rates.view(R, 1, 1)
-        return h * keep / (1.0 - rates).view(R, 1, 1)
+        # As the reference: the mask scaled by 1 / (1 - rate), built in place.
+        return noise.ge_(rates.view(R, 1, 1)).mul_(scales.view(R, 1, 1))
+
+
+def _loss_gradient(logits: torch.Tensor, y: torch.Tensor, smoothing: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-run mean cross-entropy [R] (the recorded loss), and the gradient of the runs' summed
+    objectives with respect to the logits: (softmax − target) / B, where the target is
+    (1 − ε)·one_hot + ε/K with each run's label smoothing ε [R] (None: no run smooths), which is
+    what F.cross_entropy differentiates to."""
+    R, B, classes = logits.shape
+    log_p = logits.log_softmax(-1)
+    target = y.unsqueeze(-1)
+    data_losses = -log_p.gather(-1, target).squeeze(-1).mean(-1)
+    d = log_p.exp()
+    if smoothing is None:
+        d.scatter_add_(-1, target, torch.full((1, 1, 1), -1.0, device=d.device).expand(R, B, 1))
+    else:
+        d.scatter_add_(-1, target, (smoothing - 1).view(R, 1, 1).expand(R, B, 1))
+        d.sub_((smoothing / classes).view(R, 1, 1))
+    return data_losses, d.div_(B)
 
 
 EpochCallback = Callable[[int, EpochRecord], None]
 
 
 def train_stack(
-    data: DeviceData, members: Sequence[tuple[VariantSpec, int]], *, on_epoch: EpochCallback | None = None
+    data: DeviceData, members: Sequence[tuple[VariantSpec, int]], *, on_epoch: EpochCallback | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> list[RunOutcome]:
-    """Train every (variant, seed) of `members` together; one RunOutcome per member, in order."""
+    """Train every (variant, seed) of `members` together; one RunOutcome per member, in order.
+
+    A stack of one run (how the CPU trains) takes a `checkpoint` like the reference loop: its
+    state is saved at epoch ends and training continues from a saved state. Bigger stacks (the
+    GPU's) are trained whole again when a study resumes."""
     device = data.x_train.device
     variants = [v for v, _ in members]
     if len({stack_key(v) for v in variants}) != 1 or stack_key(variants[0]) is None:
         raise ValueError("train_stack needs variants with one (supported) stack_key")
+    if checkpoint is not None and len(members) != 1:
+        raise ValueError("only a stack of one run checkpoints")
     started = time.perf_counter()
     models = [build_mlp(v, data.input_dim, data.classes, generator(seed, "init")) for v, seed in members]
     net = StackedMLP(models, variants, device)
@@ -218,8 +336,16 @@ def train_stack(
     n, batch_size = data.x_train.shape[0], variants[0].batch_size
     shared_input = len(orders) == 1 and not any(run.tech.augment for run in runs)
     seeds = [seed for _, seed in members]
+    smoothing = (torch.tensor([run.tech.label_smoothing for run in runs], dtype=torch.float32, device=device)
+                 if any(run.tech.label_smoothing for run in runs) else None)
+    first_epoch = 0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        first_epoch = saved["epoch"]
+        started -= saved["seconds"]  # the run is charged for its earlier attempts too
+        _restore_run(net, runs[0], orders[seeds[0]], saved)
 
-    for epoch in range(max(v.epochs for v in variants)):
+    for epoch in range(first_epoch, max(v.epochs for v in variants)):
         active = [run for run in runs if run.active]
         if not active:
             break
@@ -241,28 +367,26 @@ def train_stack(
                     _set_lr(run.optimizer, run.lr)
             if shared_input:
                 batch = batches[seeds[0]]
-                x, y = data.x_train[batch], data.y_train[batch].expand(net.runs, -1)
+                x, y = data.training_batch(batch)
+                y = y.expand(net.runs, -1)
             else:
                 x = torch.stack([_inputs(data, batches[run.seed], run) for run in runs])
-                y = torch.stack([data.y_train[batches[run.seed]] for run in runs])
-            logits = net.forward(x, True, [run.dropout if run.active else None for run in runs])
-            data_losses, objective = [], []
-            for run in runs:
-                data_loss = F.cross_entropy(logits[run.index], y[run.index])
-                loss = (F.cross_entropy(logits[run.index], y[run.index], label_smoothing=run.tech.label_smoothing)
-                        if run.tech.label_smoothing else data_loss)
-                data_losses.append(data_loss.detach())
-                objective.append(loss)
-            for tensor in net.parameters():
-                tensor.grad = None
-            torch.stack(objective).sum().backward()  # runs share no weights: each gets its own gradient
+                y = torch.stack([data.y_train.index_select(0, batches[run.seed]) for run in runs])
+            generators = [run.dropout if run.active else None for run in runs]
+            if net.hand_derived:
+                logits, tape = net.forward_for_backward(x, generators)
+                data_losses, d_logits = _loss_gradient(logits, y, smoothing)
+                net.backward(d_logits, tape)
+            else:
+                logits = net.forward(x, True, generators)
+                data_losses = _autograd_backward(net, runs, logits, y)
             for run in active:
                 if run.tech.penalties:
                     penalty_sums[run.index] += _add_penalty_gradient(net, run) * y.shape[1]
             with torch.no_grad():
                 for run in active:
                     _step(net, run)
-            loss_sums += torch.stack(data_losses) * y.shape[1]
+            loss_sums += data_losses * y.shape[1]
             correct += (logits.detach().argmax(-1) == y).sum(-1)
             for run in active:
                 run.step += 1
@@ -272,41 +396,72 @@ def train_stack(
         loss_list, correct_list, penalty_list = loss_sums.tolist(), correct.tolist(), penalty_sums.tolist()
         for run in active:
             with torch.no_grad():
-                end_penalty = (sum(p(net.hidden_kernels(run.index)) for p in run.tech.penalties).item()
-                               if run.tech.penalties else 0.0)
+                end_penalty = run.tech.penalty(net.hidden_kernels(run.index)).item() if run.tech.penalties else 0.0
             record = EpochRecord(
                 epoch=epoch, train_loss=loss_list[run.index] / n, train_accuracy=correct_list[run.index] / n,
                 val_loss=val_losses[run.index], val_accuracy=val_accuracies[run.index], lr=lr_at_start[run.index],
                 seconds=seconds, train_penalty=penalty_list[run.index] / n, penalty=end_penalty,
             )
             run.history.append(record)
-            if on_epoch is not None:
-                on_epoch(run.index, record)
             _after_epoch(net, run, record, data, started)
+        if checkpoint is not None and runs[0].active:
+            checkpoint.maybe_save(lambda: _run_state(net, runs[0], orders[seeds[0]], epoch, started))
+        if on_epoch is not None:
+            for run in active:  # may raise to stop the study: after the checkpoint, never before
+                on_epoch(run.index, run.history[-1])
     for run in runs:
         if run.active:
             _finish(net, run, data, started)
     return [run.outcome for run in runs]
 
 
-def _add_penalty_gradient(net: StackedMLP, run: _Run) -> torch.Tensor:
-    """Differentiate the run's penalties on its own slices and add into the stacked gradient.
+def _run_state(net: StackedMLP, run: _Run, order: torch.Generator, epoch: int, started: float) -> dict:
+    """A single-run stack's checkpoint: everything the next epoch depends on (see engine/checkpoint.py)."""
+    return {
+        "epoch": epoch + 1, "step": run.step, "seconds": time.perf_counter() - started,
+        "history": [asdict(e) for e in run.history], "stack": net.state(run.index),
+        "optimizer": run.optimizer.state_dict(),
+        "generators": {"data_order": order.get_state(), "dropout": run.dropout.get_state(),
+                       "augmentation": run.augmentation.get_state()},
+        "techniques": run.tech.state_dict(), "best_state": run.best_state, "best_steps": run.best_steps,
+    }
 
-    Autograd through a slice w[r] of the stacked weights would allocate and zero a gradient the
-    size of the whole stack for every run and layer (measured: a quarter of the step time); the
-    sum of the two gradients is the same as autograd's over data loss + penalty."""
-    kernels = [w.detach()[run.index].requires_grad_() for w in net.weights[:-1]]
-    with torch.enable_grad():
-        penalty = sum(p(kernels) for p in run.tech.penalties)
-        penalty.backward()
-    with torch.no_grad():
-        for stacked, kernel in zip(net.weights[:-1], kernels):
-            stacked.grad[run.index] += kernel.grad
-    return penalty.detach()
+
+def _restore_run(net: StackedMLP, run: _Run, order: torch.Generator, saved: dict) -> None:
+    net.restore(run.index, saved["stack"])
+    run.optimizer.load_state_dict(saved["optimizer"])
+    for stream, state in ((order, saved["generators"]["data_order"]), (run.dropout, saved["generators"]["dropout"]),
+                          (run.augmentation, saved["generators"]["augmentation"])):
+        stream.set_state(state)
+    run.tech.load_state_dict(saved["techniques"])
+    run.step, run.best_state, run.best_steps = saved["step"], saved["best_state"], saved["best_steps"]
+    run.history = [EpochRecord(**e) for e in saved["history"]]
+
+
+def _autograd_backward(net: StackedMLP, runs: list[_Run], logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The gradient through autograd (networks with normalization layers); per-run data losses [R]."""
+    data_losses, objective = [], []
+    for run in runs:
+        data_loss = F.cross_entropy(logits[run.index], y[run.index])
+        loss = (F.cross_entropy(logits[run.index], y[run.index], label_smoothing=run.tech.label_smoothing)
+                if run.tech.label_smoothing else data_loss)
+        data_losses.append(data_loss.detach())
+        objective.append(loss)
+    for tensor in net.parameters():
+        tensor.grad = None
+    torch.stack(objective).sum().backward()  # runs share no weights: each gets its own gradient
+    return torch.stack(data_losses)
+
+
+def _add_penalty_gradient(net: StackedMLP, run: _Run) -> torch.Tensor:
+    """Add the run's penalty gradients into its slices of the stacked gradient; returns their value."""
+    kernels = [w.detach()[run.index] for w in net.weights[:-1]]
+    grads = [w.grad[run.index] for w in net.weights[:-1]]
+    return sum(penalty.add_gradient(kernels, grads) for penalty in run.tech.penalties)
 
 
 def _inputs(data: DeviceData, batch: torch.Tensor, run: _Run) -> torch.Tensor:
-    x = data.x_train[batch]
+    x = data.x_train.index_select(0, batch)
     return run.tech.augment(x, data.image_shape, run.augmentation) if run.tech.augment is not None else x
 
 

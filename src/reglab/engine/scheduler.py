@@ -2,14 +2,16 @@
 
 Measured on two CPU cores (benchmarks/README.md): stacking runs into batched products gains
 nothing on the CPU, because MKL already runs the narrow products of one run at full speed; what
-pays is training two runs at once, one core each, so that the small element-wise steps and the
-Python of one run overlap the matrix products of the other. On a GPU a step of these small
-networks is bound by kernel launches, so a stack of runs costs about what one run costs.
+pays is the fast engine's hand-derived backward pass for a single run, and training two runs at
+once, one core each. On a GPU a step of these small networks is bound by kernel launches, so a
+stack of runs costs about what one run costs.
 
     engine      CPU                                        CUDA
     reference   one run at a time, torch's default threads one run at a time
     fast        stacks of one seed, one core per stack     stacks across seeds, one stream
-    auto        single runs, one core per run              = fast
+    auto        single runs in the fast engine, one core   = fast
+                per run (the reference loop for what the
+                fast engine does not support)
 
 On the CPU every worker has exactly one thread whatever the number of runs, so a run's numbers do
 not depend on how many other runs the study has (float rounding differs with the thread count).
@@ -38,7 +40,8 @@ ENGINES = ("auto", "reference", "fast")
 
 @dataclass(frozen=True)
 class Unit:
-    """Runs trained together: one program if `stacked`, else a single run in the reference loop."""
+    """Runs trained together in the fast engine if `stacked` (one or more), else a single run in the
+    reference loop."""
 
     members: tuple[tuple[int, VariantSpec, int], ...]  # (variant index, variant, seed)
     stacked: bool
@@ -78,7 +81,7 @@ def _plan_all(study: StudySpec, engine: str, device: torch.device, input_dim: in
     if engine == "reference":
         return Schedule(tuple(Unit((run,), False) for run in runs), workers=1, threads_per_worker=None)
     if engine == "auto" and cpu:
-        units = [Unit((run,), False) for run in runs]
+        units = [Unit((run,), stack_key(run[1]) is not None) for run in runs]
         return Schedule(_longest_first(units, input_dim), workers=cores, threads_per_worker=1)
 
     groups: dict[tuple, list[tuple[int, VariantSpec, int]]] = {}
@@ -120,8 +123,8 @@ def execute(schedule: Schedule, data: DeviceData, store, observer,
             cancel: threading.Event | None = None, checkpoint_seconds: float | None = None) -> None:
     """Train every unit, save each run as its unit ends; re-raises the first failure.
 
-    With `checkpoint_seconds`, single runs save an epoch checkpoint at most that often (and when
-    `cancel` is set) beside their record, and pick it up again if one is there."""
+    With `checkpoint_seconds`, single runs (in either engine) save an epoch checkpoint at most that
+    often (and when `cancel` is set) beside their record, and pick it up again if one is there."""
     cancel = cancel or threading.Event()
     lock = threading.Lock()  # the store and the observer are touched by one worker at a time
 
@@ -137,9 +140,10 @@ def execute(schedule: Schedule, data: DeviceData, store, observer,
         with lock:
             observer.runs_started([(variant, seed) for _, variant, seed in unit.members])
         checkpoint = None
-        if checkpoint_seconds is not None and not unit.stacked:
+        if checkpoint_seconds is not None and len(unit.members) == 1:
             index, variant, seed = unit.members[0]
-            checkpoint = Checkpointer(store.checkpoint_path(index, variant.name, seed), checkpoint_seconds, cancel)
+            checkpoint = Checkpointer(store.checkpoint_path(index, variant.name, seed), checkpoint_seconds, cancel,
+                                      engine="fast" if unit.stacked else "reference")
         outcomes = _train(unit, data, epoch_done, checkpoint)
         with lock:
             for (index, _, _), outcome in zip(unit.members, outcomes):
@@ -174,7 +178,7 @@ def _train(unit: Unit, data: DeviceData, epoch_done: Callable, checkpoint: Check
     if unit.stacked:
         variants = [variant for _, variant, _ in unit.members]
         return train_stack(data, [(variant, seed) for _, variant, seed in unit.members],
-                           on_epoch=lambda r, record: epoch_done(variants[r])(record))
+                           on_epoch=lambda r, record: epoch_done(variants[r])(record), checkpoint=checkpoint)
     _, variant, seed = unit.members[0]
     return [train_run(data, variant, seed, on_epoch=epoch_done(variant), checkpoint=checkpoint)]
 

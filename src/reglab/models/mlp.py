@@ -30,7 +30,9 @@ class SeededDropout(nn.Module):
         if not self.training or self.rate == 0.0:
             return x
         noise = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
-        return x * (noise >= self.rate) / (1.0 - self.rate)
+        # The mask, already scaled, is built in place in the noise's memory: one product with x
+        # is the only step autograd sees (a bool mask times x would convert it twice a step).
+        return x * noise.ge_(self.rate).mul_(1.0 / (1.0 - self.rate))
 
     def extra_repr(self) -> str:
         return f"rate={self.rate}"

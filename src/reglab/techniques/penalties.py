@@ -4,7 +4,8 @@ are not penalised. PyTorch's `weight_decay` argument is a different constant (λ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -12,17 +13,48 @@ import torch
 from reglab.techniques.params import Param
 from reglab.techniques.registry import Technique, register
 
-Penalty = Callable[[Sequence[torch.Tensor]], torch.Tensor]
+Tensors = Sequence[torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """λ1·Σ|w| + λ2·Σw² over the hidden kernels, with its gradient in closed form.
+
+    The engines add the gradient (λ1·sign(w) + 2λ2·w, as autograd computes it: sign(0) = 0, and
+    multiplying by 2 is exact) to the data loss's gradient instead of differentiating the penalty
+    through autograd, whose broadcast of the scalar gradient over every weight cost a millisecond
+    a step on the tutorial's model. The sums are dot products (Σ|w| = w·sign(w), Σw² = w·w): one
+    fast pass each, and the L1 term shares its signs with the gradient."""
+
+    l1: float = 0.0
+    l2: float = 0.0
+
+    def __call__(self, kernels: Tensors) -> torch.Tensor:
+        return self.add_gradient(kernels, None)
+
+    def add_gradient(self, kernels: Tensors, grads: Tensors | None) -> torch.Tensor:
+        """grads += d(penalty)/d(kernels), in place (unless None); returns the penalty's value."""
+        value = torch.zeros((), device=kernels[0].device)
+        for i, w in enumerate(kernels):
+            flat = w.reshape(-1)
+            if self.l1:
+                sign = torch.sign(flat)
+                value += self.l1 * torch.dot(flat, sign)
+                if grads is not None:
+                    grads[i].add_(sign.view_as(w), alpha=self.l1)
+            if self.l2:
+                value += self.l2 * torch.dot(flat, flat)
+                if grads is not None:
+                    grads[i].add_(w, alpha=2 * self.l2)
+        return value
 
 
 def _l1(p: dict[str, Any]) -> Penalty:
-    strength = p["strength"]
-    return lambda kernels: strength * sum(w.abs().sum() for w in kernels)
+    return Penalty(l1=p["strength"])
 
 
 def _l2(p: dict[str, Any]) -> Penalty:
-    strength = p["strength"]
-    return lambda kernels: strength * sum(w.square().sum() for w in kernels)
+    return Penalty(l2=p["strength"])
 
 
 def strength(doc: str) -> Param:
@@ -42,8 +74,7 @@ register(Technique(
 
 
 def _l1_l2(p: dict[str, Any]) -> Penalty:
-    l1, l2 = _l1({"strength": p["l1"]}), _l2({"strength": p["l2"]})
-    return lambda kernels: l1(kernels) + l2(kernels)
+    return Penalty(l1=p["l1"], l2=p["l2"])
 
 
 register(Technique(

@@ -33,6 +33,12 @@ class EarlyStopping:
         self.wait += 1
         return False, self.wait >= self.patience
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+
 
 register(Technique(
     "early_stopping", "training",
