@@ -196,7 +196,7 @@ def test_a_different_study_in_the_directory_is_refused(study, tmp_path, fault_lo
 
 def test_damaged_checkpoint_and_record_are_redone(study, uninterrupted, tmp_path, fault_log):
     out = tmp_path / "run"
-    crashed = finish(study, out, env={"REGLAB_TEST_CRASH": ".ckpt:120"})
+    crashed = finish(study, out, env={"REGLAB_TEST_CRASH": ".ckpt:60"})  # the 60th of one worker
     assert crashed.returncode == -signal.SIGKILL
     checkpoints = list(out.glob("runs/*/seed-*.ckpt"))
     records = list(out.glob("runs/*/seed-*.json"))

@@ -20,6 +20,7 @@ from reglab.engine.fast import ACTIVATION_BACKWARD, StackedMLP, _loss_gradient, 
 from reglab.engine.reference import train_run
 from reglab.engine.scheduler import Schedule, Unit, execute, plan
 from reglab.engine.seeding import generator
+from reglab.errors import ReglabError
 from reglab.models import build_mlp
 from reglab.techniques import registry
 
@@ -262,3 +263,25 @@ def test_networks_with_normalization_go_through_autograd(data):
     vs = variants('[[variants]]\nname = "bn"\nbatch_norm = true\n')
     net = StackedMLP([build_mlp(vs[0], data.input_dim, data.classes, generator(0, "init"))], vs, torch.device("cpu"))
     assert not net.hand_derived and all(t.requires_grad for t in net.parameters())
+
+
+@pytest.mark.parametrize("raised, expected", [
+    (lambda: ReglabError("disk on fire. Fix: another disk."), ReglabError),
+    (lambda: ValueError("a bug"), RuntimeError),
+])
+def test_a_failing_worker_process_stops_the_study_with_its_error(data, monkeypatch, raised, expected):
+    import reglab.engine.scheduler as scheduler
+
+    real = scheduler._train
+    def failing(unit, *args):
+        if unit.members[0][1].name == "b":
+            raise raised()
+        return real(unit, *args)
+    monkeypatch.setattr(scheduler, "_train", failing)  # the forked workers inherit the patch
+    vs = variants('[[variants]]\nname = "a"\n[[variants]]\nname = "b"\n')
+    units = tuple(Unit(((i, v, 0),), True) for i, v in enumerate(vs))
+    recorder = Recorder()
+    with pytest.raises(expected) as caught:
+        execute(Schedule(units, workers=2, threads_per_worker=1), data, recorder, recorder)
+    assert ("disk on fire" if expected is ReglabError else "ValueError: a bug") in str(caught.value)
+    assert ("b", 0) not in {(name, seed) for _, name, seed in recorder.saved}

@@ -19,12 +19,17 @@ not depend on how many other runs the study has (float rounding differs with the
 
 from __future__ import annotations
 
+import ctypes
 import math
+import multiprocessing
 import os
+import queue
+import signal
+import sys
 import threading
+import traceback
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import torch
@@ -34,6 +39,7 @@ from reglab.engine.checkpoint import Checkpointer
 from reglab.engine.fast import stack_key, train_stack
 from reglab.engine.reference import DeviceData, RunOutcome, train_run
 from reglab.errors import ReglabError
+from reglab.store.records import EpochRecord
 
 ENGINES = ("auto", "reference", "fast")
 
@@ -47,11 +53,15 @@ class Unit:
     stacked: bool
 
     def cost(self, input_dim: int) -> float:
-        """Multiply-adds per example, times epochs: what a unit costs, for ordering the work."""
+        """What a unit costs, for ordering the work: per example and epoch, its multiply-adds plus
+        its dropout draws, a random number costing about 250 multiply-adds (measured on the CPU:
+        the tutorial's dropout models take 15% longer than its basic one)."""
         total = 0.0
         for _, variant, _ in self.members:
             widths = (input_dim, *variant.hidden, 10)
-            total += variant.epochs * sum(a * b for a, b in zip(widths, widths[1:]))
+            multiply_adds = 3 * sum(a * b for a, b in zip(widths, widths[1:]))  # forward and backward
+            draws = sum(width for width, rate in zip(variant.hidden, variant.dropout_rates()) if rate > 0)
+            total += variant.epochs * (multiply_adds + 250 * draws)
         return total
 
 
@@ -126,61 +136,170 @@ def execute(schedule: Schedule, data: DeviceData, store, observer,
     With `checkpoint_seconds`, single runs (in either engine) save an epoch checkpoint at most that
     often (and when `cancel` is set) beside their record, and pick it up again if one is there."""
     cancel = cancel or threading.Event()
-    lock = threading.Lock()  # the store and the observer are touched by one worker at a time
-
-    def epoch_done(variant: VariantSpec) -> Callable:
-        def report(record) -> None:
-            with lock:
-                observer.epoch_finished(variant, record)
-            if cancel.is_set():
-                raise Interrupted
-        return report
+    if schedule.workers > 1:
+        _run_in_processes(schedule, data, store, observer, cancel, checkpoint_seconds)
+        return
 
     def run_unit(unit: Unit) -> None:
-        with lock:
-            observer.runs_started([(variant, seed) for _, variant, seed in unit.members])
-        checkpoint = None
-        if checkpoint_seconds is not None and len(unit.members) == 1:
-            index, variant, seed = unit.members[0]
-            checkpoint = Checkpointer(store.checkpoint_path(index, variant.name, seed), checkpoint_seconds, cancel,
-                                      engine="fast" if unit.stacked else "reference")
-        outcomes = _train(unit, data, epoch_done, checkpoint)
-        with lock:
-            for (index, _, _), outcome in zip(unit.members, outcomes):
-                store.save_run(index, outcome.record, outcome.arrays)
-                observer.run_finished(outcome.record)
+        observer.runs_started([(variant, seed) for _, variant, seed in unit.members])
+
+        def epoch_done(position: int, record: EpochRecord) -> None:
+            observer.epoch_finished(unit.members[position][1], record)
+            if cancel.is_set():
+                raise Interrupted
+
+        outcomes = _train(unit, data, epoch_done, _checkpointer(unit, store, checkpoint_seconds, cancel))
+        for (index, _, _), outcome in zip(unit.members, outcomes):
+            store.save_run(index, outcome.record, outcome.arrays)
+            observer.run_finished(outcome.record)
 
     previous_threads = torch.get_num_threads()
     if schedule.threads_per_worker:
         torch.set_num_threads(schedule.threads_per_worker)
     try:
-        if schedule.workers == 1:
-            _run_in_order(schedule, run_unit, observer)
-        else:
-            with ThreadPoolExecutor(schedule.workers, thread_name_prefix="reglab-worker") as pool:
-                futures = [pool.submit(run_unit, unit) for unit in schedule.units]
-                try:
-                    done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-                except BaseException:
-                    cancel.set()  # Ctrl-C: workers stop at their next epoch boundary
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
-                for future in done:
-                    if future.exception() is not None:
-                        cancel.set()
-                        pool.shutdown(wait=True, cancel_futures=True)
-                        raise future.exception()
+        _run_in_order(schedule, run_unit, observer)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train(unit: Unit, data: DeviceData, epoch_done: Callable, checkpoint: Checkpointer | None) -> list[RunOutcome]:
+def _checkpointer(unit: Unit, store, checkpoint_seconds: float | None, cancel) -> Checkpointer | None:
+    if checkpoint_seconds is None or len(unit.members) != 1:
+        return None
+    index, variant, seed = unit.members[0]
+    return Checkpointer(store.checkpoint_path(index, variant.name, seed), checkpoint_seconds, cancel,
+                        engine="fast" if unit.stacked else "reference")
+
+
+# ------------------------------------------------------------------------ worker processes
+#
+# On the CPU each worker is a process with one thread. Threads of one process were measured
+# 8-10% slower for the same work (benchmarks/README.md): they contend for the interpreter lock
+# between the many small operations of a step, and for the process's memory map. A worker
+# trains units and sends events; everything the user sees and the store are handled here, in
+# the main process, which is also the only one that writes run records.
+
+
+def _run_in_processes(schedule: Schedule, data: DeviceData, store, observer, cancel: threading.Event,
+                      checkpoint_seconds: float | None) -> None:
+    # fork shares the data with the workers for free; where fork is unsafe (macOS, Windows), spawn.
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    tasks, events, stop = context.SimpleQueue(), context.Queue(), context.Event()
+    for number in range(len(schedule.units)):
+        tasks.put(number)
+    workers = [context.Process(target=_worker, name=f"reglab-worker-{w}", daemon=True,
+                               args=(schedule, data, store, checkpoint_seconds, tasks, events, stop, os.getpid()))
+               for w in range(min(schedule.workers, len(schedule.units)))]
+    for _ in workers:
+        tasks.put(None)
+    failure: BaseException | None = None
+    running = len(workers)
+    try:
+        for worker in workers:
+            worker.start()
+        while running:
+            if cancel.is_set():
+                stop.set()  # workers stop at their next epoch end, after a checkpoint
+            try:
+                message = events.get(timeout=0.1)
+            except queue.Empty:
+                if not any(worker.is_alive() for worker in workers):
+                    codes = [worker.exitcode for worker in workers]
+                    raise RuntimeError(f"a training worker process died (exit codes {codes})") from None
+                continue
+            kind, number, *payload = message
+            unit = schedule.units[number] if number is not None else None
+            if kind == "started":
+                observer.runs_started([(variant, seed) for _, variant, seed in unit.members])
+            elif kind == "epoch":
+                position, record = payload
+                observer.epoch_finished(unit.members[position][1], record)
+            elif kind == "finished" and failure is None:
+                try:
+                    for (index, _, _), outcome in zip(unit.members, payload[0]):
+                        store.save_run(index, outcome.record, outcome.arrays)
+                        observer.run_finished(outcome.record)
+                except Exception as error:  # a full disk: the workers end their epochs and checkpoint
+                    failure = error
+                    stop.set()
+            elif kind == "failed" and failure is None:
+                failure = _rebuilt(*payload)
+                stop.set()
+            elif kind == "exit":
+                running -= 1
+    except BaseException:
+        # A second Ctrl-C: stop now; the checkpoints on disk are kept.
+        for worker in workers:
+            if worker.is_alive():
+                worker.kill()
+        raise
+    finally:
+        for worker in workers:
+            worker.join(timeout=5)
+    if failure is not None:
+        raise failure
+    if stop.is_set():
+        raise Interrupted
+
+
+def _worker(schedule: Schedule, data: DeviceData, store, checkpoint_seconds: float | None, tasks, events,
+            stop, parent: int) -> None:
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    torch.set_num_threads(schedule.threads_per_worker or 1)
+    try:
+        while (number := tasks.get()) is not None and not stop.is_set():
+            unit = schedule.units[number]
+            events.put(("started", number))
+
+            def epoch_done(position: int, record: EpochRecord, number: int = number) -> None:
+                events.put(("epoch", number, position, record))
+                if stop.is_set():
+                    raise Interrupted
+
+            try:
+                outcomes = _train(unit, data, epoch_done, _checkpointer(unit, store, checkpoint_seconds, stop))
+            except Interrupted:
+                break
+            except ReglabError as error:
+                events.put(("failed", number, type(error).__name__, str(error), error.exit_code))
+                break
+            except Exception:
+                events.put(("failed", number, "RuntimeError", traceback.format_exc(), None))
+                break
+            events.put(("finished", number, outcomes))
+    finally:
+        events.put(("exit", None))
+
+
+def _rebuilt(kind: str, message: str, exit_code: int | None) -> BaseException:
+    """A worker's failure as an exception of this process (exceptions do not all survive pickling)."""
+    if exit_code is None:
+        return RuntimeError(f"a training worker failed:\n{message}")
+    error = ReglabError(message)
+    error.exit_code = exit_code
+    return error
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive the study's process (killed with SIGKILL, it cannot clean up):
+    Linux delivers SIGKILL to the worker when its parent dies."""
+    if sys.platform == "linux":
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def _train(unit: Unit, data: DeviceData, epoch_done: Callable[[int, EpochRecord], None],
+           checkpoint: Checkpointer | None) -> list[RunOutcome]:
+    """Train a unit; epoch_done(position of the run in the unit, record) after each epoch of each run."""
     if unit.stacked:
-        variants = [variant for _, variant, _ in unit.members]
         return train_stack(data, [(variant, seed) for _, variant, seed in unit.members],
-                           on_epoch=lambda r, record: epoch_done(variants[r])(record), checkpoint=checkpoint)
+                           on_epoch=epoch_done, checkpoint=checkpoint)
     _, variant, seed = unit.members[0]
-    return [train_run(data, variant, seed, on_epoch=epoch_done(variant), checkpoint=checkpoint)]
+    return [train_run(data, variant, seed, on_epoch=lambda record: epoch_done(0, record), checkpoint=checkpoint)]
 
 
 def _run_in_order(schedule: Schedule, run_unit: Callable[[Unit], None], observer) -> None:

@@ -56,8 +56,11 @@ _UMASK = _current_umask()
 
 # Fault injection for tests/test_resume.py: REGLAB_TEST_CRASH=".ckpt:3" kills the process with
 # SIGKILL just before the 3rd rename onto a file ending in .ckpt, i.e. in the middle of a write.
+# A training worker process (engine/scheduler.py) kills the study's main process, as a crash of
+# the machine would, and then itself; the count is per process.
 _CRASH = os.environ.get("REGLAB_TEST_CRASH", "")
 _crash_counts: dict[str, int] = {}
+_MAIN_PID = os.getpid()  # forked workers inherit the main process's value
 
 
 def _crash_point(path: Path) -> None:
@@ -67,6 +70,7 @@ def _crash_point(path: Path) -> None:
     if path.name.endswith(suffix):
         _crash_counts[suffix] = _crash_counts.get(suffix, 0) + 1
         if _crash_counts[suffix] == int(count or 1):
+            os.kill(_MAIN_PID, signal.SIGKILL)
             os.kill(os.getpid(), signal.SIGKILL)
 
 
