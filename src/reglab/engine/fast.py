@@ -111,6 +111,7 @@ class StackedMLP:
         self.hand_derived = not norms[0] and activation in ACTIVATION_BACKWARD
         self.activation_backward = ACTIVATION_BACKWARD.get(activation)
         self.keep_pre = activation in ("elu", "gelu")
+        self.relu = activation == "relu"  # applied in place: its derivative needs only its output
 
         def stack(tensors: list[torch.Tensor], trainable: bool) -> torch.Tensor:
             stacked = torch.stack([t.detach() for t in tensors]).to(device)
@@ -215,8 +216,7 @@ class StackedMLP:
             if i == len(self.weights) - 1:
                 return h, tape
             pre = h if self.keep_pre else None
-            # ReLU in place: its derivative needs only its output.
-            h = h.relu_() if self.activation_backward is ACTIVATION_BACKWARD["relu"] else self.activation(h)
+            h = h.relu_() if self.relu else self.activation(h)
             mask = self._dropout_mask(i, h, dropout) if self.has_dropout[i] else None
             tape.pre.append(pre)
             tape.outputs.append(h)
