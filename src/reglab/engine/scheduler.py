@@ -192,7 +192,7 @@ def _run_in_processes(schedule: Schedule, data: DeviceData, store, observer, can
     for _ in workers:
         tasks.put(None)
     failure: BaseException | None = None
-    running = len(workers)
+    running, finished = len(workers), 0
     try:
         for worker in workers:
             worker.start()
@@ -202,10 +202,13 @@ def _run_in_processes(schedule: Schedule, data: DeviceData, store, observer, can
             try:
                 message = events.get(timeout=0.1)
             except queue.Empty:
-                if not any(worker.is_alive() for worker in workers):
+                if any(worker.is_alive() for worker in workers):
+                    continue
+                try:  # all have exited: whatever they sent last is already in the pipe
+                    message = events.get(timeout=1.0)
+                except queue.Empty:
                     codes = [worker.exitcode for worker in workers]
                     raise RuntimeError(f"a training worker process died (exit codes {codes})") from None
-                continue
             kind, number, *payload = message
             unit = schedule.units[number] if number is not None else None
             if kind == "started":
@@ -214,6 +217,7 @@ def _run_in_processes(schedule: Schedule, data: DeviceData, store, observer, can
                 position, record = payload
                 observer.epoch_finished(unit.members[position][1], record)
             elif kind == "finished" and failure is None:
+                finished += 1
                 try:
                     for (index, _, _), outcome in zip(unit.members, payload[0]):
                         store.save_run(index, outcome.record, outcome.arrays)
@@ -237,7 +241,7 @@ def _run_in_processes(schedule: Schedule, data: DeviceData, store, observer, can
             worker.join(timeout=5)
     if failure is not None:
         raise failure
-    if stop.is_set():
+    if finished < len(schedule.units):  # stopped (Ctrl-C) before every unit was trained
         raise Interrupted
 
 
