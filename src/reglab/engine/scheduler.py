@@ -20,6 +20,7 @@ not depend on how many other runs the study has (float rounding differs with the
 from __future__ import annotations
 
 import ctypes
+import importlib
 import math
 import multiprocessing
 import os
@@ -136,6 +137,9 @@ def execute(schedule: Schedule, data: DeviceData, store, observer,
     With `checkpoint_seconds`, single runs (in either engine) save an epoch checkpoint at most that
     often (and when `cancel` is set) beside their record, and pick it up again if one is there."""
     cancel = cancel or threading.Event()
+    # torch.optim imports torch._dynamo on its first step (1.5 s on two cores): done once here, so
+    # that it is not charged to the first run's time (and forked workers inherit it).
+    importlib.import_module("torch._dynamo")
     if schedule.workers > 1:
         _run_in_processes(schedule, data, store, observer, cancel, checkpoint_seconds)
         return
