@@ -64,8 +64,8 @@ def results(out: Path) -> list[dict]:
     return variants
 
 
-def finish(study: Path, out: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    process = reglab(*run_args(study, out), env=env)
+def finish(study: Path, out: Path, *options: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    process = reglab(*run_args(study, out), *options, env=env)
     stdout, stderr = process.communicate(timeout=600)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
@@ -231,17 +231,14 @@ def test_a_checkpoint_cannot_run_code(tmp_path, fault_log):
 def test_the_fast_engine_resumes_to_identical_results(study, tmp_path, fault_log):
     # Stacks train whole again on resume, stacked as the first attempt did: the same rounding.
     clean, crashed_dir = tmp_path / "clean", tmp_path / "crashed"
-    fast = ["--engine", "fast"]
-    done = subprocess.run([sys.executable, "-m", "reglab", *run_args(study, clean), *fast],
-                          capture_output=True, text=True, timeout=600)
+    fast = ("--engine", "fast")
+    done = finish(study, clean, *fast)
     assert done.returncode == 0, done.stderr
-    process = reglab(*run_args(study, crashed_dir), *fast, env={"REGLAB_TEST_CRASH": ".json:11"})
-    process.communicate(timeout=600)
-    assert process.returncode == -signal.SIGKILL
+    crashed = finish(study, crashed_dir, *fast, env={"REGLAB_TEST_CRASH": ".json:11"})
+    assert crashed.returncode == -signal.SIGKILL
     finished_before = len(list(crashed_dir.glob("runs/*/seed-*.json")))
     assert 0 < finished_before < 6
-    resumed = subprocess.run([sys.executable, "-m", "reglab", *run_args(study, crashed_dir), *fast],
-                             capture_output=True, text=True, timeout=600)
+    resumed = finish(study, crashed_dir, *fast)
     assert resumed.returncode == 0, resumed.stderr
     assert results(crashed_dir) == results(clean)
     fault_log("SIGKILL between two run records of the fast (stacked) engine", 1,
@@ -251,16 +248,13 @@ def test_the_fast_engine_resumes_to_identical_results(study, tmp_path, fault_log
 def test_the_reference_engine_resumes_from_its_own_checkpoints(study, tmp_path, fault_log):
     # `auto` trains single runs in the fast engine; the reference loop checkpoints too.
     clean, crashed_dir = tmp_path / "clean", tmp_path / "crashed"
-    reference = ["--engine", "reference"]
-    done = subprocess.run([sys.executable, "-m", "reglab", *run_args(study, clean), *reference],
-                          capture_output=True, text=True, timeout=600)
+    reference = ("--engine", "reference")
+    done = finish(study, clean, *reference)
     assert done.returncode == 0, done.stderr
-    process = reglab(*run_args(study, crashed_dir), *reference, env={"REGLAB_TEST_CRASH": ".ckpt:30"})
-    process.communicate(timeout=600)
-    assert process.returncode == -signal.SIGKILL
+    crashed = finish(study, crashed_dir, *reference, env={"REGLAB_TEST_CRASH": ".ckpt:30"})
+    assert crashed.returncode == -signal.SIGKILL
     assert list(crashed_dir.glob("runs/*/*.ckpt")), "the crash should leave a checkpoint to resume from"
-    resumed = subprocess.run([sys.executable, "-m", "reglab", *run_args(study, crashed_dir), *reference],
-                             capture_output=True, text=True, timeout=600)
+    resumed = finish(study, crashed_dir, *reference)
     assert resumed.returncode == 0, resumed.stderr
     assert results(crashed_dir) == results(clean)
     fault_log("SIGKILL while writing a checkpoint of the reference engine", 1,

@@ -382,7 +382,10 @@ def train_stack(
                 data_losses = _autograd_backward(net, runs, logits, y)
             for run in active:
                 if run.tech.penalties:
-                    penalty_sums[run.index] += _add_penalty_gradient(net, run) * y.shape[1]
+                    # The run's kernels and its slices of the stacked gradient.
+                    kernels = [kernel.detach() for kernel in net.hidden_kernels(run.index)]
+                    grads = [w.grad[run.index] for w in net.weights[:-1]]
+                    penalty_sums[run.index] += run.tech.add_penalty(kernels, grads) * y.shape[1]
             with torch.no_grad():
                 for run in active:
                     _step(net, run)
@@ -451,13 +454,6 @@ def _autograd_backward(net: StackedMLP, runs: list[_Run], logits: torch.Tensor, 
         tensor.grad = None
     torch.stack(objective).sum().backward()  # runs share no weights: each gets its own gradient
     return torch.stack(data_losses)
-
-
-def _add_penalty_gradient(net: StackedMLP, run: _Run) -> torch.Tensor:
-    """Add the run's penalty gradients into its slices of the stacked gradient; returns their value."""
-    kernels = [w.detach()[run.index] for w in net.weights[:-1]]
-    grads = [w.grad[run.index] for w in net.weights[:-1]]
-    return sum(penalty.add_gradient(kernels, grads) for penalty in run.tech.penalties)
 
 
 def _inputs(data: DeviceData, batch: torch.Tensor, run: _Run) -> torch.Tensor:

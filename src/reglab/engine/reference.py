@@ -115,9 +115,8 @@ class Techniques:
     def penalty(self, kernels: list[torch.Tensor]) -> torch.Tensor:
         return sum(penalty(kernels) for penalty in self.penalties)
 
-    def add_penalty(self, kernels: list[torch.Tensor]) -> torch.Tensor:
-        """Before the step: add the penalties' gradients into the kernels' .grad; returns their value."""
-        grads = [k.grad for k in kernels]
+    def add_penalty(self, kernels: list[torch.Tensor], grads: list[torch.Tensor]) -> torch.Tensor:
+        """Before the step: add the penalties' gradients into the kernels' `grads`; returns their value."""
         return sum(penalty.add_gradient(kernels, grads) for penalty in self.penalties)
 
 
@@ -181,7 +180,8 @@ def train_run(
             with torch.no_grad():
                 if tech.penalties:
                     # The objective is loss + penalty: the penalty's gradient is added by formula.
-                    penalty_sum += tech.add_penalty(model.hidden_kernels()) * len(batch)
+                    kernels = model.hidden_kernels()
+                    penalty_sum += tech.add_penalty(kernels, [k.grad for k in kernels]) * len(batch)
                 for hook in tech.before_step:
                     hook(model.hidden_kernels(), lr)
                 optimizer.step()

@@ -269,17 +269,17 @@ def _worker(schedule: Schedule, data: DeviceData, store, checkpoint_seconds: flo
             except Interrupted:
                 break
             except ReglabError as error:
-                events.put(("failed", number, type(error).__name__, str(error), error.exit_code))
+                events.put(("failed", number, str(error), error.exit_code))
                 break
             except Exception:
-                events.put(("failed", number, "RuntimeError", traceback.format_exc(), None))
+                events.put(("failed", number, traceback.format_exc(), None))
                 break
             events.put(("finished", number, outcomes))
     finally:
         events.put(("exit", None))
 
 
-def _rebuilt(kind: str, message: str, exit_code: int | None) -> BaseException:
+def _rebuilt(message: str, exit_code: int | None) -> BaseException:
     """A worker's failure as an exception of this process (exceptions do not all survive pickling)."""
     if exit_code is None:
         return RuntimeError(f"a training worker failed:\n{message}")
