@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -60,12 +61,24 @@ class Blobs:
         self.image_shape = shape
 
 
+# The device the engine tests train on: the CPU (CI), or REGLAB_TEST_DEVICE=cuda on a GPU machine,
+# where the same equivalence tests check the CUDA path.
+TEST_DEVICE = os.environ.get("REGLAB_TEST_DEVICE", "cpu")
+
+
 @pytest.fixture(scope="session")
-def blobs():
-    """Factory: blobs(seed=..., n_train=..., ...) -> DeviceData on the CPU."""
+def test_device():
+    import torch
+
+    return torch.device(TEST_DEVICE)
+
+
+@pytest.fixture(scope="session")
+def blobs(test_device):
+    """Factory: blobs(seed=..., n_train=..., ...) -> DeviceData on the test device."""
     from reglab.engine.reference import DeviceData
 
-    return lambda **kwargs: DeviceData.from_arrays(Blobs(**kwargs), "cpu")
+    return lambda **kwargs: DeviceData.from_arrays(Blobs(**kwargs), test_device)
 
 
 @pytest.fixture

@@ -135,6 +135,62 @@ def test_a_run_that_diverges_mid_stack_leaves_the_others_untouched(data):
         assert_same_records(f, r)
 
 
+def test_runs_sharing_an_optimizer_are_stepped_together_and_returned_in_the_callers_order(data):
+    # adam, sgd, adam: the two adam runs form one optimizer group, side by side in the stack.
+    vs = variants('[[variants]]\nname = "a"\n[[variants]]\nname = "s"\noptimizer = { name = "sgd", lr = 0.1 }\n'
+                  '[[variants]]\nname = "a2"\nl2 = 0.001\n')
+    members = [(vs[0], 0), (vs[1], 0), (vs[2], 1), (vs[0], 1)]
+    fast = train_stack(data, members)
+    assert [(o.record.variant, o.record.seed) for o in fast] == [("a", 0), ("s", 0), ("a2", 1), ("a", 1)]
+    for outcome, (variant, seed) in zip(fast, members):
+        assert_same_records(outcome, train_run(data, variant, seed))
+
+
+def test_stacked_penalties_equal_each_runs_own(data):
+    from reglab.engine.fast import _Run, _StackPenalty
+    from reglab.engine.reference import Techniques
+    from reglab.techniques.penalties import Penalty
+
+    vs = variants('[[variants]]\nname = "none"\n[[variants]]\nname = "l1"\nl1 = 0.01\n'
+                  '[[variants]]\nname = "both"\nl1_l2 = { l1 = 0.002, l2 = 0.03 }\n')
+    device = data.x_train.device
+    runs = [_Run(i, i, v, 0, None, Techniques(v, 0.1), None, None) for i, v in enumerate(vs)]
+    kernels = [torch.randn(3, 24, 16, device=device), torch.randn(3, 12, 24, device=device)]
+    kernels[0][0, 0, 0] = float("inf")  # the run without penalties still has none
+    grads = [torch.randn_like(k) for k in kernels]
+    expected_grads = [g.clone() for g in grads]
+    values = _StackPenalty(runs, device).add_gradient(kernels, grads)
+    assert values[0] == 0
+    for r, penalty in ((1, Penalty(l1=0.01)), (2, Penalty(l1=0.002, l2=0.03))):
+        value = penalty.add_gradient([k[r] for k in kernels], [g[r] for g in expected_grads])
+        torch.testing.assert_close(values[r], value, rtol=1e-6, atol=0)
+    for g, e, k in zip(grads, expected_grads, kernels):
+        torch.testing.assert_close(g[1:], e[1:], rtol=1e-6, atol=1e-7)
+        # Unpenalised runs get zero terms added: exactly nothing, wherever their weights are finite.
+        assert torch.equal(g[0][k[0].isfinite()], e[0][k[0].isfinite()])
+
+
+def test_replayed_cuda_graph_steps_equal_eager_steps(data, monkeypatch):
+    from reglab.engine import step_graph
+
+    if not step_graph.available(data.x_train.device):
+        pytest.skip("CUDA graphs: run with REGLAB_TEST_DEVICE=cuda on a GPU machine")
+
+    vs = variants(FAMILIES["loss+dropout"] + '[[variants]]\nname = "pen"\nl1 = 0.001\ndropout = 0.3\n'
+                  'optimizer = { name = "momentum", lr = 0.05 }\n')
+    for seeds in ((4,), (4, 5)):  # shared and batched input
+        members = [(v, seed) for seed in seeds for v in vs]
+        replayed = train_stack(data, members)
+        monkeypatch.setattr(step_graph, "ENABLED", False)
+        eager = train_stack(data, members)
+        monkeypatch.setattr(step_graph, "ENABLED", True)
+        def metrics(outcome):
+            return [(e.train_loss, e.train_accuracy, e.val_loss, e.train_penalty, e.penalty)
+                    for e in outcome.record.history]
+        for a, b in zip(replayed, eager):  # the same kernels on the same numbers: bit for bit
+            assert metrics(a) == metrics(b), a.record.variant
+
+
 def test_one_architecture_per_stack(data):
     vs = variants('[[variants]]\nname = "a"\n[[variants]]\nname = "b"\nhidden = [8]\n')
     with pytest.raises(ValueError):
@@ -237,22 +293,23 @@ def test_hand_derived_gradient_equals_autograd(data, activation, seeds):
     vs = variants(f'[[variants]]\nname = "a"\nactivation = "{activation}"\ndropout = [0.5, 0.2]\n'
                   f'label_smoothing = 0.1\n[[variants]]\nname = "b"\nactivation = "{activation}"\n')
     models = [build_mlp(v, data.input_dim, data.classes, generator(seed, "init")) for v, seed in zip(vs, seeds)]
-    net = StackedMLP(models, vs, torch.device("cpu"))
+    net = StackedMLP(models, vs, data.x_train.device)
     assert net.hand_derived
-    batch = torch.arange(32)
+    batch = torch.arange(32, device=data.x_train.device)
     x = data.x_train[batch] if seeds[0] == seeds[1] else torch.stack([data.x_train[batch], data.x_train[batch + 40]])
     y = data.y_train[batch].expand(2, -1) if seeds[0] == seeds[1] else torch.stack([data.y_train[batch],
                                                                                   data.y_train[batch + 40]])
-    smoothing = torch.tensor([0.1, 0.0])
+    smoothing = torch.tensor([0.1, 0.0], device=data.x_train.device)
 
-    logits, tape = net.forward_for_backward(x, [generator(9, "dropout"), None])
+    device = data.x_train.device
+    logits, tape = net.forward_for_backward(x, [generator(9, "dropout", device), None])
     losses, d_logits = _loss_gradient(logits, y, smoothing)
     net.backward(d_logits, tape)
     hand = [t.grad.clone() for t in net.parameters()]
 
     leaves = [t.detach().clone().requires_grad_() for t in net.parameters()]
     net.weights, net.biases = leaves[:len(net.weights)], leaves[len(net.weights):]
-    logits = net.forward(x, True, [generator(9, "dropout"), None])
+    logits = net.forward(x, True, [generator(9, "dropout", device), None])
     objective = sum(F.cross_entropy(logits[r], y[r], label_smoothing=float(smoothing[r])) for r in range(2))
     for grad, expected in zip(hand, torch.autograd.grad(objective, leaves), strict=True):
         torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-7)
@@ -261,7 +318,7 @@ def test_hand_derived_gradient_equals_autograd(data, activation, seeds):
 
 def test_networks_with_normalization_go_through_autograd(data):
     vs = variants('[[variants]]\nname = "bn"\nbatch_norm = true\n')
-    net = StackedMLP([build_mlp(vs[0], data.input_dim, data.classes, generator(0, "init"))], vs, torch.device("cpu"))
+    net = StackedMLP([build_mlp(vs[0], data.input_dim, data.classes, generator(0, "init"))], vs, data.x_train.device)
     assert not net.hand_derived and all(t.requires_grad for t in net.parameters())
 
 

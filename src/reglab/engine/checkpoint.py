@@ -22,7 +22,9 @@ import torch
 
 from reglab.store.atomic import write_bytes
 
-FORMAT = 2
+# 3: the fast engine's optimizer state is over [1, ...] slices of the stack (optimizer groups);
+# a checkpoint of another format is not read, and its run starts over.
+FORMAT = 3
 
 
 class Checkpointer:

@@ -31,7 +31,9 @@ from torch import nn
 from reglab.config import VariantSpec
 from reglab.engine.checkpoint import Checkpointer
 from reglab.engine.reference import DeviceData, RunOutcome, Techniques, _set_lr, tested_outcome
+from reglab.engine import step_graph
 from reglab.engine.seeding import generator
+from reglab.engine.step_graph import StepGraph
 from reglab.models import MLP, build_mlp
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord
 from reglab.techniques import registry
@@ -67,14 +69,12 @@ def stack_key(variant: VariantSpec) -> tuple | None:
 class _Run:
     """One run's own state inside a stack."""
 
-    index: int
+    index: int  # its place in the stack
+    position: int  # its place in the caller's list of members
     variant: VariantSpec
     seed: int
     model: MLP  # carries the run's layer structure; its weights are filled in when the run ends
     tech: Techniques
-    optimizer: torch.optim.Optimizer
-    sources: list[torch.Tensor]  # the stacked tensors holding this run's parameters
-    params: list[torch.Tensor]  # this run's slices of them: what its optimizer updates
     dropout: torch.Generator
     augmentation: torch.Generator
     history: list[EpochRecord] = field(default_factory=list)
@@ -87,6 +87,91 @@ class _Run:
     best_state: list[torch.Tensor] | None = None
     best_steps: int = 0
     outcome: RunOutcome | None = None
+
+
+def _optimizer_key(variant: VariantSpec, tech: Techniques, position: int) -> tuple:
+    """Runs with equal keys take the same update at every step, so one torch.optim optimizer can
+    update all of them at once. A schedule that watches the validation loss gives every run a
+    learning rate of its own, and so a key of its own."""
+    return (variant.optimizer, variant.schedule, position if hasattr(tech.schedule, "observe") else None)
+
+
+@dataclass
+class _OptimizerGroup:
+    """Runs side by side in the stack (stack indices start..stop-1) that share their optimizer's
+    settings and learning rate at every step: one torch.optim optimizer updates their slices of
+    the stacked tensors. The optimizers are elementwise, so updating a slice [n, out, in] computes
+    exactly what n optimizers over [out, in] would, with a constant number of kernels."""
+
+    start: int
+    stop: int
+    runs: list[_Run]
+    sources: list[torch.Tensor]  # the stacked tensors, in model.parameters() order
+    params: list[torch.Tensor]  # the group's slices of them: what its optimizer updates
+    optimizer: torch.optim.Optimizer
+
+    @classmethod
+    def build(cls, runs: list[_Run], sources: list[torch.Tensor]) -> _OptimizerGroup:
+        start, stop = runs[0].index, runs[-1].index + 1
+        # .data slices are leaves that torch.optim accepts and updates in place, inside the stack.
+        params = [source.data[start:stop] for source in sources]
+        variant = runs[0].variant
+        optimizer = registry.lookup("optimizer", variant.optimizer.name).build(dict(variant.optimizer.params), params)
+        return cls(start, stop, runs, sources, params, optimizer)
+
+    def attach_gradients(self) -> None:
+        """Point the slices' .grad at the stacked gradients (again after autograd replaced them)."""
+        for view, source in zip(self.params, self.sources):
+            view.grad = source.grad[self.start:self.stop]
+
+    @property
+    def per_step_schedule(self) -> bool:
+        return self.runs[0].tech.per_step_schedule
+
+    def set_lr(self, epoch: int) -> None:
+        """The learning rate of the group's schedule now (at this epoch, or this step), for every run."""
+        lead = self.runs[0]
+        lr = lead.tech.schedule(lead.step if lead.tech.per_step_schedule else epoch)
+        for run in self.runs:
+            run.lr = lr
+        _set_lr(self.optimizer, lr)
+
+
+class _StackPenalty:
+    """Every run's penalties at once: λ1·Σ|w| + λ2·Σw² over its hidden kernels, with per-run
+    strengths (0 for a run without). The same formulas as techniques.penalties.Penalty, whose
+    values the reference loop adds one run at a time (tests/engine/test_fast.py compares them)."""
+
+    def __init__(self, runs: list[_Run], device: torch.device):
+        def strength(run: _Run, kind: str) -> float:
+            return sum(getattr(penalty, kind) for penalty in run.tech.penalties)
+
+        l1 = [strength(run, "l1") for run in runs]
+        l2 = [strength(run, "l2") for run in runs]
+        self.any = any(l1) or any(l2)
+        self.l1 = torch.tensor(l1, device=device) if any(l1) else None
+        self.l2 = torch.tensor(l2, device=device) if any(l2) else None
+        # Multiplying by 2 is exact: 2λ2 here is the alpha the reference's add_ takes.
+        self.l2_twice = self.l2 * 2 if self.l2 is not None else None
+        self.unpenalised = torch.tensor([not (a or b) for a, b in zip(l1, l2)], device=device)
+
+    def add_gradient(self, kernels: Sequence[torch.Tensor], grads: Sequence[torch.Tensor] | None) -> torch.Tensor:
+        """grads[i] += d(penalty)/d(kernels[i]) for every run (unless grads is None); per-run values [R]."""
+        value = torch.zeros(kernels[0].shape[0], device=kernels[0].device)
+        for i, w in enumerate(kernels):
+            runs = w.shape[0]
+            flat = w.reshape(runs, -1)
+            if self.l1 is not None:
+                sign = torch.sign(flat)
+                value += self.l1 * torch.linalg.vecdot(flat, sign)
+                if grads is not None:
+                    grads[i].addcmul_(sign.view_as(w), self.l1.view(runs, 1, 1))
+            if self.l2 is not None:
+                value += self.l2 * torch.linalg.vecdot(flat, flat)
+                if grads is not None:
+                    grads[i].addcmul_(w, self.l2_twice.view(runs, 1, 1))
+        # A run without penalties has none, even when its weights are no longer finite (0·inf).
+        return value.masked_fill_(self.unpenalised, 0.0)
 
 
 @dataclass
@@ -160,8 +245,16 @@ class StackedMLP:
     def parameters(self) -> list[torch.Tensor]:
         return self.weights + self.biases + self.norm_weights + self.norm_biases
 
-    def hidden_kernels(self, r: int) -> list[torch.Tensor]:
-        return [w[r] for w in self.weights[:-1]]
+    def hidden_kernels(self) -> list[torch.Tensor]:
+        """The stacked kernels the penalties act on: every layer's but the output's, [R, out, in]."""
+        return [w.detach() for w in self.weights[:-1]]
+
+    def hidden_gradients(self) -> list[torch.Tensor]:
+        return [w.grad for w in self.weights[:-1]]
+
+    def run_hidden_kernels(self, r: int) -> list[torch.Tensor]:
+        """Run r's hidden kernels, as views into the stack (constraints change them in place)."""
+        return [w.detach()[r] for w in self.weights[:-1]]
 
     def state(self, r: int) -> list[torch.Tensor]:
         """Run r's weights and running statistics, copied out of the stack."""
@@ -271,13 +364,12 @@ class StackedMLP:
         """Each run's dropout mask for hidden layer i, scaled by 1 / (1 - rate): [R, B, W]."""
         R, B, W = h.shape
         rates, scales = self.rates[:, i], self.keep_scales[:, i]
-        noise = torch.empty((R, B, W), device=h.device, dtype=h.dtype)
-        for r, gen in enumerate(generators):
-            if gen is not None and self.host_rates[r][i] > 0:
-                # The reference draws rand(x.shape) from the run's own generator: the same numbers here.
-                torch.rand((B, W), generator=gen, device=h.device, dtype=h.dtype, out=noise[r])
-            else:
-                noise[r].fill_(1.0)  # keeps every unit: rate 0, or a run that has finished
+        drawing = [r for r, gen in enumerate(generators) if gen is not None and self.host_rates[r][i] > 0]
+        # 1 keeps every unit: runs without dropout here, or finished.
+        noise = (torch.empty if len(drawing) == R else torch.ones)((R, B, W), device=h.device, dtype=h.dtype)
+        for r in drawing:
+            # The reference draws rand(x.shape) from the run's own generator: the same numbers here.
+            torch.rand((B, W), generator=generators[r], device=h.device, dtype=h.dtype, out=noise[r])
         # As the reference: the mask scaled by 1 / (1 - rate), built in place.
         return noise.ge_(rates.view(R, 1, 1)).mul_(scales.view(R, 1, 1))
 
@@ -309,9 +401,10 @@ def train_stack(
 ) -> list[RunOutcome]:
     """Train every (variant, seed) of `members` together; one RunOutcome per member, in order.
 
-    A stack of one run (how the CPU trains) takes a `checkpoint` like the reference loop: its
-    state is saved at epoch ends and training continues from a saved state. Bigger stacks (the
-    GPU's) are trained whole again when a study resumes."""
+    on_epoch(position in `members`, record) after each epoch of each run. A stack of one run (how
+    the CPU trains) takes a `checkpoint` like the reference loop: its state is saved at epoch ends
+    and training continues from a saved state. Bigger stacks (the GPU's) are trained whole again
+    when a study resumes."""
     device = data.x_train.device
     variants = [v for v, _ in members]
     if len({stack_key(v) for v in variants}) != 1 or stack_key(variants[0]) is None:
@@ -319,120 +412,191 @@ def train_stack(
     if checkpoint is not None and len(members) != 1:
         raise ValueError("only a stack of one run checkpoints")
     started = time.perf_counter()
-    models = [build_mlp(v, data.input_dim, data.classes, generator(seed, "init")) for v, seed in members]
-    net = StackedMLP(models, variants, device)
+    techniques = [Techniques(v, v.optimizer["lr"]) for v in variants]
+    # Runs that share an optimizer group sit side by side in the stack (a stable order: the same
+    # members always stack the same way, so a stack trained again rounds the same).
+    keys = [_optimizer_key(v, t, position) for position, (v, t) in enumerate(zip(variants, techniques))]
+    first_seen = {key: i for i, key in reversed(list(enumerate(keys)))}
+    order = sorted(range(len(members)), key=lambda position: first_seen[keys[position]])
+    models = _initial_models(data, [members[p] for p in order])
+    net = StackedMLP(models, [variants[p] for p in order], device)
     runs = []
-    for r, ((variant, seed), model) in enumerate(zip(members, models)):
-        model.to(device)
-        sources = net.sources(model)
-        # .data slices are leaves that torch.optim accepts and updates in place, inside the stack.
-        params = [source.data[r] for source in sources]
-        optimizer = registry.lookup("optimizer", variant.optimizer.name).build(dict(variant.optimizer.params), params)
-        runs.append(_Run(r, variant, seed, model, Techniques(variant, variant.optimizer["lr"]), optimizer,
-                         sources, params,
+    for index, (position, model) in enumerate(zip(order, models)):
+        variant, seed = members[position]
+        runs.append(_Run(index, position, variant, seed, model, techniques[position],
                          generator(seed, "dropout", device), generator(seed, "augmentation", device)))
+    members_of: dict[tuple, list[_Run]] = {}
+    for run in runs:
+        members_of.setdefault(keys[run.position], []).append(run)
+    groups = [_OptimizerGroup.build(group, net.sources(models[0])) for group in members_of.values()]
+    if net.hand_derived:
+        for group in groups:
+            group.attach_gradients()  # the gradient buffers live as long as the stack
+    penalty = _StackPenalty(runs, device)
+    hooked = [run for run in runs if run.tech.before_step or run.tech.after_step]
+
     # One data-order stream per seed: every run of that seed draws the very same permutations.
-    orders = {seed: generator(seed, "data_order") for _, seed in members}
+    seeds = sorted({seed for _, seed in members})
+    orders = {seed: generator(seed, "data_order") for seed in seeds}
+    seed_row = torch.tensor([seeds.index(run.seed) for run in runs], device=device)
+    augmented = [run for run in runs if run.tech.augment is not None]
     n, batch_size = data.x_train.shape[0], variants[0].batch_size
-    shared_input = len(orders) == 1 and not any(run.tech.augment for run in runs)
-    seeds = [seed for _, seed in members]
+    shared_input = len(seeds) == 1 and not augmented
     smoothing = (torch.tensor([run.tech.label_smoothing for run in runs], dtype=torch.float32, device=device)
                  if any(run.tech.label_smoothing for run in runs) else None)
+    sums = loss_sums, penalty_sums, correct = (torch.zeros(len(runs), device=device),
+                                               torch.zeros(len(runs), device=device),
+                                               torch.zeros(len(runs), device=device, dtype=torch.int64))
+
+    def compute_gradients(rows: torch.Tensor, generators: Sequence[torch.Generator | None]) -> None:
+        """A step up to the optimizers: the batch of each run's rows [R or 1, B], the gradient of
+        every run's objective in the stacked .grad tensors, the epoch's running sums."""
+        x, y = _batch(data, rows, augmented, shared_input, net.runs)
+        if net.hand_derived:
+            logits, tape = net.forward_for_backward(x, generators)
+            data_losses, d_logits = _loss_gradient(logits, y, smoothing)
+            net.backward(d_logits, tape)
+        else:
+            logits = net.forward(x, True, generators)
+            data_losses = _autograd_backward(net, runs, logits, y)
+            for group in groups:
+                group.attach_gradients()
+        with torch.no_grad():
+            if penalty.any:
+                penalty_sums.add_(penalty.add_gradient(net.hidden_kernels(), net.hidden_gradients()) * y.shape[1])
+            loss_sums.add_(data_losses * y.shape[1])
+            correct.add_((logits.argmax(-1) == y).sum(-1))
+
+    # On CUDA the step is captured once and replayed (engine/step_graph.py). Not for autograd's
+    # networks, augmentation (its own random draws) or a checkpointed run (generator states).
+    graphs = step_graph.available(device) and net.hand_derived and not augmented and checkpoint is None
+    graph: StepGraph | None = None
     first_epoch = 0
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:
         first_epoch = saved["epoch"]
         started -= saved["seconds"]  # the run is charged for its earlier attempts too
-        _restore_run(net, runs[0], orders[seeds[0]], saved)
+        _restore_run(net, runs[0], groups[0], orders[seeds[0]], saved)
 
     for epoch in range(first_epoch, max(v.epochs for v in variants)):
         active = [run for run in runs if run.active]
         if not active:
             break
         epoch_started = time.perf_counter()
-        lr_at_start = {}
-        for run in active:
-            run.lr = run.tech.schedule(run.step if run.tech.per_step_schedule else epoch)
-            lr_at_start[run.index] = run.lr
-            _set_lr(run.optimizer, run.lr)
-        permutations = {seed: torch.randperm(n, generator=order).to(device) for seed, order in orders.items()}
-        loss_sums = torch.zeros(net.runs, device=device)
-        penalty_sums = torch.zeros(net.runs, device=device)
-        correct = torch.zeros(net.runs, device=device, dtype=torch.int64)
+        for group in groups:
+            group.set_lr(epoch)
+        lr_at_start = {run.index: run.lr for run in active}
+        # Each run's permutation of the examples, as rows of indices: [R, n].
+        permutations = torch.stack([torch.randperm(n, generator=orders[seed]) for seed in seeds]).to(device)
+        run_order = permutations if shared_input else permutations.index_select(0, seed_row)
+        for total in sums:
+            total.zero_()
         for start in range(0, n, batch_size):
-            batches = {seed: perm[start:start + batch_size] for seed, perm in permutations.items()}
-            for run in active:
-                if run.tech.per_step_schedule:
-                    run.lr = run.tech.schedule(run.step)
-                    _set_lr(run.optimizer, run.lr)
-            if shared_input:
-                batch = batches[seeds[0]]
-                x, y = data.training_batch(batch)
-                y = y.expand(net.runs, -1)
+            for group in groups:
+                if group.per_step_schedule:
+                    group.set_lr(epoch)
+            rows = run_order[:, start:start + batch_size]
+            if graph is None and graphs and start > 0 and rows.shape[1] == batch_size:
+                # Captured after one eager step, which initialises what capture cannot (cuBLAS, ...).
+                graph = StepGraph(compute_gradients, rows, [run.dropout for run in runs])
+            if graph is not None and rows.shape[1] == batch_size:
+                graph.replay(rows)
             else:
-                x = torch.stack([_inputs(data, batches[run.seed], run) for run in runs])
-                y = torch.stack([data.y_train.index_select(0, batches[run.seed]) for run in runs])
-            generators = [run.dropout if run.active else None for run in runs]
-            if net.hand_derived:
-                logits, tape = net.forward_for_backward(x, generators)
-                data_losses, d_logits = _loss_gradient(logits, y, smoothing)
-                net.backward(d_logits, tape)
-            else:
-                logits = net.forward(x, True, generators)
-                data_losses = _autograd_backward(net, runs, logits, y)
-            for run in active:
-                if run.tech.penalties:
-                    # The run's kernels and its slices of the stacked gradient.
-                    kernels = [kernel.detach() for kernel in net.hidden_kernels(run.index)]
-                    grads = [w.grad[run.index] for w in net.weights[:-1]]
-                    penalty_sums[run.index] += run.tech.add_penalty(kernels, grads) * y.shape[1]
+                compute_gradients(rows, [run.dropout if run.active else None for run in runs])
             with torch.no_grad():
-                for run in active:
-                    _step(net, run)
-            loss_sums += data_losses * y.shape[1]
-            correct += (logits.detach().argmax(-1) == y).sum(-1)
-            for run in active:
+                for run in hooked:
+                    if run.active:
+                        for hook in run.tech.before_step:
+                            hook(net.run_hidden_kernels(run.index), run.lr)
+                for group in groups:
+                    if any(run.active for run in group.runs):
+                        group.optimizer.step()
+                for run in hooked:
+                    if run.active:
+                        for hook in run.tech.after_step:
+                            hook(net.run_hidden_kernels(run.index), run.lr)
+            for run in runs:  # the finished too: a group's schedule may be read off any of its runs
                 run.step += 1
         val_losses, val_accuracies = _evaluate_stack(net, data.x_val, data.y_val)
         seconds = (time.perf_counter() - epoch_started) / len(active)
+        with torch.no_grad():
+            end_penalties = penalty.add_gradient(net.hidden_kernels(), None) if penalty.any else penalty_sums
         # .tolist() syncs with the GPU: once per epoch.
-        loss_list, correct_list, penalty_list = loss_sums.tolist(), correct.tolist(), penalty_sums.tolist()
+        loss_list, correct_list = loss_sums.tolist(), correct.tolist()
+        penalty_list, end_penalty_list = penalty_sums.tolist(), end_penalties.tolist()
         for run in active:
-            with torch.no_grad():
-                end_penalty = run.tech.penalty(net.hidden_kernels(run.index)).item() if run.tech.penalties else 0.0
             record = EpochRecord(
                 epoch=epoch, train_loss=loss_list[run.index] / n, train_accuracy=correct_list[run.index] / n,
                 val_loss=val_losses[run.index], val_accuracy=val_accuracies[run.index], lr=lr_at_start[run.index],
-                seconds=seconds, train_penalty=penalty_list[run.index] / n, penalty=end_penalty,
+                seconds=seconds, train_penalty=penalty_list[run.index] / n, penalty=end_penalty_list[run.index],
             )
             run.history.append(record)
             _after_epoch(net, run, record, data, started)
         if checkpoint is not None and runs[0].active:
-            checkpoint.maybe_save(lambda: _run_state(net, runs[0], orders[seeds[0]], epoch, started))
+            checkpoint.maybe_save(lambda: _run_state(net, runs[0], groups[0], orders[seeds[0]], epoch, started))
         if on_epoch is not None:
             for run in active:  # may raise to stop the study: after the checkpoint, never before
-                on_epoch(run.index, run.history[-1])
+                on_epoch(run.position, run.history[-1])
     for run in runs:
         if run.active:
             _finish(net, run, data, started)
-    return [run.outcome for run in runs]
+    return [run.outcome for run in sorted(runs, key=lambda run: run.position)]
 
 
-def _run_state(net: StackedMLP, run: _Run, order: torch.Generator, epoch: int, started: float) -> dict:
+def _initial_models(data: DeviceData, members: Sequence[tuple[VariantSpec, int]]) -> list[MLP]:
+    """Each member's model on the data's device, with the weights the reference loop starts from.
+    Variants with the same init_key() start from the same weights for a seed: those are drawn once
+    (on the CPU, where drawing them costs more than the whole step of a stack) and copied."""
+    device = data.x_train.device
+    drawn: dict[tuple, MLP] = {}
+    models = []
+    for variant, seed in members:
+        key = (variant.init_key(), seed)
+        first = drawn.get(key)
+        model = build_mlp(variant, data.input_dim, data.classes, None if first else generator(seed, "init"))
+        model.to(device)
+        if first is None:
+            drawn[key] = model
+        else:
+            with torch.no_grad():
+                for target, source in zip(model.linears(), first.linears(), strict=True):
+                    target.weight.copy_(source.weight)
+                    target.bias.copy_(source.bias)
+        models.append(model)
+    return models
+
+
+def _batch(data: DeviceData, rows: torch.Tensor, augmented: list[_Run], shared_input: bool,
+           runs: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The step's inputs and labels from each run's rows of indices [R or 1, B]: x [B, in] when
+    every run sees the same batch, else [R, B, in] gathered at once; y [R, B]."""
+    if shared_input:
+        x, y = data.training_batch(rows[0])
+        return x, y.expand(runs, -1)
+    flat = rows.reshape(-1)
+    x = data.x_train.index_select(0, flat).view(runs, rows.shape[1], -1)
+    y = data.y_train.index_select(0, flat).view(runs, rows.shape[1])
+    for run in augmented:  # as the reference: augmented from the run's own generator
+        x[run.index] = run.tech.augment(x[run.index], data.image_shape, run.augmentation)
+    return x, y
+
+
+def _run_state(net: StackedMLP, run: _Run, group: _OptimizerGroup, order: torch.Generator, epoch: int,
+               started: float) -> dict:
     """A single-run stack's checkpoint: everything the next epoch depends on (see engine/checkpoint.py)."""
     return {
         "epoch": epoch + 1, "step": run.step, "seconds": time.perf_counter() - started,
         "history": [asdict(e) for e in run.history], "stack": net.state(run.index),
-        "optimizer": run.optimizer.state_dict(),
+        "optimizer": group.optimizer.state_dict(),
         "generators": {"data_order": order.get_state(), "dropout": run.dropout.get_state(),
                        "augmentation": run.augmentation.get_state()},
         "techniques": run.tech.state_dict(), "best_state": run.best_state, "best_steps": run.best_steps,
     }
 
 
-def _restore_run(net: StackedMLP, run: _Run, order: torch.Generator, saved: dict) -> None:
+def _restore_run(net: StackedMLP, run: _Run, group: _OptimizerGroup, order: torch.Generator, saved: dict) -> None:
     net.restore(run.index, saved["stack"])
-    run.optimizer.load_state_dict(saved["optimizer"])
+    group.optimizer.load_state_dict(saved["optimizer"])
     for stream, state in ((order, saved["generators"]["data_order"]), (run.dropout, saved["generators"]["dropout"]),
                           (run.augmentation, saved["generators"]["augmentation"])):
         stream.set_state(state)
@@ -454,23 +618,6 @@ def _autograd_backward(net: StackedMLP, runs: list[_Run], logits: torch.Tensor, 
         tensor.grad = None
     torch.stack(objective).sum().backward()  # runs share no weights: each gets its own gradient
     return torch.stack(data_losses)
-
-
-def _inputs(data: DeviceData, batch: torch.Tensor, run: _Run) -> torch.Tensor:
-    x = data.x_train.index_select(0, batch)
-    return run.tech.augment(x, data.image_shape, run.augmentation) if run.tech.augment is not None else x
-
-
-def _step(net: StackedMLP, run: _Run) -> None:
-    """The run's own update, with exactly the reference loop's hooks and torch.optim optimizer."""
-    for view, source in zip(run.params, run.sources):
-        view.grad = source.grad[run.index]
-    kernels = [kernel.detach() for kernel in net.hidden_kernels(run.index)]
-    for hook in run.tech.before_step:
-        hook(kernels, run.lr)
-    run.optimizer.step()
-    for hook in run.tech.after_step:
-        hook(kernels, run.lr)
 
 
 @torch.no_grad()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils import skip_init
 
 from reglab.config import VariantSpec
 from reglab.techniques import registry
@@ -59,9 +60,10 @@ class MLP(nn.Module):
                 module.generator = generator
 
 
-def build_mlp(variant: VariantSpec, input_dim: int, classes: int, init_generator: torch.Generator) -> MLP:
+def build_mlp(variant: VariantSpec, input_dim: int, classes: int, init_generator: torch.Generator | None) -> MLP:
     """Weights are drawn on the CPU from `init_generator` in layer order, so the same seed gives
-    the same weights on any device and for every variant with the same `init_key()`."""
+    the same weights on any device and for every variant with the same `init_key()`. With None
+    the Linear layers are left uninitialised, for a caller that fills them itself."""
     activation = registry.lookup("activation", variant.activation.name)
     initialise = registry.lookup("init", variant.init.name).build(dict(variant.init.params))
     norm = next((c for c in variant.switches if c.name in ("batch_norm", "layer_norm")), None)
@@ -69,7 +71,9 @@ def build_mlp(variant: VariantSpec, input_dim: int, classes: int, init_generator
     layers: list[nn.Module] = []
     width_in = input_dim
     for width, rate in zip(variant.hidden, variant.dropout_rates()):
-        layers.append(nn.Linear(width_in, width))
+        # skip_init: nn.Linear's own initialisation would be drawn (from torch's global generator)
+        # only to be overwritten below.
+        layers.append(skip_init(nn.Linear, width_in, width))
         if make_norm and norm["position"] == "before":
             layers.append(make_norm(width))
         layers.append(activation.build(dict(variant.activation.params)))
@@ -78,10 +82,11 @@ def build_mlp(variant: VariantSpec, input_dim: int, classes: int, init_generator
         if rate > 0:
             layers.append(SeededDropout(rate))
         width_in = width
-    layers.append(nn.Linear(width_in, classes))
+    layers.append(skip_init(nn.Linear, width_in, classes))
     model = MLP(layers)
-    for linear in model.linears():
-        initialise(linear, init_generator)
+    if init_generator is not None:
+        for linear in model.linears():
+            initialise(linear, init_generator)
     return model
 
 
