@@ -47,7 +47,7 @@ def plain_loop(data, variant, seed, l1=0.0, l2=0.0, make_optimizer=None, lr_at=N
     blocks = []
     for linear in linears[:-1]:
         blocks += [linear, nn.ReLU()]
-    model = nn.Sequential(*blocks, linears[-1])
+    model = nn.Sequential(*blocks, linears[-1]).to(data.x_train.device)
     optimizer = make_optimizer(model.parameters())
     order = generator(seed, "data_order")
     history = []
@@ -58,7 +58,7 @@ def plain_loop(data, variant, seed, l1=0.0, l2=0.0, make_optimizer=None, lr_at=N
         permutation = torch.randperm(len(data.y_train), generator=order)
         total = 0.0
         for start in range(0, len(permutation), variant.batch_size):
-            idx = permutation[start:start + variant.batch_size]
+            idx = permutation[start:start + variant.batch_size].to(data.x_train.device)
             logits = model(data.x_train[idx])
             loss = F.cross_entropy(logits, data.y_train[idx])
             kernels = [layer.weight for layer in linears[:-1]]

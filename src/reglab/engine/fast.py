@@ -553,15 +553,14 @@ def _initial_models(data: DeviceData, members: Sequence[tuple[VariantSpec, int]]
     for variant, seed in members:
         key = (variant.init_key(), seed)
         first = drawn.get(key)
-        model = build_mlp(variant, data.input_dim, data.classes, None if first else generator(seed, "init"))
-        model.to(device)
         if first is None:
-            drawn[key] = model
+            model = drawn[key] = build_mlp(variant, data.input_dim, data.classes, generator(seed, "init")).to(device)
         else:
+            # Same architecture and init in one stack: same tensors in the same order, copied on the device.
+            model = build_mlp(variant, data.input_dim, data.classes, None).to_empty(device=device)
             with torch.no_grad():
-                for target, source in zip(model.linears(), first.linears(), strict=True):
-                    target.weight.copy_(source.weight)
-                    target.bias.copy_(source.bias)
+                for target, source in zip(model.state_dict().values(), first.state_dict().values(), strict=True):
+                    target.copy_(source)
         models.append(model)
     return models
 
