@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from reglab.config import parse_study
-from reglab.engine.fast import ACTIVATION_BACKWARD, StackedMLP, _loss_gradient, stack_key, train_stack
+from reglab.engine.fast import stack_key, train_stack
+from reglab.engine.stacked_mlp import ACTIVATION_BACKWARD, StackedMLP, loss_gradient
 from reglab.engine.reference import train_run
 from reglab.engine.scheduler import Schedule, Unit, execute, plan
 from reglab.engine.seeding import generator
@@ -303,7 +304,7 @@ def test_hand_derived_gradient_equals_autograd(data, activation, seeds):
 
     device = data.x_train.device
     logits, tape = net.forward_for_backward(x, [generator(9, "dropout", device), None])
-    losses, d_logits = _loss_gradient(logits, y, smoothing)
+    losses, d_logits = loss_gradient(logits, y, smoothing)
     net.backward(d_logits, tape)
     hand = [t.grad.clone() for t in net.parameters()]
 

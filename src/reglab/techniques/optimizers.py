@@ -29,8 +29,8 @@ Tensors = Iterable[torch.Tensor]
 # tutorial's 575k-parameter model, Adam takes 0.29 ms a step fused against 2.6 ms as torch.optim
 # runs it by default (one small kernel per tensor and operation). Same formulas, same results up
 # to float32 rounding. torch has fused kernels for every optimizer here on the CPU, but on CUDA
-# only Adam's and AdamW's are in every recent release (torch 2.11 refuses fused Adagrad on CUDA at
-# the first step); elsewhere foreach, the next best, as for RMSprop anywhere.
+# only Adam's and AdamW's are in every recent release (torch 2.11 refused fused=True on CUDA at
+# the first step of SGD or Adagrad); elsewhere foreach, the next best, as for RMSprop anywhere.
 def _fast(optimizer: type[torch.optim.Optimizer], params: Tensors, *, fused_on_cuda: bool = False,
           **settings: Any) -> torch.optim.Optimizer:
     params = list(params)
