@@ -123,39 +123,49 @@ class _OptimizerGroup:
 
 class _StackPenalty:
     """Every run's penalties at once: λ1·Σ|w| + λ2·Σw² over its hidden kernels, with per-run
-    strengths (0 for a run without). The same formulas as techniques.penalties.Penalty, whose
-    values the reference loop adds one run at a time (tests/engine/test_fast.py compares them)."""
+    strengths. The same formulas as techniques.penalties.Penalty, whose values the reference loop
+    adds one run at a time (tests/engine/test_fast.py compares them). train_stack puts the runs
+    with an L1 term side by side, and those with an L2 term, so that each term works on slices of
+    the stack (a few for the tutorial's stacks) rather than on every run's weights: on a GPU the
+    penalties' passes over the weights were a quarter of a 50-run step."""
 
     def __init__(self, runs: list[_Run], device: torch.device):
         def strength(run: _Run, kind: str) -> float:
             return sum(getattr(penalty, kind) for penalty in run.tech.penalties)
 
-        l1 = [strength(run, "l1") for run in runs]
-        l2 = [strength(run, "l2") for run in runs]
-        self.any = any(l1) or any(l2)
-        self.l1 = torch.tensor(l1, device=device) if any(l1) else None
-        self.l2 = torch.tensor(l2, device=device) if any(l2) else None
-        # Multiplying by 2 is exact: 2λ2 here is the alpha the reference's add_ takes.
-        self.l2_twice = self.l2 * 2 if self.l2 is not None else None
-        self.unpenalised = torch.tensor([not (a or b) for a, b in zip(l1, l2)], device=device)
+        self.l1 = _segments([strength(run, "l1") for run in runs], device)
+        # 2λ2: the alpha the reference's add_ takes (multiplying by 2 is exact).
+        self.l2 = _segments([strength(run, "l2") for run in runs], device)
+        self.any = bool(self.l1 or self.l2)
 
     def add_gradient(self, kernels: Sequence[torch.Tensor], grads: Sequence[torch.Tensor] | None) -> torch.Tensor:
         """grads[i] += d(penalty)/d(kernels[i]) for every run (unless grads is None); per-run values [R]."""
         value = torch.zeros(kernels[0].shape[0], device=kernels[0].device)
-        for i, w in enumerate(kernels):
-            runs = w.shape[0]
-            flat = w.reshape(runs, -1)
-            if self.l1 is not None:
-                sign = torch.sign(flat)
-                value += self.l1 * torch.linalg.vecdot(flat, sign)
+        for i, kernel in enumerate(kernels):
+            for start, stop, l1 in self.l1:
+                w = kernel[start:stop].reshape(stop - start, -1)
+                sign = torch.sign(w)
+                value[start:stop].addcmul_(l1, torch.linalg.vecdot(w, sign))
                 if grads is not None:
-                    grads[i].addcmul_(sign.view_as(w), self.l1.view(runs, 1, 1))
-            if self.l2 is not None:
-                value += self.l2 * torch.linalg.vecdot(flat, flat)
+                    grads[i][start:stop].addcmul_(sign.view_as(kernel[start:stop]), l1.view(-1, 1, 1))
+            for start, stop, l2 in self.l2:
+                w = kernel[start:stop].reshape(stop - start, -1)
+                value[start:stop].addcmul_(l2, torch.linalg.vecdot(w, w))
                 if grads is not None:
-                    grads[i].addcmul_(w, self.l2_twice.view(runs, 1, 1))
-        # A run without penalties has none, even when its weights are no longer finite (0·inf).
-        return value.masked_fill_(self.unpenalised, 0.0)
+                    grads[i][start:stop].addcmul_(kernel[start:stop], (2 * l2).view(-1, 1, 1))
+        return value
+
+
+def _segments(strengths: list[float], device: torch.device) -> list[tuple[int, int, torch.Tensor]]:
+    """The runs of nonzero strength as (start, stop, their strengths [stop - start]) ranges."""
+    segments, start = [], None
+    for index, strength in enumerate([*strengths, 0.0]):
+        if strength and start is None:
+            start = index
+        elif not strength and start is not None:
+            segments.append((start, index, torch.tensor(strengths[start:index], device=device)))
+            start = None
+    return segments
 
 
 EpochCallback = Callable[[int, EpochRecord], None]
@@ -181,9 +191,10 @@ def train_stack(
     techniques = [Techniques(v, v.optimizer["lr"]) for v in variants]
     # Runs that share an optimizer group sit side by side in the stack (a stable order: the same
     # members always stack the same way, so a stack trained again rounds the same).
+    # Within a group, runs with an L1 term, with both, with L2 only, with neither: see _StackPenalty.
     keys = [_optimizer_key(v, t, position) for position, (v, t) in enumerate(zip(variants, techniques))]
     first_seen = {key: i for i, key in reversed(list(enumerate(keys)))}
-    order = sorted(range(len(members)), key=lambda position: first_seen[keys[position]])
+    order = sorted(range(len(members)), key=lambda p: (first_seen[keys[p]], _penalty_order(techniques[p])))
     models = _initial_models(data, [members[p] for p in order])
     net = StackedMLP(models, [variants[p] for p in order], device)
     runs = []
@@ -307,6 +318,11 @@ def train_stack(
         if run.active:
             _finish(net, run, data, started)
     return [run.outcome for run in sorted(runs, key=lambda run: run.position)]
+
+
+def _penalty_order(tech: Techniques) -> int:
+    l1, l2 = any(p.l1 for p in tech.penalties), any(p.l2 for p in tech.penalties)
+    return {(True, False): 0, (True, True): 1, (False, True): 2, (False, False): 3}[l1, l2]
 
 
 def _initial_models(data: DeviceData, members: Sequence[tuple[VariantSpec, int]]) -> list[MLP]:
