@@ -322,6 +322,32 @@ def test_networks_with_normalization_go_through_autograd(data):
     assert not net.hand_derived and all(t.requires_grad for t in net.parameters())
 
 
+class Histories(Recorder):
+    def __init__(self):
+        super().__init__()
+        self.histories = {}
+
+    def save_run(self, index, record, arrays):
+        self.histories[record.variant] = [(e.train_loss, e.val_loss, e.val_accuracy) for e in record.history]
+
+
+def test_spawned_workers_train_what_forked_ones_do(data, monkeypatch):
+    # Linux forks the workers; macOS and Windows spawn them (a new interpreter, arguments pickled).
+    import reglab.engine.scheduler as scheduler
+
+    if data.x_train.device.type != "cpu":
+        pytest.skip("worker processes train on the CPU")
+    vs = variants('[[variants]]\nname = "a"\ndropout = 0.2\n[[variants]]\nname = "b"\nl2 = 0.01\n')
+    units = tuple(Unit(((i, v, 0),), True) for i, v in enumerate(vs))
+    results = {}
+    for method in ("fork", "spawn"):
+        monkeypatch.setattr(scheduler, "START_METHOD", method)
+        results[method] = Histories()
+        execute(Schedule(units, workers=2, threads_per_worker=1), data, results[method], results[method])
+    assert set(results["spawn"].histories) == {"a", "b"}
+    assert results["spawn"].histories == results["fork"].histories
+
+
 @pytest.mark.parametrize("raised, expected", [
     (lambda: ReglabError("disk on fire. Fix: another disk."), ReglabError),
     (lambda: ValueError("a bug"), RuntimeError),

@@ -183,10 +183,13 @@ def _checkpointer(unit: Unit, store, checkpoint_seconds: float | None, cancel) -
 # the main process, which is also the only one that writes run records.
 
 
+# fork shares the data with the workers for free; where fork is unsafe (macOS, Windows), spawn.
+START_METHOD = "fork" if sys.platform == "linux" else "spawn"
+
+
 def _run_in_processes(schedule: Schedule, data: DeviceData, store, observer, cancel: threading.Event,
                       checkpoint_seconds: float | None) -> None:
-    # fork shares the data with the workers for free; where fork is unsafe (macOS, Windows), spawn.
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    context = multiprocessing.get_context(START_METHOD)
     tasks, events, stop = context.SimpleQueue(), context.Queue(), context.Event()
     for number in range(len(schedule.units)):
         tasks.put(number)
@@ -254,6 +257,9 @@ def _worker(schedule: Schedule, data: DeviceData, store, checkpoint_seconds: flo
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     torch.set_num_threads(schedule.threads_per_worker or 1)
+    # A spawned worker (macOS, Windows) starts without what execute() imported before forking:
+    # without this, its first run's time included torch._dynamo's import (1.2 s of 2 epochs on digits).
+    importlib.import_module("torch._dynamo")
     try:
         while (number := tasks.get()) is not None and not stop.is_set():
             unit = schedule.units[number]
