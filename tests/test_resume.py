@@ -268,3 +268,26 @@ def test_a_checkpoint_resumes_only_in_the_engine_that_wrote_it(tmp_path):
     Checkpointer(path, 0.0, engine="reference").maybe_save(lambda: {"epoch": 3})
     assert Checkpointer(path, 0.0, engine="reference").load()["epoch"] == 3
     assert Checkpointer(path, 0.0, engine="fast").load() is None  # they round differently: start over
+
+
+def test_a_second_process_training_into_the_same_directory_is_refused(tiny_study_file, tmp_path, capsys,
+                                                                     fault_log):
+    from reglab.cli import main
+    from reglab.store import RunStore
+
+    out = tmp_path / "run"
+    args = ["run", str(tiny_study_file), "--out", str(out), "--device", "cpu", "--no-report", "--offline"]
+    assert main(args) == 0
+    first = RunStore.open(out)
+    first.lock_for_writing()  # as the process training into it would (flock: any other open file conflicts)
+    partial = next((out / "runs").iterdir()) / ".seed-0.json.tmp"
+    partial.write_text("a write in progress")
+    capsys.readouterr()
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert f"another reglab process (pid {os.getpid()}) is training into {out}" in error
+    assert partial.exists()  # the other process's write in progress was left alone
+    first.release_writing_lock()
+    assert main(args) == 0 and not partial.exists()
+    fault_log("a second `reglab run` into a directory another process is training into", 1,
+              "exit 2 naming the other process; nothing removed or written; runs once the first is done")

@@ -114,29 +114,34 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     }
 
     root = options.out or RunStore.default_path(study.name)
-    if (root / MANIFEST).is_file():
-        store = RunStore.open(root)
-        _check_resumable(store, study, data_info)
-        store.remove_partial_writes()
-        done = frozenset(store.finished())
-        observer.notice(f"resuming {root}: {len(done)} of {len(study.seeds) * len(study.variants)} runs "
-                        "already finished")
-    else:
-        store = RunStore.create(root, study=study.to_dict(), source_text=options.source_text,
-                                environment=environment(device), options=options.to_json())
-        store.write_data(data_info, splits.y_test, _as_uint8_images(splits.x_test, splits.image_shape))
-        done = frozenset()
+    resuming = (root / MANIFEST).is_file()
+    store = RunStore.open(root) if resuming else RunStore.create(
+        root, study=study.to_dict(), source_text=options.source_text, environment=environment(device),
+        options=options.to_json())
+    store.lock_for_writing()  # before anything is removed or written
+    try:
+        if resuming:
+            _check_resumable(store, study, data_info)
+            store.remove_partial_writes()
+            done = frozenset(store.finished())
+            observer.notice(f"resuming {root}: {len(done)} of {len(study.seeds) * len(study.variants)} runs "
+                            "already finished")
+        else:
+            store.write_data(data_info, splits.y_test, _as_uint8_images(splits.x_test, splits.image_shape))
+            done = frozenset()
 
-    data = DeviceData.from_arrays(splits, device)
-    for index, variant in enumerate(study.variants):
-        model = build_mlp(variant, data.input_dim, data.classes, generator(0, "init"))
-        store.save_model_summary(index, variant.name, [asdict(row) for row in summarize(model, data.input_dim)])
-    schedule = plan(study, options.engine, device, input_dim=data.input_dim, done=done)
-    for message in schedule.notices:
-        observer.notice(message)
-    remaining = [(variant, seed) for unit in schedule.units for _, variant, seed in unit.members]
-    observer.study_started(len(remaining), sum(variant.epochs for variant, _ in remaining))
-    execute(schedule, data, store, observer, cancel=cancel, checkpoint_seconds=options.checkpoint_seconds)
+        data = DeviceData.from_arrays(splits, device)
+        for index, variant in enumerate(study.variants):
+            model = build_mlp(variant, data.input_dim, data.classes, generator(0, "init"))
+            store.save_model_summary(index, variant.name, [asdict(row) for row in summarize(model, data.input_dim)])
+        schedule = plan(study, options.engine, device, input_dim=data.input_dim, done=done)
+        for message in schedule.notices:
+            observer.notice(message)
+        remaining = [(variant, seed) for unit in schedule.units for _, variant, seed in unit.members]
+        observer.study_started(len(remaining), sum(variant.epochs for variant, _ in remaining))
+        execute(schedule, data, store, observer, cancel=cancel, checkpoint_seconds=options.checkpoint_seconds)
+    finally:
+        store.release_writing_lock()
     return store
 
 

@@ -13,6 +13,7 @@
       runs/NN-slug/seed-S.npz  its test predictions and final weights
       runs/NN-slug/seed-S.ckpt a run in progress: its last epoch checkpoint (gone once it finishes)
       options.json             how it was run (data dir, device, engine): what `reglab resume` reuses
+      .writer.lock             held (flock) by the process training into the directory
 
 Folder names are only keys: the record inside holds the variant's real name, so any name is
 safe (a name cannot escape the directory) and no setting is ever parsed out of a path.
@@ -21,6 +22,7 @@ safe (a name cannot escape the directory) and no setting is ever parsed out of a
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -119,6 +121,37 @@ class RunStore:
 
     def checkpoint_path(self, variant_index: int, variant_name: str, seed: int) -> Path:
         return self.run_path(variant_index, variant_name, seed).with_suffix(".ckpt")
+
+    def lock_for_writing(self) -> None:
+        """Only one process trains into a run directory at a time: a second `reglab run --out`
+        (or `reglab resume`) of the same directory would delete the first one's partial writes and
+        race it for the same records. The lock is the operating system's (flock), so it is gone
+        with the process that held it, however that process ended. Where flock does not exist
+        (Windows), no lock is taken."""
+        try:
+            import fcntl
+        except ImportError:
+            return
+        handle = open(self.root / ".writer.lock", "a+")  # noqa: SIM115 - held until release or exit
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise ReglabError(f"another reglab process (pid {holder}) is training into {self.root}. Fix: wait "
+                              "for it to finish (or stop it), then run again to resume; or choose another "
+                              "--out.") from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock = handle
+
+    def release_writing_lock(self) -> None:
+        handle = getattr(self, "_lock", None)
+        if handle is not None:
+            handle.close()  # closing the file releases the flock
+            self._lock = None
 
     def remove_partial_writes(self) -> int:
         """Delete temporary files left by a process killed in the middle of a write. They never
