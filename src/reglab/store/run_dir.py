@@ -59,6 +59,7 @@ class StoredRun:
 class RunStore:
     def __init__(self, root: Path):
         self.root = root
+        self._lock = None  # the open lock file while this process trains into the directory
 
     # ------------------------------------------------------------------ creating
 
@@ -148,9 +149,8 @@ class RunStore:
         self._lock = handle
 
     def release_writing_lock(self) -> None:
-        handle = getattr(self, "_lock", None)
-        if handle is not None:
-            handle.close()  # closing the file releases the flock
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the flock
             self._lock = None
 
     def remove_partial_writes(self) -> int:

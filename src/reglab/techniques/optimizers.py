@@ -63,12 +63,13 @@ def _adagrad(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
 
 
 def _adam(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
-    return _fast(torch.optim.Adam, params, fused_on_cuda=True, lr=p["lr"], betas=(p["beta1"], p["beta2"]), eps=p["eps"])
+    return _fast(torch.optim.Adam, params, fused_on_cuda=True, lr=p["lr"], betas=(p["beta1"], p["beta2"]),
+                 eps=p["eps"])
 
 
 def _adamw(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
-    return _fast(torch.optim.AdamW, params, fused_on_cuda=True, lr=p["lr"], betas=(p["beta1"], p["beta2"]), eps=p["eps"],
-                 weight_decay=p["weight_decay"])
+    return _fast(torch.optim.AdamW, params, fused_on_cuda=True, lr=p["lr"], betas=(p["beta1"], p["beta2"]),
+                 eps=p["eps"], weight_decay=p["weight_decay"])
 
 
 register(Technique(
