@@ -130,12 +130,11 @@ class _StackPenalty:
     penalties' passes over the weights were a quarter of a 50-run step."""
 
     def __init__(self, runs: list[_Run], device: torch.device):
-        def strength(run: _Run, kind: str) -> float:
-            return sum(getattr(penalty, kind) for penalty in run.tech.penalties)
-
-        self.l1 = _segments([strength(run, "l1") for run in runs], device)
-        # 2λ2: the alpha the reference's add_ takes (multiplying by 2 is exact).
-        self.l2 = _segments([strength(run, "l2") for run in runs], device)
+        l1, l2 = zip(*(run.tech.penalty_strengths() for run in runs))
+        self.l1 = _segments(list(l1), device)
+        self.l2 = _segments(list(l2), device)
+        # 2λ2, the gradient's factor and the alpha the reference's add_ takes (doubling is exact).
+        self.l2_twice = [2 * strengths for _, _, strengths in self.l2]
         self.any = bool(self.l1 or self.l2)
 
     def add_gradient(self, kernels: Sequence[torch.Tensor], grads: Sequence[torch.Tensor] | None) -> torch.Tensor:
@@ -148,11 +147,11 @@ class _StackPenalty:
                 value[start:stop].addcmul_(l1, torch.linalg.vecdot(w, sign))
                 if grads is not None:
                     grads[i][start:stop].addcmul_(sign.view_as(kernel[start:stop]), l1.view(-1, 1, 1))
-            for start, stop, l2 in self.l2:
+            for (start, stop, l2), l2_twice in zip(self.l2, self.l2_twice):
                 w = kernel[start:stop].reshape(stop - start, -1)
                 value[start:stop].addcmul_(l2, torch.linalg.vecdot(w, w))
                 if grads is not None:
-                    grads[i][start:stop].addcmul_(kernel[start:stop], (2 * l2).view(-1, 1, 1))
+                    grads[i][start:stop].addcmul_(kernel[start:stop], l2_twice.view(-1, 1, 1))
         return value
 
 
@@ -205,7 +204,8 @@ def train_stack(
     members_of: dict[tuple, list[_Run]] = {}
     for run in runs:
         members_of.setdefault(keys[run.position], []).append(run)
-    groups = [_OptimizerGroup.build(group, net.sources(models[0])) for group in members_of.values()]
+    sources = net.sources(models[0])  # the same stacked tensors behind every run's parameters
+    groups = [_OptimizerGroup.build(group, sources) for group in members_of.values()]
     if net.hand_derived:
         for group in groups:
             group.attach_gradients()  # the gradient buffers live as long as the stack
@@ -321,8 +321,8 @@ def train_stack(
 
 
 def _penalty_order(tech: Techniques) -> int:
-    l1, l2 = any(p.l1 for p in tech.penalties), any(p.l2 for p in tech.penalties)
-    return {(True, False): 0, (True, True): 1, (False, True): 2, (False, False): 3}[l1, l2]
+    l1, l2 = tech.penalty_strengths()
+    return {(True, False): 0, (True, True): 1, (False, True): 2, (False, False): 3}[bool(l1), bool(l2)]
 
 
 def _initial_models(data: DeviceData, members: Sequence[tuple[VariantSpec, int]]) -> list[MLP]:

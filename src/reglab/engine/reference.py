@@ -112,6 +112,10 @@ class Techniques:
         if state["stopper"] is not None:
             self.early_stopping.load_state_dict(state["stopper"])
 
+    def penalty_strengths(self) -> tuple[float, float]:
+        """(λ1, λ2) of the variant's penalties together: what the fast engine stacks."""
+        return sum(p.l1 for p in self.penalties), sum(p.l2 for p in self.penalties)
+
     def penalty(self, kernels: list[torch.Tensor]) -> torch.Tensor:
         return sum(penalty(kernels) for penalty in self.penalties)
 
