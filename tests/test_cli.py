@@ -133,6 +133,41 @@ def test_names_with_brackets_print_as_written(tmp_path):
     assert "[[variants]]" in done.stderr
 
 
+def _results(names: list[str]) -> dict:
+    def stats(mean: float) -> dict:
+        return {"mean": mean, "std": 0.1168, "n": 5}
+
+    variants = [{"name": name, "baseline": names[0] if i else None, "test_accuracy": stats(0.7827),
+                 "test_loss": stats(1.0791), "diverged": False, "runs": [{"epochs": 15, "seconds": 7.25}] * 5}
+                for i, name in enumerate(names)]
+    return {"study": "tutorial", "dataset": "digits", "variants": variants,
+            "splits": {"train": 817, "validation": 163, "test": 817}}
+
+
+@pytest.mark.parametrize("names", [
+    ["basic", "l1", "l2", "dropout", "combined", "sgd", "momentum", "rmsprop", "adam", "adam_lr"],
+    ["baseline", "adam_with_a_cosine_schedule_and_warmup"],
+])
+def test_results_table_shows_every_name_in_80_columns(monkeypatch, names):
+    # 80 columns is rich's width when the output goes to a file or a pipe. The names once came out
+    # empty there: rich squeezed the one wrappable column, theirs, to nothing.
+    from rich.console import Console
+
+    from reglab import cli
+
+    console = Console(width=80, record=True)
+    monkeypatch.setattr(cli, "out", console)
+    cli.print_results_table(_results(names))
+    text = console.export_text()
+    lines = text.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.startswith("─"))
+    rows = [line for line in lines[rule + 1:] if line and not line.startswith(" ")]  # a row's first line
+    assert [row.split()[0] for row in rows] == names  # every name whole, at the start of its row
+    assert "…" not in text  # nothing cut: where the room is short, the numbers wrap
+    if max(map(len, names)) < 10:  # the tutorial's names: one line a variant
+        assert "78.27 ± 11.68%" in rows[0] and "1.079 ± 0.117" in rows[0]
+
+
 def test_techniques_json_lists_every_family():
     done = run_cli("techniques", "--format", "json")
     listing = json.loads(done.stdout)

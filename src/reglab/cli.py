@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -321,15 +322,22 @@ def print_results_table(results: dict[str, Any]) -> None:
     title = f"{results['study']} on {results['dataset']}"
     if splits:
         title += f" ({splits['train']} train / {splits['validation']} val / {splits['test']} test)"
-    table = Table(title=escape(title), title_justify="left")
-    for column, justify in (("variant", "left"), ("compared to", "left"), ("test accuracy", "right"),
-                            ("test loss", "right"), ("seeds", "right"), ("epochs", "right"), ("seconds", "right")):
-        table.add_column(column, justify=justify, no_wrap=column != "variant")
+    # Fits 80 columns, rich's width when the output goes to a file or a pipe: without column rules,
+    # the tutorial's table is 79 wide. The names are what a reader looks for, so they are never cut
+    # (rich used to squeeze them to nothing at 80); where long names or a narrow terminal leave too
+    # little room, the numbers wrap (at their ±, else anywhere) rather than being cut.
+    table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    names = [v["name"] for v in results["variants"]]
+    baselines = [v.get("baseline") or "-" for v in results["variants"]]
+    table.add_column("variant", no_wrap=True, min_width=max(map(len, [*names, "variant"])))
+    table.add_column("baseline", no_wrap=True, min_width=max(map(len, [*baselines, "baseline"])))
+    for column in ("test accuracy", "test loss", "seeds", "epochs", "seconds"):
+        table.add_column(column, justify="right", overflow="fold")
     for variant in results["variants"]:
         runs = variant["runs"]
         seeds = f"{variant['test_accuracy']['n']}/{len(runs)}" if variant["diverged"] else str(len(runs))
-        add_row(table, 
-            variant["name"], variant.get("baseline") or "-",
+        add_row(
+            table, variant["name"], variant.get("baseline") or "-",
             _mean_std(variant["test_accuracy"], percent=True), _mean_std(variant["test_loss"]),
             seeds, ",".join(sorted({str(r["epochs"]) for r in runs})) or "-",
             f"{sum(r['seconds'] for r in runs):.1f}",
@@ -343,7 +351,7 @@ def print_results_table(results: dict[str, Any]) -> None:
 def _mean_std(stats: dict[str, Any], percent: bool = False) -> str:
     if stats["mean"] is None:
         return "-"
-    scale, digits = (100, 2) if percent else (1, 4)
+    scale, digits = (100, 2) if percent else (1, 3)
     text = f"{stats['mean'] * scale:.{digits}f}"
     if stats["std"] is not None:
         text += f" ± {stats['std'] * scale:.{digits}f}"
