@@ -13,8 +13,9 @@ can be read against what is possible rather than against a guess:
                engine runs them (each training step's forward pass and backward pass, each
                epoch's validation, the final test), and nothing else: no loss, no activation,
                no optimizer, no Python between steps beyond the loop over them
-  +optimizer   the same plus each step's torch.optim update (reglab's optimizer of each model,
-               fused on the CPU, as the plain loop and reglab both run it)
+  +optimizer   the same plus each step's optimizer update, the one reglab builds for each model
+               (torch.optim's fused kernels on the CPU; the tutorial's Keras RMSprop in foreach
+               operations): faster than the plain loop's torch.optim defaults
   +dropout     the same plus each step's dropout random numbers (torch.rand of the masks' shapes)
 
 The floors run in two single-thread processes at once (one per core, as reglab's workers do),
