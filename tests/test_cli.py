@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -166,6 +167,33 @@ def test_results_table_shows_every_name_in_80_columns(monkeypatch, names):
     assert "…" not in text  # nothing cut: where the room is short, the numbers wrap
     if max(map(len, names)) < 10:  # the tutorial's names: one line a variant
         assert "78.27 ± 11.68%" in rows[0] and "1.079 ± 0.117" in rows[0]
+
+
+def test_progress_lines_fit_80_columns(monkeypatch):
+    # At 80 columns the single progress line once cut every column alike, the times to "…".
+    from types import SimpleNamespace
+
+    from rich.console import Console, Group
+
+    from reglab import cli
+
+    console = Console(width=80, record=True)
+    monkeypatch.setattr(cli, "err", console)
+    observer = cli.ProgressObserver()
+    observer.total_runs = 10
+    observer.task = observer.progress.add_task("epochs", total=125, status="")
+    dropout, combined = SimpleNamespace(name="dropout", epochs=15), SimpleNamespace(name="combined", epochs=15)
+    observer.runs_started([(dropout, 0), (combined, 0)])
+    for epoch in range(3):
+        observer.epoch_finished(combined, SimpleNamespace(epoch=epoch, train_loss=0.5, val_loss=0.4, val_accuracy=0.876))
+    console.print(Group(*observer.progress.get_renderables()))
+    bar, metrics = console.export_text().splitlines()
+    assert bar.startswith("[0/10] dropout s0, combined s0") and "…" not in bar
+    assert re.search(r" 3/125 0:00:0\d [-0-9]:[-0-9]{2}:[-0-9]{2}$", bar)  # elapsed and remaining, whole
+    assert metrics.strip() == "combined epoch 3/15  loss 0.500  val_loss 0.400  val_acc 0.876"
+    observer.runs_started([(SimpleNamespace(name=f"v{i}", epochs=15), 0) for i in range(48)])  # a GPU stack
+    console.print(Group(*observer.progress.get_renderables()))
+    assert console.export_text().startswith("[0/10] 50 runs: dropout s0, …")
 
 
 def test_techniques_json_lists_every_family():

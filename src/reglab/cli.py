@@ -19,7 +19,8 @@ from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from reglab import __version__
 from reglab.errors import ReglabError
@@ -225,14 +226,24 @@ def _train(study, options, args: argparse.Namespace) -> int:
     return 0
 
 
+class _StudyProgress(Progress):
+    """The bar on one line and the latest epoch's metrics on the next: at 80 columns one line held
+    neither (rich cut every column alike, the times to "…")."""
+
+    def get_renderables(self):
+        yield self.make_tasks_table(self.tasks)
+        for task in self.tasks:
+            yield Text(task.fields["status"], no_wrap=True, overflow="ellipsis")
+
+
 class ProgressObserver:
-    """A progress bar over all epochs of the study, with the current run and its live metrics."""
+    """A progress bar over all epochs of the study, with the current runs and their live metrics."""
 
     def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=err, disable=not err.is_terminal, transient=True,
+        self.progress = _StudyProgress(
+            TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis", max_width=48)),
+            BarColumn(bar_width=None), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=err, disable=not err.is_terminal, transient=True, expand=True,
         )
         self.task = None
         self.total_runs = 0
@@ -253,12 +264,14 @@ class ProgressObserver:
         self._describe()
 
     def _describe(self) -> None:
-        names = ", ".join(f"{name} s{seed}" for name, seed in self.training)
-        self.progress.update(self.task, description=escape(f"[{self.finished}/{self.total_runs}] {names}"))
+        names = [f"{name} s{seed}" for name, seed in self.training]
+        if len(names) > 2:  # a GPU stack trains dozens at once
+            names = [f"{len(names)} runs: {names[0]}", "…"]
+        self.progress.update(self.task, description=escape(f"[{self.finished}/{self.total_runs}] {', '.join(names)}"))
 
     def epoch_finished(self, variant, record) -> None:
-        self.progress.update(self.task, advance=1, status=escape(
-            f"{variant.name} epoch {record.epoch + 1}/{variant.epochs}  loss {record.train_loss:.3f}  "
+        self.progress.update(self.task, advance=1, status=(  # plain text: rendered without markup
+            f"  {variant.name} epoch {record.epoch + 1}/{variant.epochs}  loss {record.train_loss:.3f}  "
             f"val_loss {record.val_loss:.3f}  val_acc {record.val_accuracy:.3f}"))
 
     def run_finished(self, record) -> None:
