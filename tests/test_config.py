@@ -105,6 +105,7 @@ BAD_STUDIES = [
     ('[[variants]]\nname = "a"\nl2 = nan\n', ["l2.strength", "finite"]),
     ('[[variants]]\nname = "a"\noptimizer = 3\n', ["optimizer", "must be a name or a table"]),
     ('colour = "red"\n' + MINIMAL, ["colour", "unknown key"]),
+    ('[[variants]]\nname = "a"\ndescription_ja = 3\n', ["description_ja (line 3)", "must be a string"]),
     ('[[variants]\nname = "a"\n', ["not valid TOML", "line 1"]),
 ]
 

@@ -194,6 +194,21 @@ def test_a_different_study_in_the_directory_is_refused(study, tmp_path, fault_lo
     fault_log("--out pointing at a run of a changed study", 1, "exit 2 listing what differs")
 
 
+def test_new_descriptions_do_not_stop_a_resume_and_are_kept(study, tmp_path):
+    # Descriptions train nothing: a study whose words changed continues its directory, which takes
+    # the new words for its report. (Before, any changed description refused the resume.)
+    out = tmp_path / "run"
+    assert finish(study, out).returncode == 0
+    reworded = tmp_path / "reworded.toml"
+    reworded.write_text(STUDY.replace('name = "plain"', 'name = "plain"\ndescription = "no regularization"\n'
+                                      'description_ja = "正則化なし"'))
+    done = finish(reworded, out)
+    assert done.returncode == 0, done.stderr
+    assert "resuming" in done.stderr and "6 of 6 runs already finished" in done.stderr
+    stored = json.loads((out / "study.json").read_text(encoding="utf-8"))["variants"][0]
+    assert (stored["description"], stored["description_ja"]) == ("no regularization", "正則化なし")
+
+
 def test_damaged_checkpoint_and_record_are_redone(study, uninterrupted, tmp_path, fault_log):
     out = tmp_path / "run"
     crashed = finish(study, out, env={"REGLAB_TEST_CRASH": ".ckpt:60"})  # the 60th of one worker

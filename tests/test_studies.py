@@ -30,6 +30,14 @@ def test_builtin_study_runs_offline_on_digits(name, tmp_path, capsys):
     assert all(v["runs"][0]["status"] == "completed" for v in results["variants"])
 
 
+@pytest.mark.parametrize("name", BUILTINS)
+def test_builtin_variants_are_described_in_english_and_japanese(name):
+    # The report shows a variant's description in its language: a built-in study speaks both.
+    for variant in load_study(name).variants:
+        assert variant.description and variant.description_ja, variant.name
+        assert variant.description_ja != variant.description
+
+
 def test_weight_decay_study_pairs_sgd_l2_with_twice_the_decay():
     variants = {v.name: v for v in load_study("weight-decay").variants}
     l2 = variants["sgd_l2"].switch("l2")["strength"]

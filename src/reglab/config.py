@@ -21,7 +21,9 @@ from reglab.techniques.registry import CHOICE_FAMILIES, Choice
 STUDY_KEYS = ("name", "description", "keras_compat", "seeds", "baseline", "data", "defaults", "variants")
 DATA_KEYS = ("dataset", "train", "validation", "test", "split_seed")
 TRAINING_KEYS = ("hidden", "epochs", "batch_size") + CHOICE_FAMILIES
-VARIANT_ONLY_KEYS = ("name", "description", "baseline")
+VARIANT_ONLY_KEYS = ("name", "description", "description_ja", "baseline")
+# Words for the reader, not settings: they may change without changing what a run trains.
+DESCRIPTIVE_KEYS = ("description", "description_ja")
 
 # What a variant gets when neither it nor the study's [defaults] says otherwise.
 BUILTIN_DEFAULTS: dict[str, Any] = {
@@ -59,6 +61,7 @@ class VariantSpec:
     activation: Choice
     init: Choice
     switches: tuple[Choice, ...] = ()  # techniques turned on by their own key, sorted by name
+    description_ja: str = ""  # the description in a Japanese report (else `description` is shown)
 
     def switch(self, name: str) -> Choice | None:
         return next((c for c in self.switches if c.name == name), None)
@@ -79,6 +82,8 @@ class VariantSpec:
         out: dict[str, Any] = {"name": self.name}
         if self.description:
             out["description"] = self.description
+        if self.description_ja:
+            out["description_ja"] = self.description_ja
         # A baseline names itself, so that reloading does not compare it to the study's baseline.
         out["baseline"] = self.baseline if self.baseline is not None else self.name
         out.update(hidden=list(self.hidden), epochs=self.epochs, batch_size=self.batch_size)
@@ -268,6 +273,7 @@ class _Checker:
                 self.problem(f"{where}.name", f"is {len(name)} characters long: at most {NAME_LIMIT}")
         label = where
         description = self._string(own, "description", label, default="")
+        description_ja = self._string(own, "description_ja", label, default="")
         baseline = own.get("baseline")
         if baseline is not None and not isinstance(baseline, str):
             self.problem(f"{label}.baseline", f"must be the name of another variant, got {baseline!r}")
@@ -298,7 +304,7 @@ class _Checker:
             return None
         return VariantSpec(
             name=name, description=description, baseline=baseline, hidden=tuple(hidden), epochs=epochs,
-            batch_size=batch_size, switches=tuple(enabled), **choices,
+            batch_size=batch_size, switches=tuple(enabled), description_ja=description_ja, **choices,
         )
 
     def _technique(self, fam: str, value: Any, where: str, keras: bool) -> Choice:

@@ -21,6 +21,7 @@ class Variant:
     name: str
     baseline: str | None = None
     description: str = ""
+    description_ja: str = ""
     settings: dict = field(default_factory=dict)
     accuracy_gain: float = 0.0  # added to the basic accuracy of each seed
     overfits: bool = False
@@ -64,6 +65,7 @@ def make_run(root: Path, variants: list[Variant], seeds: list[int], *, class_nam
         "seeds": seeds, "data": {"dataset": "digits", "train": 100, "validation": 50, "test": TEST_SIZE,
                                  "split_seed": 0},
         "variants": [{"name": v.name, "description": v.description, "baseline": v.baseline or v.name,
+                      **({"description_ja": v.description_ja} if v.description_ja else {}),
                       "hidden": [8, 4], "epochs": EPOCHS, "batch_size": 32,
                       "optimizer": {"name": "adam", "lr": 0.001},
                       "schedule": {"name": "step" if v.lr else "constant"}, **v.settings} for v in variants],
@@ -96,7 +98,8 @@ def make_run(root: Path, variants: list[Variant], seeds: list[int], *, class_nam
 
 STANDARD = [
     Variant("basic", description="no regularization", overfits=True),
-    Variant("better", baseline="basic", description="dropout 0.3", settings={"dropout": {"rate": 0.3}},
+    Variant("better", baseline="basic", description="dropout 0.3", description_ja="ドロップアウト率 0.3 の説明",
+            settings={"dropout": {"rate": 0.3}},
             accuracy_gain=0.02),
     Variant("sparse", baseline="basic", description="L1", settings={"l1": {"strength": 0.001}}, overfits=True,
             sparse=True, lr=tuple(0.001 if e < 10 else 0.0005 for e in range(EPOCHS))),

@@ -65,6 +65,13 @@ def test_report_reads_as_the_language_asked(rendered):
     for term in ("過学習", "学習曲線", "確かな改善", "ドロップアウト", "L1正則化", "学習率スケジューリング", "スパース性"):
         assert term in ja, term
     assert "@font-face" in ja  # the page carries its Japanese glyphs
+    # A variant's description_ja is its description in the Japanese report only; a words-only key,
+    # it is not among the settings the variant changes.
+    cell = '<td class="prose">{}</td>'.format
+    assert cell("ドロップアウト率 0.3 の説明") in ja and cell("dropout 0.3") not in ja
+    assert cell("dropout 0.3") in en and cell("ドロップアウト率 0.3 の説明") not in en
+    findings = json.loads((rendered.reports["ja"].parent / "findings.json").read_text(encoding="utf-8"))
+    assert next(v for v in findings["variants"] if v["name"] == "better")["changes"] == ["dropout"]
     # The dropout convention and what the losses are, where the report explains them.
     assert "probability to <b>drop</b>" in en and "rate = 1 − p" in en and "「<b>残す</b>確率」" in ja
     assert "without the L1/L2 penalty" in en and "ペナルティ項を含まない" in ja

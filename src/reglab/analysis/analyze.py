@@ -19,7 +19,7 @@ from reglab.store import COMPLETED, RunRecord
 # Compared against the baseline: metric -> whether higher is better.
 COMPARED = {"test_accuracy": True, "test_loss": False}
 # The keys of a resolved variant that are not settings.
-NOT_SETTINGS = ("name", "description", "baseline")
+NOT_SETTINGS = ("name", "description", "description_ja", "baseline")  # words, not settings
 GALLERY_SIZE = 20
 SAMPLES = 10  # the tutorial shows the first ten test images with their predictions
 TOP_PAIRS = 5

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from reglab import __version__
-from reglab.config import StudySpec, VariantSpec
+from reglab.config import DESCRIPTIVE_KEYS, StudySpec, VariantSpec
 from reglab.data import make_splits, resolve_dataset
 from reglab.engine.reference import DeviceData
 from reglab.engine.scheduler import execute, plan
@@ -146,10 +146,12 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
 
 
 def _check_resumable(store: RunStore, study: StudySpec, data_info: dict[str, Any]) -> None:
-    """Only the same study on the same data may continue a run directory."""
+    """Only the same study on the same data may continue a run directory. Descriptions may have
+    changed (they train nothing): the directory takes the new ones, for its report."""
     stored = store.read_json("study.json")
     current = json.loads(json.dumps(study.to_dict()))
-    differences = list(_differences(stored, current)) if stored is not None else ["study.json is missing or damaged"]
+    differences = (list(_differences(_without_descriptions(stored), _without_descriptions(current)))
+                   if stored is not None else ["study.json is missing or damaged"])
     stored_data = store.read_json("data.json") or {}
     for key in ("dataset", "splits"):
         if stored_data.get(key) != data_info[key]:
@@ -159,6 +161,17 @@ def _check_resumable(store: RunStore, study: StudySpec, data_info: dict[str, Any
         more = f"\n  ... and {len(differences) - 12} more" if len(differences) > 12 else ""
         raise ReglabError(f"{store.root} holds a run of a different study or configuration, so it cannot be "
                           f"resumed:\n{shown}{more}\nFix: run with the same study and options, or pass a new --out.")
+    if stored != current:
+        store.update_study(current)
+
+
+def _without_descriptions(study: dict[str, Any]) -> dict[str, Any]:
+    def strip(spec: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in spec.items() if k not in DESCRIPTIVE_KEYS}
+
+    variants = study.get("variants")
+    return {**strip(study), "variants": [strip(v) if isinstance(v, dict) else v for v in variants]
+            if isinstance(variants, list) else variants}
 
 
 def _differences(stored: Any, current: Any, path: str = "") -> Iterator[str]:

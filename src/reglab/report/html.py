@@ -165,7 +165,8 @@ def _accuracy(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
     caption = t(lang, "accuracy_caption", confidence=PERCENT, alpha=ALPHA, min_seeds=MIN_SEEDS)
     rows = []
     for v in analysis.variants:
-        rows.append([v.name, v.description, with_ci(v.metrics["test_accuracy"], 2, 100),
+        description = (v.spec.get("description_ja") if lang == "ja" else None) or v.description
+        rows.append([v.name, description, with_ci(v.metrics["test_accuracy"], 2, 100),
                      with_ci(v.metrics["test_loss"], 4), number(v.metrics["best_val_loss"].mean, 4),
                      f"{v.metrics['test_accuracy'].n}/{len(v.seeds)}", len(v.diverged) or "",
                      number(v.metrics["seconds"].mean, 1)])

@@ -100,6 +100,10 @@ class RunStore:
             path = parent / f"{slug(study_name)}-{stamp}-{suffix}"
         return path
 
+    def update_study(self, study: dict[str, Any]) -> None:
+        """Replace study.json (resuming with new descriptions of the same study)."""
+        write_json(self.root / "study.json", study)
+
     def write_data(self, info: dict[str, Any], test_labels: np.ndarray, test_images: np.ndarray) -> None:
         write_json(self.root / "data.json", info)
         write_npz(self.root / "test_split.npz", {"test_labels": test_labels, "test_images": test_images})
