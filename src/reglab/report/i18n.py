@@ -224,7 +224,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "and the raw validation loss are more than {margin}% above that minimum. Otherwise the run has no onset "
         "within its epochs. The spread across seeds is the mean ± standard deviation of the seeds that turned.</p>"
         "<p><b>Losses.</b> reglab records the cross-entropy without the L1/L2 penalty (see docs/results.md); "
-        "Keras's logged losses add the penalty.</p>",
+        "Keras's logged losses add the penalty.</p>"
+        "<p><b>Time.</b> A run's seconds are the wall-clock time of its training and per-epoch validation, "
+        "including earlier attempts when it was resumed from a checkpoint. Runs trained at once share the machine: "
+        "on a CPU one run per core; in a stack of the fast engine (on a GPU, every seed of an architecture at once) "
+        "each run is charged an equal share of the stack's time until it ends. Compare seconds within one report, "
+        "not across machines.</p>",
         "<p><b>信頼区間。</b>各指標について、シードの平均と {confidence}% t 信頼区間（平均 ± t<sub>n−1</sub> · s / √n、"
         "s は標本標準偏差）を示します。シードが 1 つのときは区間はありません。</p>"
         "<p><b>対応のある比較。</b>各バリアントを、その基準（研究の <code>baseline</code>）と、両方が完了した同じシードで比べます。"
@@ -240,7 +245,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "平滑化した検証損失と元の検証損失の両方が、その最小値より {margin}% 以上大きいときです。そうでなければ、その実行には訓練した"
         "エポック内で過学習の始まりはありません。シード間のばらつきは、上昇に転じたシードの平均 ± 標準偏差です。</p>"
         "<p><b>損失。</b>reglab は L1/L2 のペナルティ項を含まないクロスエントロピーを記録します（docs/results.md 参照）。"
-        "Keras が表示する損失にはペナルティ項が加わっています。</p>"),
+        "Keras が表示する損失にはペナルティ項が加わっています。</p>"
+        "<p><b>時間。</b>実行の秒数は、訓練とエポックごとの検証にかかった実時間です（チェックポイントから再開した実行では、"
+        "それ以前の試行の分も含みます）。同時に訓練した実行はマシンを分け合います。CPU ではコアごとに 1 実行、高速エンジンの"
+        "スタック（GPU では同じ構造の全シードをまとめて訓練）では、スタックの時間を各実行が終わるまで等分して割り当てます。"
+        "秒数は同じレポートの中で比べ、別のマシンとは比べないでください。</p>"),
     # ---------------------------------------------------------------- configuration
     "config_seeds": ("Seeds", "シード"),
     "config_environment": ("Versions and device", "バージョンとデバイス"),
