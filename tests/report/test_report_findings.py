@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from synthetic_runs import ONSET, STANDARD, Variant, make_run
+from synthetic_runs import EPOCHS, ONSET, STANDARD, Variant, make_run
 
 from reglab.analysis.analyze import analyze
 from reglab.analysis.collect import collect
@@ -55,6 +55,20 @@ def test_every_number_in_a_sentence_is_in_its_numbers(synthetic_run):
             for token in NUMBER.findall(text.replace("L1", "").replace("L2", "").replace("d_z", "")):
                 value = abs(float(token.replace("−", "-")))
                 assert any(value == pytest.approx(s, abs=1e-12) for s in shown), (token, text, finding.numbers)
+
+
+def test_one_seed_and_a_schedule_that_has_not_moved_yet_read_naturally(tmp_path):
+    # Seen in a 2-epoch run of the tutorial: "in any of 1 seeds", and a step schedule that "took
+    # the learning rate from 0.001 to 0.001".
+    root = make_run(tmp_path / "run", [Variant("basic"), Variant("flat", baseline="basic", lr=(0.001,) * EPOCHS)],
+                    seeds=[0])
+    _, found = analysed(root)
+    en, ja = " ".join(f.en for f in found), " ".join(f.ja for f in found)
+    assert f"did not turn upward within {EPOCHS} epochs in its one seed" in en
+    assert "of 1 seeds" not in en and "all 1 seeds" not in en and "1 シードのどれも" not in ja
+    schedule = next(f for f in found if f.kind == "schedule")
+    assert f"kept the learning rate at 0.001 for all {EPOCHS} epochs trained" in schedule.en
+    assert "学習率は 0.001 のままでした" in schedule.ja and "from" not in schedule.en
 
 
 def test_fewer_than_five_seeds_is_never_called_significant(tmp_path):

@@ -148,6 +148,9 @@ def _onset_clause(v: VariantAnalysis, key: str, numbers: dict[str, Any], final: 
     spread: OnsetSpread = v.onset
     numbers |= {f"{key}_epochs": spread.epochs, f"{key}_seeds": spread.runs}
     if spread.turned == 0:
+        if spread.runs == 1:
+            return (f"did not turn upward within {spread.epochs} epochs in its one seed",
+                    f"1 シードで {spread.epochs} エポック以内に上昇に転じ" + ("ませんでした" if final else "ず"))
         return (f"did not turn upward within {spread.epochs} epochs in any of {spread.runs} seeds",
                 f"{spread.runs} シードのどれも {spread.epochs} エポック以内に上昇に転じ"
                 + ("ませんでした" if final else "ず"))
@@ -160,6 +163,9 @@ def _onset_clause(v: VariantAnalysis, key: str, numbers: dict[str, Any], final: 
         if spread.turned < spread.runs:
             return (f"turned upward at epoch {at} in {spread.turned} of {spread.runs} seeds",
                     f"{spread.runs} シード中 {spread.turned} でエポック {at} から上昇に転じ" + ("ました" if final else ""))
+        if spread.runs == 1:
+            return (f"turned upward at epoch {at} in its one seed",
+                    f"1 シードでエポック {at} から上昇に転じ" + ("ました" if final else ""))
         return (f"turned upward at epoch {at} in all {spread.runs} seeds",
                 f"{spread.runs} シードすべてでエポック {at} から上昇に転じ" + ("ました" if final else ""))
     return (f"turned upward at epoch {at} in {spread.turned} of {spread.runs} seeds "
@@ -267,10 +273,10 @@ def _early_stopping(v: VariantAnalysis) -> list[Finding]:
     n = len(v.seeds)
     if not stopped:
         numbers = {"seeds": n, "epochs": v.onset.epochs}
+        where_en, where_ja = ("its one seed", "1 シードで") if n == 1 else (f"any of {n} seeds", f"{n} シードのどれでも、")
         return [Finding("early_stopping", v.name,
-                        f"{v.name}: early stopping did not trigger in any of {n} seeds within "
-                        f"{v.onset.epochs} epochs.",
-                        f"{v.name}: {n} シードのどれでも、{v.onset.epochs} エポック以内に早期終了は働きませんでした。",
+                        f"{v.name}: early stopping did not trigger in {where_en} within {v.onset.epochs} epochs.",
+                        f"{v.name}: {where_ja}{v.onset.epochs} エポック以内に早期終了は働きませんでした。",
                         numbers)]
     numbers = {"stopped_seeds": len(stopped), "seeds": n, "stopped_epoch": _round(np.mean(stopped), 0)}
     at = f"{np.mean(stopped):.0f}"
@@ -300,6 +306,14 @@ def _schedule(v: VariantAnalysis) -> list[Finding]:
     first, last = float(f"{v.lr[0]:.3g}"), float(f"{v.lr[-1]:.3g}")
     numbers = {"lr_first": first, "lr_last": last, "epochs": len(v.lr)}
     kind = f"{name} " if name else ""
+    if first == last:  # the schedule changes the rate only after the epochs trained
+        return [Finding(
+            "schedule", v.name,
+            f"{v.name}: its {kind}learning-rate schedule kept the learning rate at {first:g} for all "
+            f"{len(v.lr)} epochs trained.",
+            f"{v.name}: 学習率スケジューリング（{kind.strip() or '-'}）では、訓練した {len(v.lr)} エポックの間、"
+            f"学習率は {first:g} のままでした。",
+            numbers)]
     return [Finding(
         "schedule", v.name,
         f"{v.name}: its {kind}learning-rate schedule took the learning rate from {first:g} to {last:g} "
