@@ -87,3 +87,17 @@ def test_identical_variants_and_a_single_seed(tmp_path):
     _, found = analysed(root)
     comparison = next(f for f in found if f.kind == "comparison")
     assert "exactly the same test accuracy as a in the one seed" in comparison.en
+
+
+def test_figure_onset_labels_leave_out_a_spread_of_zero():
+    from types import SimpleNamespace
+
+    from reglab.analysis.onset import OnsetSpread
+    from reglab.report.figures import _onset_label
+
+    def label(mean, std, turned=2):
+        spread = OnsetSpread(turned, 3, 15, mean, std, None, None, None, None, {})
+        return _onset_label(SimpleNamespace(onset=spread), "en")
+
+    assert label(6.0, 0.0) == "onset 6 (2/3)" and label(8.2, 1.1) == "onset 8±1 (2/3)"
+    assert label(None, None, turned=0) == ""

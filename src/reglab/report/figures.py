@@ -106,7 +106,8 @@ def _onset_label(v: VariantAnalysis, lang: str) -> str:
     spread = v.onset
     if not spread.turned:
         return ""
-    epoch = f"{spread.mean:.0f}" + (f"±{spread.std:.0f}" if spread.std is not None else "")
+    # As in the findings: "± 0" says nothing.
+    epoch = f"{spread.mean:.0f}" + (f"±{spread.std:.0f}" if spread.std is not None and round(spread.std) > 0 else "")
     return t(lang, "fig_onset_short", epoch=epoch, turned=spread.turned, runs=spread.runs)
 
 
