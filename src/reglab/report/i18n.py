@@ -127,12 +127,16 @@ STRINGS: dict[str, tuple[str, str]] = {
         "turned upward (shaded: earliest to latest). Losses are the cross-entropy alone, without the L1/L2 "
         "penalty, so that variants with and without a penalty are compared on the same quantity. Training loss and "
         "accuracy are running means over each epoch with dropout active, as Keras reports them. Epochs are counted "
-        "from 0, as Keras's callbacks and the tutorial's plots count them.",
+        "from 0, as Keras's callbacks and the tutorial's plots count them. The loss axis is logarithmic; the "
+        "accuracy axis starts a little below the lowest final accuracy, so that the late epochs' differences show, "
+        "and a slow start (SGD's, for one) may begin below it: the loss figure shows every epoch whole.",
         "線はシードの平均、帯は最も低いシードから最も高いシードまでの範囲です。破線は訓練、実線は検証。点線の縦線は検証損失が"
         "上昇に転じたシードの過学習の始まり（平均）を示し、網掛けは最も早いものから最も遅いものまでです。損失はクロスエントロピー"
         "のみで L1/L2 のペナルティ項を含みません（ペナルティの有無にかかわらず同じ量で比べるため）。訓練の損失と精度は Keras と"
         "同じく、ドロップアウトを有効にしたままのエポック内の移動平均です。エポックは Keras のコールバックやチュートリアルのグラフと"
-        "同じく 0 から数えます。"),
+        "同じく 0 から数えます。損失の軸は対数目盛です。精度の軸は、後半のエポックの差が見えるよう、最終エポックの最低の精度の少し下から"
+        "始まるため、立ち上がりの遅い曲線（たとえば SGD）は最初の数エポックが軸の下に隠れることがあります。損失の図にはすべてのエポックが"
+        "表示されます。"),
     "onset_table": ("Overfitting onset per seed", "シードごとの過学習の始まり"),
     "col_onset_seeds": ("onset epoch per seed (– = none)", "シードごとの始まりのエポック（– = なし）"),
     "col_onset_mean": ("mean ± std", "平均 ± 標準偏差"),
