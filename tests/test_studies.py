@@ -28,6 +28,7 @@ def test_builtin_study_runs_offline_on_digits(name, tmp_path, capsys):
     results = json.loads(capsys.readouterr().out)
     assert results["runs_found"] == len(study.variants)
     assert all(v["runs"][0]["status"] == "completed" for v in results["variants"])
+    assert [v["description_ja"] for v in results["variants"]] == [v.description_ja for v in study.variants]
 
 
 @pytest.mark.parametrize("name", BUILTINS)

@@ -35,6 +35,7 @@ def study_results(store: RunStore) -> dict[str, Any]:
         variants.append({
             "name": name,
             "description": spec.get("description", ""),
+            "description_ja": spec.get("description_ja", ""),
             # The stored study marks a baseline by naming itself (so it reloads unchanged).
             "baseline": None if spec.get("baseline") in (None, name) else spec["baseline"],
             "test_accuracy": describe([r.test_accuracy for r in finished]),
