@@ -207,6 +207,7 @@ def test_new_descriptions_do_not_stop_a_resume_and_are_kept(study, tmp_path):
     assert "resuming" in done.stderr and "6 of 6 runs already finished" in done.stderr
     stored = json.loads((out / "study.json").read_text(encoding="utf-8"))["variants"][0]
     assert (stored["description"], stored["description_ja"]) == ("no regularization", "正則化なし")
+    assert "正則化なし" in (out / "study.toml").read_text(encoding="utf-8")  # the study as written, too
 
 
 def test_damaged_checkpoint_and_record_are_redone(study, uninterrupted, tmp_path, fault_log):

@@ -121,7 +121,8 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     store.lock_for_writing()  # before anything is removed or written
     try:
         if resuming:
-            _check_resumable(store, study, data_info)
+            if _check_resumable(store, study, data_info):  # new descriptions: the directory takes them
+                store.update_study(study.to_dict(), options.source_text)
             store.remove_partial_writes()
             done = frozenset(store.finished())
             observer.notice(f"resuming {root}: {len(done)} of {len(study.seeds) * len(study.variants)} runs "
@@ -145,9 +146,9 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     return store
 
 
-def _check_resumable(store: RunStore, study: StudySpec, data_info: dict[str, Any]) -> None:
+def _check_resumable(store: RunStore, study: StudySpec, data_info: dict[str, Any]) -> bool:
     """Only the same study on the same data may continue a run directory. Descriptions may have
-    changed (they train nothing): the directory takes the new ones, for its report."""
+    changed (they train nothing): True when they have."""
     stored = store.read_json("study.json")
     current = json.loads(json.dumps(study.to_dict()))
     differences = (list(_differences(_without_descriptions(stored), _without_descriptions(current)))
@@ -161,8 +162,7 @@ def _check_resumable(store: RunStore, study: StudySpec, data_info: dict[str, Any
         more = f"\n  ... and {len(differences) - 12} more" if len(differences) > 12 else ""
         raise ReglabError(f"{store.root} holds a run of a different study or configuration, so it cannot be "
                           f"resumed:\n{shown}{more}\nFix: run with the same study and options, or pass a new --out.")
-    if stored != current:
-        store.update_study(current)
+    return stored != current
 
 
 def _without_descriptions(study: dict[str, Any]) -> dict[str, Any]:

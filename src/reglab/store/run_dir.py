@@ -100,9 +100,11 @@ class RunStore:
             path = parent / f"{slug(study_name)}-{stamp}-{suffix}"
         return path
 
-    def update_study(self, study: dict[str, Any]) -> None:
-        """Replace study.json (resuming with new descriptions of the same study)."""
+    def update_study(self, study: dict[str, Any], source_text: str) -> None:
+        """Replace study.json and study.toml (resuming with new descriptions of the same study)."""
         write_json(self.root / "study.json", study)
+        if source_text:
+            write_bytes(self.root / "study.toml", source_text.encode("utf-8"))
 
     def write_data(self, info: dict[str, Any], test_labels: np.ndarray, test_images: np.ndarray) -> None:
         write_json(self.root / "data.json", info)
