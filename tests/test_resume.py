@@ -201,7 +201,7 @@ def test_new_descriptions_do_not_stop_a_resume_and_are_kept(study, tmp_path):
     assert finish(study, out).returncode == 0
     reworded = tmp_path / "reworded.toml"
     reworded.write_text(STUDY.replace('name = "plain"', 'name = "plain"\ndescription = "no regularization"\n'
-                                      'description_ja = "正則化なし"'))
+                                      'description_ja = "正則化なし"'), encoding="utf-8")
     done = finish(reworded, out)
     assert done.returncode == 0, done.stderr
     assert "resuming" in done.stderr and "6 of 6 runs already finished" in done.stderr
