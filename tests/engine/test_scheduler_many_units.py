@@ -8,7 +8,7 @@ import threading
 import pytest
 import torch
 
-from reglab.config import MAX_RUNS, parse_study
+from reglab.config import MAX_RUNS_CEILING, parse_study
 from reglab.engine import scheduler
 from reglab.engine.reference import RunOutcome
 from reglab.errors import ConfigError
@@ -17,6 +17,7 @@ from reglab.store.records import COMPLETED, RunArrays, RunRecord
 MANY = """
 name = "many"
 seeds = 1000
+max_runs = 5000
 [data]
 dataset = "digits"
 [defaults]
@@ -83,12 +84,13 @@ def test_five_thousand_units_are_all_trained_by_two_worker_processes(monkeypatch
     assert sorted(store.saved) == sorted((v.name, s) for v in study.variants for s in study.seeds)
 
 
-def test_a_study_over_the_maximum_number_of_runs_is_refused_up_front():
-    variants = "".join(f'[[variants]]\nname = "v{i}"\n' for i in range(MAX_RUNS // 1000 + 1))
+def test_no_study_may_go_over_the_ceiling_of_runs_and_up_to_it_is_allowed():
+    variants = "".join(f'[[variants]]\nname = "v{i}"\n' for i in range(MAX_RUNS_CEILING // 1000))
+    exact = parse_study(f"name = 'big'\nseeds = 1000\nmax_runs = {MAX_RUNS_CEILING}\n{variants}")
+    assert len(exact.variants) * len(exact.seeds) == MAX_RUNS_CEILING
     with pytest.raises(ConfigError) as caught:
-        parse_study(f"name = 'big'\nseeds = 1000\n{variants}")
-    message = str(caught.value)
-    assert f"{MAX_RUNS:,}" in message and "Fix:" in message
-    # The maximum itself is allowed.
-    exact = "".join(f'[[variants]]\nname = "v{i}"\n' for i in range(MAX_RUNS // 1000))
-    assert len(parse_study(f"name = 'big'\nseeds = 1000\n{exact}").variants) * 1000 == MAX_RUNS
+        parse_study(f"name = 'big'\nseeds = 1000\nmax_runs = {MAX_RUNS_CEILING + 1}\n{variants}")
+    assert f"{MAX_RUNS_CEILING:,}" in str(caught.value) and "Fix: split the study" in str(caught.value)
+    with pytest.raises(ConfigError, match="over the maximum"):
+        parse_study(f"name = 'big'\nseeds = 1000\nmax_runs = {MAX_RUNS_CEILING}\n{variants}"
+                    "[[variants]]\nname = 'one-more'\n")
