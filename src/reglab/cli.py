@@ -177,13 +177,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from reglab.engine.study import StudyOptions
     from reglab.store import RunStore
 
+    from reglab.store.files import Damaged
+
     store = RunStore.open(args.run_dir)
-    stored = store.read_json("study.json")
-    if stored is None:
-        raise ReglabError(f"{args.run_dir / 'study.json'} is missing or damaged: this run cannot be resumed. "
-                          "Fix: run the study again with a new --out.")
+    try:
+        stored = store.study()
+    except Damaged as exc:
+        raise ReglabError(f"{args.run_dir / 'study.json'} is damaged ({exc.reason}) and so is its copy in the "
+                          "manifest: this run cannot be resumed. Fix: run the study again with a new --out.") from None
     study = study_from_dict(stored, str(args.run_dir / "study.json"))
-    before = store.read_json("options.json") or {}
+    before = store.options()
     options = StudyOptions(
         out=args.run_dir, data_dir=Path(before["data_dir"]) if before.get("data_dir") else None,
         device=args.device or before.get("device", "auto"), engine=args.engine or before.get("engine", "auto"),

@@ -6,7 +6,9 @@ its best weights, and the history so far. Resuming from it gives the numbers an 
 run gives (tests/test_resume.py checks that bit for bit on the CPU).
 
 Written with torch.save and read with torch.load(weights_only=True): tensors, numbers, strings,
-lists and dicts only, so a checkpoint file cannot run code when it is loaded.
+lists and dicts only, so a checkpoint file cannot run code when it is loaded. Sealed with its
+SHA-256 (store/files.py) and never read through a link: a damaged checkpoint is refused (torch
+itself loads many damaged ones, and training went on from damaged weights) and its run starts over.
 """
 
 from __future__ import annotations
@@ -20,11 +22,24 @@ from typing import Any
 
 import torch
 
-from reglab.store.atomic import write_bytes
+from reglab.store.files import Damaged, RunFiles
 
 # 3: the fast engine's optimizer state is over [1, ...] slices of the stack (optimizer groups);
 # a checkpoint of another format is not read, and its run starts over.
 FORMAT = 3
+
+
+# What restoring a checkpoint that does not fit its run raises (another architecture or optimizer,
+# a state of the wrong shape): the engines then discard it and start the run over.
+RESTORE_ERRORS = (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError)
+
+
+def check_progress(saved: dict[str, Any], epochs: int) -> int:
+    """The epoch a checkpoint resumes at; ValueError when it does not fit a run of `epochs` epochs."""
+    epoch = saved["epoch"]
+    if not (isinstance(epoch, int) and 0 < epoch <= epochs and len(saved["history"]) == epoch):
+        raise ValueError("a checkpoint of another run")
+    return epoch
 
 
 class Checkpointer:
@@ -32,8 +47,9 @@ class Checkpointer:
     being stopped (Ctrl-C), so that stopping loses no finished epoch."""
 
     def __init__(self, path: Path, interval: float, stopping: threading.Event | None = None,
-                 engine: str = "reference"):
+                 engine: str = "reference", files: RunFiles | None = None):
         self.path = path
+        self.files = files or RunFiles(path.parent)  # the run directory's, where the scheduler gives it
         self.engine = engine  # a checkpoint resumes only in the engine that wrote it (they round differently)
         self.interval = interval
         self.stopping = stopping or threading.Event()
@@ -41,11 +57,9 @@ class Checkpointer:
 
     def load(self) -> dict[str, Any] | None:
         """The saved state, or None when there is none or it cannot be read (the run starts over)."""
-        if not self.path.is_file():
-            return None
         try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception:  # a damaged checkpoint costs only the work since the run started
+            state = torch.load(io.BytesIO(self.files.read_sealed(self.path)), map_location="cpu", weights_only=True)
+        except (Damaged, Exception):  # a damaged checkpoint costs only the work since the run started
             return None
         if not (isinstance(state, dict) and state.get("format") == FORMAT and state.get("engine") == self.engine):
             return None
@@ -56,9 +70,9 @@ class Checkpointer:
             return False
         buffer = io.BytesIO()
         torch.save({"format": FORMAT, "engine": self.engine, **build()}, buffer)
-        write_bytes(self.path, buffer.getvalue())
+        self.files.write_sealed(self.path, buffer.getvalue())
         self.last_saved = time.monotonic()
         return True
 
     def discard(self) -> None:
-        self.path.unlink(missing_ok=True)
+        self.files.unlink(self.path)

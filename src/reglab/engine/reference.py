@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from reglab.config import VariantSpec
-from reglab.engine.checkpoint import Checkpointer
+from reglab.engine.checkpoint import RESTORE_ERRORS, Checkpointer, check_progress
 from reglab.engine.seeding import generator
 from reglab.models import MLP, build_mlp
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord, RunArrays, RunRecord
@@ -148,14 +148,18 @@ def train_run(
     step, first_epoch, earlier_seconds = 0, 0, 0.0
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:
-        first_epoch, step, earlier_seconds = saved["epoch"], saved["step"], saved["seconds"]
-        history = [EpochRecord(**e) for e in saved["history"]]
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        for name, stream in streams.items():
-            stream.set_state(saved["generators"][name])
-        tech.load_state_dict(saved["techniques"])
-        best_state = saved["best_state"]
+        try:
+            first_epoch, step, earlier_seconds = check_progress(saved, variant.epochs), saved["step"], saved["seconds"]
+            history = [EpochRecord(**e) for e in saved["history"]]
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            for name, stream in streams.items():
+                stream.set_state(saved["generators"][name])
+            tech.load_state_dict(saved["techniques"])
+            best_state = saved["best_state"]
+        except RESTORE_ERRORS:  # not this run's (another architecture): it starts over, from fresh state
+            checkpoint.discard()
+            return train_run(data, variant, seed, on_epoch=on_epoch, checkpoint=checkpoint)
 
     status, diverged_at, stopped_epoch = COMPLETED, None, None
     for epoch in range(first_epoch, variant.epochs):

@@ -171,7 +171,7 @@ def _checkpointer(unit: Unit, store, checkpoint_seconds: float | None, cancel) -
         return None
     index, variant, seed = unit.members[0]
     return Checkpointer(store.checkpoint_path(index, variant.name, seed), checkpoint_seconds, cancel,
-                        engine="fast" if unit.stacked else "reference")
+                        engine="fast" if unit.stacked else "reference", files=store.files)
 
 
 # ------------------------------------------------------------------------ worker processes

@@ -4,7 +4,7 @@ no torch, no engine."""
 
 from __future__ import annotations
 
-import math
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from reglab.errors import ReglabError, StorageError
 from reglab.report import figures, html
 from reglab.report.i18n import LANGS, default_lang, t
 from reglab.store import RunStore
-from reglab.store.atomic import write_bytes, write_json
+from reglab.store.atomic import json_safe
+from reglab.store.files import RunFiles
 
 FORMAT = "reglab-findings/1"
 
@@ -38,9 +39,14 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
     store = RunStore.open(Path(run_dir))
     analysis = analyze(collect(store))
     found = findings(analysis)
+    # The default folder is inside the run directory: written without following a link there.
+    # A folder the user names is theirs: it is the root of what is written.
     out = Path(out_dir) if out_dir is not None else store.root / "report"
+    files = RunFiles(out) if out_dir is not None else RunFiles(store.root)
     try:
-        _write(out, analysis, found, lang)
+        if out_dir is not None:
+            out.mkdir(parents=True, exist_ok=True)
+        _write(files, out, analysis, found, lang)
     except (OSError, StorageError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else exc.reason
         raise ReglabError(f"cannot write the report into {out}: {reason}. "
@@ -52,24 +58,26 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
     return out / "report.html"
 
 
-def _write(out: Path, analysis: Analysis, found: list[Finding], lang: str) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+def _write(files: RunFiles, folder: Path, analysis: Analysis, found: list[Finding], lang: str) -> None:
     pngs: dict[str, bytes] = {}
     for name, make in figures.FIGURES.items():
         data = figures.png(make, analysis, lang)
-        path = out / f"{name}.png"
         if data is None:
-            path.unlink(missing_ok=True)  # a figure of an earlier report of this run would mislead
+            files.unlink(folder / f"{name}.png")  # a figure of an earlier report of this run would mislead
             continue
-        write_bytes(path, data)
+        files.write_bytes(folder / f"{name}.png", data)
         pngs[name] = data
-    write_json(out / "findings.json", findings_json(analysis, found, lang))
-    write_bytes(out / "report.html", html.render(analysis, found, pngs, lang).encode("utf-8"))
+    files.write_bytes(folder / "findings.json", _json_text(findings_json(analysis, found, lang)))
+    files.write_bytes(folder / "report.html", html.render(analysis, found, pngs, lang).encode("utf-8"))
+
+
+def _json_text(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
 def findings_json(analysis: Analysis, found: list[Finding], lang: str) -> dict[str, Any]:
     collected = analysis.collected
-    return _clean({
+    return json_safe({
         "format": FORMAT,
         "study": collected.study.get("name") or collected.manifest.get("study"),
         "dataset": collected.data.get("dataset"),
@@ -96,18 +104,3 @@ def findings_json(analysis: Analysis, found: list[Finding], lang: str) -> dict[s
         "missing": [m.to_json() | {"en": t("en", f"missing_{m.kind}"), "ja": t("ja", f"missing_{m.kind}")}
                     for m in analysis.missing],
     })
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN or numpy types: NaN and infinities become null."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
