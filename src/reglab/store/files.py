@@ -312,10 +312,10 @@ class RunFiles:
         except OSError as exc:
             if exc.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
                 raise
-            self.unlink(relative)  # a link, a folder or a FIFO in the lock's place
+            self.unlink(str(relative))  # a link, a folder or a FIFO in the lock's place
             fd = os.open(target, flags, 0o666)
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            self.unlink(relative)
+            self.unlink(str(relative))
             fd = os.open(target, flags | os.O_EXCL, 0o666)
         return fd
