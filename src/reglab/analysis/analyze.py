@@ -13,6 +13,7 @@ from reglab.analysis import weights as W
 from reglab.analysis.collect import UNREADABLE, Collected, Missing, VariantRuns
 from reglab.analysis.curves import Band, curves
 from reglab.analysis.onset import Onset, OnsetSpread, onset_spread, overfitting_onset
+from reglab.analysis.sweeps import SweepAnalysis, analyze_sweeps
 from reglab.analysis.statistics import Interval, PairedComparison, paired_comparison, t_interval, with_holm
 from reglab.store import COMPLETED, RunRecord
 
@@ -83,6 +84,7 @@ class Analysis:
     histogram_edges: np.ndarray
     histograms: dict[str, np.ndarray]
     missing: list[Missing]
+    sweeps: list[SweepAnalysis] = field(default_factory=list)  # sweeps' points, choice and regimes
 
     def variant(self, name: str) -> VariantAnalysis | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -127,7 +129,8 @@ def analyze(collected: Collected) -> Analysis:
     histograms = {v.name: W.histogram(v.kernel_sample, edges) for v in variants if v.kernel_sample is not None}
     candidates = [v for v in variants if v.confusion is not None and v.metrics["test_accuracy"].mean is not None]
     focus = max(candidates, key=lambda v: v.metrics["test_accuracy"].mean).name if candidates else None
-    return Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing)
+    return Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing,
+                    analyze_sweeps(collected))
 
 
 def _variant(source: VariantRuns, baseline_spec: dict[str, Any], labels: np.ndarray | None, classes: int,
