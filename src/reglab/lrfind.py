@@ -26,7 +26,10 @@ import torch.nn.functional as F
 
 RULES = ("steepest", "minimum/10", "valley")
 DEFAULT_START, DEFAULT_END, DEFAULT_STEPS = 1e-7, 10.0, 100
-SMOOTHING = 0.98  # fastai's beta
+# fastai smooths with β = 0.98, an average over about 50 steps: on its 100-step test that is four
+# decades of rate, and its minimum trailed the raw loss's by more than a decade on digits. Here the
+# average spans half a decade of rate, whatever the number of steps: β = 1 - 1/(steps per half decade).
+SMOOTHING_DECADES = 0.5
 DIVERGE = 4.0  # fastai stops at 4x the best smoothed loss
 SKIP_START, SKIP_END = 5, 3  # the suggestions ignore the first and last few points (smoothing warms up)
 
@@ -38,6 +41,7 @@ class RangeTest:
     smoothed: list[float]
     stop: str  # "diverged" (loss above DIVERGE x its minimum, or not finite) or "end" (reached `end`)
     suggestions: dict[str, float] = field(default_factory=dict)
+    smoothing: float = 0.9
 
     def to_json(self) -> dict[str, Any]:
         return {"lrs": self.lrs, "losses": [x if math.isfinite(x) else None for x in self.losses],
@@ -46,14 +50,14 @@ class RangeTest:
                 "rules": {"steepest": "most negative slope of the smoothed loss against log10(lr)",
                           "minimum/10": "the rate at the lowest smoothed loss, divided by 10",
                           "valley": "2/3 of the way along the longest descending stretch (fastai)"},
-                "smoothing": SMOOTHING, "diverge_factor": DIVERGE}
+                "smoothing": self.smoothing, "diverge_factor": DIVERGE}
 
 
 def range_test(model: torch.nn.Module, make_optimizer: Callable[[Any], torch.optim.Optimizer],
                x: torch.Tensor, y: torch.Tensor, *, batch_size: int, generator: torch.Generator,
                loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
                start: float = DEFAULT_START, end: float = DEFAULT_END, steps: int = DEFAULT_STEPS,
-               smoothing: float = SMOOTHING, diverge: float = DIVERGE) -> RangeTest:
+               smoothing: float | None = None, diverge: float = DIVERGE) -> RangeTest:
     """Runs the test on a deep copy of `model`; `make_optimizer(parameters)` builds the optimizer
     whose rate is set before every step. The batches come from `generator`: seeded, reproducible."""
     if not 0 < start < end or steps < 2:
@@ -62,6 +66,8 @@ def range_test(model: torch.nn.Module, make_optimizer: Callable[[Any], torch.opt
     trial.train()
     optimizer = make_optimizer(trial.parameters())
     ratio = (end / start) ** (1 / (steps - 1))
+    if smoothing is None:
+        smoothing = smoothing_for(start, end, steps)
     lrs, losses, smoothed = [], [], []
     average, best, stop = 0.0, math.inf, "end"
     batches: list[torch.Tensor] = []
@@ -86,9 +92,14 @@ def range_test(model: torch.nn.Module, make_optimizer: Callable[[Any], torch.opt
             stop = "diverged"
             break
         best = min(best, debiased)
-    result = RangeTest(lrs, losses, smoothed, stop)
+    result = RangeTest(lrs, losses, smoothed, stop, smoothing=smoothing)
     result.suggestions = suggest(lrs, smoothed)
     return result
+
+
+def smoothing_for(start: float, end: float, steps: int) -> float:
+    per_half_decade = (steps - 1) / math.log10(end / start) * SMOOTHING_DECADES
+    return min(0.98, max(0.5, 1 - 1 / max(per_half_decade, 1.0)))
 
 
 def suggest(lrs: list[float], smoothed: list[float]) -> dict[str, float]:
@@ -193,14 +204,15 @@ def figure_png(result: RangeTest, variant: Any, seed: int, lang: str) -> bytes:
     with matplotlib.rc_context(style(lang)):
         fig = Figure(figsize=(8.0, 4.6))
         ax = fig.subplots()
-        fig.subplots_adjust(left=0.09, right=0.97, top=0.84, bottom=0.13)
+        fig.subplots_adjust(left=0.09, right=0.97, top=0.83, bottom=0.13)
         ax.set_xscale("log")
         ax.plot(result.lrs, result.losses, color="#bbbbbb", lw=0.8, label=text(lang, "raw"))
-        ax.plot(result.lrs, result.smoothed, color="#1f77b4", lw=2, label=text(lang, "smooth", beta=SMOOTHING))
+        ax.plot(result.lrs, result.smoothed, color="#1f77b4", lw=2, label=text(lang, "smooth", beta=f"{result.smoothing:.2f}"))
         finite = [v for v in result.smoothed if math.isfinite(v)]
+        raw = [v for v in result.losses[:-1] if math.isfinite(v)]
         if finite:  # the diverging tail would squash the curve: show up to a little above the start
             top = max(finite[: max(len(finite) // 4, 1)] + [min(finite) * 1.5])
-            ax.set_ylim(min(finite) * 0.9, top * 1.15)
+            ax.set_ylim(min(finite + raw) * 0.9 - 0.02 * top, top * 1.15)
         markers = {"steepest": ("#d62728", "v"), "minimum/10": ("#2ca02c", "o"), "valley": ("#9467bd", "s")}
         for rule, lr in result.suggestions.items():
             colour, marker = markers[rule]
@@ -215,7 +227,23 @@ def figure_png(result: RangeTest, variant: Any, seed: int, lang: str) -> bytes:
         fig.suptitle(text(lang, "title", variant=variant.name, optimizer=variant.optimizer.name,
                           batch=variant.batch_size, seed=seed), x=0.09, ha="left", fontsize=11)
         stop = (text(lang, "stop_diverged", k=f"{DIVERGE:g}") if result.stop == "diverged" else text(lang, "stop_end"))
-        fig.text(0.09, 0.88, f"{stop}. {text(lang, 'note')}", fontsize=8, color="#444444")
+        fig.text(0.09, 0.855, f"{stop}.\n{text(lang, 'note')}", fontsize=8, color="#444444", va="bottom",
+                 linespacing=1.4)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=DPI)
         return buffer.getvalue()
+
+
+def write_range_test(out: Path, variant: Any, result: RangeTest, seed: int, langs: tuple[str, ...]) -> list[Path]:
+    """lr_find.json and one figure per language (lr_find.png, lr_find-ja.png) into `out`."""
+    from reglab.store.atomic import write_bytes, write_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "lr_find.json", {"variant": variant.name, "optimizer": variant.optimizer.as_dict(),
+                                      "batch_size": variant.batch_size, "seed": seed, **result.to_json()})
+    paths = [out / "lr_find.json"]
+    for lang in langs:
+        path = out / ("lr_find.png" if lang == langs[0] else f"lr_find-{lang}.png")
+        write_bytes(path, figure_png(result, variant, seed, lang))
+        paths.append(path)
+    return paths
