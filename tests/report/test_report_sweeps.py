@@ -104,3 +104,23 @@ def test_the_sweep_report_is_written_with_its_figures_and_findings_json(tmp_path
     assert sweep["chosen"] == "l2=1e-03" and sweep["plateau"] == ["l2=1e-03"]
     assert [p["regime"] for p in sweep["points"]] == ["overfitting", "overfitting", "good", "underfitting",
                                                       "underfitting"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_sweep_report_renders_in_chromium(tmp_path, lang):
+    from test_report_browser import CHROMIUM, open_in_chromium
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    root = make_sweep_run(tmp_path / "run")
+    page = write_report(root, tmp_path / f"report-{lang}", lang=lang)
+    dom, console, pixels = open_in_chromium(page, tmp_path)
+    assert console == []
+    assert 'id="sweeps"' in dom and "<script" not in dom
+    assert ("underfitting" if lang == "en" else "学習不足") in dom
+    # the sweep section comes first, so the top of the page (the screenshot) shows its figure
+    grey = pixels.mean(axis=2)
+    assert (grey < 0.9).mean() > 0.03 and grey.std() > 0.1
+    colours = pixels.reshape(-1, 3)
+    shaded = np.abs(colours - np.array([0xfd, 0xd4, 0x9e]) / 255).max(axis=1) < 0.02  # the underfitting shade
+    assert shaded.mean() > 0.001
