@@ -152,7 +152,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from reglab.config import load_study
-    from reglab.engine.study import StudyOptions
     from reglab.store import RunStore
 
     overrides: dict[str, Any] = {}
@@ -162,7 +161,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["epochs"] = args.epochs
     if args.dataset:
         overrides["dataset"] = args.dataset
-    study = load_study(args.study, overrides)
+    study = load_study(args.study, overrides)  # a mistake in it is reported before torch is imported
+    from reglab.engine.study import StudyOptions
+
     source = Path(study.source) if study.source and Path(study.source).is_file() else None
     options = StudyOptions(
         out=args.out or RunStore.default_path(study.name), data_dir=args.data_dir, device=args.device,
