@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from reglab.config import MAX_RUNS, parse_study, study_from_dict
+from reglab.config import MAX_RUNS, MAX_RUNS_CEILING, parse_study, study_from_dict
 from reglab.errors import ConfigError
 from reglab.sweeps import SweepError, parse_cli, parse_sweep
 
@@ -77,9 +77,9 @@ def test_integer_points_that_repeat_are_refused_with_the_fix():
 def test_random_draws_are_reproducible_from_the_sweep_seed_and_log_uniform():
     sweep = '[[sweeps]]\nrandom = 40\nseed = {seed}\nvalues.l2 = {{ log = [1e-6, 1e-1], points = 2 }}\n' \
             'values."dropout.rate" = [0.0, 0.5]\n'
-    a = [v.name for v in points(study(sweep.format(seed=3), max_runs=10**6))]
-    b = [v.name for v in points(study(sweep.format(seed=3), max_runs=10**6))]
-    c = [v.name for v in points(study(sweep.format(seed=4), max_runs=10**6))]
+    a = [v.name for v in points(study(sweep.format(seed=3), max_runs=MAX_RUNS_CEILING))]
+    b = [v.name for v in points(study(sweep.format(seed=3), max_runs=MAX_RUNS_CEILING))]
+    c = [v.name for v in points(study(sweep.format(seed=4), max_runs=MAX_RUNS_CEILING))]
     assert a == b and a != c and len(a) == 40
     l2 = [v.switch("l2")["strength"] for v in points(study(sweep.format(seed=3)))]
     assert all(1e-6 <= x <= 1e-1 for x in l2)

@@ -41,6 +41,10 @@ MAX_SEEDS = 1000
 # A study making more runs than this is refused before anything trains (a sweep grid grows fast);
 # a study may raise it with `max_runs = N`, the command line with --max-runs N.
 MAX_RUNS = 2000
+# How far max_runs may be raised: the most runs (variants x seeds) reglab trains in one study.
+# What it costs: planning 100,000 runs took 2 s and 50 MB here (two cores), the report holds every
+# record in memory (a few kB per run and epoch), and the run directory two files per run.
+MAX_RUNS_CEILING = 100_000
 NAME_LIMIT = 80
 
 
@@ -259,6 +263,10 @@ class _Checker:
         if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
             self.problem("max_runs", f"must be a whole number of runs, 1 or more, got {max_runs!r}")
             max_runs = MAX_RUNS
+        elif max_runs > MAX_RUNS_CEILING:
+            self.problem("max_runs", f"{max_runs:,} is over the {MAX_RUNS_CEILING:,} runs reglab trains in one "
+                         "study. Fix: split the study into several (each its own run directory)")
+            max_runs = MAX_RUNS_CEILING
         variants += self._sweeps(raw_sweeps, raw_variants, defaults, overrides, keras_compat,
                                  max_runs, len(seeds), len(variants))
         variants = self._baselines(variants, study_baseline, trained)

@@ -72,7 +72,7 @@ def _train_size(study) -> int:
 
 
 def _step_seconds(inputs: int, hidden: tuple[int, ...], batch: int, device: str) -> float:
-    target = torch.device("cuda" if device == "cuda" and torch.cuda.is_available() else "cpu")
+    target = torch.device("cuda" if device in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
     generator = torch.Generator().manual_seed(0)
     widths = (inputs, *hidden, 10)
     layers = [torch.nn.Linear(a, b) for a, b in zip(widths, widths[1:])]
