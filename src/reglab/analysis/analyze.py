@@ -13,11 +13,19 @@ from reglab.analysis import weights as W
 from reglab.analysis.collect import UNREADABLE, Collected, Missing, VariantRuns
 from reglab.analysis.curves import Band, curves
 from reglab.analysis.onset import Onset, OnsetSpread, onset_spread, overfitting_onset
-from reglab.analysis.statistics import Interval, PairedComparison, paired_comparison, t_interval, with_holm
+from reglab.analysis.statistics import (
+    DIFFERENCE_OF_PROPORTIONS, NON_NEGATIVE, PROPORTION, Interval, PairedComparison, paired_comparison, t_interval,
+    with_holm,
+)
 from reglab.store import COMPLETED, RunRecord
 
 # Compared against the baseline: metric -> whether higher is better.
 COMPARED = {"test_accuracy": True, "test_loss": False}
+# The range of each bounded per-seed metric: its interval is cut there (statistics.t_interval).
+BOUNDS = {"test_accuracy": PROPORTION, "test_loss": NON_NEGATIVE, "final_train_loss": NON_NEGATIVE,
+          "final_val_loss": NON_NEGATIVE, "best_val_loss": NON_NEGATIVE, "best_val_epoch": NON_NEGATIVE,
+          "final_accuracy_gap": DIFFERENCE_OF_PROPORTIONS, "seconds": NON_NEGATIVE}
+DIFFERENCE_BOUNDS = {"test_accuracy": DIFFERENCE_OF_PROPORTIONS}
 # The keys of a resolved variant that are not settings.
 NOT_SETTINGS = ("name", "description", "description_ja", "baseline")  # words, not settings
 GALLERY_SIZE = 20
@@ -142,7 +150,7 @@ def _variant(source: VariantRuns, baseline_spec: dict[str, Any], labels: np.ndar
         name=source.name, description=source.description, baseline=source.baseline, spec=source.spec,
         changes=_changes(source.spec, baseline_spec if source.baseline else {}), model=source.model,
         seeds=[r.seed for r in records], diverged=[r.seed for r in records if r.status != COMPLETED],
-        per_seed=per_seed, metrics={k: t_interval(list(v.values())) for k, v in per_seed.items()},
+        per_seed=per_seed, metrics={k: t_interval(list(v.values()), bounds=BOUNDS.get(k)) for k, v in per_seed.items()},
         curves=curves(histories), onsets=onsets, onset=onset_spread(onsets),
         lr=[e.lr for e in longest.history] if longest else [],
         early_stopping={r.seed: {"best_epoch": r.best_epoch, "stopped_epoch": r.stopped_epoch}
@@ -216,8 +224,9 @@ def _add_arrays(analysis: VariantAnalysis, source: VariantRuns, labels: np.ndarr
         confusion = cm if confusion is None else confusion + cm
         scores.append(np.array(precision_recall_fscore_support(labels, predictions, labels=range(classes),
                                                                zero_division=0)[:3]))
-    analysis.sparsity = {layer: t_interval(values) for layer, values in shares.items()}
-    analysis.hidden_sparsity = t_interval([h for h in hidden if np.isfinite(h)]) if hidden else None
+    analysis.sparsity = {layer: t_interval(values, bounds=PROPORTION) for layer, values in shares.items()}
+    analysis.hidden_sparsity = (t_interval([h for h in hidden if np.isfinite(h)], bounds=PROPORTION)
+                                if hidden else None)
     if scores:
         mean = np.mean(scores, axis=0)
         analysis.per_class = {"precision": mean[0].tolist(), "recall": mean[1].tolist(), "f1": mean[2].tolist(),
@@ -233,5 +242,5 @@ def _comparisons(variants: list[VariantAnalysis], metric: str, higher: bool) -> 
         if base is None or base is v:
             continue
         out.append(paired_comparison(metric, v.name, base.name, v.per_seed[metric], base.per_seed[metric],
-                                     higher_is_better=higher))
+                                     higher_is_better=higher, bounds=DIFFERENCE_BOUNDS.get(metric)))
     return out

@@ -70,8 +70,10 @@ def findings(analysis: Analysis) -> list[Finding]:
     for v in analysis.variants:
         if v.baseline is None:
             out += _baseline_overfitting(v)
-    for c in analysis.comparisons.get("test_accuracy", []):
-        out.append(_comparison(c, analysis.variant(c.variant), analysis.variant(c.baseline)))
+    accuracy = analysis.comparisons.get("test_accuracy", [])
+    tested = sum(1 for c in accuracy if c.t_p is not None)
+    for c in accuracy:
+        out.append(_comparison(c, analysis.variant(c.variant), analysis.variant(c.baseline), tested))
     for v in analysis.variants:
         out += _sparsity(v, analysis)
         out += _early_stopping(v)
@@ -99,7 +101,15 @@ def _p(value: float) -> float:
 
 
 def _f(value: float, digits: int, sign: bool = False) -> str:
-    return f"{value:{'+' if sign else ''}.{digits}f}".replace("-", "−")  # a typographic minus
+    """A number as shown: a typographic minus, and no sign at all on what rounds to zero ("0.00",
+    never "−0.00" or "+0.00": a sign there would claim a direction the digits do not show)."""
+    if round(value, digits) == 0:
+        return f"{0.0:.{digits}f}"
+    return f"{value:{'+' if sign else ''}.{digits}f}".replace("-", "−")
+
+
+def seeds_en(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
 # ----------------------------------------------------------------------------- findings
@@ -111,18 +121,32 @@ def _best(analysis: Analysis) -> list[Finding]:
         return []
     best = max(scored, key=lambda v: v.metrics["test_accuracy"].mean)
     acc = best.metrics["test_accuracy"].scaled(100)
-    numbers = {"test_accuracy_percent": _round(acc.mean, 1), "seeds": acc.n}
-    en = f"Highest mean test accuracy: {best.name}, {_f(acc.mean, 1)}%"
-    ja = f"平均テスト精度が最も高いのは {best.name} で {_f(acc.mean, 1)}%"
+    # Every variant that shows the same mean as the best, to the digit shown, is named: a reader
+    # sees the same number beside each and nothing tells them apart.
+    shown = _round(acc.mean, 1)
+    tied = [v.name for v in scored if _round(v.metrics["test_accuracy"].mean * 100, 1) == shown]
+    numbers: dict[str, Any] = {"test_accuracy_percent": shown, "seeds": acc.n}
+    if len(tied) > 1:
+        numbers["tied"] = tied
+        en = f"Highest mean test accuracy: {', '.join(tied)}, tied at {_f(acc.mean, 1)}%"
+        ja = f"平均テスト精度が最も高いのは {'、'.join(tied)} で、いずれも {_f(acc.mean, 1)}%"
+    else:
+        en = f"Highest mean test accuracy: {best.name}, {_f(acc.mean, 1)}%"
+        ja = f"平均テスト精度が最も高いのは {best.name} で {_f(acc.mean, 1)}%"
     if acc.low is not None:
         numbers |= {"ci_low_percent": _round(acc.low, 1), "ci_high_percent": _round(acc.high, 1),
-                    "confidence_percent": PERCENT}
-        en += f" ({PERCENT}% CI [{_f(acc.low, 1)}, {_f(acc.high, 1)}], {acc.n} seeds)."
-        ja += f"（{PERCENT}% 信頼区間 [{_f(acc.low, 1)}, {_f(acc.high, 1)}]、{acc.n} シード）。"
+                    "confidence_percent": PERCENT, "ci_clipped": acc.clipped}
+        cut_en = ", cut at 100%" if acc.clipped else ""
+        cut_ja = "、100% で打ち切り" if acc.clipped else ""
+        en += f" ({PERCENT}% CI [{_f(acc.low, 1)}, {_f(acc.high, 1)}]{cut_en}, {seeds_en(acc.n)})."
+        ja += f"（{PERCENT}% 信頼区間 [{_f(acc.low, 1)}, {_f(acc.high, 1)}]{cut_ja}、{acc.n} シード）。"
     else:
-        en += f" ({acc.n} seed)."
+        en += f" ({seeds_en(acc.n)})."
         ja += f"（{acc.n} シード）。"
-    return [Finding("best", best.name, en, ja, numbers)]
+    if len(tied) > 1:
+        en += " The difference between tied variants is below what the report shows."
+        ja += "同率のバリアントの差は表示の桁より小さいものです。"
+    return [Finding("best", tied[0], en, ja, numbers)]
 
 
 def _few_seeds(analysis: Analysis) -> list[Finding]:
@@ -197,7 +221,9 @@ def _baseline_overfitting(v: VariantAnalysis) -> list[Finding]:
     return [Finding("overfitting", v.name, en, ja, numbers)]
 
 
-def _comparison(c: PairedComparison, v: VariantAnalysis | None, base: VariantAnalysis | None) -> Finding:
+def _comparison(c: PairedComparison, v: VariantAnalysis | None, base: VariantAnalysis | None,
+                comparisons: int = 1) -> Finding:
+    """`comparisons`: how many comparisons Holm's adjustment spans (the study's, on this metric)."""
     changes = v.changes if v else []
     head_en = f"{c.variant} vs {c.baseline}" + (f" ({', '.join(technique(k, 'en') for k in changes)})" if changes else "")
     head_ja = f"{c.variant}（{c.baseline} との比較" + (
@@ -221,7 +247,7 @@ def _comparison(c: PairedComparison, v: VariantAnalysis | None, base: VariantAna
         numbers |= {"ci_low_points": low, "ci_high_points": high, "better_seeds": c.better,
                     "confidence_percent": PERCENT}
         en = (f"{head_en}: {d} points test accuracy, {PERCENT}% CI [{_f(low, digits)}, {_f(high, digits)}], "
-              f"better in {c.better} of {c.n} seeds; ")
+              f"better in {c.better} of {seeds_en(c.n)}; ")
         ja = (f"{head_ja}: テスト精度 {d} ポイント、{PERCENT}% 信頼区間 [{_f(low, digits)}, {_f(high, digits)}]、"
               f"上回ったのは {c.n} シード中 {c.better} シードでした。")
         if c.verdict == INCONCLUSIVE:
@@ -235,6 +261,14 @@ def _comparison(c: PairedComparison, v: VariantAnalysis | None, base: VariantAna
                 en += f"reliably {c.verdict} (paired t-test, Holm-adjusted p = {p:g})."
                 ja += (f"偶然とは考えにくい{'改善' if c.verdict == BETTER else '悪化'}です"
                        f"（対応のある t 検定、Holm 補正後 p = {p:g}）。")
+            elif low > 0 or high < 0:
+                # The t interval is not adjusted; the verdict is. Both true, so the sentence says which is which.
+                numbers["comparisons"] = comparisons
+                en += (f"the interval above excludes 0 but is not adjusted for the study's {comparisons} comparisons; "
+                       f"after Holm's adjustment (p = {p:g}) the difference is not distinguishable from "
+                       "seed-to-seed variation.")
+                ja += (f"上の信頼区間は 0 を含みませんが、研究内の {comparisons} 個の比較についての補正をしていません。"
+                       f"Holm 補正後（p = {p:g}）では、シードによるばらつきと区別できません。")
             else:
                 en += f"not distinguishable from seed-to-seed variation (Holm-adjusted p = {p:g})."
                 ja += f"シードによるばらつきと区別できません（Holm 補正後 p = {p:g}）。"
@@ -268,59 +302,82 @@ def _sparsity(v: VariantAnalysis, analysis: Analysis) -> list[Finding]:
 def _early_stopping(v: VariantAnalysis) -> list[Finding]:
     if "early_stopping" not in v.spec or not v.seeds:
         return []
-    stopped = [s["stopped_epoch"] for s in v.early_stopping.values() if s["stopped_epoch"] is not None]
-    best = [s["best_epoch"] for s in v.early_stopping.values() if s["best_epoch"] is not None]
     n = len(v.seeds)
-    if not stopped:
+    stopped_runs = [s for s in v.early_stopping.values() if s["stopped_epoch"] is not None]
+    if not stopped_runs:
         numbers = {"seeds": n, "epochs": v.onset.epochs}
         where_en, where_ja = ("its one seed", "1 シードで") if n == 1 else (f"any of {n} seeds", f"{n} シードのどれでも、")
         return [Finding("early_stopping", v.name,
                         f"{v.name}: early stopping did not trigger in {where_en} within {v.onset.epochs} epochs.",
                         f"{v.name}: {where_ja}{v.onset.epochs} エポック以内に早期終了は働きませんでした。",
                         numbers)]
-    numbers = {"stopped_seeds": len(stopped), "seeds": n, "stopped_epoch": _round(np.mean(stopped), 0)}
-    at = f"{np.mean(stopped):.0f}"
-    if len(stopped) > 1:
-        numbers["stopped_epoch_std"] = _round(np.std(stopped, ddof=1), 0)
-        at += f" ± {np.std(stopped, ddof=1):.0f}"
-    en = f"{v.name}: early stopping ended training after epoch {at} in {len(stopped)} of {n} seeds"
-    ja = f"{v.name}: 早期終了により、{n} シード中 {len(stopped)} でエポック {at} の後に訓練を止め"
-    if best:
-        numbers["best_epoch"] = _round(np.mean(best), 0)
-        kept = f"{np.mean(best):.0f}"
-        if len(best) > 1:
+    # Both epochs over the same seeds (those that stopped), and the stopped epoch shown as the kept
+    # epoch plus the lag, so that the two never round apart: 18.4 and 23.4 would show as 18 and 23,
+    # but 18.6 and 23.6 as 19 and 24, and "stopped at 24, kept 18" with patience 5 reads as a bug.
+    stopped = np.array([s["stopped_epoch"] for s in stopped_runs], dtype=float)
+    best = np.array([s["best_epoch"] if s["best_epoch"] is not None else np.nan for s in stopped_runs])
+    numbers: dict[str, Any] = {"stopped_seeds": len(stopped), "seeds": n}
+    seeds_part_en = f"in {len(stopped)} of {seeds_en(n)}" if n > 1 else "in its one seed"
+    seeds_part_ja = f"{n} シード中 {len(stopped)} で" if n > 1 else "1 シードで"
+    spread = f" ± {np.std(stopped, ddof=1):.0f}" if len(stopped) > 1 and round(np.std(stopped, ddof=1)) > 0 else ""
+    if np.all(np.isfinite(best)):
+        lags = stopped - best
+        kept = round(float(np.mean(best)))
+        lag = round(float(np.mean(lags)))
+        kept_spread = f" ± {np.std(best, ddof=1):.0f}" if len(best) > 1 and round(np.std(best, ddof=1)) > 0 else ""
+        numbers |= {"best_epoch": kept, "stopped_epoch": kept + lag, "epochs_after_best": lag}
+        if kept_spread:
             numbers["best_epoch_std"] = _round(np.std(best, ddof=1), 0)
-            kept += f" ± {np.std(best, ddof=1):.0f}"
-        en += f" and kept the weights of epoch {kept}, where validation loss was lowest."
-        ja += f"、検証損失が最も低かったエポック {kept} の重みを残しました。"
-    else:
-        en += "."
-        ja += "ました。"
-    return [Finding("early_stopping", v.name, en, ja, numbers)]
+        same = " each time" if np.all(lags == lags[0]) and len(lags) > 1 else ""
+        en = (f"{v.name}: early stopping kept the weights of epoch {kept}{kept_spread}, where validation loss was "
+              f"lowest, and ended training {lag} epoch{'s' if lag != 1 else ''} later{same} (after epoch "
+              f"{kept + lag}), {seeds_part_en}.")
+        ja = (f"{v.name}: 早期終了は {seeds_part_ja}、検証損失が最も低かったエポック {kept}{kept_spread} の重みを残し、"
+              f"その {lag} エポック後（エポック {kept + lag} の後）に訓練を止めました。")
+        return [Finding("early_stopping", v.name, en, ja, numbers)]
+    numbers["stopped_epoch"] = _round(np.mean(stopped), 0)
+    at = f"{np.mean(stopped):.0f}{spread}"
+    return [Finding("early_stopping", v.name,
+                    f"{v.name}: early stopping ended training after epoch {at} {seeds_part_en}.",
+                    f"{v.name}: 早期終了により、{seeds_part_ja}エポック {at} の後に訓練を止めました。", numbers)]
 
 
 def _schedule(v: VariantAnalysis) -> list[Finding]:
-    name = (v.spec.get("schedule") or {}).get("name")
+    schedule = v.spec.get("schedule") or {}
+    name = schedule.get("name")
     if not v.lr or (name in (None, "constant") and len(set(v.lr)) == 1):
         return []
     first, last = float(f"{v.lr[0]:.3g}"), float(f"{v.lr[-1]:.3g}")
-    numbers = {"lr_first": first, "lr_last": last, "epochs": len(v.lr)}
+    numbers: dict[str, Any] = {"lr_first": first, "lr_last": last, "epochs": len(v.lr)}
     kind = f"{name} " if name else ""
     if first == last:  # the schedule changes the rate only after the epochs trained
-        return [Finding(
-            "schedule", v.name,
-            f"{v.name}: its {kind}learning-rate schedule kept the learning rate at {first:g} for all "
-            f"{len(v.lr)} epochs trained.",
-            f"{v.name}: 学習率スケジューリング（{kind.strip() or '-'}）では、訓練した {len(v.lr)} エポックの間、"
-            f"学習率は {first:g} のままでした。",
-            numbers)]
-    return [Finding(
-        "schedule", v.name,
-        f"{v.name}: its {kind}learning-rate schedule took the learning rate from {first:g} to {last:g} "
-        f"over {len(v.lr)} epochs.",
-        f"{v.name}: 学習率スケジューリング（{kind.strip() or '-'}）により、学習率は {len(v.lr)} エポックで "
-        f"{first:g} から {last:g} に変わりました。",
-        numbers)]
+        en = (f"{v.name}: its {kind}learning-rate schedule kept the learning rate at {first:g} for all "
+              f"{len(v.lr)} epochs trained.")
+        ja = (f"{v.name}: 学習率スケジューリング（{kind.strip() or '-'}）では、訓練した {len(v.lr)} エポックの間、"
+              f"学習率は {first:g} のままでした。")
+    else:
+        en = (f"{v.name}: its {kind}learning-rate schedule took the learning rate from {first:g} to {last:g} "
+              f"over {len(v.lr)} epochs.")
+        ja = (f"{v.name}: 学習率スケジューリング（{kind.strip() or '-'}）により、学習率は {len(v.lr)} エポックで "
+              f"{first:g} から {last:g} に変わりました。")
+    unreached = _unreached_steps(schedule, len(v.lr))
+    if unreached:
+        numbers["unreached"] = [{"from_epoch": b, "lr": value} for b, value in unreached]
+        steps_en = "; ".join(f"{value:g} from epoch {b}" for b, value in unreached)
+        steps_ja = "、".join(f"エポック {b} からの {value:g}" for b, value in unreached)
+        en += (f" The schedule's later step{'s' if len(unreached) > 1 else ''} ({steps_en}) {'were' if len(unreached) > 1 else 'was'}"
+               f" never reached: the run trained epochs 0–{len(v.lr) - 1}.")
+        ja += f"スケジュールの後の段階（{steps_ja}）には到達していません（訓練したのはエポック 0〜{len(v.lr) - 1}）。"
+    return [Finding("schedule", v.name, en, ja, numbers)]
+
+
+def _unreached_steps(schedule: dict[str, Any], epochs: int) -> list[tuple[int, float]]:
+    """A step schedule's (first epoch, rate) pairs that begin at or after the last epoch trained:
+    the description promises them, the run never saw them."""
+    if schedule.get("name") != "step" or schedule.get("unit", "epoch") != "epoch":
+        return []
+    boundaries, values = list(schedule.get("boundaries") or []), list(schedule.get("values") or [])
+    return [(int(b), float(values[i + 1])) for i, b in enumerate(boundaries) if b >= epochs and i + 1 < len(values)]
 
 
 def _diverged(v: VariantAnalysis) -> list[Finding]:
