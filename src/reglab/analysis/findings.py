@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from reglab.analysis import diagnostics as D
 from reglab.analysis import weights as W
 from reglab.analysis.analyze import Analysis, VariantAnalysis
 from reglab.analysis.onset import OnsetSpread
@@ -75,6 +76,10 @@ def findings(analysis: Analysis) -> list[Finding]:
     for c in accuracy:
         out.append(_comparison(c, analysis.variant(c.variant), analysis.variant(c.baseline), tested))
     for v in analysis.variants:
+        out += _batch_norm(v)
+        out += _weight_norm(v, analysis)
+        out += _max_norm(v)
+        out += _decay_pair(v, analysis)
         out += _sparsity(v, analysis)
         out += _early_stopping(v)
         out += _schedule(v)
@@ -272,6 +277,13 @@ def _comparison(c: PairedComparison, v: VariantAnalysis | None, base: VariantAna
             else:
                 en += f"not distinguishable from seed-to-seed variation (Holm-adjusted p = {p:g})."
                 ja += f"シードによるばらつきと区別できません（Holm 補正後 p = {p:g}）。"
+    inert = _inert_decay(v, base)
+    if inert is not None:
+        numbers["hidden_norm_percent_of_baseline"] = inert
+        en += (f" The decoupled decay left the hidden weights' norm at {inert:.1f}% of {c.baseline}'s: too weak to act "
+               "at this learning rate, so this comparison says nothing about weight decay.")
+        ja += (f"分離型の重み減衰のあとも隠れ層の重みのノルムは {c.baseline} の {inert:.1f}% で、この学習率では弱すぎて"
+               "効いていません。この比較は重み減衰について何も示しません。")
     # The onsets, where they say something: when neither curve turned, the baseline's own finding says so.
     if v is not None and base is not None and v.onset.runs and base.onset.runs and (v.onset.turned or base.onset.turned):
         b_en, b_ja = _onset_clause(base, "baseline", numbers, final=False, brief=True)
@@ -389,3 +401,112 @@ def _diverged(v: VariantAnalysis) -> list[Finding]:
         f"{v.name}: {k} of {n} runs diverged (the loss became NaN or infinite); they are left out of the means.",
         f"{v.name}: {n} 回中 {k} 回の学習が発散しました（損失が NaN または無限大）。平均からは除いています。",
         {"diverged": k, "runs": n})]
+
+
+def _inert_decay(v: VariantAnalysis | None, base: VariantAnalysis | None) -> float | None:
+    """The hidden-weight norm in % of the baseline's when decoupled decay is what differs and it
+    changed that norm by less than diagnostics.INERT_SHARE; else None."""
+    if v is None or base is None or "weight_decay" not in v.changes or "weight_decay" not in v.spec:
+        return None
+    ratio = D.norm_ratio(v.hidden_norms, base.hidden_norms)
+    if ratio is None or abs(ratio[0] - 1) >= D.INERT_SHARE:
+        return None
+    return _round(ratio[0] * 100, 1)
+
+
+def _batch_norm(v: VariantAnalysis) -> list[Finding]:
+    lag = D.norm_lag(v.norm_check)
+    if lag is None or lag.lagging * 2 < lag.runs:  # silent unless most seeds lag
+        return []
+    momentum = (v.spec.get("batch_norm") or {}).get("momentum")
+    numbers: dict[str, Any] = {"lagging_seeds": lag.lagging, "seeds": lag.runs,
+                               "train_eval_loss": _round(lag.eval_loss, 3), "train_loss": _round(lag.train_loss, 3),
+                               "lag_ratio": D.LAG_RATIO}
+    if momentum is not None:
+        numbers["momentum_pytorch"] = momentum
+    seeds = f"in {lag.lagging} of {seeds_en(lag.runs)}" if lag.runs > 1 else "in its one seed"
+    keras = f" (Keras momentum {1 - momentum:g}, PyTorch {momentum:g})" if momentum is not None else ""
+    keras_ja = f"（Keras の momentum {1 - momentum:g}、PyTorch の {momentum:g}）" if momentum is not None else ""
+    en = (f"{v.name}: batch norm's running statistics lag behind the data {seeds}: at the last epoch the loss on "
+          f"training images in evaluation mode (running statistics) was {lag.eval_loss:.3f}, against "
+          f"{lag.train_loss:.3f} while training (batch statistics). The running averages move too slowly{keras} "
+          "for the few steps of this run, so validation and test use stale statistics: the high validation loss "
+          "is this lag, not overfitting. A faster momentum, more steps or a larger training set fixes it.")
+    ja = (f"{v.name}: バッチ正規化の移動平均の統計量がデータに追いついていません（{lag.runs} シード中 {lag.lagging}）。"
+          f"最後のエポックで、訓練画像の評価モード（移動平均を使用）での損失は {lag.eval_loss:.3f}、訓練中（バッチの統計量を使用）"
+          f"は {lag.train_loss:.3f} でした。この実行のステップ数に対して移動平均の更新が遅すぎる{keras_ja}ため、検証とテストは"
+          "古い統計量で計算されています。検証損失が高いのは過学習ではなく、この遅れのためです。momentum を速くする、"
+          "ステップ数や訓練データを増やすと解消します。")
+    return [Finding("batch_norm_lag", v.name, en, ja, numbers)]
+
+
+def _weight_norm(v: VariantAnalysis, analysis: Analysis) -> list[Finding]:
+    """What a penalty or a decay did to the weights: the final hidden-weight norm against the baseline's."""
+    acting = [k for k in ("l2", "weight_decay", "l1_l2") if k in v.changes and k in v.spec]
+    base = analysis.variant(v.baseline) if v.baseline else None
+    if not acting or base is None or D.is_decay_pair(v.changes):
+        return []
+    ratio = D.norm_ratio(v.hidden_norms, base.hidden_norms)
+    if ratio is None or (acting == ["weight_decay"] and _inert_decay(v, base) is not None):
+        return []  # an inert decay is said in its comparison
+    percent = _round(ratio[0] * 100, 1)
+    what_en = " and ".join(technique(k, "en") for k in acting)
+    what_ja = "・".join(technique(k, "ja") for k in acting)
+    numbers = {"hidden_norm_percent_of_baseline": percent, "paired_seeds": ratio[1]}
+    en = f"{v.name}: its {what_en} left the hidden weights' norm at {percent:.1f}% of {base.name}'s"
+    ja = f"{v.name}: {what_ja}により、隠れ層の重みのノルムは {base.name} の {percent:.1f}% になりました"
+    if abs(ratio[0] - 1) < D.INERT_SHARE:
+        en += " (mean over the paired seeds): too weak to change the weights at this learning rate and run length."
+        ja += "（対応のあるシードの平均）。この学習率と訓練の長さでは弱すぎて、重みはほとんど変わっていません。"
+    else:
+        en += f" (mean over the paired seeds): the weights {'shrank' if ratio[0] < 1 else 'grew'}."
+        ja += "（対応のあるシードの平均）。" + ("重みを小さくしました。" if ratio[0] < 1 else "重みは大きくなりました。")
+    return [Finding("weight_norm", v.name, en, ja, numbers)]
+
+
+def _max_norm(v: VariantAnalysis) -> list[Finding]:
+    limit = (v.spec.get("max_norm") or {}).get("max_value")
+    if limit is None or not v.largest_unit_norms:
+        return []
+    largest = max(v.largest_unit_norms.values())
+    if largest >= limit * (1 - 1e-3):
+        return []
+    numbers = {"max_value": limit, "largest_unit_norm": _round(largest, 2), "seeds": len(v.largest_unit_norms)}
+    return [Finding(
+        "max_norm_idle", v.name,
+        f"{v.name}: no hidden unit's incoming weights reached the max-norm limit {limit:g} by the end of training "
+        f"(largest norm {largest:.2f}, over {seeds_en(len(v.largest_unit_norms))}): the constraint was not acting, "
+        "and this variant trained as it would have without it. A limit below that norm would act.",
+        f"{v.name}: 訓練の終わりまでに、入力側の重みのノルムが最大ノルム制約の上限 {limit:g} に達した隠れユニットは"
+        f"ありません（最大 {largest:.2f}、{len(v.largest_unit_norms)} シード）。制約は働いておらず、このバリアントは制約なしと"
+        "同じように訓練されました。このノルムより小さい上限なら働きます。",
+        numbers)]
+
+
+def _decay_pair(v: VariantAnalysis, analysis: Analysis) -> list[Finding]:
+    """The weight-decay lesson: L2 in the loss against decoupled decay, run for run (same seed, same start)."""
+    distances = analysis.pair_distances.get(v.name)
+    if not distances or not v.baseline:
+        return []
+    values = np.array(list(distances.values()))
+    mean = float(values.mean())
+    optimizer = (v.spec.get("optimizer") or {}).get("name", "?")
+    numbers = {"relative_distance": float(f"{mean:.2g}"), "seeds": len(values), "same_run_below": D.SAME_RUN,
+               "optimizer": optimizer}
+    shown = f"{mean * 100:.2g}%"
+    if mean < D.SAME_RUN:
+        en = (f"{v.name} and {v.baseline} ({optimizer}) ended with the same weights: their final hidden weights differ "
+              f"by {shown} of their norm (mean over {seeds_en(len(values))}), float rounding. With {optimizer} "
+              "an L2 penalty and decoupled weight decay are one update, run for run.")
+        ja = (f"{v.name} と {v.baseline}（{optimizer}）は同じ重みで終わりました。最終的な隠れ層の重みの差はノルムの "
+              f"{shown}（{len(values)} シードの平均）で、浮動小数点の丸め誤差です。{optimizer} では L2正則化と分離型の"
+              "重み減衰は同じ更新になります。")
+    else:
+        en = (f"{v.name} and {v.baseline} ({optimizer}) ended with different weights: their final hidden weights "
+              f"differ by {shown} of their norm (mean over {seeds_en(len(values))}) though each seed started from "
+              f"the same weights and saw the same batches. With {optimizer} an L2 penalty and decoupled weight decay "
+              "are different regularizers (Loshchilov & Hutter).")
+        ja = (f"{v.name} と {v.baseline}（{optimizer}）は異なる重みで終わりました。シードごとに同じ初期重みと同じミニバッチから"
+              f"始めたにもかかわらず、最終的な隠れ層の重みはノルムの {shown} だけ違います（{len(values)} シードの平均）。"
+              f"{optimizer} では L2正則化と分離型の重み減衰は別の正則化です（Loshchilov & Hutter）。")
+    return [Finding("decay_pair", v.name, en, ja, numbers)]
