@@ -168,3 +168,20 @@ def test_a_step_schedule_that_the_run_never_reached_is_said(tmp_path):
     assert f.numbers["unreached"] == [{"from_epoch": EPOCHS, "lr": 0.0001}]
     assert f"0.0001 from epoch {EPOCHS}) was never reached" in f.en and f"0〜{EPOCHS - 1}" in f.ja
     assert np.isclose(f.numbers["lr_last"], 0.0005)
+
+
+def test_the_reports_show_the_pairs_figure_the_batch_norm_caption_and_japanese_keys(tmp_path):
+    from reglab.report import write_report
+
+    sgd = {"optimizer": {"name": "sgd", "lr": 0.05}}
+    root = make_run(tmp_path / "run", [
+        Variant("sgd_l2", settings={**sgd, "l2": {"strength": 0.0005}}),
+        Variant("sgd_decay", "sgd_l2", settings={**sgd, "weight_decay": {"strength": 0.001}}),
+        Variant("bn", "sgd_l2", settings=BN, eval_factor=10.0),
+    ], seeds=[0])
+    ja = write_report(root, tmp_path / "ja", lang="ja").read_text(encoding="utf-8")
+    en = write_report(root, tmp_path / "en", lang="en").read_text(encoding="utf-8")
+    assert "移動平均がデータに追いついていない" in ja and "stale statistics, not overfitting" in en
+    assert "データセット (dataset)" in ja and "入手元 (origin)" in ja and "解決済み" not in ja
+    assert "1 seed " in en or "1 seed)" in en
+    assert "1 seeds" not in en and "1 variants" not in en
