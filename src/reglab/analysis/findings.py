@@ -418,7 +418,10 @@ def _batch_norm(v: VariantAnalysis) -> list[Finding]:
     lag = D.norm_lag(v.norm_check)
     if lag is None or lag.lagging * 2 < lag.runs:  # silent unless most seeds lag
         return []
-    momentum = (v.spec.get("batch_norm") or {}).get("momentum")
+    norm = v.spec.get("batch_norm") or {}
+    momentum = norm.get("momentum")
+    if momentum is not None and norm.get("convention") == "keras":  # older studies stored PyTorch's alone
+        momentum = round(1 - momentum, 12)
     numbers: dict[str, Any] = {"lagging_seeds": lag.lagging, "seeds": lag.runs,
                                "train_eval_loss": _round(lag.eval_loss, 3), "train_loss": _round(lag.train_loss, 3),
                                "lag_ratio": D.LAG_RATIO}
