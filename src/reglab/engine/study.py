@@ -12,39 +12,22 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 
 from reglab import __version__
-from reglab.config import DESCRIPTIVE_KEYS, StudySpec, VariantSpec
+from reglab.config import DESCRIPTIVE_KEYS, StudySpec
 from reglab.data import make_splits, resolve_dataset
 from reglab.engine.reference import DeviceData
 from reglab.engine.scheduler import execute, plan
 from reglab.engine.seeding import generator
 from reglab.models import build_mlp, summarize
 from reglab.errors import ReglabError
-from reglab.store import EpochRecord, RunRecord, RunStore
+from reglab.observers import Observer, Silent
+from reglab.store import RunStore
 from reglab.store.run_dir import MANIFEST
-
-
-class Observer(Protocol):
-    """What a front end hears while a study runs (the CLI draws progress bars from it)."""
-
-    def notice(self, message: str) -> None: ...
-    def study_started(self, total_runs: int, total_epochs: int) -> None: ...
-    def runs_started(self, runs: list[tuple[VariantSpec, int]]) -> None: ...
-    def epoch_finished(self, variant: VariantSpec, record: EpochRecord) -> None: ...
-    def run_finished(self, record: RunRecord) -> None: ...
-
-
-class Silent:
-    def notice(self, message: str) -> None: pass
-    def study_started(self, total_runs: int, total_epochs: int) -> None: pass
-    def runs_started(self, runs: list[tuple[VariantSpec, int]]) -> None: pass
-    def epoch_finished(self, variant: VariantSpec, record: EpochRecord) -> None: pass
-    def run_finished(self, record: RunRecord) -> None: pass
 
 
 @dataclass(frozen=True)
