@@ -44,7 +44,9 @@ def assert_same_records(fast, reference):
                                                                         b.stopped_epoch)
     assert len(a.history) == len(b.history)
     for x, y in zip(a.history, b.history):
-        for field in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "train_penalty", "penalty"):
+        assert (x.train_eval_loss is None) == (y.train_eval_loss is None)
+        for field in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "train_penalty", "penalty",
+                      "weight_norm") + (("train_eval_loss",) if x.train_eval_loss is not None else ()):
             expected = getattr(y, field)
             # A diverged epoch's loss is NaN (or inf) in both engines: then both must be not finite.
             if np.isfinite(expected):
