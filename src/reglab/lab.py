@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from reglab.config import StudySpec, study_from_dict
 from reglab.config import load_study as _load_study
-from reglab.errors import ReglabError
+from reglab.errors import ConfigError, ReglabError
 from reglab.observers import Observers, Silent
 
 if TYPE_CHECKING:
@@ -51,18 +51,15 @@ class StudyInterrupted(KeyboardInterrupt):
 # ------------------------------------------------------------------------------ a study to run
 
 
-def load_study(source: str | Path | StudySpec, *, seeds: int | list[int] | None = None, epochs: int | None = None,
-               dataset: str | None = None, sweep: str | list[str] | dict[str, Any] | None = None,
-               sweep_random: int | None = None, sweep_seed: int | None = None, sweep_base: str | None = None,
-               choose: str | None = None, max_runs: int | None = None) -> tuple[StudySpec, str]:
-    """A built-in name, a .toml path or a study already built, with the command line's overrides
-    applied and checked; and its source text (what the run directory keeps as study.toml).
-
-    `sweep` replaces the study's variants by a sweep of its baseline (or `sweep_base`): command-line
-    text, one factor per item ("l2=1e-6:1e-1:log:11", "dropout.rate=0,0.3"), or a [[sweeps]] table as
-    a dict (docs/sweeps.md)."""
-    from reglab.sweeps import command_line_overrides
-
+def load_study(source: Any, *, seeds: int | list[int] | None = None, epochs: int | None = None,
+               dataset: str | None = None, sweep: Any = None, sweep_random: int | None = None,
+               sweep_seed: int | None = None, sweep_base: str | None = None, choose: str | None = None,
+               max_runs: int | None = None) -> tuple[StudySpec, str]:
+    """A built-in name, a .toml path, a reglab.Study or a StudySpec, with the command line's
+    overrides applied and checked; and its source text (what the run directory keeps as
+    study.toml). `sweep` replaces the study's variants by a sweep's points (see sweep_table),
+    starting from the study's baseline or `sweep_base`; `sweep_random` points drawn with
+    `sweep_seed` instead of the grid; `choose` the validation metric that picks the best point."""
     overrides: dict[str, Any] = {}
     if seeds:
         overrides["seeds"] = seeds
@@ -72,15 +69,26 @@ def load_study(source: str | Path | StudySpec, *, seeds: int | list[int] | None 
         overrides["dataset"] = dataset
     if max_runs:
         overrides["max_runs"] = max_runs
-    if isinstance(sweep, dict):
-        overrides["sweeps"] = [{**({"base": sweep_base} if sweep_base else {}), **sweep}]
+    if sweep is not None:
+        table = sweep_table(sweep)
+        for key, value in (("random", sweep_random), ("seed", sweep_seed), ("base", sweep_base), ("choose", choose)):
+            if value is not None:
+                table[key] = value
+        overrides["sweeps"] = [table]
     else:
-        overrides |= command_line_overrides([sweep] if isinstance(sweep, str) else sweep, random_points=sweep_random,
-                                            seed=sweep_seed, base=sweep_base, choose=choose)
+        stray = [flag for flag, value in (("--sweep-random", sweep_random), ("--sweep-seed", sweep_seed),
+                                          ("--sweep-base", sweep_base), ("--choose", choose)) if value is not None]
+        if stray:
+            raise ConfigError("command line", [f"{', '.join(stray)} only goes with a sweep (--sweep SETTING=...)"])
     if isinstance(source, StudySpec):
         if not overrides:
             return source, ""
         return study_from_dict(source.to_dict(), source.source or source.name, overrides), ""
+    if hasattr(source, "to_toml") and hasattr(source, "spec"):  # a reglab.Study built in Python
+        text = source.to_toml()
+        if not overrides:
+            return source.spec, text
+        return study_from_dict(source.to_dict(), f"Study({source.name!r})", overrides), text
     study = _load_study(str(source), overrides)
     path = Path(study.source) if study.source and Path(study.source).is_file() else None
     return study, path.read_text(encoding="utf-8") if path else ""
@@ -91,6 +99,24 @@ def plan(study: StudySpec, device: str = "auto"):
     from reglab.estimate import plan as measure
 
     return measure(study, device)
+
+
+def sweep_table(sweep: Any) -> dict[str, Any]:
+    """A [[sweeps]] table from what `sweep=` may be: the table itself ({"values": {...}, ...}),
+    just its values ({"l2": {"log": [1e-6, 1e-1], "points": 5}}), or the command line's
+    SETTING=... texts ("l2=1e-6:1e-1:log:5", or a list of them, one per factor)."""
+    from reglab import sweeps
+
+    if isinstance(sweep, str):
+        sweep = [sweep]
+    if isinstance(sweep, (list, tuple)):
+        try:
+            return sweeps.parse_cli(list(sweep))
+        except sweeps.SweepError as exc:
+            raise ConfigError("sweep", [f"{exc.where}: {exc.message}"]) from None
+    if isinstance(sweep, dict):
+        return dict(sweep) if "values" in sweep else {"values": dict(sweep)}
+    raise ConfigError("sweep", [f"must be a table of values or SETTING=... texts, got {sweep!r}"])
 
 
 def run_options(study: StudySpec, *, out: Path | str | None = None, data_dir: Path | str | None = None,
@@ -214,3 +240,14 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
     path = write(Path(run_dir), out_dir, lang or default_lang(), notify=observer.report_missing)
     observer.report_written(path)
     return path
+
+
+def model_summaries(study: StudySpec, input_dim: int | None = None) -> list[tuple[str, int, list[Any]]]:
+    """(variant name, inputs, its layers as reglab.models.summarize gives them), like Keras's
+    model.summary(); the inputs default to 64 for digits, else 784 (28 x 28 images)."""
+    from reglab.engine.seeding import generator
+    from reglab.models import build_mlp, summarize
+
+    input_dim = input_dim or (64 if study.data.dataset == "digits" else 784)
+    return [(variant.name, input_dim, summarize(build_mlp(variant, input_dim, 10, generator(0, "init")), input_dim))
+            for variant in study.variants]

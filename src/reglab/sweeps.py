@@ -366,20 +366,3 @@ def _cli_value(text: str, where: str) -> Any:
     except SweepError:
         return text  # a name: optimizer.name=sgd,adam
 
-
-def command_line_overrides(texts: list[str] | None, *, random_points: int | None = None, seed: int | None = None,
-                           base: str | None = None, choose: str | None = None) -> dict[str, Any]:
-    """The study overrides of `--sweep ...` (and its companions): {"sweeps": [one sweep]}, or {} when
-    no --sweep was given. Raises ConfigError naming the flag."""
-    from reglab.errors import ConfigError
-
-    if not texts:
-        stray = [flag for flag, value in (("--sweep-random", random_points), ("--sweep-seed", seed),
-                                          ("--sweep-base", base), ("--choose", choose)) if value is not None]
-        if stray:
-            raise ConfigError("command line", [f"{', '.join(stray)} only goes with --sweep SETTING=..."])
-        return {}
-    try:
-        return {"sweeps": [parse_cli(texts, random_points=random_points, seed=seed, base=base, choose=choose)]}
-    except SweepError as exc:
-        raise ConfigError("command line", [f"--sweep {exc.where}: {exc.message}"]) from None
