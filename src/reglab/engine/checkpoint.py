@@ -6,9 +6,11 @@ its best weights, and the history so far. Resuming from it gives the numbers an 
 run gives (tests/test_resume.py checks that bit for bit on the CPU).
 
 Written with torch.save and read with torch.load(weights_only=True): tensors, numbers, strings,
-lists and dicts only, so a checkpoint file cannot run code when it is loaded. Sealed with its
-SHA-256 (store/files.py) and never read through a link: a damaged checkpoint is refused (torch
-itself loads many damaged ones, and training went on from damaged weights) and its run starts over.
+lists and dicts only, so a checkpoint file cannot run code when it is loaded. A checkpoint is
+bytes: locally a file beside the run's record; on a cluster (engine/ray_executor.py) the worker
+sends them to the driver, which writes that same file. Sealed with its SHA-256 and never read
+through a link (store/files.py): a damaged checkpoint is refused (torch itself loads many damaged
+ones, and training went on from damaged weights) and its run starts over.
 """
 
 from __future__ import annotations
@@ -55,11 +57,24 @@ class Checkpointer:
         self.stopping = stopping or threading.Event()
         self.last_saved = time.monotonic()
 
+    def read_bytes(self) -> bytes | None:
+        """The checkpoint's payload, its checksum verified; None when there is none or it is damaged."""
+        try:
+            return self.files.read_sealed(self.path)
+        except Damaged:
+            return None
+
+    def write_bytes(self, data: bytes) -> None:
+        self.files.write_sealed(self.path, data)
+
     def load(self) -> dict[str, Any] | None:
         """The saved state, or None when there is none or it cannot be read (the run starts over)."""
         try:
-            state = torch.load(io.BytesIO(self.files.read_sealed(self.path)), map_location="cpu", weights_only=True)
-        except (Damaged, Exception):  # a damaged checkpoint costs only the work since the run started
+            data = self.read_bytes()
+            if data is None:
+                return None
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except Exception:  # a damaged checkpoint costs only the work since the run started
             return None
         if not (isinstance(state, dict) and state.get("format") == FORMAT and state.get("engine") == self.engine):
             return None
@@ -70,7 +85,7 @@ class Checkpointer:
             return False
         buffer = io.BytesIO()
         torch.save({"format": FORMAT, "engine": self.engine, **build()}, buffer)
-        self.files.write_sealed(self.path, buffer.getvalue())
+        self.write_bytes(buffer.getvalue())
         self.last_saved = time.monotonic()
         return True
 

@@ -18,7 +18,7 @@ from reglab.analysis.findings import Finding, findings
 from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
 from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, MIN_SEEDS
 from reglab.errors import ReglabError, StorageError
-from reglab.report import figures, html
+from reglab.report import figures, html, sweep_figures, sweep_text
 from reglab.report.i18n import LANGS, default_lang, t
 from reglab.store import RunStore
 from reglab.store.atomic import json_safe
@@ -58,21 +58,41 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
     return out / "report.html"
 
 
-def _write(files: RunFiles, folder: Path, analysis: Analysis, found: list[Finding], lang: str) -> None:
-    pngs: dict[str, bytes] = {}
-    for name, make in figures.FIGURES.items():
-        data = figures.png(make, analysis, lang)
-        if data is None:
-            files.unlink(folder / f"{name}.png")  # a figure of an earlier report of this run would mislead
+def _write(files: RunFiles, out: Path, analysis: Analysis, found: list[Finding], lang: str) -> None:
+    pngs = figure_pngs(analysis, lang)
+    for name in figures.FIGURES:
+        if name not in pngs:
+            files.unlink(out / f"{name}.png")  # a figure of an earlier report of this run would mislead
             continue
-        files.write_bytes(folder / f"{name}.png", data)
+        files.write_bytes(out / f"{name}.png", pngs[name])
+    for name, data in _sweep_pngs(analysis, lang).items():
+        files.write_bytes(out / f"{name}.png", data)
         pngs[name] = data
-    files.write_bytes(folder / "findings.json", _json_text(findings_json(analysis, found, lang)))
-    files.write_bytes(folder / "report.html", html.render(analysis, found, pngs, lang).encode("utf-8"))
+    files.write_bytes(out / "findings.json", _json_text(findings_json(analysis, found, lang)))
+    files.write_bytes(out / "report.html", html.render(analysis, found, pngs, lang).encode("utf-8"))
 
 
 def _json_text(value: Any) -> bytes:
     return (json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def figure_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
+    """Every figure there is something to draw for, as PNG, by name (in the report's order)."""
+    drawn = {name: figures.png(make, analysis, lang) for name, make in figures.FIGURES.items()}
+    return {name: data for name, data in drawn.items() if data is not None}
+
+
+def _sweep_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
+    """sweep_N.png for each one-factor sweep, sweep_heatmaps.png for the two-factor ones."""
+    makers = {f"sweep_{i + 1}": (lambda a, l, sw=sw: sweep_figures.one_factor(sw, l))
+              for i, sw in enumerate(analysis.sweeps)}
+    makers["sweep_heatmaps"] = lambda a, l: sweep_figures.heatmaps(a.sweeps, l)
+    out = {}
+    for name, make in makers.items():
+        data = figures.png(make, analysis, lang)
+        if data is not None:
+            out[name] = data
+    return out
 
 
 def findings_json(analysis: Analysis, found: list[Finding], lang: str) -> dict[str, Any]:
@@ -96,6 +116,7 @@ def findings_json(analysis: Analysis, found: list[Finding], lang: str) -> dict[s
             "accuracy_points": "differences of accuracy in percentage points",
         },
         "findings": [f.to_json() for f in found],
+        "sweeps": [sw.to_json() | {"findings": sweep_text.findings([sw], lang)} for sw in analysis.sweeps],
         "comparisons": {metric: [c.to_json() for c in items] for metric, items in analysis.comparisons.items()},
         "focus_variant": analysis.focus,
         "class_names": analysis.class_names,
