@@ -190,16 +190,23 @@ class RunFiles:
             if exc.errno == errno.ELOOP:
                 raise Damaged("a symbolic link: not followed") from None
             raise Damaged(f"unreadable ({exc.strerror})") from None
-        with os.fdopen(fd, "rb") as handle:
+        try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise Damaged("not a regular file")
+                raise Damaged("a folder, not a file" if stat.S_ISDIR(info.st_mode) else "not a regular file")
             if info.st_size > limit:
                 raise Damaged(f"{info.st_size:,} bytes, more than any such file ({limit:,})")
-            try:
-                return handle.read(limit + 1)
-            except OSError as exc:
-                raise Damaged(f"unreadable ({exc.strerror})") from None
+            chunks, size = [], 0
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise Damaged(f"more than {limit:,} bytes")
+            return b"".join(chunks)
+        except OSError as exc:
+            raise Damaged(f"unreadable ({exc.strerror})") from None
+        finally:
+            os.close(fd)
 
     def read_json(self, path: Path | str, require_checksum: bool = True) -> dict[str, Any]:
         return unseal_json(self.read_bytes(path, MAX_JSON_BYTES), require_checksum)
