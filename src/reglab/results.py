@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from reglab.store import RunRecord, RunStore
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from matplotlib.figure import Figure
 
@@ -102,6 +103,26 @@ class StudyResult:
                 return stored.record
         seeds = [r.record.seed for r in collected.runs]
         raise KeyError(f"{variant!r} has no stored run of seed {seed} (stored seeds: {seeds or 'none'})")
+
+    def predictions(self, variant: str, seed: int = 0) -> np.ndarray:
+        """One run's predicted class for every test example (in the order of `test_labels`)."""
+        self.run(variant, seed)  # a clear KeyError for a variant or seed that is not there
+        stored = next(r for r in self._collected.variant(variant).runs if r.record.seed == seed)
+        return stored.arrays().test_predictions
+
+    @property
+    def test_labels(self) -> np.ndarray:
+        """The test split's labels, as the runs were tested on them."""
+        return self._store.test_split()[0]
+
+    @property
+    def test_images(self) -> np.ndarray:
+        """The test split's images (uint8, N x H x W)."""
+        return self._store.test_split()[1]
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self._collected.data.get("class_names") or [])
 
     def history(self, variant: str, seed: int = 0) -> dict[str, list[float]]:
         """One run's epochs in the form of Keras's `History.history`: loss, accuracy, val_loss,
