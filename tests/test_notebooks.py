@@ -97,3 +97,45 @@ def open_in_chromium(page: Path, tmp_path: Path, height: str) -> tuple[str, np.n
     ], capture_output=True, text=True, timeout=120, env={**os.environ, "LANG": "C.UTF-8"})
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout, image.imread(screenshot)[..., :3]
+
+
+def test_interrupting_the_kernel_saves_then_resume_finishes(tmp_path):
+    # "Interrupt the kernel" in Jupyter sends SIGINT to the kernel: the study stops at the end of the
+    # epoch, saves, and the cell ends in KeyboardInterrupt; reglab.resume then finishes it.
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        def execute(code: str, interrupt_after: str | None = None, timeout: float = 300) -> tuple[dict, str]:
+            """The execute reply and the stdout; with interrupt_after, interrupt once it is printed."""
+            message = client.execute(code)
+            stdout = ""
+            while True:
+                output = client.get_iopub_msg(timeout=timeout)
+                if output["parent_header"].get("msg_id") != message:
+                    continue
+                if output["msg_type"] == "stream":
+                    stdout += output["content"]["text"]
+                    if interrupt_after and interrupt_after in stdout:
+                        manager.interrupt_kernel()
+                        interrupt_after = None
+                if output["msg_type"] == "status" and output["content"]["execution_state"] == "idle":
+                    return client.get_shell_msg(timeout=timeout)["content"], stdout
+
+        study = ('import reglab\n'
+                 'study = reglab.Study("k", [reglab.Variant("a"), reglab.Variant("b", dropout=0.3)], seeds=[0], '
+                 'data={"dataset": "digits"}, defaults={"hidden": [32], "epochs": 20})\n')
+        reply, _ = execute(study + 'clean = reglab.run(study, out="clean", offline=True, report=False, engine="reference")')
+        assert reply["status"] == "ok"
+        reply, stdout = execute('reglab.run(study, out="stopped", offline=True, report=False, engine="reference")',
+                                interrupt_after="training 2 runs")
+        assert reply["status"] == "error" and reply["ename"] == "StudyInterrupted", reply
+        assert "stopping at the end of the current epoch" in stdout
+        assert list((tmp_path / "stopped").glob("runs/*/seed-0.ckpt"))  # the interrupted run saved its epoch
+        reply, stdout = execute('resumed = reglab.resume("stopped", report=False)\n'
+                                'import json; print(json.dumps([resumed.complete, resumed.history("a") == clean.history("a"), '
+                                'resumed.history("b") == clean.history("b")]))')
+        assert reply["status"] == "ok" and stdout.strip().endswith("[true, true, true]"), stdout
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
