@@ -8,11 +8,12 @@ the report, its figures and its findings.
 from __future__ import annotations
 
 import html as html_escape
+from dataclasses import fields
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reglab.store import RunRecord, RunStore
+from reglab.store import EpochRecord, RunRecord, RunStore
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,9 +26,9 @@ if TYPE_CHECKING:
 # Keras's History.history keys and how each is made from a stored epoch. Keras reports its losses
 # with the L1/L2 term included (EpochRecord keeps the two parts apart).
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
-# One row per run and epoch: these columns come from the epoch's record, in this order.
-EPOCH_COLUMNS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "train_penalty", "penalty",
-                 "seconds")
+# One row per run and epoch: these columns come from the epoch's record (every field it has, the
+# diagnostics included: NaN in runs stored before they existed).
+EPOCH_COLUMNS = tuple(f.name for f in fields(EpochRecord) if f.name != "epoch")
 RUN_COLUMNS = ("status", "test_accuracy", "test_loss", "engine", "best_epoch", "stopped_epoch", "diverged_at")
 
 
