@@ -200,6 +200,14 @@ class StudyResult:
         lang = _lang(lang)
         return [finding.to_json() | {"text": finding.text(lang)} for finding in findings(self.analysis)]
 
+    def sweeps(self, lang: str | None = None) -> list[dict[str, Any]]:
+        """Each sweep of the study as data: its points with their statistics, the point chosen on
+        validation data, the regimes, and what the report says about it (`findings`, in `lang`)."""
+        from reglab.report import sweep_text
+
+        lang = _lang(lang)
+        return [sweep.to_json() | {"findings": sweep_text.findings([sweep], lang)} for sweep in self.analysis.sweeps]
+
     def report(self, lang: str | None = None) -> Report:
         """The report (the one `reglab report` writes), shown inline in Jupyter; `.save(path)`."""
         from reglab.analysis.findings import findings
@@ -287,14 +295,27 @@ class Plots:
         """The best variant's confusion matrix, summed over seeds."""
         return self.figure("confusion_matrix", lang)
 
-    def sweep(self, lang: str | None = None) -> Figure:
-        """The sweep's curve: the validation metric against the swept strength (studies with sweeps)."""
-        from reglab.report.figures import FIGURES
+    def sweep(self, index: int = 0, lang: str | None = None) -> Figure:
+        """A one-factor sweep's curve (validation and test metric against the swept setting, over
+        seeds, the chosen point marked); the two-factor sweeps as heatmaps with `index="heatmaps"`."""
+        import matplotlib
 
-        names = [name for name in FIGURES if name.startswith("sweep")]
-        if not names:
-            raise ValueError("this reglab draws no sweep figure yet")
-        return self.figure(names[0], lang)
+        from reglab.report import figures, sweep_figures
+
+        sweeps = self._result.analysis.sweeps
+        if not sweeps:
+            raise ValueError(f"{self._result.run_dir} holds no sweep (reglab.run(..., sweep=...) makes one)")
+        lang = _lang(lang)
+        with matplotlib.rc_context(figures.style(lang)):
+            if index == "heatmaps":
+                drawn = sweep_figures.heatmaps(sweeps, lang)
+            else:
+                drawn = sweep_figures.one_factor(sweeps[index], lang)
+        if drawn is None:
+            raise ValueError("nothing to draw: a sweep curve needs one numeric factor and two points with "
+                             "finished runs; heatmaps need two factors")
+        _show_inline_in_jupyter()
+        return drawn
 
     def __getattr__(self, name: str) -> Any:
         from reglab.report.figures import FIGURES
