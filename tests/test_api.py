@@ -16,7 +16,6 @@ import reglab
 from reglab.cli import main
 from reglab.config import parse_study
 
-from conftest import TINY_STUDY
 
 
 def numbers(run_dir) -> list[dict]:
@@ -33,10 +32,10 @@ def numbers(run_dir) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def from_python(tmp_path_factory):
+def from_python(tmp_path_factory, tiny_study_text):
     from reglab.observers import Recorder
 
-    study = reglab.Study.from_toml_text(TINY_STUDY)
+    study = reglab.Study.from_toml_text(tiny_study_text)
     events = Recorder()
     result = reglab.run(study, out=tmp_path_factory.mktemp("api") / "run", offline=True, progress=False,
                         report=False, observers=(events,))
