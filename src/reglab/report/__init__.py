@@ -62,12 +62,9 @@ def _write(files: RunFiles, out: Path, analysis: Analysis, found: list[Finding],
     pngs = figure_pngs(analysis, lang)
     for name in figures.FIGURES:
         if name not in pngs:
-            files.unlink(out / f"{name}.png")  # a figure of an earlier report of this run would mislead
-            continue
-        files.write_bytes(out / f"{name}.png", pngs[name])
-    for name, data in _sweep_pngs(analysis, lang).items():
+            files.unlink(out / f"{name}.png")  # a figure of an earlier report would mislead
+    for name, data in pngs.items():
         files.write_bytes(out / f"{name}.png", data)
-        pngs[name] = data
     files.write_bytes(out / "findings.json", _json_text(findings_json(analysis, found, lang)))
     files.write_bytes(out / "report.html", html.render(analysis, found, pngs, lang).encode("utf-8"))
 
@@ -77,9 +74,10 @@ def _json_text(value: Any) -> bytes:
 
 
 def figure_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
-    """Every figure there is something to draw for, as PNG, by name (in the report's order)."""
+    """Every figure there is something to draw for, as PNG, by name (in the report's order), the
+    sweeps' last."""
     drawn = {name: figures.png(make, analysis, lang) for name, make in figures.FIGURES.items()}
-    return {name: data for name, data in drawn.items() if data is not None}
+    return {name: data for name, data in drawn.items() if data is not None} | _sweep_pngs(analysis, lang)
 
 
 def _sweep_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
