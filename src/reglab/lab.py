@@ -200,8 +200,8 @@ def resume(run_dir: Path | str, observer: Any = None, *, device: str | None = No
 
 @contextmanager
 def _interrupts_stop_at_epoch_end(cancel: threading.Event, observer: Any) -> Iterator[None]:
-    """While the block runs, a first SIGINT asks every run to stop at its epoch's end (they save);
-    a second raises KeyboardInterrupt at once. Jupyter's "interrupt the kernel" is a SIGINT too.
+    """While the block runs, a first SIGINT or SIGTERM asks every run to stop at its epoch's end
+    (they save); a second raises KeyboardInterrupt at once. Jupyter's "interrupt the kernel" is a SIGINT too.
     Only the main thread may set signal handlers; elsewhere interrupts stay as they were."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -213,11 +213,13 @@ def _interrupts_stop_at_epoch_end(cancel: threading.Event, observer: Any) -> Ite
         cancel.set()
         observer.stopping()
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    # SIGTERM (kill, a batch system's stop, a closing terminal's session) is handled like Ctrl-C.
+    previous = {sig: signal.signal(sig, on_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # ------------------------------------------------------------------------------------ reading

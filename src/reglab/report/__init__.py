@@ -9,8 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from reglab.analysis import weights as W
 from reglab.analysis.analyze import Analysis, analyze
 from reglab.analysis.collect import collect
