@@ -55,7 +55,8 @@ def decompress_if_gzip(data: bytes, name: str) -> bytes:
             f"while downloading or copying): {e}"
         ) from None
     except (gzip.BadGzipFile, zlib.error, OSError) as e:
-        raise IdxError(f"{name}: corrupt gzip data: {e}") from None
+        reason = "CRC check failed" if "incorrect data check" in str(e) else str(e)  # zlib's words for it
+        raise IdxError(f"{name}: corrupt gzip data: {reason}") from None
 
 
 def _gunzip_bounded(data: bytes, name: str) -> bytes:
