@@ -246,6 +246,8 @@ class Recorder:
     def __init__(self):
         self.saved, self.notices = [], []
 
+    def save_progress(self, index, name, seed, record): pass
+
     def save_run(self, index, record, arrays):
         self.saved.append((index, record.variant, record.seed))
 

@@ -148,7 +148,7 @@ def execute(schedule: Schedule, data: DeviceData, store, observer,
         observer.runs_started([(variant, seed) for _, variant, seed in unit.members])
 
         def epoch_done(position: int, record: EpochRecord) -> None:
-            observer.epoch_finished(unit.members[position][1], record)
+            _epoch_finished(unit, position, record, store, observer)
             if cancel.is_set():
                 raise Interrupted
 
@@ -164,6 +164,12 @@ def execute(schedule: Schedule, data: DeviceData, store, observer,
         _run_in_order(schedule, run_unit, observer)
     finally:
         torch.set_num_threads(previous_threads)
+
+
+def _epoch_finished(unit: Unit, position: int, record: EpochRecord, store, observer) -> None:
+    index, variant, seed = unit.members[position]
+    store.save_progress(index, variant.name, seed, record)  # what the live page shows (reglab.live)
+    observer.epoch_finished(variant, record)
 
 
 def _checkpointer(unit: Unit, store, checkpoint_seconds: float | None, cancel) -> Checkpointer | None:
@@ -222,7 +228,7 @@ def _run_in_processes(schedule: Schedule, data: DeviceData, store, observer, can
                 observer.runs_started([(variant, seed) for _, variant, seed in unit.members])
             elif kind == "epoch":
                 position, record = payload
-                observer.epoch_finished(unit.members[position][1], record)
+                _epoch_finished(unit, position, record, store, observer)
             elif kind == "finished" and failure is None:
                 finished += 1
                 try:
