@@ -104,6 +104,34 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, metavar="DIR", help="where to write it (default: RUN_DIR/report)")
     report.set_defaults(handler=cmd_report)
 
+    watch = commands.add_parser("watch", help="serve the live page of a run directory: its curves grow as it trains",
+                                description="Serve a page (on 127.0.0.1) with every variant's learning curves, "
+                                            "the band over seeds, each run's state and the learning rate, updated "
+                                            "as the run directory is written: a study training in another "
+                                            "process, an interrupted one or a finished one. Ctrl-C stops it.")
+    watch.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
+    _add_live_arguments(watch)
+    watch.set_defaults(handler=cmd_watch)
+
+    export = commands.add_parser("export", help="export the runs to TensorBoard, MLflow or CSV",
+                                 description="Write the finished runs of a run directory for other tools: "
+                                             "TensorBoard event files (one run per variant and seed), an MLflow "
+                                             "experiment (SQLite by default), or CSV tables. Exporting again "
+                                             "adds what finished since and duplicates nothing.",
+                                 epilog="examples:\n  reglab export runs/tutorial-20261122-101500 --to tensorboard tb "
+                                        "&& tensorboard --logdir tb\n  reglab export RUN_DIR --to mlflow "
+                                        "&& mlflow ui --backend-store-uri sqlite:///mlflow.db\n  reglab export RUN_DIR "
+                                        "--to csv tables",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
+    export.add_argument("--to", required=True, choices=("tensorboard", "mlflow", "csv"), help="the target")
+    export.add_argument("out", type=Path, nargs="?", metavar="DIR",
+                        help="where to write (tensorboard, csv: required; mlflow: a folder for mlflow.db, "
+                             "default the current one)")
+    export.add_argument("--tracking-uri", metavar="URI",
+                        help="mlflow: the tracking store (default: sqlite:///mlflow.db in DIR or the current folder)")
+    export.set_defaults(handler=cmd_export)
+
     studies = commands.add_parser("studies", help="list the built-in studies")
     studies.set_defaults(handler=cmd_studies)
 
@@ -145,6 +173,51 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("\ninterrupted.")
         return 130
+
+
+def _add_live_arguments(parser: argparse.ArgumentParser, flag: bool = False) -> None:
+    live = parser.add_argument_group("live page")
+    if flag:
+        live.add_argument("--live", action="store_true",
+                          help="serve a live page of the study while it trains (curves grow epoch by epoch)")
+    live.add_argument("--port", type=_port, default=0, help="the page's port (default: a free one)")
+    live.add_argument("--host", default="127.0.0.1",
+                      help="the address to serve on (default 127.0.0.1: this machine only)")
+    live.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    if not flag:
+        live.add_argument("--lang", choices=("en", "ja"), default=None,
+                          help="language of the page (default: ja when the locale is Japanese, else en)")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535 (0: a free one), got {value}")
+    return value
+
+
+def _say(line: str) -> None:
+    err.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from reglab.live import watch
+    from reglab.report.i18n import default_lang
+
+    watch(args.run_dir, host=args.host, port=args.port, lang=args.lang or default_lang(),
+          browser=not args.no_browser, say=_say)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from reglab.export import export
+
+    where = export(args.run_dir, args.to, args.out, tracking_uri=args.tracking_uri, say=_say)
+    _say(f"Exported to {args.to}: {where}")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------- run

@@ -8,9 +8,8 @@ parsed as markup. The words of the page come from report/i18n.py where the repor
 
 from __future__ import annotations
 
+import functools
 import json
-
-from reglab.report.i18n import t
 
 # The page's own words; the figure words are the report's (i18n.py), so the two read alike.
 WORDS: dict[str, tuple[str, str]] = {
@@ -49,7 +48,12 @@ REPORT_WORDS = ("fig_loss", "fig_accuracy", "fig_train", "fig_validation", "fig_
                 "fig_baseline_marker")
 
 
+@functools.cache
 def words(lang: str) -> dict[str, str]:
+    # Imported here: the report package brings matplotlib (seconds), which only the page's first
+    # request needs to wait for, not the server's start.
+    from reglab.report.i18n import t
+
     index = 1 if lang == "ja" else 0
     out = {key: pair[index] for key, pair in WORDS.items()}
     out.update({key: t(lang, key) for key in REPORT_WORDS})

@@ -68,8 +68,9 @@ class LiveServer:
         self._findings_key: tuple | None = None
         self._refresh()  # the first snapshot before the first page asks
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        server_class = type("_Server", (ThreadingHTTPServer,), {"address_family": family, "daemon_threads": True,
-                                                                 "allow_reuse_address": False})
+        # allow_reuse_address (ThreadingHTTPServer's default) lets a restarted server take its port back
+        # while old connections linger in TIME_WAIT; on Linux it never lets two servers share a port.
+        server_class = type("_Server", (ThreadingHTTPServer,), {"address_family": family, "daemon_threads": True})
         self._http = server_class((host, port), _handler(self))
         self._threads = [threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.2},
                                           name="reglab-live-http", daemon=True),
