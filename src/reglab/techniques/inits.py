@@ -1,7 +1,10 @@
 """Weight initialisation of Linear layers. Keras's Dense uses Glorot uniform with zero bias;
 PyTorch's Linear uses Kaiming uniform with a=sqrt(5) and a uniform bias. With L1 the PyTorch
 default collapses the tutorial's model to chance (DESIGN.md section 3), so Keras-compatible mode
-uses Glorot. Every draw takes an explicit generator, so a seed fixes the initial weights."""
+uses Glorot. Every draw takes an explicit generator, so a seed fixes the initial weights.
+
+Names, parameters and descriptions are declared without torch in catalog.py.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,6 @@ from typing import Any
 
 import torch
 from torch import nn
-
-from reglab.techniques.registry import Technique, register
 
 
 def _glorot_uniform(p: dict[str, Any]) -> Any:
@@ -46,11 +47,3 @@ def _torch_default(p: dict[str, Any]) -> Any:
             layer.bias.uniform_(-bound, bound, generator=generator)
 
     return init
-
-
-register(Technique("glorot_uniform", "init", "Glorot/Xavier uniform, bias 0 (Keras Dense default)",
-                   "Glorot 一様分布（Keras の既定）", (), _glorot_uniform))
-register(Technique("he_normal", "init", "He normal (truncated), bias 0: suited to ReLU",
-                   "He の正規分布初期化（ReLU 向け）", (), _he_normal))
-register(Technique("torch_default", "init", "PyTorch nn.Linear default: Kaiming uniform a=sqrt(5), uniform bias",
-                   "PyTorch の既定の初期化", (), _torch_default))
