@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-report", action="store_true", help="do not write the report (RUN_DIR/report) at the end")
     run.add_argument("--lang", choices=("en", "ja"), default=None,
                      help="language of the report (default: ja when the locale is Japanese, else en)")
+    _add_live_arguments(run, flag=True)
     run.set_defaults(handler=cmd_run)
 
     resume = commands.add_parser("resume", help="finish an interrupted run directory",
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="save a run in progress at most every S seconds (default 30)")
     resume.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     resume.add_argument("--lang", choices=("en", "ja"), default=None, help="language of the report")
+    _add_live_arguments(resume, flag=True)
     resume.set_defaults(handler=cmd_resume)
 
     results = commands.add_parser("results", help="print the per-variant results of a stored run",
@@ -228,7 +230,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                               allow_download=not args.offline, checkpoint_seconds=args.checkpoint_seconds,
                               source_text=source_text)
     return _train(lambda observer: lab.run_study(study, options, observer, report=not args.no_report,
-                                                 lang=args.lang), options.out)
+                                                 lang=args.lang), options.out, args)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -236,17 +238,27 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     return _train(lambda observer: lab.resume(args.run_dir, observer, device=args.device, engine=args.engine,
                                               checkpoint_seconds=args.checkpoint_seconds,
-                                              report=not args.no_report, lang=args.lang), args.run_dir)
+                                              report=not args.no_report, lang=args.lang), args.run_dir, args)
 
 
-def _train(train, run_dir: Path) -> int:
-    """Train (or finish) a study with a progress bar; Ctrl-C stops it at the next epoch end."""
+def _train(train, run_dir: Path, args: argparse.Namespace) -> int:
+    """Train (or finish) a study with a progress bar; Ctrl-C stops it at the next epoch end.
+    With --live, its live page is served from the start of training until the end."""
     from reglab.lab import StudyInterrupted
     from reglab.observers import Observers
 
+    if not args.live and (args.port or args.host != "127.0.0.1"):
+        raise ReglabError("--port and --host are for the live page: add --live (or leave them out).")
     progress = ProgressObserver()
+    live = None
+    if args.live:
+        from reglab.live.observer import LiveObserver
+        from reglab.report.i18n import default_lang
+
+        live = LiveObserver(run_dir, host=args.host, port=args.port, lang=args.lang or default_lang(),
+                            browser=not args.no_browser, say=_say)
     try:
-        train(Observers(progress, _Printer()))
+        train(Observers(progress, _Printer(), live))
     except StudyInterrupted as stopped:
         progress.close()  # before the message, so that it prints below the finished bar
         err.print(f"interrupted: finished runs and checkpoints are kept in {stopped.run_dir}. "
@@ -254,6 +266,8 @@ def _train(train, run_dir: Path) -> int:
         return 130
     finally:
         progress.close()
+        if live is not None:
+            live.close()
     return 0
 
 
