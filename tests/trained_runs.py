@@ -51,6 +51,16 @@ def train(root: Path, epochs: int = EPOCHS) -> Path:
     return root
 
 
+_SHARED: dict[str, Path] = {}
+
+
+def shared(tmp_path_factory) -> Path:
+    """The finished study every test of the session shares: trained once, never changed (copy it)."""
+    if "run" not in _SHARED:
+        _SHARED["run"] = train(tmp_path_factory.mktemp("trained") / "run")
+    return _SHARED["run"]
+
+
 def copy(root: Path, to: Path) -> Path:
     shutil.copytree(root, to, ignore=shutil.ignore_patterns(".writer.lock"))
     return to

@@ -113,20 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     watch.set_defaults(handler=cmd_watch)
 
     export = commands.add_parser("export", help="export the runs to TensorBoard, MLflow or CSV",
-                                 description="Write the finished runs of a run directory for other tools: "
-                                             "TensorBoard event files (one run per variant and seed), an MLflow "
-                                             "experiment (SQLite by default), or CSV tables. Exporting again "
-                                             "adds what finished since and duplicates nothing.",
+                                 description="Write the finished runs of a run directory for other tools:\n"
+                                             "TensorBoard event files (one run per variant and seed), an MLflow\n"
+                                             "experiment (SQLite by default), or CSV tables. Exporting again adds\n"
+                                             "what finished since and duplicates nothing.",
                                  epilog="examples:\n  reglab export runs/tutorial-20261122-101500 --to tensorboard tb "
                                         "&& tensorboard --logdir tb\n  reglab export RUN_DIR --to mlflow "
                                         "&& mlflow ui --backend-store-uri sqlite:///mlflow.db\n  reglab export RUN_DIR "
                                         "--to csv tables",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     export.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
-    export.add_argument("--to", required=True, choices=("tensorboard", "mlflow", "csv"), help="the target")
-    export.add_argument("out", type=Path, nargs="?", metavar="DIR",
-                        help="where to write (tensorboard, csv: required; mlflow: a folder for mlflow.db, "
-                             "default the current one)")
+    export.add_argument("--to", required=True, nargs="+", metavar=("TARGET", "DIR"),
+                        help="tensorboard DIR, csv DIR, or mlflow [DIR] (DIR: the folder of mlflow.db, default the "
+                             "current one)")
     export.add_argument("--tracking-uri", metavar="URI",
                         help="mlflow: the tracking store (default: sqlite:///mlflow.db in DIR or the current folder)")
     export.set_defaults(handler=cmd_export)
@@ -214,8 +213,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from reglab.export import export
 
-    where = export(args.run_dir, args.to, args.out, tracking_uri=args.tracking_uri, say=_say)
-    _say(f"Exported to {args.to}: {where}")
+    target, *rest = args.to
+    if len(rest) > 1:
+        raise ReglabError(f"--to takes a target and at most one folder, got {' '.join(args.to)}.")
+    where = export(args.run_dir, target, Path(rest[0]) if rest else None, tracking_uri=args.tracking_uri, say=_say)
+    _say(f"Exported to {target}: {where}")
     return 0
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from trained_runs import EPOCHS, train
+from trained_runs import shared
 
 
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real finished study (trained once per session); copy it before changing it."""
-    return train(tmp_path_factory.mktemp("live") / "run", epochs=EPOCHS)
+    return shared(tmp_path_factory)
