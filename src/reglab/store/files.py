@@ -220,6 +220,14 @@ class RunFiles:
         except UnicodeDecodeError:
             raise Damaged("not UTF-8 text") from None
 
+    def reachable(self, path: Path | str) -> bool:
+        """Whether the folders on the way to `path` are real folders (no link among them)."""
+        try:
+            self._folder(self.relative(path))
+            return True
+        except Damaged:
+            return False
+
     def exists(self, path: Path | str) -> bool:
         """A real file (not a link) at `path`, reached without following links."""
         relative = self.relative(path)

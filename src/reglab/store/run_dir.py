@@ -12,6 +12,7 @@
       runs/NN-slug/seed-S.json one record per run (RunRecord)
       runs/NN-slug/seed-S.npz  its test predictions and final weights
       runs/NN-slug/seed-S.ckpt a run in progress: its last epoch checkpoint (gone once it finishes)
+      runs/NN-slug/seed-S.progress  a run in progress: its epochs so far, JSON (progress.py; gone once it finishes)
       options.json             how it was run (data dir, device, engine): what `reglab resume` reuses
       .writer.lock             held (flock) by the process training into the directory
 
@@ -44,6 +45,7 @@ from reglab import __version__
 from reglab.errors import ReglabError
 from reglab.store import shapes
 from reglab.store.files import Damaged, RunFiles, digest, npz_bytes, read_npz_bytes
+from reglab.store.progress import SUFFIX as PROGRESS_SUFFIX, ProgressWriter, progress_path, read_progress
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord, RunArrays, RunRecord
 
 FORMAT = "reglab-run/2"  # 2: every file carries a checksum
@@ -88,6 +90,7 @@ class RunStore:
         self.files = RunFiles(self.root)
         self.checksums = checksums  # False: a reglab-run/1 directory, written before files had them
         self._lock: int | None = None  # the lock file's descriptor while this process trains here
+        self._progress = ProgressWriter()
 
     # ------------------------------------------------------------------ creating
 
@@ -164,7 +167,14 @@ class RunStore:
         self.files.write_bytes(path.with_suffix(".npz"), written)
         self.files.write_json(path, {**record.to_json(), "arrays_sha256": digest(written)})
         self.files.unlink(self.checkpoint_path(variant_index, record.variant, record.seed))
+        self._progress.forget(progress_path(path))
         return path
+
+    def save_progress(self, variant_index: int, variant_name: str, seed: int, record: EpochRecord) -> None:
+        """A run's epochs so far, for watching it (reglab.live); called at every epoch end."""
+        path = progress_path(self.run_path(variant_index, variant_name, seed))
+        if self.files.reachable(path):  # never written through a link (resume replaced any with a folder)
+            self._progress.epoch_finished(path, variant_name, seed, record)
 
     def checkpoint_path(self, variant_index: int, variant_name: str, seed: int) -> Path:
         return self.run_path(variant_index, variant_name, seed).with_suffix(".ckpt")
@@ -418,6 +428,18 @@ class RunStore:
         except Damaged as exc:
             return exc.reason
         return None
+
+
+    def load_progress(self) -> dict[Path, tuple[str, int, list[EpochRecord]]]:
+        """The epochs so far of every run in progress (or interrupted), by its record's path.
+        A progress file that cannot be read is left out: it is rewritten at the next epoch end.
+        Only real files in real folders are read (no link is followed)."""
+        found = {}
+        for path in self.files.files("runs", "seed-", PROGRESS_SUFFIX, depth=1):
+            progress = read_progress(path)
+            if progress is not None:
+                found[path.with_suffix(".json")] = progress
+        return found
 
 
 def _valid_study(study: dict[str, Any]) -> dict[str, Any]:
