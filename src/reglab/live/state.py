@@ -95,9 +95,9 @@ def snapshot(root: Path, *, ended: bool = False, findings: list[dict[str, str]] 
     except (ReglabError, Damaged):
         store, study = RunStore(root), None
     problems: list[str] = []
-    if not isinstance(study, dict):
+    if not isinstance(study, dict) or store.read_json("study.json") is None:  # lost (the manifest's copy serves)
         problems.append("study.json: " + ("missing" if not (root / "study.json").exists() else "unreadable"))
-        study = {}
+        study = study if isinstance(study, dict) else {}
     seeds = [s for s in study.get("seeds", []) if isinstance(s, int)]
     variants: dict[str, _Variant] = {}
     for spec in study.get("variants", []):

@@ -220,13 +220,9 @@ class RunFiles:
         except UnicodeDecodeError:
             raise Damaged("not UTF-8 text") from None
 
-    def reachable(self, path: Path | str) -> bool:
-        """Whether the folders on the way to `path` are real folders (no link among them)."""
-        try:
-            self._folder(self.relative(path))
-            return True
-        except Damaged:
-            return False
+    def make_folder_for(self, path: Path | str) -> None:
+        """Make the folders on the way to `path` real ones (a link or file in their place is replaced)."""
+        self._make_folder(self.relative(path))
 
     def exists(self, path: Path | str) -> bool:
         """A real file (not a link) at `path`, reached without following links."""

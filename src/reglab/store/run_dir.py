@@ -173,8 +173,11 @@ class RunStore:
     def save_progress(self, variant_index: int, variant_name: str, seed: int, record: EpochRecord) -> None:
         """A run's epochs so far, for watching it (reglab.live); called at every epoch end."""
         path = progress_path(self.run_path(variant_index, variant_name, seed))
-        if self.files.reachable(path):  # never written through a link (resume replaced any with a folder)
-            self._progress.epoch_finished(path, variant_name, seed, record)
+        try:
+            self.files.make_folder_for(path)  # never written through a link
+        except OSError:
+            return  # progress is only for watching
+        self._progress.epoch_finished(path, variant_name, seed, record)
 
     def checkpoint_path(self, variant_index: int, variant_name: str, seed: int) -> Path:
         return self.run_path(variant_index, variant_name, seed).with_suffix(".ckpt")
