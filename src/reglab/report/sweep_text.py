@@ -245,7 +245,10 @@ def _interval(interval: Interval | None, scale: float, digits: int, unit: str = 
         return "–"
     text = f"{interval.mean * scale:.{digits}f}{unit}"
     if interval.low is not None and interval.high is not None:
-        text += f" [{interval.low * scale:.{digits}f}, {interval.high * scale:.{digits}f}]"
+        low, high = interval.low * scale, interval.high * scale
+        if unit == "%":  # an accuracy's t interval can pass 100%; the quantity cannot
+            low, high = max(low, 0.0), min(high, 100.0)
+        text += f" [{low:.{digits}f}, {high:.{digits}f}]"
     return text
 
 
