@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -16,7 +17,6 @@ import reglab
 from reglab.cli import main
 from reglab.config import parse_study
 
-from conftest import TINY_STUDY
 
 
 def numbers(run_dir) -> list[dict]:
@@ -33,9 +33,25 @@ def numbers(run_dir) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def from_python(tmp_path_factory):
-    study = reglab.Study.from_toml_text(TINY_STUDY)
-    return reglab.run(study, out=tmp_path_factory.mktemp("api") / "run", offline=True, progress=False, report=False)
+def from_python(tmp_path_factory, tiny_study_text):
+    from reglab.observers import Recorder
+
+    study = reglab.Study.from_toml_text(tiny_study_text)
+    events = Recorder()
+    result = reglab.run(study, out=tmp_path_factory.mktemp("api") / "run", offline=True, progress=False,
+                        report=False, observers=(events,))
+    result.events = events
+    return result
+
+
+def test_observers_hear_the_whole_study_in_order(from_python):
+    events = from_python.events
+    names = [name for name, _ in events.events]
+    assert names.count("study_started") == 1 and events.of("study_started") == [(4, 8)]
+    assert names.count("epoch_finished") == 8 and names.count("run_finished") == 4
+    assert names[-1] == "study_finished" and events.of("study_finished") == [(from_python.run_dir,)]
+    assert names.index("study_started") < names.index("epoch_finished")
+    assert "report_written" not in names  # report=False
 
 
 def test_import_reglab_loads_no_torch():
@@ -44,7 +60,7 @@ def test_import_reglab_loads_no_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_api_and_cli_store_identical_results(from_python, tmp_path, tiny_study_file):
+def test_api_and_cli_store_identical_results(from_python, tmp_path, tiny_study_file, capsys):
     # The CLI on the TOML file, the API on the same study built in Python: the same numbers, both read back
     # by the other face.
     out = tmp_path / "cli"
@@ -57,6 +73,11 @@ def test_api_and_cli_store_identical_results(from_python, tmp_path, tiny_study_f
     assert python_built.spec.to_dict() == parse_study(tiny_study_file.read_text()).to_dict()
     frame = reglab.load(out).to_pandas().drop(columns="seconds")
     assert frame.equals(from_python.to_pandas().drop(columns="seconds"))
+    # The command line reads the API's directory as its own.
+    capsys.readouterr()
+    assert main(["results", str(from_python.run_dir), "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == from_python.results() and printed["runs_found"] == 4
 
 
 def test_history_is_keras_form_of_the_stored_records(from_python):
@@ -74,8 +95,6 @@ def test_history_is_keras_form_of_the_stored_records(from_python):
 
 
 def test_to_pandas_round_trips_every_epoch_of_every_run(from_python):
-    import json
-
     frame = from_python.to_pandas()
     stored = [json.loads(p.read_text()) for p in sorted(from_python.run_dir.glob("runs/*/seed-*.json"))]
     assert len(frame) == sum(len(r["history"]) for r in stored) == 2 * 2 * 2
@@ -84,7 +103,7 @@ def test_to_pandas_round_trips_every_epoch_of_every_run(from_python):
         for row, epoch in zip(rows.itertuples(index=False), record["history"], strict=True):
             row = row._asdict()
             for key, value in epoch.items():
-                assert row[key] == value, key
+                assert row[key] == value or (value is None and math.isnan(row[key])), key
             assert row["test_accuracy"] == record["test_accuracy"]
     # The variant's settings as columns: what differs between the variants is there to group by.
     l2 = frame[frame.variant == "l2"].iloc[0]

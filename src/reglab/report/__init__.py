@@ -56,22 +56,19 @@ def _write(out: Path, analysis: Analysis, found: list[Finding], lang: str) -> No
     out.mkdir(parents=True, exist_ok=True)
     pngs = figure_pngs(analysis, lang)
     for name in figures.FIGURES:
-        path = out / f"{name}.png"
         if name not in pngs:
-            path.unlink(missing_ok=True)  # a figure of an earlier report of this run would mislead
-            continue
-        write_bytes(path, pngs[name])
-    for name, data in _sweep_pngs(analysis, lang).items():
+            (out / f"{name}.png").unlink(missing_ok=True)  # a figure of an earlier report would mislead
+    for name, data in pngs.items():
         write_bytes(out / f"{name}.png", data)
-        pngs[name] = data
     write_json(out / "findings.json", findings_json(analysis, found, lang))
     write_bytes(out / "report.html", html.render(analysis, found, pngs, lang).encode("utf-8"))
 
 
 def figure_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
-    """Every figure there is something to draw for, as PNG, by name (in the report's order)."""
+    """Every figure there is something to draw for, as PNG, by name (in the report's order), the
+    sweeps' last."""
     drawn = {name: figures.png(make, analysis, lang) for name, make in figures.FIGURES.items()}
-    return {name: data for name, data in drawn.items() if data is not None}
+    return {name: data for name, data in drawn.items() if data is not None} | _sweep_pngs(analysis, lang)
 
 
 def _sweep_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
