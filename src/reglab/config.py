@@ -523,7 +523,7 @@ class _Checker:
                          f"x {seeds} seeds), over the maximum of {max_runs:,}. Fix: fewer points or `random = N` "
                          "in a sweep, fewer seeds, or raise the limit (max_runs = N in the study, --max-runs N)")
             return []
-        by_name = {v.get("name"): v for v in raw_variants if isinstance(v, dict)}
+        by_name = {v["name"]: v for v in raw_variants if isinstance(v, dict) and isinstance(v.get("name"), str)}
         shorthands = {name: t.shorthand for name, t in registry.switches().items() if t.shorthand}
         inherited = {**BUILTIN_DEFAULTS, **defaults}
         out = []
