@@ -1,5 +1,6 @@
 """Training. `reference` is the plain PyTorch loop: the oracle that any faster path is tested against."""
 
-from reglab.engine.reference import DeviceData, RunOutcome, train_run
+from reglab.engine.core import DeviceData, RunOutcome
+from reglab.engine.reference import train_run
 
 __all__ = ["DeviceData", "RunOutcome", "train_run"]
