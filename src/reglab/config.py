@@ -6,6 +6,7 @@ Every problem is collected (not just the first) and reported with where it is in
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 import tomllib
@@ -14,15 +15,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from reglab import sweeps as sweeping
 from reglab.errors import ConfigError
 from reglab.models import registry as models
 from reglab.techniques import registry
 from reglab.techniques.registry import CHOICE_FAMILIES, Choice
 
-STUDY_KEYS = ("name", "description", "keras_compat", "seeds", "baseline", "data", "defaults", "variants")
+STUDY_KEYS = ("name", "description", "keras_compat", "seeds", "baseline", "data", "defaults", "variants", "sweeps",
+              "max_runs")
 DATA_KEYS = ("dataset", "train", "validation", "test", "split_seed")
 TRAINING_KEYS = ("model", "hidden", "epochs", "batch_size") + CHOICE_FAMILIES
-VARIANT_ONLY_KEYS = ("name", "description", "description_ja", "baseline")
+VARIANT_ONLY_KEYS = ("name", "description", "description_ja", "baseline", "sweep")
 # Words for the reader, not settings: they may change without changing what a run trains.
 DESCRIPTIVE_KEYS = ("description", "description_ja")
 
@@ -36,6 +39,13 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "schedule": "constant",
 }
 MAX_SEEDS = 1000
+# A study making more runs than this is refused before anything trains (a sweep grid grows fast);
+# a study may raise it with `max_runs = N`, the command line with --max-runs N.
+MAX_RUNS = 2000
+# How far max_runs may be raised: the most runs (variants x seeds) reglab trains in one study.
+# What it costs: planning 100,000 runs took 2 s and 50 MB here (two cores), the report holds every
+# record in memory (a few kB per run and epoch), and the run directory two files per run.
+MAX_RUNS_CEILING = 100_000
 NAME_LIMIT = 80
 
 
@@ -63,6 +73,7 @@ class VariantSpec:
     init: Choice
     switches: tuple[Choice, ...] = ()  # techniques turned on by their own key, sorted by name
     description_ja: str = ""  # the description in a Japanese report (else `description` is shown)
+    sweep: sweeping.SweepTag | None = None  # a sweep's point: its sweep and values, as data
     model: str = models.DEFAULT  # the architecture (models/registry.py); `hidden` are its dense widths
     model_params: tuple[tuple[str, Any], ...] = ()  # the architecture's own keys (a CNN's conv), sorted
 
@@ -107,6 +118,8 @@ class VariantSpec:
             out[key] = getattr(self, key).as_dict()
         for choice in self.switches:
             out[choice.name] = {k: v for k, v in choice.as_dict().items() if k != "name"}
+        if self.sweep is not None:
+            out["sweep"] = self.sweep.to_dict()
         return out
 
 
@@ -119,6 +132,7 @@ class StudySpec:
     data: DataSpec
     variants: tuple[VariantSpec, ...]
     source: str = field(default="", compare=False)
+    max_runs: int = MAX_RUNS
 
     def variant(self, name: str) -> VariantSpec:
         return next(v for v in self.variants if v.name == name)
@@ -132,7 +146,7 @@ class StudySpec:
             "seeds": list(self.seeds),
             "data": {k: getattr(self.data, k) for k in DATA_KEYS},
             "variants": [v.to_dict() for v in self.variants],
-        }
+        } | ({"max_runs": self.max_runs} if self.max_runs != MAX_RUNS else {})
 
 
 # --------------------------------------------------------------------------------------- loading
@@ -193,6 +207,9 @@ class _Checker:
         self.lines = text.splitlines()
         self.problems: list[str] = []
         self.variant_names: dict[int, str] = {}
+        self.sweep_names: dict[int, str] = {}
+        self.point_names: dict[tuple[int, int], str] = {}
+        self.variant_places: dict[str, str] = {}  # variant name -> where it is (variants[2], sweeps[0].points[3])
 
     def problem(self, where: str, message: str) -> None:
         """`where` is a plain path (variants[2].optimizer.lr); the message also shows the variant's name."""
@@ -202,6 +219,14 @@ class _Checker:
         if match and int(match.group(1)) in self.variant_names:
             name = self.variant_names[int(match.group(1))]
             shown = f"{match.group(0)} ({name!r}){where[match.end():]}"
+        match = re.match(r"sweeps\[(\d+)\](?:\.points\[(\d+)\])?", where)
+        if match:
+            sweep = int(match.group(1))
+            shown = f"sweeps[{sweep}]" + (f" ({self.sweep_names[sweep]!r})" if sweep in self.sweep_names else "")
+            if match.group(2) is not None:
+                shown += f", point {self.point_names.get((sweep, int(match.group(2))), match.group(2))!r}"
+            shown += where[match.end():]
+            line = self._sweep_line(sweep, where[match.end():].lstrip("."))
         self.problems.append(f"{shown}{f' (line {line})' if line else ''}: {message}")
 
     def study(self, raw: dict[str, Any], overrides: dict[str, Any]) -> StudySpec | None:
@@ -220,12 +245,20 @@ class _Checker:
             defaults = {}
         self._unknown_keys(defaults, TRAINING_KEYS + models.all_keys() + tuple(registry.switches()), "defaults")
 
-        raw_variants = raw.get("variants")
-        if not isinstance(raw_variants, list) or not raw_variants:
-            self.problem("variants", "a study needs at least one [[variants]] table with a name")
+        raw_variants = raw.get("variants", [])
+        raw_sweeps = raw.get("sweeps", [])
+        if "sweeps" in overrides:  # --sweep: the sweep's points replace the study's own variants
+            raw_sweeps, trained = overrides["sweeps"], []
+        else:
+            trained = raw_variants
+        if not isinstance(raw_sweeps, list):
+            self.problem("sweeps", "must be [[sweeps]] tables")
+            raw_sweeps = []
+        if not isinstance(raw_variants, list) or (not raw_variants and not raw_sweeps):
+            self.problem("variants", "a study needs at least one [[variants]] table with a name (or a [[sweeps]])")
             return None
         variants = []
-        for index, raw_variant in enumerate(raw_variants):
+        for index, raw_variant in enumerate(trained):
             where = f"variants[{index}]"
             if not isinstance(raw_variant, dict):
                 self.problem(where, "must be a table: [[variants]]")
@@ -236,10 +269,20 @@ class _Checker:
             variant = self._variant(merged, raw_variant, where, keras_compat)
             if variant is not None:
                 variants.append(variant)
-        variants = self._baselines(variants, raw.get("baseline"), raw_variants)
+        max_runs = overrides.get("max_runs") or raw.get("max_runs", MAX_RUNS)
+        if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
+            self.problem("max_runs", f"must be a whole number of runs, 1 or more, got {max_runs!r}")
+            max_runs = MAX_RUNS
+        elif max_runs > MAX_RUNS_CEILING:
+            self.problem("max_runs", f"{max_runs:,} is over the {MAX_RUNS_CEILING:,} runs reglab trains in one "
+                         "study. Fix: split the study into several (each its own run directory)")
+            max_runs = MAX_RUNS_CEILING
+        variants += self._sweeps(raw_sweeps, raw_variants, defaults, overrides, keras_compat,
+                                 max_runs, len(seeds), len(variants))
+        variants = self._baselines(variants, raw.get("baseline"), trained)
         if self.problems:
             return None
-        return StudySpec(name, description, keras_compat, seeds, data, tuple(variants), self.label)
+        return StudySpec(name, description, keras_compat, seeds, data, tuple(variants), self.label, max_runs)
 
     # --- pieces
 
@@ -284,7 +327,9 @@ class _Checker:
             self.problem(where, "every variant needs a `name` (a non-empty string)")
             name = f"variant-{where}"
         else:
-            self.variant_names[int(where[len("variants["):-1])] = name
+            self.variant_places[name] = where
+            if where.startswith("variants["):
+                self.variant_names[int(where[len("variants["):-1])] = name
             if len(name) > NAME_LIMIT:
                 self.problem(f"{where}.name", f"is {len(name)} characters long: at most {NAME_LIMIT}")
         label = where
@@ -318,11 +363,17 @@ class _Checker:
             if choice.name in architecture.refuses:
                 self.problem(f"{label}.{choice.name}", f"does not apply to model {architecture.name!r}: "
                              f"{architecture.refuses[choice.name]}")
+        tag = None
+        if own.get("sweep") is not None:  # a stored study.json: the point's values, as its sweep wrote them
+            try:
+                tag = sweeping.SweepTag.from_dict(own["sweep"])
+            except ValueError as exc:
+                self.problem(f"{label}.sweep", str(exc))
         if len(self.problems) > before:
             return None
         variant = VariantSpec(
             name=name, description=description, baseline=baseline, hidden=tuple(hidden), epochs=epochs,
-            batch_size=batch_size, switches=tuple(enabled), description_ja=description_ja, **choices,
+            batch_size=batch_size, switches=tuple(enabled), description_ja=description_ja, sweep=tag, **choices,
             model=architecture.name, model_params=model_params,
         )
         for message in architecture.check(variant):
@@ -439,11 +490,79 @@ class _Checker:
         for variant in variants:
             baseline = variant.baseline if variant.baseline is not None else study_baseline
             if baseline not in names:
-                index = next(i for i, n in self.variant_names.items() if n == variant.name)
-                self.problem(f"variants[{index}].baseline",
+                self.problem(f"{self.variant_places.get(variant.name, 'variants')}.baseline",
                              f"{baseline!r} is not a variant{_did_you_mean(baseline, names)}")
             resolved.append(replace(variant, baseline=None if baseline == variant.name else baseline))
         return resolved
+
+    def _sweeps(self, raw_sweeps: list[Any], raw_variants: list[Any], defaults: dict[str, Any],
+                overrides: dict[str, Any], keras: bool, max_runs: int, seeds: int, fixed: int) -> list[VariantSpec]:
+        """Each sweep's points, validated one by one like hand-written variants; refused as a whole
+        (before expanding anything) when the study would make more than `max_runs` runs."""
+        parsed: list[tuple[int, sweeping.Sweep]] = []
+        for index, raw_sweep in enumerate(raw_sweeps):
+            try:
+                sweep = sweeping.parse_sweep(raw_sweep, index)
+            except sweeping.SweepError as exc:
+                self.problem(f"sweeps[{index}]" + (f".{exc.where}" if exc.where else ""), exc.message)
+                continue
+            self.sweep_names[index] = sweep.name
+            parsed.append((index, sweep))
+        points = sum(s.size for _, s in parsed)
+        if (fixed + points) * seeds > max_runs:
+            sizes = " + ".join(f"{s.size} ({s.name})" for _, s in parsed)
+            self.problem("sweeps" if parsed else "variants",
+                         f"the study makes {(fixed + points) * seeds:,} runs ({fixed} variants + {sizes} sweep points, "
+                         f"x {seeds} seeds), over the maximum of {max_runs:,}. Fix: fewer points or `random = N` "
+                         "in a sweep, fewer seeds, or raise the limit (max_runs = N in the study, --max-runs N)")
+            return []
+        by_name = {v.get("name"): v for v in raw_variants if isinstance(v, dict)}
+        shorthands = {name: t.shorthand for name, t in registry.switches().items() if t.shorthand}
+        inherited = {**BUILTIN_DEFAULTS, **defaults}
+        out = []
+        for index, sweep in parsed:
+            base: dict[str, Any] = {}
+            if sweep.base is not None:
+                if sweep.base not in by_name:
+                    self.problem(f"sweeps[{index}].base", f"{sweep.base!r} is not a variant of the study"
+                                 f"{_did_you_mean(sweep.base, by_name)}")
+                    continue
+                base = {k: v for k, v in by_name[sweep.base].items() if k not in VARIANT_ONLY_KEYS}
+            # A point is compared with the sweep's `baseline`, else its base when that is trained too,
+            # else the sweep's first point.
+            points = sweep.points()
+            baseline = sweep.baseline or (sweep.base if sweep.base and "sweeps" not in overrides else points[0].name)
+            for number, point in enumerate(points):
+                where = f"sweeps[{index}].points[{number}]"
+                self.point_names[(index, number)] = point.name
+                own = copy.deepcopy(base)
+                for key, value in point.values:
+                    sweeping.apply(own, inherited, key, value, shorthands)
+                own.update(name=point.name, description=sweep.description or f"{sweep.name} sweep: {point.name}",
+                           baseline=baseline)
+                merged = {**inherited, **own}
+                if "epochs" in overrides:
+                    merged["epochs"] = overrides["epochs"]
+                variant = self._variant(merged, own, where, keras)
+                if variant is not None:
+                    out.append(replace(variant, sweep=sweep.tag(point)))
+        return out
+
+    def _sweep_line(self, index: int, rest: str) -> int | None:
+        """The line of a sweep's factor (values.l2, "dropout.rate", optimizer.lr) or of its header."""
+        headers = [i for i, line in enumerate(self.lines) if re.match(r"\s*\[\[\s*sweeps\s*\]\]", line)]
+        if index >= len(headers):
+            return None
+        start = headers[index]
+        end = headers[index + 1] if index + 1 < len(headers) else len(self.lines)
+        end = next((i for i in range(start + 1, end) if re.match(r"\s*\[\[?\s*(variants|data|defaults)", self.lines[i])),
+                   end)
+        words = [w for w in re.findall(r"[A-Za-z_][\w-]*", rest) if w not in ("values", "points")]
+        for word in words[:1]:
+            for i in range(start, end):
+                if re.search(rf'(^|[\s."]){re.escape(word)}"?\s*[.=]', self.lines[i]):
+                    return i + 1
+        return start + 1
 
     # --- primitives
 

@@ -187,14 +187,12 @@ START_METHOD = "fork" if sys.platform == "linux" else "spawn"
 def _run_in_processes(schedule: Schedule, data: DeviceData, store, observer, cancel: threading.Event,
                       checkpoint_seconds: float | None) -> None:
     context = multiprocessing.get_context(START_METHOD)
-    tasks, events, stop = context.SimpleQueue(), context.Queue(), context.Event()
-    for number in range(len(schedule.units)):
-        tasks.put(number)
+    # The next unit to take, shared by the workers: a counter, not a queue filled up front (a
+    # pipe holds about 64 KB, so filling one with thousands of unit numbers blocked for ever).
+    tasks, events, stop = context.Value("q", 0), context.Queue(), context.Event()
     workers = [context.Process(target=_worker, name=f"reglab-worker-{w}", daemon=True,
                                args=(schedule, data, store, checkpoint_seconds, tasks, events, stop, os.getpid()))
                for w in range(min(schedule.workers, len(schedule.units)))]
-    for _ in workers:
-        tasks.put(None)
     failure: BaseException | None = None
     running, finished = len(workers), 0
     try:
@@ -258,7 +256,7 @@ def _worker(schedule: Schedule, data: DeviceData, store, checkpoint_seconds: flo
     # without this, its first run's time included torch._dynamo's import (1.2 s of 2 epochs on digits).
     importlib.import_module("torch._dynamo")
     try:
-        while (number := tasks.get()) is not None and not stop.is_set():
+        while (number := _take(tasks, len(schedule.units))) is not None and not stop.is_set():
             unit = schedule.units[number]
             events.put(("started", number))
 
@@ -280,6 +278,14 @@ def _worker(schedule: Schedule, data: DeviceData, store, checkpoint_seconds: flo
             events.put(("finished", number, outcomes))
     finally:
         events.put(("exit", None))
+
+
+def _take(counter, total: int) -> int | None:
+    """The number of the next unit to train, or None when every unit has been taken."""
+    with counter.get_lock():
+        number = counter.value
+        counter.value += 1
+    return number if number < total else None
 
 
 def _rebuilt(message: str, exit_code: int | None) -> BaseException:
