@@ -143,17 +143,18 @@ class _StackPenalty:
         """grads[i] += d(penalty)/d(kernels[i]) for every run (unless grads is None); per-run values [R]."""
         value = torch.zeros(kernels[0].shape[0], device=kernels[0].device)
         for i, kernel in enumerate(kernels):
+            per_run = (1,) * (kernel.dim() - 1)  # a strength per run, over its kernel [out, in] or [out, in, kh, kw]
             for start, stop, l1 in self.l1:
                 w = kernel[start:stop].reshape(stop - start, -1)
                 sign = torch.sign(w)
                 value[start:stop].addcmul_(l1, torch.linalg.vecdot(w, sign))
                 if grads is not None:
-                    grads[i][start:stop].addcmul_(sign.view_as(kernel[start:stop]), l1.view(-1, 1, 1))
+                    grads[i][start:stop].addcmul_(sign.view_as(kernel[start:stop]), l1.view(-1, *per_run))
             for (start, stop, l2), l2_twice in zip(self.l2, self.l2_twice):
                 w = kernel[start:stop].reshape(stop - start, -1)
                 value[start:stop].addcmul_(l2, torch.linalg.vecdot(w, w))
                 if grads is not None:
-                    grads[i][start:stop].addcmul_(kernel[start:stop], l2_twice.view(-1, 1, 1))
+                    grads[i][start:stop].addcmul_(kernel[start:stop], l2_twice.view(-1, *per_run))
         return value
 
 

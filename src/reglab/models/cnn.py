@@ -238,8 +238,14 @@ def _cost(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> f
 
 def _stack_key(variant: VariantSpec) -> tuple:
     # One architecture: the same blocks, head, activation and normalization (BatchNorm2d takes one
-    # momentum and epsilon for the stack); dropout rates may differ from run to run.
-    return (variant.model_params, variant.hidden, variant.activation, variant.switch("batch_norm"))
+    # momentum and epsilon for the stack), and dropout layers in the same places (stacked_cnn walks
+    # one run's layers for all); the rates may differ from run to run.
+    spatial = variant.switch("spatial_dropout")
+    spatial_places = tuple(rate > 0 for rate in _per_block(spatial["rate"] if spatial else 0.0,
+                                                           len(variant.model_param("conv"))))
+    dropout_places = tuple(rate > 0 for rate in variant.dropout_rates())
+    return (variant.model_params, variant.hidden, variant.activation, variant.switch("batch_norm"),
+            spatial_places, dropout_places)
 
 
 def _stacked(models, variants, device):
@@ -266,6 +272,6 @@ ARCHITECTURE = register(Architecture(
     cost=_cost,
     init_key=lambda variant: (variant.model_params, variant.hidden, variant.init.name),
     stack_key=_stack_key,
-    stacked=None,  # not yet: the fast engine trains CNNs in the reference loop
+    stacked=_stacked,
     check=_check,
 ))
