@@ -100,7 +100,8 @@ def measure_one(config: str, device: str, quick: bool, seeds: int = 1) -> dict:
     """Runs in a child process: train the tutorial one way, report seconds and peak memory."""
     from reglab.config import load_study
     from reglab.engine.scheduler import execute, plan
-    from reglab.engine.study import Silent
+    from reglab.observers import Silent
+    from reglab.store.memory import MemoryStore
 
     def study_with(epochs: int | None):
         overrides = {"seeds": list(range(seeds if config != "plain" else 1))}
@@ -108,15 +109,12 @@ def measure_one(config: str, device: str, quick: bool, seeds: int = 1) -> dict:
             overrides["epochs"] = epochs
         return load_study("tutorial", overrides)
 
-    class Discard:
-        def save_run(self, *args): pass
-
     def train(study) -> object | None:
         if config == "plain":
             plain_loop(data, study)
             return None
         schedule = plan(study, config, torch.device(device), input_dim=data.input_dim)
-        execute(schedule, data, Discard(), Silent())
+        execute(schedule, data, MemoryStore(), Silent())
         return schedule
 
     data, name = load_data(device, quick)

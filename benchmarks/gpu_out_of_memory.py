@@ -21,15 +21,8 @@ from bench_engines import load_data  # noqa: E402
 
 from reglab.config import load_study  # noqa: E402
 from reglab.engine.scheduler import execute, plan  # noqa: E402
-from reglab.engine.study import Silent  # noqa: E402
-
-
-class Store:
-    def __init__(self):
-        self.saved = []
-
-    def save_run(self, index, record, arrays) -> None:
-        self.saved.append((record.variant, record.seed, record.status))
+from reglab.observers import Silent  # noqa: E402
+from reglab.store.memory import MemoryStore  # noqa: E402
 
 
 class Notices(Silent):
@@ -46,10 +39,10 @@ def main() -> None:
     study = load_study("tutorial", {"seeds": list(range(10)), "epochs": 2})
     schedule = plan(study, "fast", torch.device("cuda"))
     print("stacks:", [len(unit.members) for unit in schedule.units])
-    store = Store()
+    store = MemoryStore()
     execute(schedule, data, store, Notices())
-    statuses = sorted({status for *_, status in store.saved})
-    print(f"saved {len(store.saved)} of {len(study.variants) * len(study.seeds)} runs, statuses {statuses}, "
+    statuses = sorted({record.status for record in store.records()})
+    print(f"saved {len(store.runs)} of {len(study.variants) * len(study.seeds)} runs, statuses {statuses}, "
           f"peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MB allocated")
 
 

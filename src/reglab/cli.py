@@ -9,21 +9,18 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Column, Table
-from rich.text import Text
+from rich.table import Table
 
 from reglab import __version__
 from reglab.errors import ReglabError
+from reglab.progress import TerminalProgress
 
 out = Console()
 err = Console(stderr=True)
@@ -151,154 +148,73 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from reglab.config import load_study
-    from reglab.engine.study import StudyOptions
-    from reglab.store import RunStore
+    from reglab import lab
 
-    overrides: dict[str, Any] = {}
-    if args.seeds:
-        overrides["seeds"] = args.seeds
-    if args.epochs:
-        overrides["epochs"] = args.epochs
-    if args.dataset:
-        overrides["dataset"] = args.dataset
-    study = load_study(args.study, overrides)
-    source = Path(study.source) if study.source and Path(study.source).is_file() else None
-    options = StudyOptions(
-        out=args.out or RunStore.default_path(study.name), data_dir=args.data_dir, device=args.device,
-        allow_download=not args.offline, engine=args.engine, checkpoint_seconds=args.checkpoint_seconds,
-        source_text=source.read_text(encoding="utf-8") if source else "",
-    )
-    return _train(study, options, args)
+    study, source_text = lab.load_study(args.study, seeds=args.seeds, epochs=args.epochs, dataset=args.dataset)
+    options = lab.run_options(study, out=args.out, data_dir=args.data_dir, device=args.device, engine=args.engine,
+                              allow_download=not args.offline, checkpoint_seconds=args.checkpoint_seconds,
+                              source_text=source_text)
+    return _train(lambda observer: lab.run_study(study, options, observer, report=not args.no_report,
+                                                 lang=args.lang), options.out)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from reglab.config import study_from_dict
-    from reglab.engine.study import StudyOptions
-    from reglab.store import RunStore
+    from reglab import lab
 
-    store = RunStore.open(args.run_dir)
-    stored = store.read_json("study.json")
-    if stored is None:
-        raise ReglabError(f"{args.run_dir / 'study.json'} is missing or damaged: this run cannot be resumed. "
-                          "Fix: run the study again with a new --out.")
-    study = study_from_dict(stored, str(args.run_dir / "study.json"))
-    before = store.read_json("options.json") or {}
-    options = StudyOptions(
-        out=args.run_dir, data_dir=Path(before["data_dir"]) if before.get("data_dir") else None,
-        device=args.device or before.get("device", "auto"), engine=args.engine or before.get("engine", "auto"),
-        allow_download=before.get("allow_download", True), checkpoint_seconds=args.checkpoint_seconds,
-    )
-    return _train(study, options, args)
+    return _train(lambda observer: lab.resume(args.run_dir, observer, device=args.device, engine=args.engine,
+                                              checkpoint_seconds=args.checkpoint_seconds,
+                                              report=not args.no_report, lang=args.lang), args.run_dir)
 
 
-def _train(study, options, args: argparse.Namespace) -> int:
+def _train(train, run_dir: Path) -> int:
     """Train (or finish) a study with a progress bar; Ctrl-C stops it at the next epoch end."""
-    from reglab.analysis.summary import study_results
-    from reglab.engine.scheduler import Interrupted
-    from reglab.engine.study import run_study
+    from reglab.lab import StudyInterrupted
+    from reglab.observers import Observers
 
-    observer = ProgressObserver()
-    stopping = threading.Event()
-
-    def on_interrupt(signum, frame):
-        if stopping.is_set():
-            raise KeyboardInterrupt  # a second Ctrl-C: stop now, from the last checkpoints
-        stopping.set()
-        err.print("\nstopping at the end of the current epoch (Ctrl-C again to stop at once) ...")
-
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    progress = ProgressObserver()
     try:
-        store = run_study(study, options, observer, cancel=stopping)
-    except (Interrupted, KeyboardInterrupt):
-        observer.close()  # before the message, so that it prints below the finished bar
-        err.print(f"interrupted: finished runs and checkpoints are kept in {options.out}. "
-                  f"Resume with: reglab resume {options.out}", highlight=False, markup=False, soft_wrap=True)
+        train(Observers(progress, _Printer()))
+    except StudyInterrupted as stopped:
+        progress.close()  # before the message, so that it prints below the finished bar
+        err.print(f"interrupted: finished runs and checkpoints are kept in {stopped.run_dir}. "
+                  f"Resume with: reglab resume {stopped.run_dir}", highlight=False, markup=False, soft_wrap=True)
         return 130
     finally:
-        signal.signal(signal.SIGINT, previous)
-        observer.close()
-    print_results_table(study_results(store))
-    err.print(f"Run directory: [bold]{escape(str(store.root))}[/]  (reglab results {escape(str(store.root))} --format json)",
-              highlight=False)
-    if not args.no_report:
-        _write_report(store.root, None, args.lang)
+        progress.close()
     return 0
 
 
-class _StudyProgress(Progress):
-    """The bar on one line and the latest epoch's metrics on the next: at 80 columns one line held
-    neither (rich cut every column alike, the times to "…")."""
-
-    def get_renderables(self):
-        yield self.make_tasks_table(self.tasks)
-        for task in self.tasks:
-            yield Text(task.fields["status"], no_wrap=True, overflow="ellipsis")
-
-
-class ProgressObserver:
-    """A progress bar over all epochs of the study, with the current runs and their live metrics."""
+class ProgressObserver(TerminalProgress):
+    """The study's progress on stderr (drawn when it is a terminal)."""
 
     def __init__(self) -> None:
-        self.progress = _StudyProgress(
-            TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis", max_width=48)),
-            BarColumn(bar_width=None), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=err, disable=not err.is_terminal, transient=True, expand=True,
-        )
-        self.task = None
-        self.total_runs = 0
-        self.training: dict[tuple[str, int], int] = {}  # runs in progress -> their planned epochs
-        self.finished = 0
+        super().__init__(err)
 
-    def notice(self, message: str) -> None:
-        err.print(f"[yellow]note:[/] {escape(message)}", highlight=False)
 
-    def study_started(self, total_runs: int, total_epochs: int) -> None:
-        self.total_runs = total_runs
-        self.progress.start()
-        self.task = self.progress.add_task("epochs", total=total_epochs, status="")
+class _Printer:
+    """What `reglab run` and `reglab resume` print once the study is trained, and of its report."""
 
-    def runs_started(self, runs) -> None:
-        for variant, seed in runs:
-            self.training[(variant.name, seed)] = variant.epochs
-        self._describe()
+    def study_finished(self, run_dir: Path) -> None:
+        from reglab import lab
 
-    def _describe(self) -> None:
-        names = [f"{name} s{seed}" for name, seed in self.training]
-        if len(names) > 2:  # a GPU stack trains dozens at once
-            names = [f"{len(names)} runs: {names[0]}", "…"]
-        self.progress.update(self.task, description=escape(f"[{self.finished}/{self.total_runs}] {', '.join(names)}"))
+        print_results_table(lab.results(run_dir))
+        err.print(f"Run directory: [bold]{escape(str(run_dir))}[/]  (reglab results {escape(str(run_dir))} "
+                  "--format json)", highlight=False)
 
-    def epoch_finished(self, variant, record) -> None:
-        self.progress.update(self.task, advance=1, status=(  # plain text: rendered without markup
-            f"  {variant.name} epoch {record.epoch + 1}/{variant.epochs}  loss {record.train_loss:.3f}  "
-            f"val_loss {record.val_loss:.3f}  val_acc {record.val_accuracy:.3f}"))
+    def report_missing(self, line: str) -> None:
+        err.print(f"[yellow]missing:[/] {escape(line)}", highlight=False)
 
-    def run_finished(self, record) -> None:
-        self.finished += 1
-        if record.status == "completed":
-            outcome = f"test accuracy {record.test_accuracy:.4f}"
-        else:
-            outcome = f"[red]diverged at epoch {record.diverged_at}[/]"
-        label = escape(f"[{self.finished}/{self.total_runs}] {record.variant} seed {record.seed}")
-        self.progress.console.print(f"{label}: {outcome}  ({record.seconds:.1f} s)", highlight=False)
-        # The bar counts planned epochs: a run that stopped early still uses up its share.
-        planned = self.training.pop((record.variant, record.seed), len(record.history))
-        self.progress.update(self.task, advance=planned - len(record.history))
-        self._describe()
-
-    def close(self) -> None:
-        self.progress.stop()
+    def report_written(self, path: Path) -> None:
+        err.print(f"Report: [bold]{escape(str(path))}[/]", highlight=False)
 
 
 # ------------------------------------------------------------------------------------ results
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from reglab.analysis.summary import study_results
-    from reglab.store import RunStore
+    from reglab import lab
 
-    results = study_results(RunStore.open(args.run_dir))
+    results = lab.results(args.run_dir)
     if args.format == "json":
         sys.stdout.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "csv":
@@ -316,18 +232,10 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    _write_report(args.run_dir, args.out, args.lang)
+    from reglab import lab
+
+    lab.write_report(args.run_dir, args.out, args.lang, _Printer())
     return 0
-
-
-def _write_report(run_dir: Path, out_dir: Path | None, lang: str | None) -> None:
-    from reglab.report import default_lang, write_report
-
-    def missing(line: str) -> None:
-        err.print(f"[yellow]missing:[/] {escape(line)}", highlight=False)
-
-    path = write_report(run_dir, out_dir, lang or default_lang(), notify=missing)
-    err.print(f"Report: [bold]{escape(str(path))}[/]", highlight=False)
 
 
 def print_results_table(results: dict[str, Any]) -> None:
@@ -375,40 +283,32 @@ def _mean_std(stats: dict[str, Any], percent: bool = False) -> str:
 
 
 def cmd_studies(args: argparse.Namespace) -> int:
-    from reglab.config import builtin_studies, load_study
+    import reglab
 
     table = Table(title="Built-in studies (reglab run NAME)", title_justify="left")
     for column in ("name", "variants", "seeds", "description"):
         table.add_column(column)
-    for name in sorted(builtin_studies()):
-        study = load_study(name)
-        add_row(table, name, str(len(study.variants)), str(len(study.seeds)), study.description)
+    for name, study in reglab.studies().items():
+        add_row(table, name, str(len(study.spec.variants)), str(len(study.seeds)), study.description)
     out.print(table)
     return 0
 
 
 def cmd_techniques(args: argparse.Namespace) -> int:
-    from reglab.techniques import registry
+    import reglab
+    from reglab.techniques.registry import CHOICE_FAMILIES
 
-    families = registry.families()
+    listing = reglab.techniques()
     if args.format == "json":
-        listing = [
-            {"name": t.name, "family": family, "key": family if family in registry.CHOICE_FAMILIES else t.name,
-             "summary": {"en": t.summary_en, "ja": t.summary_ja},
-             "parameters": [p.as_json() for p in t.params],
-             "keras_defaults": dict(t.keras_defaults)}
-            for family, members in families.items() for t in members.values()
-        ]
         sys.stdout.write(json.dumps(listing, indent=2, ensure_ascii=False) + "\n")
         return 0
     table = Table(title="Techniques", title_justify="left")
     for column in ("family", "name", "description"):
         table.add_column(column, no_wrap=column != "description")
-    for family, members in families.items():
-        for t in members.values():
-            add_row(table, family, t.name, t.summary_ja if args.lang == "ja" else t.summary_en)
+    for technique in listing:
+        add_row(table, technique["family"], technique["name"], technique["summary"][args.lang])
     out.print(table)
-    out.print(f"In a study: {', '.join(registry.CHOICE_FAMILIES)} name one member "
+    out.print(f"In a study: {', '.join(CHOICE_FAMILIES)} name one member "
               '(optimizer = { name = "adam", lr = 0.001 }); every other technique is its own key '
               "(l2 = 0.001, dropout = [0.3, 0.2], early_stopping = { patience = 5 }).", markup=False)
     out.print("Parameters, defaults and ranges: reglab techniques --format json", style="dim")
@@ -416,16 +316,11 @@ def cmd_techniques(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from reglab.config import load_study
-    from reglab.models import build_mlp, summarize
-    from reglab.engine.seeding import generator
+    from reglab import lab
 
-    study = load_study(args.study)
-    input_dim = args.input_dim or (64 if study.data.dataset == "digits" else 784)
-    for variant in study.variants:
-        model = build_mlp(variant, input_dim, 10, generator(0, "init"))
-        rows = summarize(model, input_dim)
-        table = Table(title=escape(f'Model: "{variant.name}"  ({input_dim} inputs)'), title_justify="left")
+    study, _ = lab.load_study(args.study)
+    for name, input_dim, rows in lab.model_summaries(study, args.input_dim):
+        table = Table(title=escape(f'Model: "{name}"  ({input_dim} inputs)'), title_justify="left")
         for column, justify in (("Layer (type)", "left"), ("Output Shape", "left"), ("Param #", "right")):
             table.add_column(column, justify=justify)
         for row in rows:

@@ -48,6 +48,15 @@ MAX_RUNS = 2000
 MAX_RUNS_CEILING = 100_000
 NAME_LIMIT = 80
 
+# Other libraries' spellings of a parameter, accepted wherever the reglab name is a parameter of
+# the technique (a Keras user writes `learning_rate`, `beta_1`, `epsilon`, `restore_best_weights`;
+# a PyTorch user writes RMSprop's `alpha`). The resolved study keeps the reglab name.
+ALIASES: dict[str, str] = {
+    "learning_rate": "lr", "beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps",
+    "restore_best_weights": "restore_best", "alpha": "rho", "max_norm": "max_value", "smoothing": "amount",
+    "initial_accumulator": "initial_accumulator_value",
+}
+
 
 @dataclass(frozen=True)
 class DataSpec:
@@ -244,6 +253,7 @@ class _Checker:
             self.problem("defaults", "must be a table: [defaults]")
             defaults = {}
         self._unknown_keys(defaults, TRAINING_KEYS + models.all_keys() + tuple(registry.switches()), "defaults")
+        defaults = self._checked_defaults(defaults, keras_compat)
 
         raw_variants = raw.get("variants", [])
         raw_sweeps = raw.get("sweeps", [])
@@ -285,6 +295,37 @@ class _Checker:
         return StudySpec(name, description, keras_compat, seeds, data, tuple(variants), self.label, max_runs)
 
     # --- pieces
+
+    def _checked_defaults(self, defaults: dict[str, Any], keras: bool) -> dict[str, Any]:
+        """Checks each [defaults] setting once, where it is written, and returns those that passed:
+        a mistake there is one problem at its own line, not one per variant that inherits it."""
+        switches = registry.switches()
+        good = {}
+        for key, value in defaults.items():
+            before = len(self.problems)
+            if key in CHOICE_FAMILIES:
+                self._technique(key, value, "defaults", keras)
+            elif key in switches:
+                if value is not None:
+                    self._switch(switches[key], value, "defaults", keras)
+            elif key in ("epochs", "batch_size"):
+                self._int(defaults, key, "defaults", 0, low=1, high=100000 if key == "epochs" else 1 << 20)
+            elif key == "hidden":
+                self._hidden(value, "defaults", least=0)  # each variant's model says how many it needs
+            else:
+                continue  # an unknown key: reported above
+            if len(self.problems) == before:
+                good[key] = value
+        return good
+
+    def _hidden(self, hidden: Any, label: str, least: int = 1) -> list[int]:
+        """Dense widths: an MLP needs at least one; a CNN's head may have none (least=0)."""
+        if (not isinstance(hidden, list) or len(hidden) < least
+                or not all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 65536 for h in hidden)):
+            kind = "a non-empty list" if least else "a list"
+            self.problem(f"{label}.hidden", f"must be {kind} of layer widths from 1 to 65536, got {hidden!r}")
+            return [1] * max(least, 1)
+        return hidden
 
     def _data(self, raw: Any, overrides: dict[str, Any]) -> DataSpec:
         if not isinstance(raw, dict):
@@ -341,12 +382,7 @@ class _Checker:
             baseline = None
 
         architecture, model_params = self._model(merged, own, label)
-        hidden = merged.get("hidden")
-        if (not isinstance(hidden, list) or len(hidden) < architecture.min_hidden
-                or not all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 65536 for h in hidden)):
-            least = "a non-empty list" if architecture.min_hidden else "a list"
-            self.problem(f"{label}.hidden", f"must be {least} of layer widths from 1 to 65536, got {hidden!r}")
-            hidden = [1] * max(architecture.min_hidden, 1)
+        hidden = self._hidden(merged.get("hidden"), label, least=architecture.min_hidden)
         epochs = self._int(merged, "epochs", label, 10, low=1, high=100000)
         batch_size = self._int(merged, "batch_size", label, 128, low=1, high=1 << 20)
         choices = {key: self._technique(key, merged.get(key, _default_member(key, keras)), label, keras)
@@ -456,18 +492,23 @@ class _Checker:
     def _resolve(self, technique: registry.Technique, given: dict[str, Any], where: str, keras: bool) -> Choice | None:
         before = len(self.problems)
         values = technique.defaults(keras)
+        seen: dict[str, str] = {}
         for key, raw_value in given.items():
-            param = technique.param(key)
+            param = technique.param(key) or technique.param(ALIASES.get(key, ""))
             if param is None:
                 known = ", ".join(p.name for p in technique.params) or "none"
                 self.problem(f"{where}.{key}", f"{technique.name} has no parameter {key!r}"
-                             f"{_did_you_mean(key, [p.name for p in technique.params])}. Its parameters: {known}")
+                             f"{_suggest_param(key, technique)}. Its parameters: {known}")
                 continue
+            if param.name in seen:
+                self.problem(f"{where}.{key}", f"sets {param.name} again (as {seen[param.name]!r} too): give it once")
+                continue
+            seen[param.name] = key
             value, message = param.check(raw_value)
             if message:
                 self.problem(f"{where}.{key}", f"{message} ({param.doc})")
-            else:
-                values[key] = value
+                continue
+            values[param.name] = value
         if len(self.problems) == before and technique.check is not None:
             for message in technique.check(values):
                 self.problem(where, message)
@@ -628,6 +669,18 @@ def _default_member(fam: str, keras: bool) -> str:
 def _is_off(choice: Choice) -> bool:
     """`l1 = 0` or `dropout = 0` means the technique is off; keep the config honest about it."""
     return all(v == 0 or v == () or (isinstance(v, tuple) and not any(v)) for _, v in choice.params) and bool(choice.params)
+
+
+def _suggest_param(word: str, technique: registry.Technique) -> str:
+    """" (did you mean ...?)" over a technique's parameter names and their Keras/PyTorch spellings."""
+    names = {p.name: p.name for p in technique.params}
+    names |= {alias: name for alias, name in ALIASES.items() if name in names}
+    close = difflib.get_close_matches(str(word), list(names), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    if close[0] == names[close[0]]:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (did you mean {names[close[0]]!r}? {close[0]!r} is accepted too)"
 
 
 def _did_you_mean(word: str, options: Any) -> str:

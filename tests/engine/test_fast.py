@@ -44,7 +44,9 @@ def assert_same_records(fast, reference):
                                                                         b.stopped_epoch)
     assert len(a.history) == len(b.history)
     for x, y in zip(a.history, b.history):
-        for field in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "train_penalty", "penalty"):
+        assert (x.train_eval_loss is None) == (y.train_eval_loss is None)
+        for field in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "train_penalty", "penalty",
+                      "weight_norm") + (("train_eval_loss",) if x.train_eval_loss is not None else ()):
             expected = getattr(y, field)
             # A diverged epoch's loss is NaN (or inf) in both engines: then both must be not finite.
             if np.isfinite(expected):
@@ -355,12 +357,12 @@ def test_spawned_workers_train_what_forked_ones_do(data, monkeypatch):
 def test_a_failing_worker_process_stops_the_study_with_its_error(data, monkeypatch, raised, expected):
     import reglab.engine.scheduler as scheduler
 
-    real = scheduler._train
+    real = scheduler.train_unit
     def failing(unit, *args):
         if unit.members[0][1].name == "b":
             raise raised()
         return real(unit, *args)
-    monkeypatch.setattr(scheduler, "_train", failing)  # the forked workers inherit the patch
+    monkeypatch.setattr(scheduler, "train_unit", failing)  # the forked workers inherit the patch
     vs = variants('[[variants]]\nname = "a"\n[[variants]]\nname = "b"\n')
     units = tuple(Unit(((i, v, 0),), True) for i, v in enumerate(vs))
     recorder = Recorder()

@@ -27,6 +27,10 @@ class Variant:
     overfits: bool = False
     sparse: bool = False  # most weights near zero, as L1 leaves them
     lr: tuple[float, ...] | None = None  # per epoch; constant 0.001 when None
+    # Batch norm's check: train_eval_loss = train_loss * eval_factor at every epoch (None: not recorded).
+    eval_factor: float | None = None
+    weight_scale: float = 1.0  # multiplies the final weights (what a decay or penalty would shrink)
+    early: tuple[int, int] | None = None  # (best, stopped) epochs of early stopping, + seed each
 
 
 def val_loss(overfits: bool, seed: int) -> list[float]:
@@ -41,9 +45,12 @@ def val_loss(overfits: bool, seed: int) -> list[float]:
 def history(v: Variant, seed: int) -> tuple[EpochRecord, ...]:
     val = val_loss(v.overfits, seed)
     lr = v.lr or (0.001,) * EPOCHS
+    def train(e: int) -> float:
+        return val[e] * (0.9 - 0.02 * e)
     return tuple(
-        EpochRecord(epoch=e, train_loss=val[e] * (0.9 - 0.02 * e), train_accuracy=min(1.0, 0.5 + 0.03 * e),
-                    val_loss=val[e], val_accuracy=min(1.0, 0.45 + 0.025 * e), lr=lr[e], seconds=0.01)
+        EpochRecord(epoch=e, train_loss=train(e), train_accuracy=min(1.0, 0.5 + 0.03 * e),
+                    val_loss=val[e], val_accuracy=min(1.0, 0.45 + 0.025 * e), lr=lr[e], seconds=0.01,
+                    train_eval_loss=None if v.eval_factor is None else train(e) * v.eval_factor)
         for e in range(EPOCHS))
 
 
@@ -90,9 +97,12 @@ def make_run(root: Path, variants: list[Variant], seeds: list[int], *, class_nam
             predictions[wrong] = (labels[wrong] + 1) % len(class_names)
             accuracy = 0.8 + 0.01 * seed_rng.standard_normal() + v.accuracy_gain
             accuracy += 0.002 * rng.standard_normal() if v.accuracy_gain else 0.0  # the gain is not exact
+            best, stopped = (v.early[0] + seed, v.early[1] + seed) if v.early else (None, None)
             record = RunRecord(v.name, seed, "completed", history(v, seed), test_loss=1 - accuracy,
-                               test_accuracy=accuracy, seconds=0.2)
-            store.save_run(index, record, RunArrays(predictions, weights(seed_rng, v.sparse)))
+                               test_accuracy=accuracy, seconds=0.2, best_epoch=best, stopped_epoch=stopped)
+            final = weights(seed_rng, v.sparse)  # one seed's weights are the same in every variant, but scaled
+            final = {k: (w * v.weight_scale).astype(np.float32) for k, w in final.items()}
+            store.save_run(index, record, RunArrays(predictions, final))
     return root
 
 

@@ -45,7 +45,10 @@ def test_batch_norm_normalises_over_the_batch_and_uses_running_statistics_in_eva
 
 def test_keras_batch_norm_constants_in_keras_mode():
     batch_norm = variant("batch_norm = true").switch("batch_norm")
-    assert batch_norm["momentum"] == 0.01 and batch_norm["eps"] == 1e-3  # Keras momentum 0.99 = weight 0.01 of the new batch
+    # Keras's momentum 0.99 (weight of the old value) is PyTorch's 0.01 (weight of the new batch).
+    assert batch_norm["momentum"] == 0.99 and batch_norm["convention"] == "keras" and batch_norm["eps"] == 1e-3
+    module = lookup("layer", "batch_norm").build(dict(batch_norm.params))(4)
+    assert module.momentum == pytest.approx(0.01) and module.eps == 1e-3
 
 
 def test_layer_norm_normalises_each_sample_independently_of_the_batch():

@@ -9,15 +9,24 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from reglab.analysis import diagnostics as D
 from reglab.analysis import weights as W
 from reglab.analysis.collect import UNREADABLE, Collected, Missing, VariantRuns
 from reglab.analysis.curves import Band, curves
 from reglab.analysis.onset import Onset, OnsetSpread, onset_spread, overfitting_onset
-from reglab.analysis.statistics import Interval, PairedComparison, paired_comparison, t_interval, with_holm
+from reglab.analysis.statistics import (
+    DIFFERENCE_OF_PROPORTIONS, NON_NEGATIVE, PROPORTION, Interval, PairedComparison, paired_comparison, t_interval,
+    with_holm,
+)
 from reglab.store import COMPLETED, RunRecord
 
 # Compared against the baseline: metric -> whether higher is better.
 COMPARED = {"test_accuracy": True, "test_loss": False}
+# The range of each bounded per-seed metric: its interval is cut there (statistics.t_interval).
+BOUNDS = {"test_accuracy": PROPORTION, "test_loss": NON_NEGATIVE, "final_train_loss": NON_NEGATIVE,
+          "final_val_loss": NON_NEGATIVE, "best_val_loss": NON_NEGATIVE, "best_val_epoch": NON_NEGATIVE,
+          "final_accuracy_gap": DIFFERENCE_OF_PROPORTIONS, "seconds": NON_NEGATIVE}
+DIFFERENCE_BOUNDS = {"test_accuracy": DIFFERENCE_OF_PROPORTIONS}
 # The keys of a resolved variant that are not settings.
 NOT_SETTINGS = ("name", "description", "description_ja", "baseline")  # words, not settings
 GALLERY_SIZE = 20
@@ -48,6 +57,11 @@ class VariantAnalysis:
     predictions: dict[int, np.ndarray] = field(default_factory=dict)
     per_class: dict[str, list[float]] | None = None  # precision/recall/f1/support per class, mean over seeds
     confusion: np.ndarray | None = None  # summed over seeds
+    # From each completed run's final weights (the kept ones, after early stopping's restore), per seed.
+    hidden_norms: dict[int, float] = field(default_factory=dict)  # sqrt(Σ w²) over the hidden kernels
+    largest_unit_norms: dict[int, float] = field(default_factory=dict)  # a max-norm constraint caps these
+    # Batch norm: per seed, (loss on training rows in evaluation mode, training loss) at the last epoch.
+    norm_check: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def completed(self) -> list[int]:
@@ -68,6 +82,9 @@ class VariantAnalysis:
                 "hidden": self.hidden_sparsity.to_json() if self.hidden_sparsity else None,
                 "layers": {k: v.to_json() for k, v in self.sparsity.items()},
             },
+            "hidden_weight_norm": {str(s): v for s, v in self.hidden_norms.items()},
+            "largest_unit_norm": {str(s): v for s, v in self.largest_unit_norms.items()},
+            "batch_norm_check": {str(s): {"train_eval_loss": e, "train_loss": t} for s, (e, t) in self.norm_check.items()},
             "per_class": self.per_class,
             "confusion_matrix": self.confusion.tolist() if self.confusion is not None else None,
         }
@@ -83,6 +100,9 @@ class Analysis:
     histogram_edges: np.ndarray
     histograms: dict[str, np.ndarray]
     missing: list[Missing]
+    # Variants that swap L2 for decoupled decay against their baseline: per seed, the relative
+    # distance between the two runs' final hidden weights (analysis/diagnostics.py).
+    pair_distances: dict[str, dict[int, float]] = field(default_factory=dict)
 
     def variant(self, name: str) -> VariantAnalysis | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -127,7 +147,9 @@ def analyze(collected: Collected) -> Analysis:
     histograms = {v.name: W.histogram(v.kernel_sample, edges) for v in variants if v.kernel_sample is not None}
     candidates = [v for v in variants if v.confusion is not None and v.metrics["test_accuracy"].mean is not None]
     focus = max(candidates, key=lambda v: v.metrics["test_accuracy"].mean).name if candidates else None
-    return Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing)
+    pairs = {v.name: v.baseline for v in variants if v.baseline and D.is_decay_pair(v.changes)}
+    distances = D.pair_distances(collected.variants, pairs) if pairs else {}
+    return Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing, distances)
 
 
 def _variant(source: VariantRuns, baseline_spec: dict[str, Any], labels: np.ndarray | None, classes: int,
@@ -142,12 +164,16 @@ def _variant(source: VariantRuns, baseline_spec: dict[str, Any], labels: np.ndar
         name=source.name, description=source.description, baseline=source.baseline, spec=source.spec,
         changes=_changes(source.spec, baseline_spec if source.baseline else {}), model=source.model,
         seeds=[r.seed for r in records], diverged=[r.seed for r in records if r.status != COMPLETED],
-        per_seed=per_seed, metrics={k: t_interval(list(v.values())) for k, v in per_seed.items()},
+        per_seed=per_seed, metrics={k: t_interval(list(v.values()), bounds=BOUNDS.get(k)) for k, v in per_seed.items()},
         curves=curves(histories), onsets=onsets, onset=onset_spread(onsets),
         lr=[e.lr for e in longest.history] if longest else [],
         early_stopping={r.seed: {"best_epoch": r.best_epoch, "stopped_epoch": r.stopped_epoch}
                         for r in records if r.best_epoch is not None or r.stopped_epoch is not None},
     )
+    for r in completed:
+        last = r.history[-1] if r.history else None
+        if last is not None and last.train_eval_loss is not None:
+            analysis.norm_check[r.seed] = (last.train_eval_loss, last.train_loss)
     _add_arrays(analysis, source, labels, classes, missing, collected.root)
     return analysis
 
@@ -202,6 +228,8 @@ def _add_arrays(analysis: VariantAnalysis, source: VariantRuns, labels: np.ndarr
             shares.setdefault(layer, []).append(share)
         if arrays.weights:
             hidden.append(W.hidden_share(arrays.weights))
+            analysis.hidden_norms[stored.record.seed] = W.hidden_norm(arrays.weights)
+            analysis.largest_unit_norms[stored.record.seed] = W.largest_unit_norm(arrays.weights)
             if analysis.kernel_sample is None:
                 analysis.kernel_sample = W.all_kernel_values(arrays.weights)
         if labels is None:
@@ -216,8 +244,9 @@ def _add_arrays(analysis: VariantAnalysis, source: VariantRuns, labels: np.ndarr
         confusion = cm if confusion is None else confusion + cm
         scores.append(np.array(precision_recall_fscore_support(labels, predictions, labels=range(classes),
                                                                zero_division=0)[:3]))
-    analysis.sparsity = {layer: t_interval(values) for layer, values in shares.items()}
-    analysis.hidden_sparsity = t_interval([h for h in hidden if np.isfinite(h)]) if hidden else None
+    analysis.sparsity = {layer: t_interval(values, bounds=PROPORTION) for layer, values in shares.items()}
+    analysis.hidden_sparsity = (t_interval([h for h in hidden if np.isfinite(h)], bounds=PROPORTION)
+                                if hidden else None)
     if scores:
         mean = np.mean(scores, axis=0)
         analysis.per_class = {"precision": mean[0].tolist(), "recall": mean[1].tolist(), "f1": mean[2].tolist(),
@@ -233,5 +262,5 @@ def _comparisons(variants: list[VariantAnalysis], metric: str, higher: bool) -> 
         if base is None or base is v:
             continue
         out.append(paired_comparison(metric, v.name, base.name, v.per_seed[metric], base.per_seed[metric],
-                                     higher_is_better=higher))
+                                     higher_is_better=higher, bounds=DIFFERENCE_BOUNDS.get(metric)))
     return out

@@ -14,7 +14,7 @@ import numpy as np
 
 from reglab.store import EpochRecord
 
-METRICS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr")
+METRICS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr", "train_eval_loss", "weight_norm")
 # The generalisation gap: how much worse the model does on data it has not trained on. Note that
 # train_loss is the running mean while training (dropout active), so it can exceed val_loss.
 GAPS = {"loss_gap": ("val_loss", "train_loss"), "accuracy_gap": ("train_accuracy", "val_accuracy")}

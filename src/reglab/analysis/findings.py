@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from reglab.analysis import diagnostics as D
 from reglab.analysis import weights as W
 from reglab.analysis.analyze import Analysis, VariantAnalysis
 from reglab.analysis.onset import OnsetSpread
@@ -70,9 +71,15 @@ def findings(analysis: Analysis) -> list[Finding]:
     for v in analysis.variants:
         if v.baseline is None:
             out += _baseline_overfitting(v)
-    for c in analysis.comparisons.get("test_accuracy", []):
-        out.append(_comparison(c, analysis.variant(c.variant), analysis.variant(c.baseline)))
+    accuracy = analysis.comparisons.get("test_accuracy", [])
+    tested = sum(1 for c in accuracy if c.t_p is not None)
+    for c in accuracy:
+        out.append(_comparison(c, analysis.variant(c.variant), analysis.variant(c.baseline), tested))
     for v in analysis.variants:
+        out += _batch_norm(v)
+        out += _weight_norm(v, analysis)
+        out += _max_norm(v)
+        out += _decay_pair(v, analysis)
         out += _sparsity(v, analysis)
         out += _early_stopping(v)
         out += _schedule(v)
@@ -99,7 +106,15 @@ def _p(value: float) -> float:
 
 
 def _f(value: float, digits: int, sign: bool = False) -> str:
-    return f"{value:{'+' if sign else ''}.{digits}f}".replace("-", "−")  # a typographic minus
+    """A number as shown: a typographic minus, and no sign at all on what rounds to zero ("0.00",
+    never "−0.00" or "+0.00": a sign there would claim a direction the digits do not show)."""
+    if round(value, digits) == 0:
+        return f"{0.0:.{digits}f}"
+    return f"{value:{'+' if sign else ''}.{digits}f}".replace("-", "−")
+
+
+def seeds_en(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
 # ----------------------------------------------------------------------------- findings
@@ -111,18 +126,32 @@ def _best(analysis: Analysis) -> list[Finding]:
         return []
     best = max(scored, key=lambda v: v.metrics["test_accuracy"].mean)
     acc = best.metrics["test_accuracy"].scaled(100)
-    numbers = {"test_accuracy_percent": _round(acc.mean, 1), "seeds": acc.n}
-    en = f"Highest mean test accuracy: {best.name}, {_f(acc.mean, 1)}%"
-    ja = f"平均テスト精度が最も高いのは {best.name} で {_f(acc.mean, 1)}%"
+    # Every variant that shows the same mean as the best, to the digit shown, is named: a reader
+    # sees the same number beside each and nothing tells them apart.
+    shown = _round(acc.mean, 1)
+    tied = [v.name for v in scored if _round(v.metrics["test_accuracy"].mean * 100, 1) == shown]
+    numbers: dict[str, Any] = {"test_accuracy_percent": shown, "seeds": acc.n}
+    if len(tied) > 1:
+        numbers["tied"] = tied
+        en = f"Highest mean test accuracy: {', '.join(tied)}, tied at {_f(acc.mean, 1)}%"
+        ja = f"平均テスト精度が最も高いのは {'、'.join(tied)} で、いずれも {_f(acc.mean, 1)}%"
+    else:
+        en = f"Highest mean test accuracy: {best.name}, {_f(acc.mean, 1)}%"
+        ja = f"平均テスト精度が最も高いのは {best.name} で {_f(acc.mean, 1)}%"
     if acc.low is not None:
         numbers |= {"ci_low_percent": _round(acc.low, 1), "ci_high_percent": _round(acc.high, 1),
-                    "confidence_percent": PERCENT}
-        en += f" ({PERCENT}% CI [{_f(acc.low, 1)}, {_f(acc.high, 1)}], {acc.n} seeds)."
-        ja += f"（{PERCENT}% 信頼区間 [{_f(acc.low, 1)}, {_f(acc.high, 1)}]、{acc.n} シード）。"
+                    "confidence_percent": PERCENT, "ci_clipped": acc.clipped}
+        cut_en = ", cut at 100%" if acc.clipped else ""
+        cut_ja = "、100% で打ち切り" if acc.clipped else ""
+        en += f" ({PERCENT}% CI [{_f(acc.low, 1)}, {_f(acc.high, 1)}]{cut_en}, {seeds_en(acc.n)})."
+        ja += f"（{PERCENT}% 信頼区間 [{_f(acc.low, 1)}, {_f(acc.high, 1)}]{cut_ja}、{acc.n} シード）。"
     else:
-        en += f" ({acc.n} seed)."
+        en += f" ({seeds_en(acc.n)})."
         ja += f"（{acc.n} シード）。"
-    return [Finding("best", best.name, en, ja, numbers)]
+    if len(tied) > 1:
+        en += " The difference between tied variants is below what the report shows."
+        ja += "同率のバリアントの差は表示の桁より小さいものです。"
+    return [Finding("best", tied[0], en, ja, numbers)]
 
 
 def _few_seeds(analysis: Analysis) -> list[Finding]:
@@ -197,7 +226,9 @@ def _baseline_overfitting(v: VariantAnalysis) -> list[Finding]:
     return [Finding("overfitting", v.name, en, ja, numbers)]
 
 
-def _comparison(c: PairedComparison, v: VariantAnalysis | None, base: VariantAnalysis | None) -> Finding:
+def _comparison(c: PairedComparison, v: VariantAnalysis | None, base: VariantAnalysis | None,
+                comparisons: int = 1) -> Finding:
+    """`comparisons`: how many comparisons Holm's adjustment spans (the study's, on this metric)."""
     changes = v.changes if v else []
     head_en = f"{c.variant} vs {c.baseline}" + (f" ({', '.join(technique(k, 'en') for k in changes)})" if changes else "")
     head_ja = f"{c.variant}（{c.baseline} との比較" + (
@@ -221,7 +252,7 @@ def _comparison(c: PairedComparison, v: VariantAnalysis | None, base: VariantAna
         numbers |= {"ci_low_points": low, "ci_high_points": high, "better_seeds": c.better,
                     "confidence_percent": PERCENT}
         en = (f"{head_en}: {d} points test accuracy, {PERCENT}% CI [{_f(low, digits)}, {_f(high, digits)}], "
-              f"better in {c.better} of {c.n} seeds; ")
+              f"better in {c.better} of {seeds_en(c.n)}; ")
         ja = (f"{head_ja}: テスト精度 {d} ポイント、{PERCENT}% 信頼区間 [{_f(low, digits)}, {_f(high, digits)}]、"
               f"上回ったのは {c.n} シード中 {c.better} シードでした。")
         if c.verdict == INCONCLUSIVE:
@@ -235,9 +266,24 @@ def _comparison(c: PairedComparison, v: VariantAnalysis | None, base: VariantAna
                 en += f"reliably {c.verdict} (paired t-test, Holm-adjusted p = {p:g})."
                 ja += (f"偶然とは考えにくい{'改善' if c.verdict == BETTER else '悪化'}です"
                        f"（対応のある t 検定、Holm 補正後 p = {p:g}）。")
+            elif low > 0 or high < 0:
+                # The t interval is not adjusted; the verdict is. Both true, so the sentence says which is which.
+                numbers["comparisons"] = comparisons
+                en += (f"the interval above excludes 0 but is not adjusted for the study's {comparisons} comparisons; "
+                       f"after Holm's adjustment (p = {p:g}) the difference is not distinguishable from "
+                       "seed-to-seed variation.")
+                ja += (f"上の信頼区間は 0 を含みませんが、研究内の {comparisons} 個の比較についての補正をしていません。"
+                       f"Holm 補正後（p = {p:g}）では、シードによるばらつきと区別できません。")
             else:
                 en += f"not distinguishable from seed-to-seed variation (Holm-adjusted p = {p:g})."
                 ja += f"シードによるばらつきと区別できません（Holm 補正後 p = {p:g}）。"
+    inert = _inert_decay(v, base)
+    if inert is not None:
+        numbers["hidden_norm_percent_of_baseline"] = inert
+        en += (f" The decoupled decay left the hidden weights' norm at {inert:.1f}% of {c.baseline}'s: too weak to act "
+               "at this learning rate, so this comparison says nothing about weight decay.")
+        ja += (f"分離型の重み減衰のあとも隠れ層の重みのノルムは {c.baseline} の {inert:.1f}% で、この学習率では弱すぎて"
+               "効いていません。この比較は重み減衰について何も示しません。")
     # The onsets, where they say something: when neither curve turned, the baseline's own finding says so.
     if v is not None and base is not None and v.onset.runs and base.onset.runs and (v.onset.turned or base.onset.turned):
         b_en, b_ja = _onset_clause(base, "baseline", numbers, final=False, brief=True)
@@ -268,59 +314,82 @@ def _sparsity(v: VariantAnalysis, analysis: Analysis) -> list[Finding]:
 def _early_stopping(v: VariantAnalysis) -> list[Finding]:
     if "early_stopping" not in v.spec or not v.seeds:
         return []
-    stopped = [s["stopped_epoch"] for s in v.early_stopping.values() if s["stopped_epoch"] is not None]
-    best = [s["best_epoch"] for s in v.early_stopping.values() if s["best_epoch"] is not None]
     n = len(v.seeds)
-    if not stopped:
+    stopped_runs = [s for s in v.early_stopping.values() if s["stopped_epoch"] is not None]
+    if not stopped_runs:
         numbers = {"seeds": n, "epochs": v.onset.epochs}
         where_en, where_ja = ("its one seed", "1 シードで") if n == 1 else (f"any of {n} seeds", f"{n} シードのどれでも、")
         return [Finding("early_stopping", v.name,
                         f"{v.name}: early stopping did not trigger in {where_en} within {v.onset.epochs} epochs.",
                         f"{v.name}: {where_ja}{v.onset.epochs} エポック以内に早期終了は働きませんでした。",
                         numbers)]
-    numbers = {"stopped_seeds": len(stopped), "seeds": n, "stopped_epoch": _round(np.mean(stopped), 0)}
-    at = f"{np.mean(stopped):.0f}"
-    if len(stopped) > 1:
-        numbers["stopped_epoch_std"] = _round(np.std(stopped, ddof=1), 0)
-        at += f" ± {np.std(stopped, ddof=1):.0f}"
-    en = f"{v.name}: early stopping ended training after epoch {at} in {len(stopped)} of {n} seeds"
-    ja = f"{v.name}: 早期終了により、{n} シード中 {len(stopped)} でエポック {at} の後に訓練を止め"
-    if best:
-        numbers["best_epoch"] = _round(np.mean(best), 0)
-        kept = f"{np.mean(best):.0f}"
-        if len(best) > 1:
+    # Both epochs over the same seeds (those that stopped), and the stopped epoch shown as the kept
+    # epoch plus the lag, so that the two never round apart: 18.4 and 23.4 would show as 18 and 23,
+    # but 18.6 and 23.6 as 19 and 24, and "stopped at 24, kept 18" with patience 5 reads as a bug.
+    stopped = np.array([s["stopped_epoch"] for s in stopped_runs], dtype=float)
+    best = np.array([s["best_epoch"] if s["best_epoch"] is not None else np.nan for s in stopped_runs])
+    numbers: dict[str, Any] = {"stopped_seeds": len(stopped), "seeds": n}
+    seeds_part_en = f"in {len(stopped)} of {seeds_en(n)}" if n > 1 else "in its one seed"
+    seeds_part_ja = f"{n} シード中 {len(stopped)} で" if n > 1 else "1 シードで"
+    spread = f" ± {np.std(stopped, ddof=1):.0f}" if len(stopped) > 1 and round(np.std(stopped, ddof=1)) > 0 else ""
+    if np.all(np.isfinite(best)):
+        lags = stopped - best
+        kept = round(float(np.mean(best)))
+        lag = round(float(np.mean(lags)))
+        kept_spread = f" ± {np.std(best, ddof=1):.0f}" if len(best) > 1 and round(np.std(best, ddof=1)) > 0 else ""
+        numbers |= {"best_epoch": kept, "stopped_epoch": kept + lag, "epochs_after_best": lag}
+        if kept_spread:
             numbers["best_epoch_std"] = _round(np.std(best, ddof=1), 0)
-            kept += f" ± {np.std(best, ddof=1):.0f}"
-        en += f" and kept the weights of epoch {kept}, where validation loss was lowest."
-        ja += f"、検証損失が最も低かったエポック {kept} の重みを残しました。"
-    else:
-        en += "."
-        ja += "ました。"
-    return [Finding("early_stopping", v.name, en, ja, numbers)]
+        same = " each time" if np.all(lags == lags[0]) and len(lags) > 1 else ""
+        en = (f"{v.name}: early stopping kept the weights of epoch {kept}{kept_spread}, where validation loss was "
+              f"lowest, and ended training {lag} epoch{'s' if lag != 1 else ''} later{same} (after epoch "
+              f"{kept + lag}), {seeds_part_en}.")
+        ja = (f"{v.name}: 早期終了は {seeds_part_ja}、検証損失が最も低かったエポック {kept}{kept_spread} の重みを残し、"
+              f"その {lag} エポック後（エポック {kept + lag} の後）に訓練を止めました。")
+        return [Finding("early_stopping", v.name, en, ja, numbers)]
+    numbers["stopped_epoch"] = _round(np.mean(stopped), 0)
+    at = f"{np.mean(stopped):.0f}{spread}"
+    return [Finding("early_stopping", v.name,
+                    f"{v.name}: early stopping ended training after epoch {at} {seeds_part_en}.",
+                    f"{v.name}: 早期終了により、{seeds_part_ja}エポック {at} の後に訓練を止めました。", numbers)]
 
 
 def _schedule(v: VariantAnalysis) -> list[Finding]:
-    name = (v.spec.get("schedule") or {}).get("name")
+    schedule = v.spec.get("schedule") or {}
+    name = schedule.get("name")
     if not v.lr or (name in (None, "constant") and len(set(v.lr)) == 1):
         return []
     first, last = float(f"{v.lr[0]:.3g}"), float(f"{v.lr[-1]:.3g}")
-    numbers = {"lr_first": first, "lr_last": last, "epochs": len(v.lr)}
+    numbers: dict[str, Any] = {"lr_first": first, "lr_last": last, "epochs": len(v.lr)}
     kind = f"{name} " if name else ""
     if first == last:  # the schedule changes the rate only after the epochs trained
-        return [Finding(
-            "schedule", v.name,
-            f"{v.name}: its {kind}learning-rate schedule kept the learning rate at {first:g} for all "
-            f"{len(v.lr)} epochs trained.",
-            f"{v.name}: 学習率スケジューリング（{kind.strip() or '-'}）では、訓練した {len(v.lr)} エポックの間、"
-            f"学習率は {first:g} のままでした。",
-            numbers)]
-    return [Finding(
-        "schedule", v.name,
-        f"{v.name}: its {kind}learning-rate schedule took the learning rate from {first:g} to {last:g} "
-        f"over {len(v.lr)} epochs.",
-        f"{v.name}: 学習率スケジューリング（{kind.strip() or '-'}）により、学習率は {len(v.lr)} エポックで "
-        f"{first:g} から {last:g} に変わりました。",
-        numbers)]
+        en = (f"{v.name}: its {kind}learning-rate schedule kept the learning rate at {first:g} for all "
+              f"{len(v.lr)} epochs trained.")
+        ja = (f"{v.name}: 学習率スケジューリング（{kind.strip() or '-'}）では、訓練した {len(v.lr)} エポックの間、"
+              f"学習率は {first:g} のままでした。")
+    else:
+        en = (f"{v.name}: its {kind}learning-rate schedule took the learning rate from {first:g} to {last:g} "
+              f"over {len(v.lr)} epochs.")
+        ja = (f"{v.name}: 学習率スケジューリング（{kind.strip() or '-'}）により、学習率は {len(v.lr)} エポックで "
+              f"{first:g} から {last:g} に変わりました。")
+    unreached = _unreached_steps(schedule, len(v.lr))
+    if unreached:
+        numbers["unreached"] = [{"from_epoch": b, "lr": value} for b, value in unreached]
+        steps_en = "; ".join(f"{value:g} from epoch {b}" for b, value in unreached)
+        steps_ja = "、".join(f"エポック {b} からの {value:g}" for b, value in unreached)
+        en += (f" The schedule's later step{'s' if len(unreached) > 1 else ''} ({steps_en}) {'were' if len(unreached) > 1 else 'was'}"
+               f" never reached: the run trained epochs 0–{len(v.lr) - 1}.")
+        ja += f"スケジュールの後の段階（{steps_ja}）には到達していません（訓練したのはエポック 0〜{len(v.lr) - 1}）。"
+    return [Finding("schedule", v.name, en, ja, numbers)]
+
+
+def _unreached_steps(schedule: dict[str, Any], epochs: int) -> list[tuple[int, float]]:
+    """A step schedule's (first epoch, rate) pairs that begin at or after the last epoch trained:
+    the description promises them, the run never saw them."""
+    if schedule.get("name") != "step" or schedule.get("unit", "epoch") != "epoch":
+        return []
+    boundaries, values = list(schedule.get("boundaries") or []), list(schedule.get("values") or [])
+    return [(int(b), float(values[i + 1])) for i, b in enumerate(boundaries) if b >= epochs and i + 1 < len(values)]
 
 
 def _diverged(v: VariantAnalysis) -> list[Finding]:
@@ -332,3 +401,115 @@ def _diverged(v: VariantAnalysis) -> list[Finding]:
         f"{v.name}: {k} of {n} runs diverged (the loss became NaN or infinite); they are left out of the means.",
         f"{v.name}: {n} 回中 {k} 回の学習が発散しました（損失が NaN または無限大）。平均からは除いています。",
         {"diverged": k, "runs": n})]
+
+
+def _inert_decay(v: VariantAnalysis | None, base: VariantAnalysis | None) -> float | None:
+    """The hidden-weight norm in % of the baseline's when decoupled decay is what differs and it
+    changed that norm by less than diagnostics.INERT_SHARE; else None."""
+    if v is None or base is None or "weight_decay" not in v.changes or "weight_decay" not in v.spec:
+        return None
+    ratio = D.norm_ratio(v.hidden_norms, base.hidden_norms)
+    if ratio is None or abs(ratio[0] - 1) >= D.INERT_SHARE:
+        return None
+    return _round(ratio[0] * 100, 1)
+
+
+def _batch_norm(v: VariantAnalysis) -> list[Finding]:
+    lag = D.norm_lag(v.norm_check)
+    if lag is None or lag.lagging * 2 < lag.runs:  # silent unless most seeds lag
+        return []
+    norm = v.spec.get("batch_norm") or {}
+    momentum = norm.get("momentum")
+    if momentum is not None and norm.get("convention") == "keras":  # older studies stored PyTorch's alone
+        momentum = round(1 - momentum, 12)
+    numbers: dict[str, Any] = {"lagging_seeds": lag.lagging, "seeds": lag.runs,
+                               "train_eval_loss": _round(lag.eval_loss, 3), "train_loss": _round(lag.train_loss, 3),
+                               "lag_ratio": D.LAG_RATIO}
+    if momentum is not None:
+        numbers["momentum_pytorch"] = momentum
+    seeds = f"in {lag.lagging} of {seeds_en(lag.runs)}" if lag.runs > 1 else "in its one seed"
+    keras = f" (Keras momentum {1 - momentum:g}, PyTorch {momentum:g})" if momentum is not None else ""
+    keras_ja = f"（Keras の momentum {1 - momentum:g}、PyTorch の {momentum:g}）" if momentum is not None else ""
+    en = (f"{v.name}: batch norm's running statistics lag behind the data {seeds}: at the last epoch the loss on "
+          f"training images in evaluation mode (running statistics) was {lag.eval_loss:.3f}, against "
+          f"{lag.train_loss:.3f} while training (batch statistics). The running averages move too slowly{keras} "
+          "for the few steps of this run, so validation and test use stale statistics: the high validation loss "
+          "is this lag, not overfitting. A faster momentum, more steps or a larger training set fixes it.")
+    ja = (f"{v.name}: バッチ正規化の移動平均の統計量がデータに追いついていません（{lag.runs} シード中 {lag.lagging}）。"
+          f"最後のエポックで、訓練画像の評価モード（移動平均を使用）での損失は {lag.eval_loss:.3f}、訓練中（バッチの統計量を使用）"
+          f"は {lag.train_loss:.3f} でした。この実行のステップ数に対して移動平均の更新が遅すぎる{keras_ja}ため、検証とテストは"
+          "古い統計量で計算されています。検証損失が高いのは過学習ではなく、この遅れのためです。momentum を速くする、"
+          "ステップ数や訓練データを増やすと解消します。")
+    return [Finding("batch_norm_lag", v.name, en, ja, numbers)]
+
+
+def _weight_norm(v: VariantAnalysis, analysis: Analysis) -> list[Finding]:
+    """What a penalty or a decay did to the weights: the final hidden-weight norm against the baseline's."""
+    acting = [k for k in ("l2", "weight_decay", "l1_l2") if k in v.changes and k in v.spec]
+    base = analysis.variant(v.baseline) if v.baseline else None
+    if not acting or base is None or D.is_decay_pair(v.changes):
+        return []
+    ratio = D.norm_ratio(v.hidden_norms, base.hidden_norms)
+    if ratio is None or (acting == ["weight_decay"] and _inert_decay(v, base) is not None):
+        return []  # an inert decay is said in its comparison
+    percent = _round(ratio[0] * 100, 1)
+    what_en = " and ".join(technique(k, "en") for k in acting)
+    what_ja = "・".join(technique(k, "ja") for k in acting)
+    numbers = {"hidden_norm_percent_of_baseline": percent, "paired_seeds": ratio[1]}
+    en = f"{v.name}: its {what_en} left the hidden weights' norm at {percent:.1f}% of {base.name}'s"
+    ja = f"{v.name}: {what_ja}により、隠れ層の重みのノルムは {base.name} の {percent:.1f}% になりました"
+    if abs(ratio[0] - 1) < D.INERT_SHARE:
+        en += " (mean over the paired seeds): too weak to change the weights at this learning rate and run length."
+        ja += "（対応のあるシードの平均）。この学習率と訓練の長さでは弱すぎて、重みはほとんど変わっていません。"
+    else:
+        en += f" (mean over the paired seeds): the weights {'shrank' if ratio[0] < 1 else 'grew'}."
+        ja += "（対応のあるシードの平均）。" + ("重みを小さくしました。" if ratio[0] < 1 else "重みは大きくなりました。")
+    return [Finding("weight_norm", v.name, en, ja, numbers)]
+
+
+def _max_norm(v: VariantAnalysis) -> list[Finding]:
+    limit = (v.spec.get("max_norm") or {}).get("max_value")
+    if limit is None or not v.largest_unit_norms:
+        return []
+    largest = max(v.largest_unit_norms.values())
+    if largest >= limit * (1 - 1e-3):
+        return []
+    numbers = {"max_value": limit, "largest_unit_norm": _round(largest, 2), "seeds": len(v.largest_unit_norms)}
+    return [Finding(
+        "max_norm_idle", v.name,
+        f"{v.name}: no hidden unit's incoming weights reached the max-norm limit {limit:g} by the end of training "
+        f"(largest norm {largest:.2f}, over {seeds_en(len(v.largest_unit_norms))}): the constraint was not acting, "
+        "and this variant trained as it would have without it. A limit below that norm would act.",
+        f"{v.name}: 訓練の終わりまでに、入力側の重みのノルムが最大ノルム制約の上限 {limit:g} に達した隠れユニットは"
+        f"ありません（最大 {largest:.2f}、{len(v.largest_unit_norms)} シード）。制約は働いておらず、このバリアントは制約なしと"
+        "同じように訓練されました。このノルムより小さい上限なら働きます。",
+        numbers)]
+
+
+def _decay_pair(v: VariantAnalysis, analysis: Analysis) -> list[Finding]:
+    """The weight-decay lesson: L2 in the loss against decoupled decay, run for run (same seed, same start)."""
+    distances = analysis.pair_distances.get(v.name)
+    if not distances or not v.baseline:
+        return []
+    values = np.array(list(distances.values()))
+    mean = float(values.mean())
+    optimizer = (v.spec.get("optimizer") or {}).get("name", "?")
+    numbers = {"relative_distance": float(f"{mean:.2g}"), "seeds": len(values), "same_run_below": D.SAME_RUN,
+               "optimizer": optimizer}
+    shown = f"{mean * 100:.2g}%"
+    if mean < D.SAME_RUN:
+        en = (f"{v.name} and {v.baseline} ({optimizer}) ended with the same weights: their final hidden weights differ "
+              f"by {shown} of their norm (mean over {seeds_en(len(values))}), float rounding. With {optimizer} "
+              "an L2 penalty and decoupled weight decay are one update, run for run.")
+        ja = (f"{v.name} と {v.baseline}（{optimizer}）は同じ重みで終わりました。最終的な隠れ層の重みの差はノルムの "
+              f"{shown}（{len(values)} シードの平均）で、浮動小数点の丸め誤差です。{optimizer} では L2正則化と分離型の"
+              "重み減衰は同じ更新になります。")
+    else:
+        en = (f"{v.name} and {v.baseline} ({optimizer}) ended with different weights: their final hidden weights "
+              f"differ by {shown} of their norm (mean over {seeds_en(len(values))}) though each seed started from "
+              f"the same weights and saw the same batches. With {optimizer} an L2 penalty and decoupled weight decay "
+              "are different regularizers (Loshchilov & Hutter).")
+        ja = (f"{v.name} と {v.baseline}（{optimizer}）は異なる重みで終わりました。シードごとに同じ初期重みと同じミニバッチから"
+              f"始めたにもかかわらず、最終的な隠れ層の重みはノルムの {shown} だけ違います（{len(values)} シードの平均）。"
+              f"{optimizer} では L2正則化と分離型の重み減衰は別の正則化です（Loshchilov & Hutter）。")
+    return [Finding("decay_pair", v.name, en, ja, numbers)]

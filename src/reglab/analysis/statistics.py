@@ -28,25 +28,38 @@ BETTER, WORSE, NO_DIFFERENCE, INCONCLUSIVE = "better", "worse", "no_clear_differ
 
 @dataclass(frozen=True)
 class Interval:
-    """Mean and a t interval of the mean; `std` is the sample standard deviation (n - 1)."""
+    """Mean and a t interval of the mean; `std` is the sample standard deviation (n - 1).
+    `clipped`: the t interval passed a bound of the quantity (accuracy 0..1, a loss >= 0) and was
+    cut at it; the report says so wherever it shows such an interval."""
 
     mean: float | None
     low: float | None
     high: float | None
     std: float | None
     n: int
+    clipped: bool = False
 
     def scaled(self, factor: float) -> Interval:
         def s(value: float | None) -> float | None:
             return None if value is None else value * factor
-        return Interval(s(self.mean), s(self.low), s(self.high), s(self.std), self.n)
+        return Interval(s(self.mean), s(self.low), s(self.high), s(self.std), self.n, self.clipped)
 
     def to_json(self) -> dict[str, float | int | None]:
         return asdict(self)
 
 
-def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
-    """mean ± t(n-1) · s / √n. No interval from a single value: one seed says nothing about spread."""
+# The range each bounded quantity can take: an interval of it never leaves that range.
+PROPORTION = (0.0, 1.0)  # accuracies, shares of weights
+NON_NEGATIVE = (0.0, math.inf)  # losses, seconds, norms
+DIFFERENCE_OF_PROPORTIONS = (-1.0, 1.0)
+
+
+def t_interval(values: Sequence[float], confidence: float = CONFIDENCE,
+               bounds: tuple[float, float] | None = None) -> Interval:
+    """mean ± t(n-1) · s / √n. No interval from a single value: one seed says nothing about spread.
+    With `bounds`, an end past a bound is cut at it (with 3 seeds at 97 ± 2% the t interval reaches
+    past 100%, which no accuracy can): a t interval clipped, rather than a transformed interval, so
+    that the unclipped end stays the textbook one and the cut is visible as a flag."""
     x = np.asarray(values, dtype=float)
     n = len(x)
     if n == 0:
@@ -56,7 +69,10 @@ def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Inter
         return Interval(mean, None, None, None, 1)
     std = float(x.std(ddof=1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
-    return Interval(mean, mean - half, mean + half, std, n)
+    low, high = mean - half, mean + half
+    if bounds is None or (bounds[0] <= low and high <= bounds[1]):
+        return Interval(mean, low, high, std, n)
+    return Interval(mean, max(low, bounds[0]), min(high, bounds[1]), std, n, clipped=True)
 
 
 @dataclass(frozen=True)
@@ -93,15 +109,17 @@ class PairedComparison:
 
 
 def paired_comparison(metric: str, variant: str, baseline: str, variant_values: dict[int, float],
-                      baseline_values: dict[int, float], *, higher_is_better: bool) -> PairedComparison:
+                      baseline_values: dict[int, float], *, higher_is_better: bool,
+                      bounds: tuple[float, float] | None = None) -> PairedComparison:
     """Pairs by seed: the same seed means the same data order and, for the same architecture, the
-    same initial weights, so differences cancel what the seed itself contributes."""
+    same initial weights, so differences cancel what the seed itself contributes. `bounds`: those
+    of the difference (a difference of two accuracies lies in [-1, 1])."""
     seeds = tuple(sorted(set(variant_values) & set(baseline_values)))
     d = np.array([variant_values[s] - baseline_values[s] for s in seeds], dtype=float)
     sign = 1.0 if higher_is_better else -1.0
     better, worse = int(np.sum(sign * d > 0)), int(np.sum(sign * d < 0))
     base = dict(metric=metric, higher_is_better=higher_is_better, variant=variant, baseline=baseline, seeds=seeds, differences=tuple(d.tolist()),
-                difference=t_interval(d), better=better, worse=worse)
+                difference=t_interval(d, bounds=bounds), better=better, worse=worse)
     if len(d) < 2:
         return PairedComparison(**base, bootstrap_low=None, bootstrap_high=None, t_p=None, wilcoxon_p=None,
                                 effect_size=None)

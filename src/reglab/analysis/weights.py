@@ -57,3 +57,23 @@ def histogram_edges(samples: list[np.ndarray], bins: int = HISTOGRAM_BINS) -> np
 def histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     # Values past the range go into the outer bins rather than vanishing.
     return np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)[0]
+
+
+def hidden_norm(weights: Mapping[str, np.ndarray]) -> float:
+    """sqrt(Σ w²) over the hidden kernels: what L2 and weight decay shrink (EpochRecord.weight_norm)."""
+    hidden = list(kernels(weights).values())[:-1]
+    return float(np.sqrt(sum(float(np.sum(k.astype(np.float64) ** 2)) for k in hidden))) if hidden else float("nan")
+
+
+def largest_unit_norm(weights: Mapping[str, np.ndarray]) -> float:
+    """The largest norm of one unit's incoming weights (a kernel's row, [out, in]) over the hidden
+    kernels: what a max-norm constraint caps."""
+    hidden = list(kernels(weights).values())[:-1]
+    return max((float(np.linalg.norm(k.astype(np.float64), axis=1).max()) for k in hidden if k.size),
+               default=float("nan"))
+
+
+def hidden_vector(weights: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Every hidden kernel's weights as one float64 vector (for distances between runs)."""
+    hidden = list(kernels(weights).values())[:-1]
+    return np.concatenate([k.astype(np.float64).ravel() for k in hidden]) if hidden else np.zeros(0)

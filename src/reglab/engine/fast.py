@@ -298,17 +298,23 @@ def train_stack(
             for run in runs:  # the finished too: a group's schedule may be read off any of its runs
                 run.step += 1
         val_losses, val_accuracies = net.evaluate(data.x_val, data.y_val)
+        # A stack shares its normalization (stack_key): every run has batch norm, or none has.
+        train_eval_losses = net.evaluate(*data.train_eval_rows())[0] if runs[0].tech.batch_norm else None
         seconds = (time.perf_counter() - epoch_started) / len(active)
         with torch.no_grad():
             end_penalties = penalty.add_gradient(net.hidden_kernels(), None) if penalty.any else penalty_sums
+            weight_norms = torch.stack([k.square().sum(dim=tuple(range(1, k.dim()))) for k in net.hidden_kernels()]).sum(0).sqrt()
         # .tolist() syncs with the GPU: once per epoch.
         loss_list, correct_list = loss_sums.tolist(), correct.tolist()
         penalty_list, end_penalty_list = penalty_sums.tolist(), end_penalties.tolist()
+        norm_list = weight_norms.tolist()
         for run in active:
             record = EpochRecord(
                 epoch=epoch, train_loss=loss_list[run.index] / n, train_accuracy=correct_list[run.index] / n,
                 val_loss=val_losses[run.index], val_accuracy=val_accuracies[run.index], lr=lr_at_start[run.index],
                 seconds=seconds, train_penalty=penalty_list[run.index] / n, penalty=end_penalty_list[run.index],
+                train_eval_loss=train_eval_losses[run.index] if train_eval_losses is not None else None,
+                weight_norm=norm_list[run.index],
             )
             run.history.append(record)
             _after_epoch(net, run, record, data, started)

@@ -97,8 +97,10 @@ def train_run(
             correct += (logits.argmax(1) == y).sum()
             step += 1
         val_loss, val_accuracy, _ = evaluate(model, data.x_val, data.y_val)
+        train_eval_loss = evaluate(model, *data.train_eval_rows())[0] if tech.batch_norm else None
         with torch.no_grad():
             end_penalty = tech.penalty(model.regularized_kernels()).item() if tech.penalties else 0.0
+            weight_norm = torch.sqrt(sum(k.square().sum() for k in model.regularized_kernels())).item()
         # .item() syncs with the GPU: once per epoch, not per step.
         record = EpochRecord(
             epoch=epoch,
@@ -110,6 +112,8 @@ def train_run(
             seconds=time.perf_counter() - epoch_started,
             train_penalty=penalty_sum.item() / n,
             penalty=end_penalty,
+            train_eval_loss=train_eval_loss,
+            weight_norm=weight_norm,
         )
         history.append(record)
         verdict, keep_weights = tech.end_of_epoch(record)

@@ -12,38 +12,21 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 
 from reglab import __version__
-from reglab.config import DESCRIPTIVE_KEYS, StudySpec, VariantSpec
+from reglab.config import DESCRIPTIVE_KEYS, StudySpec
 from reglab.data import make_splits, resolve_dataset
 from reglab import models
 from reglab.engine.core import DeviceData, check_fits
-from reglab.engine.scheduler import execute, plan
+from reglab.engine.scheduler import Executor, LocalExecutor, execute, plan
 from reglab.errors import ReglabError
-from reglab.store import EpochRecord, RunRecord, RunStore
+from reglab.observers import Observer, Silent
+from reglab.store import RunStore
 from reglab.store.run_dir import MANIFEST
-
-
-class Observer(Protocol):
-    """What a front end hears while a study runs (the CLI draws progress bars from it)."""
-
-    def notice(self, message: str) -> None: ...
-    def study_started(self, total_runs: int, total_epochs: int) -> None: ...
-    def runs_started(self, runs: list[tuple[VariantSpec, int]]) -> None: ...
-    def epoch_finished(self, variant: VariantSpec, record: EpochRecord) -> None: ...
-    def run_finished(self, record: RunRecord) -> None: ...
-
-
-class Silent:
-    def notice(self, message: str) -> None: pass
-    def study_started(self, total_runs: int, total_epochs: int) -> None: pass
-    def runs_started(self, runs: list[tuple[VariantSpec, int]]) -> None: pass
-    def epoch_finished(self, variant: VariantSpec, record: EpochRecord) -> None: pass
-    def run_finished(self, record: RunRecord) -> None: pass
 
 
 @dataclass(frozen=True)
@@ -82,16 +65,20 @@ def environment(device: torch.device) -> dict[str, Any]:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda" and torch.cuda.is_available()
+                        else "a cluster's GPUs" if device.type == "cuda" else platform.processor() or "cpu"),
         "torch_threads": torch.get_num_threads(),
     }
 
 
 def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None = None,
-              cancel: threading.Event | None = None) -> RunStore:
-    """Train the study into a new run directory, or finish the one `options.out` names."""
+              cancel: threading.Event | None = None, executor: Executor | None = None) -> RunStore:
+    """Train the study into a new run directory, or finish the one `options.out` names. The units
+    train where `executor` puts them (this machine's processes by default); the run directory is
+    the same whichever it is."""
     observer = observer or Silent()
-    device = resolve_device(options.device)
+    executor = executor or LocalExecutor()
+    device = executor.device(options.device)
     dataset, notices = resolve_dataset(
         study.data.dataset, data_dir=options.data_dir, allow_download=options.allow_download
     )
@@ -131,17 +118,18 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
             store.write_data(data_info, splits.y_test, _as_uint8_images(splits.x_test, splits.image_shape))
             done = frozenset()
 
-        data = DeviceData.from_arrays(splits, device)
+        data = DeviceData.from_arrays(splits, executor.data_device(device))
         for index, variant in enumerate(study.variants):
             rows = models.summary(variant, data.image_shape, data.classes)
             store.save_model_summary(index, variant.name, [asdict(row) for row in rows])
-        schedule = plan(study, options.engine, device, input_dim=data.input_dim, done=done,
+        schedule = plan(study, options.engine, device, input_dim=data.input_dim, cores=executor.cores(), done=done,
                         image_shape=data.image_shape)
         for message in schedule.notices:
             observer.notice(message)
         remaining = [(variant, seed) for unit in schedule.units for _, variant, seed in unit.members]
         observer.study_started(len(remaining), sum(variant.epochs for variant, _ in remaining))
-        execute(schedule, data, store, observer, cancel=cancel, checkpoint_seconds=options.checkpoint_seconds)
+        execute(schedule, data, store, observer, cancel=cancel, checkpoint_seconds=options.checkpoint_seconds,
+                executor=executor)
     finally:
         store.release_writing_lock()
     return store

@@ -30,6 +30,7 @@ from reglab.config import VariantSpec
 from reglab.models.mlp import SeededDropout
 from reglab.models.registry import Architecture, ModelKey, SummaryRow, register
 from reglab.techniques import registry
+from reglab.techniques.layers import torch_momentum
 
 BLOCK_KEYS = {"filters": 32, "kernel_size": 3, "padding": "valid", "pool": 2}
 
@@ -147,7 +148,7 @@ def build_cnn(variant: VariantSpec, image_shape: tuple[int, int], classes: int,
     for block, rate in zip(conv_blocks, spatial_rates):
         filters, size = block["filters"], block["kernel_size"]
         features.append(skip_init(nn.Conv2d, channels, filters, size, padding=block["padding"]))
-        with_norm(features, lambda: nn.BatchNorm2d(filters, momentum=norm["momentum"], eps=norm["eps"]))
+        with_norm(features, lambda: nn.BatchNorm2d(filters, momentum=torch_momentum(dict(norm.params)), eps=norm["eps"]))
         if block["pool"] > 1:
             features.append(nn.MaxPool2d(block["pool"]))
         if rate > 0:
@@ -159,7 +160,7 @@ def build_cnn(variant: VariantSpec, image_shape: tuple[int, int], classes: int,
     width_in = channels * h * w
     for width, rate in zip(variant.hidden, rates[1:]):
         head.append(skip_init(nn.Linear, width_in, width))
-        with_norm(head, lambda: nn.BatchNorm1d(width, momentum=norm["momentum"], eps=norm["eps"]))
+        with_norm(head, lambda: nn.BatchNorm1d(width, momentum=torch_momentum(dict(norm.params)), eps=norm["eps"]))
         if rate > 0:
             head.append(SeededDropout(rate))
         width_in = width

@@ -427,6 +427,31 @@ def sparsity(analysis: Analysis, lang: str) -> Figure | None:
     return figure
 
 
+def weight_norms(analysis: Analysis, lang: str) -> Figure | None:
+    """The weight-decay lesson: per pair (a decoupled-decay variant and its L2 baseline), the
+    hidden-weight norm over the epochs of both, and how far apart their final weights ended."""
+    pairs = [(analysis.variant(name), analysis.variant(analysis.variant(name).baseline))
+             for name in analysis.pair_distances if analysis.pair_distances[name]]
+    pairs = [(v, b) for v, b in pairs if v is not None and b is not None
+             and np.isfinite(v.curves["weight_norm"].mean).any() and np.isfinite(b.curves["weight_norm"].mean).any()]
+    if not pairs:
+        return None
+    colour = colours(analysis)
+    figure, axes = _grid(len(pairs), sharey=False, labels=(t(lang, "fig_epoch"), t(lang, "fig_weight_norm")),
+                         header=t(lang, "fig_weight_norm_title"))
+    for ax, (v, base) in zip(axes, pairs):
+        for member, line, width in ((base, "-", 3.2), (v, "--", 1.6)):  # the baseline wide, so an equal line shows on it
+            band = member.curves["weight_norm"]
+            ax.plot(np.arange(len(band.mean)), band.mean, line, lw=width, color=colour[member.name],
+                    alpha=0.55 if member is base else 1.0, label=short(member.name, 18))
+        distance = float(np.mean(list(analysis.pair_distances[v.name].values())))
+        ax.set_title(f"{short(v.name, 18)} / {short(base.name, 18)}\n"
+                     + t(lang, "fig_distance", distance=f"{distance * 100:.2g}%"), fontsize=9)
+        ax.legend(fontsize=8, loc="best")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    return figure
+
+
 # The figures in the order the report shows them: file name -> drawing function.
 FIGURES: dict[str, Callable[[Analysis, str], Figure | None]] = {
     "test_accuracy": test_accuracy,
@@ -440,4 +465,5 @@ FIGURES: dict[str, Callable[[Analysis, str], Figure | None]] = {
     "sample_predictions": sample_predictions,
     "sparsity": sparsity,
     "weight_histograms": weight_histograms,
+    "weight_norms": weight_norms,
 }

@@ -14,16 +14,18 @@ from html import escape
 from typing import Any
 
 from reglab import __version__
+from reglab.analysis import diagnostics as D
 from reglab.analysis import weights as W
 from reglab.analysis.analyze import Analysis, VariantAnalysis
 from reglab.analysis.findings import Finding, technique
 from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
 from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, MIN_SEEDS, Interval
 from reglab.report import fonts
-from reglab.report.i18n import TECHNIQUE_NOTES, t
+from reglab.report.i18n import KEY_NAMES_JA, TECHNIQUE_NOTES, data_note, t
 
 PERCENT = round(CONFIDENCE * 100)
 DASH = "–"
+CLIPPED = "†"  # after an interval cut at a bound of its quantity (statistics.t_interval)
 
 
 class Html(str):
@@ -84,7 +86,12 @@ def with_ci(interval: Interval | None, digits: int = 2, scale: float = 1.0, sign
     text = number(interval.mean, digits, scale, sign)
     if interval.low is not None:
         text += f" [{number(interval.low, digits, scale)}, {number(interval.high, digits, scale)}]"
+        text += CLIPPED if interval.clipped else ""
     return text
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def p_value(value: float | None) -> str:
@@ -135,7 +142,9 @@ def _subtitle(analysis: Analysis, lang: str) -> Html:
     data = analysis.collected.data
     splits = data.get("splits") or {}
     unknown = t(lang, "unknown")
-    return tag("p", t(lang, "subtitle", variants=len(analysis.variants), seeds=len(analysis.collected.seeds),
+    variants, seeds = len(analysis.variants), len(analysis.collected.seeds)
+    return tag("p", t(lang, "subtitle", variants=variants, seeds=seeds, variants_en=plural(variants, "variant"),
+                      seeds_en=plural(seeds, "seed"),
                       dataset=data.get("dataset") or unknown, train=splits.get("train", unknown),
                       val=splits.get("validation", unknown), test=splits.get("test", unknown)), class_="subtitle")
 
@@ -217,9 +226,12 @@ def _curves(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
     onset_table = table([t(lang, "col_variant"), t(lang, "col_onset_seeds"), t(lang, "col_onset_mean"),
                          t(lang, "col_turned"), t(lang, "col_epochs"), t(lang, "col_gap")], rows,
                         numeric=(2, 3, 4, 5))
+    lagging = [v.name for v in analysis.variants if (lag := D.norm_lag(v.norm_check)) and lag.lagging * 2 >= lag.runs]
+    norm_note = tag("p", t(lang, "norm_lag_caption", variants=", ".join(lagging)), class_="caption warning") \
+        if lagging else ""
     return join([tag("p", Html(t(lang, "overfitting_html"))),
                  figure("learning_curves_loss", pngs), figure("learning_curves_accuracy", pngs),
-                 tag("p", t(lang, "curves_caption"), class_="caption"),
+                 tag("p", t(lang, "curves_caption"), class_="caption"), norm_note,
                  tag("h3", t(lang, "onset_table")), onset_table])
 
 
@@ -237,7 +249,8 @@ def _errors(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
                   number(p["share_of_true"], 1, 100) + "%"] for p in pairs]
     seed = min(focus.predictions) if focus.predictions else DASH
     return join([
-        tag("p", t(lang, "errors_intro", variant=focus.name, seeds=len(focus.predictions), seed=seed)),
+        tag("p", t(lang, "errors_intro", variant=focus.name, seeds=len(focus.predictions),
+                   seeds_en=plural(len(focus.predictions), "seed"), seed=seed)),
         figure("confusion_matrix", pngs, t(lang, "confusion_caption")),
         tag("h3", t(lang, "per_class_table")),
         table([t(lang, "col_class"), t(lang, "col_precision"), t(lang, "col_recall"), t(lang, "col_f1"),
@@ -256,7 +269,8 @@ def _weights(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
         return tag("p", t(lang, "no_weights"))
     return join([tag("p", Html(t(lang, "weights_intro_html", threshold=f"{W.NEAR_ZERO:g}"))),
                  figure("sparsity", pngs, t(lang, "sparsity_caption")),
-                 figure("weight_histograms", pngs, t(lang, "histogram_caption"))])
+                 figure("weight_histograms", pngs, t(lang, "histogram_caption")),
+                 figure("weight_norms", pngs, t(lang, "weight_norm_caption"))])
 
 
 def _model(analysis: Analysis, lang: str) -> Html:
@@ -292,7 +306,7 @@ def _techniques(analysis: Analysis, lang: str) -> Html:
 
 
 def _method(lang: str) -> Html:
-    return Html(t(lang, "method_html", confidence=PERCENT, resamples=f"{BOOTSTRAP_RESAMPLES:,}",
+    return Html(t(lang, "method_html", confidence=PERCENT, clip=CLIPPED, resamples=f"{BOOTSTRAP_RESAMPLES:,}",
                   bootstrap_seed=BOOTSTRAP_SEED, alpha=ALPHA, min_seeds=MIN_SEEDS, width=SMOOTHING_WIDTH,
                   margin=round(RISE_MARGIN * 100)))
 
@@ -302,26 +316,35 @@ def _configuration(analysis: Analysis, lang: str) -> Html:
     parts: list[object] = [tag("h3", t(lang, "config_seeds")),
                            tag("p", ", ".join(str(s) for s in collected.seeds) or DASH)]
     if collected.environment:
-        parts += [tag("h3", t(lang, "config_environment")), _pairs(collected.environment)]
+        parts += [tag("h3", t(lang, "config_environment")), _pairs(collected.environment, lang)]
     if collected.data:
+        data = {k: v for k, v in collected.data.items() if k != "class_names"}
+        if isinstance(data.get("notes"), list):
+            data["notes"] = [data_note(str(note), lang) for note in data["notes"]]
         parts += [tag("h3", t(lang, "config_data")),
-                  _pairs({k: v for k, v in collected.data.items() if k != "class_names"}
-                         | {"class_names": ", ".join(map(str, collected.data.get("class_names", [])))})]
+                  _pairs(data | {"class_names": ", ".join(map(str, collected.data.get("class_names", [])))}, lang)]
     if collected.study_toml:
         parts += [tag("h3", t(lang, "config_toml")), tag("pre", collected.study_toml)]
     if collected.study:
         # Long for a big study: folded (a native <details>, no script), and still in the page.
         parts += [tag("details", tag("summary", t(lang, "config_resolved")),
                       tag("pre", json.dumps(collected.study, indent=2, ensure_ascii=False)))]
-    parts += [tag("h3", t(lang, "config_manifest")), _pairs({"path": str(collected.root), **collected.manifest}),
+    parts += [tag("h3", t(lang, "config_manifest")), _pairs({"path": str(collected.root), **collected.manifest}, lang),
               tag("p", t(lang, "config_report", version=__version__))]
     return join(parts)
 
 
-def _pairs(mapping: dict[str, Any]) -> Html:
+def _pairs(mapping: dict[str, Any], lang: str) -> Html:
+    """A stored key/value table; in Japanese each key is named in Japanese, its stored name beside it."""
     def show(value: Any) -> str:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return "\n".join(value)
+        if isinstance(value, bool) and lang == "ja":
+            return "はい" if value else "いいえ"
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return table(None, [[key, show(value)] for key, value in mapping.items()])
+    def key_name(key: str) -> str:
+        return f"{KEY_NAMES_JA[key]} ({key})" if lang == "ja" and key in KEY_NAMES_JA else key
+    return table(None, [[key_name(key), show(value)] for key, value in mapping.items()])
 
 
 CSS = """

@@ -8,6 +8,7 @@ Strings whose key ends in `_html` hold markup of ours (<code>, <b>) and nothing 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
 LANGS = ("en", "ja")
@@ -33,7 +34,7 @@ def t(lang: str, key: str, **values: object) -> str:
 STRINGS: dict[str, tuple[str, str]] = {
     # ---------------------------------------------------------------- page
     "title": ("reglab report: {study}", "reglab レポート: {study}"),
-    "subtitle": ("{variants} variants × {seeds} seeds on {dataset} ({train} train / {val} validation / {test} test)",
+    "subtitle": ("{variants_en} × {seeds_en} on {dataset} ({train} train / {val} validation / {test} test)",
                  "{dataset} 上で {variants} バリアント × {seeds} シード（訓練 {train} / 検証 {val} / テスト {test}）"),
     "source": ("Every number comes from the stored runs in {path}.", "すべての数値は {path} に保存された実行結果から計算しています。"),
     "contents": ("Contents", "目次"),
@@ -56,12 +57,12 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "missing or damaged:",
                       "この実行ディレクトリは不完全です。読み取れた範囲で報告します。欠けている・壊れている部分:"),
     "missing_study": ("the resolved study: variants, baselines and comparisons are unknown",
-                      "解決済みの研究設定: バリアント・基準・比較が不明です"),
+                      "展開済みの研究設定（study.json）: バリアント・基準・比較が不明です"),
     "missing_data": ("the dataset description: class names and split sizes are unknown",
                      "データセットの説明: クラス名と分割サイズが不明です"),
     "missing_environment": ("the environment: versions and device are unknown", "実行環境: バージョンとデバイスが不明です"),
     "missing_study_toml": ("the study file as written (the resolved study below is complete)",
-                           "書かれたままの研究ファイル（下の解決済み設定は完全です）"),
+                           "書かれたままの研究ファイル（下の展開済みの設定は完全です）"),
     "missing_test_split": ("the test split: no confusion matrix, per-class table or image galleries",
                            "テスト分割: 混同行列・クラス別の表・画像一覧は表示できません"),
     "missing_model": ("a model summary", "モデルの概要"),
@@ -137,6 +138,13 @@ STRINGS: dict[str, tuple[str, str]] = {
         "同じく 0 から数えます。損失の軸は対数目盛です。精度の軸は、後半のエポックの差が見えるよう、最終エポックの最低の精度の少し下から"
         "始まるため、立ち上がりの遅い曲線（たとえば SGD）は最初の数エポックが軸の下に隠れることがあります。損失の図にはすべてのエポックが"
         "表示されます。"),
+    "norm_lag_caption": (
+        "Batch norm: in {variants}, the loss on training images in evaluation mode (running statistics) was far above "
+        "the training loss (batch statistics) at the last epoch. Their running averages lag behind the data, so the "
+        "validation curves above show stale statistics, not overfitting (see the findings).",
+        "バッチ正規化: {variants} では、最後のエポックで訓練画像の評価モード（移動平均の統計量）での損失が、訓練中（バッチの統計量）の"
+        "損失を大きく上回りました。移動平均がデータに追いついていないため、上の検証曲線が示すのは過学習ではなく古い統計量です"
+        "（「わかったこと」を参照）。"),
     "onset_table": ("Overfitting onset per seed", "シードごとの過学習の始まり"),
     "col_onset_seeds": ("onset epoch per seed (– = none)", "シードごとの始まりのエポック（– = なし）"),
     "col_onset_mean": ("mean ± std", "平均 ± 標準偏差"),
@@ -158,8 +166,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "各エポックの開始時の学習率（実行記録より）。同じスケジュールのバリアントは 1 本の線にまとめています。学習率スケジューリングは"
         "訓練が進むにつれて学習率を下げます。初期は大きな学習率で素早く収束し、後半は小さな学習率で細かく調整します。"),
     # ---------------------------------------------------------------- errors
-    "errors_intro": ("These figures show {variant}, the variant with the highest mean test accuracy, over all its "
-                     "{seeds} seeds (galleries: seed {seed}).",
+    "errors_intro": ("These figures show {variant}, the variant with the highest mean test accuracy, over "
+                     "{seeds_en} (galleries: seed {seed}).",
                      "以下は平均テスト精度が最も高い {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
     "confusion_caption": ("Confusion matrix summed over seeds. Each row is a true class; the colour and the number "
                           "are the share of that class predicted as each column's class (%).",
@@ -186,23 +194,36 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "この実行ディレクトリにはテスト分割がないため、誤りの分析はできません。"),
     # ---------------------------------------------------------------- weights
     "weights_intro_html": (
-        "A weight counts as near zero when |w| &lt; {threshold}. Adam moves each weight by about its learning rate "
-        "per step, so a weight that L1 pulls to zero hovers within about that distance rather than landing on "
-        "exactly 0. Only kernels (the weight matrices) count, not biases. The L1 penalty adds λ·Σ|w| to the loss "
-        "and tends to set many weights to exactly zero (sparsity); L2 adds λ·Σw², which shrinks all weights without "
-        "zeroing them.",
-        "|w| &lt; {threshold} の重みを「ほぼゼロ」と数えます。Adam は 1 ステップごとに各重みをおよそ学習率の大きさだけ動かすため、"
-        "L1 がゼロへ引き寄せた重みはちょうど 0 にはならず、その範囲で揺れます。数えるのはカーネル（重み行列）だけで、バイアスは含みません。"
-        "L1正則化は損失関数に λ * Σ|w| を加え、多くの重みを正確に 0 にする傾向があります（スパース性）。L2正則化は λ * Σw² を加え、"
-        "すべての重みを小さくしますが 0 にはしません。"),
+        "The L1 penalty adds λ·Σ|w| to the loss and pulls many weights to zero (sparsity); L2 adds λ·Σw², which "
+        "shrinks all weights without pulling any to zero. With a gradient optimizer a weight that L1 pulls to zero "
+        "does not land on exactly 0: each step moves it by about the learning rate (Adam) past zero and back, so "
+        "it hovers within about that distance. That is why a weight counts here as near zero when |w| &lt; "
+        "{threshold}. Only kernels (the weight matrices) count, not biases.",
+        "L1正則化は損失関数に λ * Σ|w| を加え、多くの重みをゼロへ引き寄せます（スパース性）。L2正則化は λ * Σw² を加え、"
+        "すべての重みを小さくしますが、ゼロへは引き寄せません。勾配による最適化では、L1 がゼロへ引き寄せた重みもちょうど 0 には"
+        "なりません。1 ステップごとにおよそ学習率の大きさ（Adam）だけゼロをまたいで動くため、その範囲で揺れます。そのため、ここでは "
+        "|w| &lt; {threshold} の重みを「ほぼゼロ」と数えます。数えるのはカーネル（重み行列）だけで、バイアスは含みません。"),
     "sparsity_caption": ("Share of near-zero weights per layer (% of the layer's kernel, mean over seeds).",
                          "層ごとのほぼゼロの重みの割合（その層のカーネルに占める %、シードの平均）。"),
     "histogram_caption": ("Histograms of the final kernel weights of each variant's first seed (all layers; "
-                          "logarithmic count axis, so that the spike at zero and the tails both show).",
-                          "各バリアントの最初のシードの最終的な重み（全層のカーネル）のヒストグラム。縦軸は対数で、ゼロの山と裾の両方が見えます。"),
+                          "logarithmic count axis, so that the spike at zero and the tails both show). The range covers "
+                          "99.9% of the widest variant's weights: the few weights beyond it are counted in the two "
+                          "outermost bins.",
+                          "各バリアントの最初のシードの最終的な重み（全層のカーネル）のヒストグラム。縦軸は対数で、ゼロの山と裾の両方が見えます。"
+                          "横軸の範囲は最も広がったバリアントの重みの 99.9% を含み、それより外側のわずかな重みは両端の区間に数えています。"),
     "no_weights": ("No stored weights could be read.", "保存された重みを読み取れませんでした。"),
     # ---------------------------------------------------------------- model
     "model_for": ("Variants: {names}", "バリアント: {names}"),
+    "weight_norm_caption": (
+        "The norm of the hidden kernels (sqrt(Σw²), the weights that L2 and weight decay shrink) at the end of each "
+        "epoch, mean over seeds. Each panel puts a variant that uses decoupled weight decay beside its L2 baseline: "
+        "with SGD the two lines lie on each other (one update), with Adam they part.",
+        "各エポックの終わりの隠れ層のカーネルのノルム（sqrt(Σw²)、L2正則化と重み減衰が縮める重み）。シードの平均です。"
+        "各パネルは分離型の重み減衰を使うバリアントを、その基準（L2正則化）と並べています。SGD では 2 本の線が重なり（同じ更新）、"
+        "Adam では離れます。"),
+    "fig_weight_norm": ("hidden-weight norm", "隠れ層の重みのノルム"),
+    "fig_weight_norm_title": ("L2 in the loss against decoupled weight decay", "損失に加える L2正則化と分離型の重み減衰"),
+    "fig_distance": ("final weights differ by {distance} of their norm", "最終的な重みの差: ノルムの {distance}"),
     "col_layer": ("Layer (type)", "Layer (type)"),
     "col_shape": ("Output Shape", "Output Shape"),
     "col_params": ("Param #", "Param #"),
@@ -211,7 +232,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     # ---------------------------------------------------------------- method
     "method_html": (
         "<p><b>Intervals.</b> For every metric, the mean over seeds and a {confidence}% t interval: mean ± "
-        "t<sub>n−1</sub> · s / √n, with s the sample standard deviation. A single seed has no interval.</p>"
+        "t<sub>n−1</sub> · s / √n, with s the sample standard deviation. A single seed has no interval. An "
+        "interval of a bounded quantity (an accuracy, a share of weights between 0 and 100%, a loss or a time "
+        "that cannot be negative) is cut at the bound when the t interval would pass it, and marked with "
+        "{clip}.</p>"
         "<p><b>Paired comparisons.</b> Each variant is compared with its baseline (the study's <code>baseline</code>) "
         "over the seeds both completed. The same seed means the same data order and, for the same architecture, "
         "the same initial weights, so the difference per seed cancels what the seed itself contributes. Reported: "
@@ -235,7 +259,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "each run is charged an equal share of the stack's time until it ends. Compare seconds within one report, "
         "not across machines.</p>",
         "<p><b>信頼区間。</b>各指標について、シードの平均と {confidence}% t 信頼区間（平均 ± t<sub>n−1</sub> · s / √n、"
-        "s は標本標準偏差）を示します。シードが 1 つのときは区間はありません。</p>"
+        "s は標本標準偏差）を示します。シードが 1 つのときは区間はありません。値の範囲が決まっている量（精度や重みの割合は 0〜100%、"
+        "損失や時間は負にならない）の区間は、t 区間がその範囲を越えるときは境界で打ち切り、{clip} を付けます。</p>"
         "<p><b>対応のある比較。</b>各バリアントを、その基準（研究の <code>baseline</code>）と、両方が完了した同じシードで比べます。"
         "同じシードはデータの順序が同じで、同じ構造なら初期重みも同じなので、シードごとの差をとるとシード自体の影響が打ち消されます。"
         "示すのは、差の平均とその t 信頼区間、差の平均のパーセンタイル・ブートストラップ区間（{resamples} 回の再標本化、"
@@ -260,7 +285,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "config_data": ("Data", "データ"),
     "config_toml": ("The study as written (study.toml)", "書かれたままの研究（study.toml）"),
     "config_resolved": ("The resolved study (study.json: every default filled in)",
-                        "解決済みの研究（study.json: すべての既定値を埋めたもの）"),
+                        "展開済みの研究設定（study.json: 既定値をすべて書き込んだもの）"),
     "config_manifest": ("Run directory", "実行ディレクトリ"),
     "config_report": ("Report written by reglab {version}.", "このレポートは reglab {version} が作成しました。"),
     # ---------------------------------------------------------------- figure labels
@@ -297,13 +322,54 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fig_histogram_title": ("Final kernel weights", "最終的な重み（カーネル）"),
 }
 
+# The stored keys of data.json, environment.json and manifest.json, named in a Japanese report.
+KEY_NAMES_JA = {
+    "dataset": "データセット", "origin": "入手元", "verified": "チェックサム検証済み", "image_shape": "画像の形",
+    "splits": "分割", "requested": "要求した分割", "notes": "注記", "class_names": "クラス名", "files": "ファイル",
+    "path": "パス", "format": "形式", "study": "研究", "reglab_version": "reglab のバージョン", "created": "作成日時",
+    "device": "デバイス", "device_name": "デバイス名", "torch_threads": "torch のスレッド数", "platform": "プラットフォーム",
+}
+
+# The notes data/splits.py writes, in Japanese (an unknown note stays as written).
+_NOTES_JA = [
+    (re.compile(r"(?P<d>\S+) has (?P<n>\d+) images and no separate test set: using (?P<tr>\d+) train / (?P<va>\d+) "
+                r"validation / (?P<te>\d+) test \(requested (?P<asked>[\d/]+)\), stratified, split_seed=(?P<seed>\d+)$"),
+     "{d} は {n} 枚の画像で、別のテストセットがありません。層化抽出で訓練 {tr} / 検証 {va} / テスト {te} に分けています"
+     "（要求は {asked}、split_seed={seed}）"),
+    (re.compile(r"(?P<d>\S+): train = training images \[0:(?P<tr>\d+)\], validation = \[(?P=tr):(?P<end>\d+)\], "
+                r"(?P<test>test = .*)$"),
+     "{d}: 訓練 = 訓練画像 [0:{tr}]、検証 = [{tr}:{end}]、{test}"),
+    (re.compile(r"(?P<d>\S+) has (?P<n>\d+) training images: using (?P<tr>\d+) train / (?P<va>\d+) validation "
+                r"\(requested (?P<asked>[\d/]+)\), stratified, split_seed=(?P<seed>\d+); (?P<test>test = .*)$"),
+     "{d} の訓練画像は {n} 枚です。層化抽出で訓練 {tr} / 検証 {va} に分けています（要求は {asked}、split_seed={seed}）。{test}"),
+]
+_TEST_NOTE_JA = re.compile(r"test = test images \[0:(?P<n>\d+)\]( \(only (?P<have>\d+) available, requested (?P<asked>\d+)\))?")
+
+
+def data_note(note: str, lang: str) -> str:
+    if lang != "ja":
+        return note
+    for pattern, template in _NOTES_JA:
+        match = pattern.match(note)
+        if match:
+            values = match.groupdict()
+            if values.get("test"):
+                test = _TEST_NOTE_JA.match(values["test"])
+                if test:
+                    values["test"] = f"テスト = テスト画像 [0:{test['n']}]" + (
+                        f"（{test['have']} 枚しかありません。要求は {test['asked']}）" if test["have"] else "")
+            return template.format(**values)
+    return note
+
+
 # What each technique does, for the techniques section: trusted markup, quoting the tutorial.
 TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
     "l1": (
         "<b>L1 penalty</b> (L1正則化, Lasso): loss + λ·Σ|w| over the hidden kernels (not the output layer, as in "
-        "the tutorial). It tends to set many weights to exactly zero (sparsity): see the weights section.",
+        "the tutorial). It pulls many weights to zero (sparsity); under a gradient optimizer they hover near zero "
+        "rather than at exactly 0: see the weights section.",
         "<b>L1正則化</b>（Lasso）: 損失関数 + λ * Σ|w|（隠れ層のカーネルのみ。チュートリアルと同じく出力層は除く）。"
-        "多くの重みを正確に 0 にする傾向があります（スパース性）。重みの節を参照してください。"),
+        "多くの重みをゼロへ引き寄せます（スパース性）。勾配による最適化ではちょうど 0 ではなくゼロの近くで揺れます。重みの節を参照してください。"),
     "l2": (
         "<b>L2 penalty</b> (L2正則化, Ridge): L(W) = L<sub>0</sub>(W) + λ·Σ W<sub>i</sub>², as Keras's "
         "<code>l2(λ)</code> (no ½). Its gradient adds 2λW, so a plain gradient step becomes "

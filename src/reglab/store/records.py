@@ -25,6 +25,13 @@ class EpochRecord:
     # running mean over the epoch's batches), its "val_loss" is val_loss + penalty (at the epoch's end).
     train_penalty: float = 0.0
     penalty: float = 0.0
+    # Diagnostics read by the report (both engines record them the same way; absent in older runs).
+    # The cross-entropy of the first training rows (at most TRAIN_EVAL_ROWS) in evaluation mode at the
+    # epoch's end, for variants with batch norm only: far above train_loss, it shows running
+    # statistics that lag behind the batches' (a slow momentum on few steps).
+    train_eval_loss: float | None = None
+    # sqrt(Σ w²) over the hidden kernels (those the penalties and decay act on) at the epoch's end.
+    weight_norm: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Hidden-layer activations for the MLP."""
+"""Hidden-layer activations for the MLP (declared in techniques/catalog.py)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,9 @@ from typing import Any
 
 from torch import nn
 
-from reglab.techniques.registry import Technique, register
-
 
 def _simple(module: type[nn.Module]) -> Any:
     return lambda p: module()
 
 
-for _name, _module, _en, _ja in (
-    ("relu", nn.ReLU, "max(0, x)", "ReLU: max(0, x)"),
-    ("tanh", nn.Tanh, "hyperbolic tangent", "双曲線正接 tanh"),
-    ("sigmoid", nn.Sigmoid, "1 / (1 + exp(-x))", "シグモイド 1/(1+e^(−x))"),
-    ("gelu", nn.GELU, "Gaussian error linear unit (exact erf form)", "GELU"),
-    ("elu", nn.ELU, "x if x > 0 else exp(x) - 1", "ELU"),
-):
-    register(Technique(_name, "activation", _en, _ja, (), _simple(_module)))
+_relu, _tanh, _sigmoid, _gelu, _elu = map(_simple, (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.ELU))

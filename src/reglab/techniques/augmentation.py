@@ -6,6 +6,8 @@ Conventions, in pixel coordinates (x to the right, y downwards, origin at the im
   +90 degrees equals `torch.rot90(img, 1, dims=(-2, -1))`;
 - a positive translation moves the content right (dx) and down (dy);
 - a factor > 1 enlarges the content about the image centre.
+
+Names, parameters and descriptions are declared without torch in catalog.py.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from reglab.techniques.params import Param
-from reglab.techniques.registry import Technique, register
 
 Augment = Callable[[Tensor, tuple[int, int], torch.Generator], Tensor]
 
@@ -87,18 +87,3 @@ def augment(x: Tensor, image_shape: tuple[int, int], params: dict[str, Any],
 
 def _build(params: dict[str, Any]) -> Augment:
     return lambda x, shape, generator: augment(x, shape, params, generator)
-
-
-register(Technique(
-    "augmentation", "augmentation",
-    "Data augmentation: random shift, rotation and scaling per image (one batched affine warp), "
-    "plus optional Gaussian noise",
-    "データ拡張: 画像ごとにランダムな平行移動・回転・拡大縮小（バッチ一括のアフィン変換）と任意のガウスノイズ",
-    (Param("shift", "float", 0.1, "largest translation, as a fraction of width/height, each way",
-           low=0.0, high=0.5),
-     Param("rotation", "float", 10.0, "largest rotation in degrees, either way", low=0.0, high=180.0),
-     Param("scale", "float", 0.1, "scaling factor drawn from [1 - scale, 1 + scale]", low=0.0, high=0.9),
-     Param("noise", "float", 0.0, "standard deviation of additive Gaussian noise (0: none)",
-           low=0.0, high=1.0)),
-    _build, shorthand=None,
-))

@@ -1,6 +1,9 @@
 """Techniques that act on the weights around the optimizer step, not through the loss.
 Like the penalties they act on the hidden kernels only, so that `l2` and `weight_decay` can be
-compared on the same tensors."""
+compared on the same tensors.
+
+Names, parameters and descriptions are declared without torch in catalog.py.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-
-from reglab.techniques.params import Param
-from reglab.techniques.registry import Technique, register
 
 Kernels = Sequence[torch.Tensor]
 
@@ -45,20 +45,3 @@ def _max_norm(p: dict[str, Any]) -> Constraint:
             kernel.renorm_(p=2, dim=0, maxnorm=limit)
 
     return Constraint(after_step=clip)
-
-
-register(Technique(
-    "weight_decay", "constraint",
-    "Decoupled weight decay (AdamW/SGDW): w <- w*(1 - lr*rate) each step, outside the loss",
-    "重み減衰（分離型, AdamW/SGDW）: 毎ステップ w ← w(1 − η·rate)。SGD では L2（λ = rate/2）と同じ",
-    (Param("rate", "float", 0.01, "decay per step, multiplied by the learning rate", low=0.0),),
-    _weight_decay, shorthand="rate",
-))
-register(Technique(
-    "max_norm", "constraint",
-    "Max-norm: each unit's incoming weight vector is clipped to norm max_value after every step",
-    "最大ノルム制約: 各ユニットへの入力重みベクトルのノルムを max_value 以下に保つ",
-    (Param("max_value", "float", 3.0, "largest allowed L2 norm of a unit's incoming weights",
-           low=0.0, low_open=True),),
-    _max_norm, shorthand="max_value",
-))

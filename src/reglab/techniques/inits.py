@@ -5,7 +5,10 @@ uses Glorot. Every draw takes an explicit generator, so a seed fixes the initial
 
 Fans as Keras computes them: a Dense kernel's fan_in and fan_out are its input and output widths;
 a convolution's are multiplied by its receptive field (fan_in = kh·kw·in_channels, fan_out =
-kh·kw·out_channels), which is also what PyTorch's own init functions compute."""
+kh·kw·out_channels), which is also what PyTorch's own init functions compute.
+
+Names, parameters and descriptions are declared without torch in catalog.py.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,6 @@ from typing import Any
 
 import torch
 from torch import nn
-
-from reglab.techniques.registry import Technique, register
 
 
 def fans(weight: torch.Tensor) -> tuple[int, int]:
@@ -57,11 +58,3 @@ def _torch_default(p: dict[str, Any]) -> Any:
             layer.bias.uniform_(-bound, bound, generator=generator)
 
     return init
-
-
-register(Technique("glorot_uniform", "init", "Glorot/Xavier uniform, bias 0 (Keras Dense default)",
-                   "Glorot 一様分布（Keras の既定）", (), _glorot_uniform))
-register(Technique("he_normal", "init", "He normal (truncated), bias 0: suited to ReLU",
-                   "He の正規分布初期化（ReLU 向け）", (), _he_normal))
-register(Technique("torch_default", "init", "PyTorch nn.Linear default: Kaiming uniform a=sqrt(5), uniform bias",
-                   "PyTorch の既定の初期化", (), _torch_default))

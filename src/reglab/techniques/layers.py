@@ -42,23 +42,48 @@ def _norm_factory(kind: str) -> Any:
         from torch import nn
 
         if kind == "batch_norm":
-            return lambda width: nn.BatchNorm1d(width, momentum=p["momentum"], eps=p["eps"])
+            return lambda width: nn.BatchNorm1d(width, momentum=torch_momentum(p), eps=p["eps"])
         return lambda width: nn.LayerNorm(width, eps=p["eps"])
 
     return build
 
 
-# PyTorch's momentum is the weight of the NEW batch in the running statistics; Keras's momentum
-# is the weight of the OLD value: Keras 0.99 is PyTorch 0.01.
+# Batch norm's momentum has two conventions. Keras's is the weight of the OLD running value
+# (default 0.99); PyTorch's the weight of the NEW batch (default 0.1): Keras m is PyTorch 1 - m.
+# A keras_compat study writes Keras's, others PyTorch's; the resolved study names its convention,
+# so study.json reads back the same in either mode.
+def torch_momentum(p: dict[str, Any]) -> float:
+    return 1.0 - p["momentum"] if p.get("convention") == "keras" else p["momentum"]
+
+
+def _check_momentum(p: dict[str, Any]) -> list[str]:
+    """A momentum that only makes sense in the other convention keeps less than half of the
+    running average per step where more than half was surely meant: refused, with the fix."""
+    m, convention = p["momentum"], p["convention"]
+    if convention == "keras" and m < 0.5:
+        return [f"momentum {m:g} reads as PyTorch's convention (weight of the new batch), but here it is Keras's "
+                "(keras_compat: weight of the old running value, default 0.99). Fix: momentum = "
+                f"{1 - m:g} for the same statistics, or convention = \"pytorch\" to keep {m:g}"]
+    if convention == "pytorch" and m > 0.5:
+        return [f"momentum {m:g} reads as Keras's convention (weight of the old running value), but here it is "
+                "PyTorch's (weight of the new batch, default 0.1). Fix: momentum = "
+                f"{1 - m:g} for the same statistics, or convention = \"keras\" to keep {m:g}"]
+    return []
+
+
 register(Technique(
     "batch_norm", "layer",
     "Batch normalization of each hidden layer: per-feature mean 0, variance 1 over the batch",
     "バッチ正規化: ミニバッチ内で各特徴を平均 0・分散 1 に正規化（推論時は移動平均を使用）",
     (POSITION,
-     Param("momentum", "float", 0.1, "weight of the new batch in the running statistics (PyTorch convention)",
-           low=0.0, high=1.0, low_open=True),
+     Param("momentum", "float", 0.1, "running statistics' momentum in the study's convention: Keras's in "
+           "keras_compat (weight of the OLD value, default 0.99), else PyTorch's (weight of the NEW batch, 0.1)",
+           low=0.0, high=1.0, low_open=True, high_open=True),
+     Param("convention", "str", "pytorch", "how momentum reads: keras (keras_compat's default) or pytorch",
+           choices=("keras", "pytorch")),
      Param("eps", "float", 1e-5, "added to the variance", low=0.0, low_open=True)),
-    _norm_factory("batch_norm"), keras_defaults={"momentum": 0.01, "eps": 1e-3},
+    _norm_factory("batch_norm"), keras_defaults={"momentum": 0.99, "convention": "keras", "eps": 1e-3},
+    check=_check_momentum,
 ))
 register(Technique(
     "layer_norm", "layer",

@@ -1,5 +1,10 @@
 """One registry of techniques. Each entry is a small factory plus its parameter table.
 
+The table (names, families, descriptions, parameters, defaults, ranges) is importable without
+torch: `reglab techniques`, the study loader and the report read it, and importing torch costs
+seconds. A factory that needs torch is named by its import path ("module:function") and imported
+on the first `build`, that is, only when something is trained.
+
 Two kinds of family:
 - choice families (`optimizer`, `schedule`, `activation`, `init`): every variant uses exactly one
   member, chosen by name under the family's key (`optimizer = { name = "adam", lr = 1e-3 }`);
@@ -9,6 +14,7 @@ Two kinds of family:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,13 +31,22 @@ class Technique:
     summary_en: str
     summary_ja: str
     params: tuple[Param, ...]
-    build: Callable[..., Any]
+    # Makes what the engines use from the resolved parameters: a callable, or "module:function"
+    # for one that needs torch (imported by `build`, so that the table stays torch-free).
+    factory: Callable[..., Any] | str
     # Defaults that differ in Keras-compatible mode (Adam epsilon 1e-7, RMSprop rho 0.9, ...).
     keras_defaults: Mapping[str, Any] = field(default_factory=dict)
     # The parameter that a bare value sets: `l1 = 0.001` means `l1 = { strength = 0.001 }`.
     shorthand: str | None = None
     # Checks across parameters (step: one more value than boundaries); returns problems.
     check: Callable[[dict[str, Any]], list[str]] | None = None
+
+    def build(self, *args: Any) -> Any:
+        factory = self.factory
+        if isinstance(factory, str):
+            module, _, function = factory.partition(":")
+            factory = getattr(importlib.import_module(module), function)
+        return factory(*args)
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -77,8 +92,9 @@ def family(name: str) -> dict[str, Technique]:
 
 
 def families() -> dict[str, dict[str, Technique]]:
+    """Every family by name, in alphabetical order (not the order modules happened to register)."""
     _load_all()
-    return {name: dict(members) for name, members in _REGISTRY.items()}
+    return {name: dict(_REGISTRY[name]) for name in sorted(_REGISTRY)}
 
 
 def switches() -> dict[str, Technique]:
@@ -93,7 +109,5 @@ def lookup(family_name: str, name: str) -> Technique:
 
 def _load_all() -> None:
     # Importing the modules registers their entries; kept here so `family()` is always complete.
-    from reglab.techniques import (  # noqa: F401
-        activations, augmentation, constraints, inits, layers, losses, optimizers, penalties, schedules,
-        training,
-    )
+    # Only torch-free modules: the torch-backed families are declared in `catalog`.
+    from reglab.techniques import catalog, layers, losses, schedules, training  # noqa: F401

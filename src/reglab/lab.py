@@ -1,0 +1,231 @@
+"""The one composition place: a study is trained into a run directory, read back as results and
+written up as a report. The command line (cli.py) and the Python API (reglab.run, reglab.resume,
+reglab.load) are two faces over these functions; neither holds any of this sequence itself.
+
+    load_study / run_options      a study and how to run it, validated (ConfigError, ReglabError)
+    run_study(study, options, observer, report=, lang=)
+                                  train (new or resumed) -> store -> observer.study_finished -> report
+    resume(run_dir, ...)          the stored study and options, then run_study
+    results(run_dir)              the per-variant results (`reglab results`)
+    write_report(run_dir, ...)    report.html, figures, findings.json (`reglab report`)
+
+An interrupt (Ctrl-C in a terminal, "interrupt the kernel" in Jupyter) stops every run at the end
+of its current epoch, saves it, and raises `StudyInterrupted` (a KeyboardInterrupt) naming the
+run directory; a second interrupt stops at once, from the last checkpoints. Either way resuming
+gives the results of an uninterrupted run.
+
+Torch is imported only when a study trains (engine.study), so that reading results, reports and
+`import reglab` stay light.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reglab.config import StudySpec, study_from_dict
+from reglab.config import load_study as _load_study
+from reglab.errors import ConfigError, ReglabError
+from reglab.observers import Observers, Silent
+
+if TYPE_CHECKING:
+    from reglab.engine.study import StudyOptions
+    from reglab.store import RunStore
+
+DEFAULT_CHECKPOINT_SECONDS = 30.0
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """A study stopped by an interrupt after saving: finished runs and checkpoints are kept."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        super().__init__(f"interrupted: finished runs and checkpoints are kept in {self.run_dir}. "
+                         f"Resume with reglab.resume({str(self.run_dir)!r}) or `reglab resume {self.run_dir}`.")
+
+
+# ------------------------------------------------------------------------------ a study to run
+
+
+def load_study(source: Any, *, seeds: int | list[int] | None = None, epochs: int | None = None,
+               dataset: str | None = None, sweep: Any = None) -> tuple[StudySpec, str]:
+    """A built-in name, a .toml path, a reglab.Study or a StudySpec, with the command line's
+    overrides applied and checked; and its source text (what the run directory keeps as
+    study.toml). `sweep` replaces the study's variants by a sweep's points (see sweep_table)."""
+    overrides: dict[str, Any] = {}
+    if seeds:
+        overrides["seeds"] = seeds
+    if epochs:
+        overrides["epochs"] = epochs
+    if dataset:
+        overrides["dataset"] = dataset
+    if sweep is not None:
+        overrides["sweeps"] = [sweep_table(sweep)]
+    if isinstance(source, StudySpec):
+        if not overrides:
+            return source, ""
+        return study_from_dict(source.to_dict(), source.source or source.name, overrides), ""
+    if hasattr(source, "to_toml") and hasattr(source, "spec"):  # a reglab.Study built in Python
+        text = source.to_toml()
+        if not overrides:
+            return source.spec, text
+        return study_from_dict(source.to_dict(), f"Study({source.name!r})", overrides), text
+    study = _load_study(str(source), overrides)
+    path = Path(study.source) if study.source and Path(study.source).is_file() else None
+    return study, path.read_text(encoding="utf-8") if path else ""
+
+
+def sweep_table(sweep: Any) -> dict[str, Any]:
+    """A [[sweeps]] table from what `sweep=` may be: the table itself ({"values": {...}, ...}),
+    just its values ({"l2": {"log": [1e-6, 1e-1], "points": 5}}), or the command line's
+    SETTING=... texts ("l2=1e-6:1e-1:log:5", or a list of them, one per factor)."""
+    from reglab import sweeps
+
+    if isinstance(sweep, str):
+        sweep = [sweep]
+    if isinstance(sweep, (list, tuple)):
+        try:
+            return sweeps.parse_cli(list(sweep))
+        except sweeps.SweepError as exc:
+            raise ConfigError("sweep", [f"{exc.where}: {exc.message}"]) from None
+    if isinstance(sweep, dict):
+        return dict(sweep) if "values" in sweep else {"values": dict(sweep)}
+    raise ConfigError("sweep", [f"must be a table of values or SETTING=... texts, got {sweep!r}"])
+
+
+def run_options(study: StudySpec, *, out: Path | str | None = None, data_dir: Path | str | None = None,
+                device: str = "auto", engine: str = "auto", allow_download: bool = True,
+                checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS, source_text: str = "") -> StudyOptions:
+    """How a new study runs; `out` defaults to a fresh ./runs/STUDY-TIME."""
+    from reglab.engine.study import StudyOptions
+    from reglab.store import RunStore
+
+    return StudyOptions(
+        out=Path(out) if out is not None else RunStore.default_path(study.name),
+        data_dir=Path(data_dir) if data_dir is not None else None, device=device, engine=engine,
+        allow_download=allow_download, checkpoint_seconds=checkpoint_seconds, source_text=source_text,
+    )
+
+
+def stored_study(run_dir: Path | str) -> tuple[StudySpec, StudyOptions]:
+    """The study a run directory holds and the options it was run with: what resuming reuses."""
+    from reglab.engine.study import StudyOptions
+    from reglab.store import RunStore
+
+    run_dir = Path(run_dir)
+    store = RunStore.open(run_dir)
+    stored = store.read_json("study.json")
+    if stored is None:
+        raise ReglabError(f"{run_dir / 'study.json'} is missing or damaged: this run cannot be resumed. "
+                          "Fix: run the study again with a new --out.")
+    study = study_from_dict(stored, str(run_dir / "study.json"))
+    before = store.read_json("options.json") or {}
+    options = StudyOptions(
+        out=run_dir, data_dir=Path(before["data_dir"]) if before.get("data_dir") else None,
+        device=before.get("device", "auto"), engine=before.get("engine", "auto"),
+        allow_download=before.get("allow_download", True), checkpoint_seconds=DEFAULT_CHECKPOINT_SECONDS,
+    )
+    return study, options
+
+
+# ------------------------------------------------------------------------------------ running
+
+
+def run_study(study: StudySpec, options: StudyOptions, observer: Any = None, *, report: bool = True,
+              lang: str | None = None) -> RunStore:
+    """Train a study into `options.out` (a new directory, or the same study's to finish it), tell
+    the observer it finished, then write its report unless `report` is False. Raises
+    StudyInterrupted after saving when interrupted."""
+    from reglab.engine.study import run_study as train
+
+    observer = Observers(observer) if observer is not None else Silent()
+    cancel = threading.Event()
+    try:
+        with _interrupts_stop_at_epoch_end(cancel, observer):
+            store = train(study, options, observer, cancel=cancel)
+    except KeyboardInterrupt as exc:  # the second interrupt, or one before training started
+        raise StudyInterrupted(options.out) from exc
+    except Exception as exc:
+        from reglab.engine.scheduler import Interrupted
+
+        if isinstance(exc, Interrupted):
+            raise StudyInterrupted(options.out) from None
+        raise
+    observer.study_finished(store.root)
+    if report:
+        write_report(store.root, None, lang, observer)
+    return store
+
+
+def resume(run_dir: Path | str, observer: Any = None, *, device: str | None = None, engine: str | None = None,
+           checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS, report: bool = True,
+           lang: str | None = None) -> RunStore:
+    """Finish an interrupted run directory as it was run (device and engine may be changed)."""
+    from dataclasses import replace
+
+    study, options = stored_study(run_dir)
+    options = replace(options, device=device or options.device, engine=engine or options.engine,
+                      checkpoint_seconds=checkpoint_seconds)
+    return run_study(study, options, observer, report=report, lang=lang)
+
+
+@contextmanager
+def _interrupts_stop_at_epoch_end(cancel: threading.Event, observer: Any) -> Iterator[None]:
+    """While the block runs, a first SIGINT asks every run to stop at its epoch's end (they save);
+    a second raises KeyboardInterrupt at once. Jupyter's "interrupt the kernel" is a SIGINT too.
+    Only the main thread may set signal handlers; elsewhere interrupts stay as they were."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_interrupt(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt  # a second interrupt: stop now, from the last checkpoints
+        cancel.set()
+        observer.stopping()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# ------------------------------------------------------------------------------------ reading
+
+
+def results(run_dir: Path | str) -> dict[str, Any]:
+    """Per-variant results of a run directory, as `reglab results --format json` prints them
+    (docs/results.md)."""
+    from reglab.analysis.summary import study_results
+    from reglab.store import RunStore
+
+    return study_results(RunStore.open(Path(run_dir)))
+
+
+def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: str | None = None,
+                 observer: Any = None) -> Path:
+    """Write the report of a run directory (default RUN_DIR/report); returns report.html's path.
+    What the report could not read goes to observer.report_missing, one line each."""
+    from reglab.report import default_lang
+    from reglab.report import write_report as write
+
+    observer = observer or Silent()
+    path = write(Path(run_dir), out_dir, lang or default_lang(), notify=observer.report_missing)
+    observer.report_written(path)
+    return path
+
+
+def model_summaries(study: StudySpec, input_dim: int | None = None) -> list[tuple[str, int, list[Any]]]:
+    """(variant name, inputs, its layers as reglab.models.summarize gives them), like Keras's
+    model.summary(); the inputs default to 64 for digits, else 784 (28 x 28 images)."""
+    from reglab.engine.seeding import generator
+    from reglab.models import build_mlp, summarize
+
+    input_dim = input_dim or (64 if study.data.dataset == "digits" else 784)
+    return [(variant.name, input_dim, summarize(build_mlp(variant, input_dim, 10, generator(0, "init")), input_dim))
+            for variant in study.variants]

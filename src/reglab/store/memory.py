@@ -1,0 +1,20 @@
+"""A run store that keeps runs in memory: what the engine's `execute` writes into when nothing
+should touch the disk (benchmarks, engine tests). It takes no checkpoints."""
+
+from __future__ import annotations
+
+from reglab.store.records import RunArrays, RunRecord
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.runs: dict[tuple[str, int], tuple[RunRecord, RunArrays]] = {}  # (variant, seed) -> its run
+
+    def save_run(self, variant_index: int, record: RunRecord, arrays: RunArrays) -> None:
+        self.runs[(record.variant, record.seed)] = (record, arrays)
+
+    def checkpoint_path(self, variant_index: int, variant_name: str, seed: int):
+        raise TypeError("a MemoryStore takes no checkpoints: execute it with checkpoint_seconds=None")
+
+    def records(self) -> list[RunRecord]:
+        return [record for record, _ in self.runs.values()]

@@ -1,0 +1,149 @@
+"""The torch-backed techniques, declared without torch: names, families, descriptions in both
+languages, parameters with their defaults and ranges, Keras-compatible defaults.
+
+`reglab techniques`, the study loader, sweeps and the report read these words; importing torch
+takes seconds, so each entry names its factory by import path ("module:function") and the
+registry imports it on the first build, when something trains. The factories live beside the
+code they build: optimizers.py, inits.py, activations.py, penalties.py, constraints.py,
+augmentation.py. Techniques that are plain Python (schedules, early stopping, label smoothing,
+layers) declare themselves in their own modules.
+"""
+
+from __future__ import annotations
+
+from reglab.techniques.params import Param
+from reglab.techniques.registry import Technique, register
+
+# ---------------------------------------------------------------------------------- optimizers
+# Keras and PyTorch differ in defaults, not algorithms, for what the tutorial uses (optimizers.py).
+
+LR = Param("lr", "float", 0.01, "learning rate (the schedule's starting value)", low=0.0, low_open=True)
+LR_ADAPTIVE = Param("lr", "float", 0.001, "learning rate (the schedule's starting value)", low=0.0, low_open=True)
+EPS = Param("eps", "float", 1e-8, "added to the denominator for numerical stability", low=0.0, low_open=True)
+BETA1 = Param("beta1", "float", 0.9, "decay of the first-moment (mean) estimate", low=0.0, high=1.0, high_open=True)
+BETA2 = Param("beta2", "float", 0.999, "decay of the second-moment estimate", low=0.0, high=1.0, high_open=True)
+MOMENTUM = Param("momentum", "float", 0.9, "momentum coefficient (Keras and PyTorch mean the same)", low=0.0, high=1.0, high_open=True)
+
+register(Technique(
+    "sgd", "optimizer", "Plain stochastic gradient descent: w -= lr * g",
+    "確率的勾配降下法 (SGD): w ← w − η∇L", (LR,), "reglab.techniques.optimizers:_sgd",
+))
+register(Technique(
+    "momentum", "optimizer", "SGD with momentum: v = m*v + g; w -= lr * v",
+    "モーメンタム付き SGD: 過去の勾配の移動平均で振動を抑える", (LR, MOMENTUM), "reglab.techniques.optimizers:_momentum",
+))
+register(Technique(
+    "nesterov", "optimizer", "SGD with Nesterov momentum (looks ahead before the gradient step)",
+    "ネステロフのモーメンタム付き SGD", (LR, MOMENTUM), "reglab.techniques.optimizers:_nesterov",
+))
+register(Technique(
+    "rmsprop", "optimizer", "RMSprop: divides the step by a running RMS of recent gradients",
+    "RMSprop: 勾配の二乗の移動平均で学習率を適応的に調整",
+    (LR_ADAPTIVE, Param("rho", "float", 0.99, "decay of the squared-gradient average (PyTorch alpha)",
+                        low=0.0, high=1.0, high_open=True), EPS,
+     Param("eps_inside_sqrt", "bool", False, "Keras form g/sqrt(v+eps) instead of PyTorch's g/(sqrt(v)+eps)")),
+    "reglab.techniques.optimizers:_rmsprop", keras_defaults={"rho": 0.9, "eps": 1e-7, "eps_inside_sqrt": True},
+))
+register(Technique(
+    "adagrad", "optimizer", "Adagrad: per-weight steps shrink with the sum of squared gradients",
+    "Adagrad: 勾配の二乗和でパラメータごとに学習率を調整",
+    (Param("lr", "float", 0.01, "learning rate", low=0.0, low_open=True),
+     Param("initial_accumulator_value", "float", 0.0, "starting value of the squared-gradient sum", low=0.0),
+     Param("eps", "float", 1e-10, "added to the denominator for numerical stability", low=0.0, low_open=True)),
+    "reglab.techniques.optimizers:_adagrad", keras_defaults={"lr": 0.001, "initial_accumulator_value": 0.1, "eps": 1e-7},
+))
+register(Technique(
+    "adam", "optimizer", "Adam: momentum plus RMSprop-style scaling, with bias correction",
+    "Adam: モーメンタムと RMSprop を組み合わせた適応的最適化", (LR_ADAPTIVE, BETA1, BETA2, EPS), "reglab.techniques.optimizers:_adam",
+    keras_defaults={"eps": 1e-7},
+))
+register(Technique(
+    "adamw", "optimizer", "AdamW: Adam with decoupled weight decay (Loshchilov & Hutter)",
+    "AdamW: 重み減衰を勾配から切り離した Adam",
+    (LR_ADAPTIVE, BETA1, BETA2, EPS,
+     Param("weight_decay", "float", 0.01, "decoupled decay: w -= lr * weight_decay * w each step", low=0.0)),
+    "reglab.techniques.optimizers:_adamw", keras_defaults={"eps": 1e-7, "weight_decay": 0.004},
+))
+
+
+# ---------------------------------------------------------------------------------- initialisation
+
+register(Technique("glorot_uniform", "init", "Glorot/Xavier uniform, bias 0 (Keras Dense default)",
+                   "Glorot 一様分布（Keras の既定）", (), "reglab.techniques.inits:_glorot_uniform"))
+register(Technique("he_normal", "init", "He normal (truncated), bias 0: suited to ReLU",
+                   "He の正規分布初期化（ReLU 向け）", (), "reglab.techniques.inits:_he_normal"))
+register(Technique("torch_default", "init", "PyTorch nn.Linear default: Kaiming uniform a=sqrt(5), uniform bias",
+                   "PyTorch の既定の初期化", (), "reglab.techniques.inits:_torch_default"))
+
+
+# ---------------------------------------------------------------------------------- activations
+
+for _name, _en, _ja in (
+    ("relu", "max(0, x)", "ReLU: max(0, x)"),
+    ("tanh", "hyperbolic tangent", "双曲線正接 tanh"),
+    ("sigmoid", "1 / (1 + exp(-x))", "シグモイド 1/(1+e^(−x))"),
+    ("gelu", "Gaussian error linear unit (exact erf form)", "GELU"),
+    ("elu", "x if x > 0 else exp(x) - 1", "ELU"),
+):
+    register(Technique(_name, "activation", _en, _ja, (), f"reglab.techniques.activations:_{_name}"))
+
+
+# ---------------------------------------------------------------------------------- penalties
+# Keras semantics: l1(λ) adds λ·Σ|w|, l2(λ) adds λ·Σw² (no 1/2), hidden kernels only (penalties.py).
+
+def strength(doc: str) -> Param:
+    return Param("strength", "float", 0.001, doc, low=0.0)
+
+
+register(Technique(
+    "l1", "penalty", "L1 penalty λ·Σ|w| on hidden kernels: pushes weights to exactly zero (sparsity)",
+    "L1 正則化: 損失に λΣ|w| を加え、重みを 0 に近づけスパースにする",
+    (strength("λ in λ·Σ|w|"),), "reglab.techniques.penalties:_l1", shorthand="strength",
+))
+register(Technique(
+    "l2", "penalty", "L2 penalty λ·Σw² on hidden kernels (Keras l2: no 1/2): shrinks large weights",
+    "L2 正則化: 損失に λΣw² を加え、大きな重みを抑える（重み減衰）",
+    (strength("λ in λ·Σw²"),), "reglab.techniques.penalties:_l2", shorthand="strength",
+))
+register(Technique(
+    "l1_l2", "penalty", "Both penalties at once (Keras L1L2): λ1·Σ|w| + λ2·Σw² (elastic net)",
+    "L1 と L2 の併用（Elastic Net）: λ1Σ|w| + λ2Σw²",
+    (Param("l1", "float", 0.001, "λ1 in λ1·Σ|w|", low=0.0), Param("l2", "float", 0.001, "λ2 in λ2·Σw²", low=0.0)),
+    "reglab.techniques.penalties:_l1_l2",
+))
+
+
+# ---------------------------------------------------------------------------------- constraints
+
+register(Technique(
+    "weight_decay", "constraint",
+    "Decoupled weight decay (AdamW/SGDW): w <- w*(1 - lr*rate) each step, outside the loss",
+    "重み減衰（分離型, AdamW/SGDW）: 毎ステップ w ← w(1 − η·rate)。SGD では L2（λ = rate/2）と同じ",
+    (Param("rate", "float", 0.01, "decay per step, multiplied by the learning rate", low=0.0),),
+    "reglab.techniques.constraints:_weight_decay", shorthand="rate",
+))
+register(Technique(
+    "max_norm", "constraint",
+    "Max-norm: each unit's incoming weight vector is clipped to norm max_value after every step",
+    "最大ノルム制約: 各ユニットへの入力重みベクトルのノルムを max_value 以下に保つ",
+    (Param("max_value", "float", 3.0, "largest allowed L2 norm of a unit's incoming weights",
+           low=0.0, low_open=True),),
+    "reglab.techniques.constraints:_max_norm", shorthand="max_value",
+))
+
+
+# ---------------------------------------------------------------------------------- augmentation
+
+register(Technique(
+    "augmentation", "augmentation",
+    "Data augmentation: random shift, rotation and scaling per image (one batched affine warp), "
+    "plus optional Gaussian noise",
+    "データ拡張: 画像ごとにランダムな平行移動・回転・拡大縮小（バッチ一括のアフィン変換）と任意のガウスノイズ",
+    (Param("shift", "float", 0.1, "largest translation, as a fraction of width/height, each way",
+           low=0.0, high=0.5),
+     Param("rotation", "float", 10.0, "largest rotation in degrees, either way", low=0.0, high=180.0),
+     Param("scale", "float", 0.1, "scaling factor drawn from [1 - scale, 1 + scale]", low=0.0, high=0.9),
+     Param("noise", "float", 0.0, "standard deviation of additive Gaussian noise (0: none)",
+           low=0.0, high=1.0)),
+    "reglab.techniques.augmentation:_build",
+))

@@ -1,0 +1,187 @@
+"""Findings that read what a technique did beyond accuracy, on planted runs whose answer is known:
+batch norm's lagging statistics, decay that acted or not, an idle max-norm, the L2/decay pair,
+and the consistency of the sentences (bounds, ties, signs, plurals, rounding, adjusted or not)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synthetic_runs import EPOCHS, Variant, make_run
+
+from reglab.analysis import diagnostics as D
+from reglab.analysis.analyze import analyze
+from reglab.analysis.collect import collect
+from reglab.analysis.findings import _f, findings
+from reglab.analysis.statistics import NON_NEGATIVE, PROPORTION, t_interval
+from reglab.store import RunStore
+
+BN = {"batch_norm": {"momentum": 0.01, "eps": 0.001, "position": "before"}}
+
+
+def analysed(root):
+    analysis = analyze(collect(RunStore.open(root)))
+    return analysis, findings(analysis)
+
+
+def kinds(found, kind):
+    return [f for f in found if f.kind == kind]
+
+
+def test_batch_norm_lag_fires_on_lagging_statistics_and_stays_silent_on_a_healthy_run(tmp_path):
+    # Planted: evaluation-mode loss on training rows 10x the training loss (stale running
+    # statistics), against a healthy 0.9x (end-of-epoch weights, no dropout: a little lower).
+    root = make_run(tmp_path / "run", [Variant("basic"), Variant("lagging", "basic", settings=BN, eval_factor=10.0),
+                                       Variant("healthy", "basic", settings=BN, eval_factor=0.9)], seeds=[0, 1, 2])
+    analysis, found = analysed(root)
+    lag = kinds(found, "batch_norm_lag")
+    assert [f.variant for f in lag] == ["lagging"]
+    f = lag[0]
+    assert f.numbers["lagging_seeds"] == 3 and f.numbers["train_eval_loss"] > 2 * f.numbers["train_loss"]
+    assert "not overfitting" in f.en and "Keras momentum 0.99, PyTorch 0.01" in f.en
+    assert "過学習ではなく" in f.ja and "momentum" in f.ja
+    assert D.norm_lag(analysis.variant("healthy").norm_check).lagging == 0
+    assert analysis.variant("basic").norm_check == {}  # not recorded without batch norm: silent
+
+
+def test_batch_norm_lag_needs_both_the_ratio_and_the_margin():
+    assert D.norm_lag({0: (0.002, 0.0005)}).lagging == 0  # 4x, but 0.0015 above: noise at that scale
+    assert D.norm_lag({0: (0.35, 0.2)}).lagging == 0  # 0.15 above, but less than twice
+    assert D.norm_lag({0: (1.27, 0.12)}).lagging == 1  # the issue's digits numbers
+
+
+def test_decay_that_acts_and_decay_too_weak_to_act(tmp_path):
+    root = make_run(tmp_path / "run", [
+        Variant("basic"),
+        Variant("l2", "basic", settings={"l2": {"strength": 0.001}}, weight_scale=0.53),
+        Variant("weak_decay", "basic", settings={"weight_decay": {"strength": 0.002}}, weight_scale=0.999),
+    ], seeds=[0, 1, 2, 3, 4])
+    _, found = analysed(root)
+    norm = {f.variant: f for f in kinds(found, "weight_norm")}
+    assert norm["l2"].numbers["hidden_norm_percent_of_baseline"] == pytest.approx(53.0)
+    assert "53.0% of basic's" in norm["l2"].en and "shrank" in norm["l2"].en
+    weak = next(f for f in found if f.kind == "comparison" and f.variant == "weak_decay")
+    assert "too weak to act" in weak.en and "says nothing about weight decay" in weak.en
+    assert "弱すぎて" in weak.ja and weak.numbers["hidden_norm_percent_of_baseline"] == pytest.approx(99.9)
+    assert "weak_decay" not in norm  # said once, in its comparison
+
+
+def test_max_norm_that_never_reached_its_limit_is_said(tmp_path):
+    # The planted kernels' rows have norms below 3 (uniform ±0.3 over at most 64 inputs: < 2.4).
+    root = make_run(tmp_path / "run", [Variant("basic"),
+                                       Variant("loose", "basic", settings={"max_norm": {"max_value": 3.0}}),
+                                       Variant("tight", "basic", settings={"max_norm": {"max_value": 0.5}})],
+                    seeds=[0, 1])
+    analysis, found = analysed(root)
+    idle = kinds(found, "max_norm_idle")
+    assert [f.variant for f in idle] == ["loose"]
+    assert idle[0].numbers["largest_unit_norm"] < 3.0 and "was not acting" in idle[0].en
+    assert max(analysis.variant("tight").largest_unit_norms.values()) > 0.5  # reached: nothing said
+
+
+def test_the_l2_and_decay_pair_is_the_same_run_under_sgd_and_not_under_adam(tmp_path):
+    sgd = {"optimizer": {"name": "sgd", "lr": 0.05}}
+    adam = {"optimizer": {"name": "adam", "lr": 0.001}}
+    root = make_run(tmp_path / "run", [
+        Variant("sgd_l2", settings={**sgd, "l2": {"strength": 0.0005}}),
+        Variant("sgd_decay", "sgd_l2", settings={**sgd, "weight_decay": {"strength": 0.001}}),
+        Variant("adam_l2", settings={**adam, "l2": {"strength": 0.0005}}),
+        Variant("adam_decay", "adam_l2", settings={**adam, "weight_decay": {"strength": 0.1}}, weight_scale=0.8),
+    ], seeds=[0, 1, 2])
+    analysis, found = analysed(root)
+    # Independent reference: the planted weights are w and 0.8 w, so the distance is 0.2 of the norm.
+    assert analysis.pair_distances["adam_decay"] == pytest.approx({0: 0.2, 1: 0.2, 2: 0.2}, rel=1e-5)
+    assert analysis.pair_distances["sgd_decay"] == {0: 0.0, 1: 0.0, 2: 0.0}
+    pair = {f.variant: f for f in kinds(found, "decay_pair")}
+    assert "ended with the same weights" in pair["sgd_decay"].en and "one update" in pair["sgd_decay"].en
+    assert "different weights" in pair["adam_decay"].en and "20%" in pair["adam_decay"].en
+    assert "同じ重み" in pair["sgd_decay"].ja and "別の正則化" in pair["adam_decay"].ja
+
+
+def test_intervals_of_bounded_quantities_stay_inside_their_bounds():
+    values = [0.97, 0.99, 1.0]  # t interval ≈ [0.93, 1.03]
+    unbounded = t_interval(values)
+    assert unbounded.high > 1.0
+    bounded = t_interval(values, bounds=PROPORTION)
+    assert bounded.clipped and bounded.high == 1.0 and bounded.low == pytest.approx(unbounded.low)
+    assert bounded.scaled(100).clipped
+    inside = t_interval([0.5, 0.6, 0.7], bounds=PROPORTION)
+    assert not inside.clipped and inside == t_interval([0.5, 0.6, 0.7])
+    assert t_interval([0.01, 0.3, 0.02], bounds=NON_NEGATIVE).low == 0.0
+
+
+def test_an_accuracy_interval_past_100_is_cut_and_said(tmp_path):
+    root = make_run(tmp_path / "run", [Variant("basic"), Variant("top", "basic", accuracy_gain=0.195)],
+                    seeds=[0, 1, 2])
+    analysis, found = analysed(root)
+    acc = analysis.variant("top").metrics["test_accuracy"]
+    assert acc.high <= 1.0 and acc.clipped
+    best = kinds(found, "best")[0]
+    assert best.numbers["ci_high_percent"] <= 100.0 and "cut at 100%" in best.en and "100% で打ち切り" in best.ja
+
+
+def test_ties_for_the_best_name_every_tied_variant(tmp_path):
+    root = make_run(tmp_path / "run", [Variant("basic"), Variant("twin", "basic")], seeds=[0, 1, 2])
+    best = kinds(analysed(root)[1], "best")[0]
+    assert best.numbers["tied"] == ["basic", "twin"] and "basic, twin, tied at" in best.en
+    assert "basic、twin" in best.ja
+
+
+def test_numbers_that_round_to_zero_carry_no_sign_and_one_seed_is_singular(tmp_path):
+    assert _f(-0.001, 2, sign=True) == "0.00" and _f(-0.004, 2) == "0.00" and _f(0.004, 2, sign=True) == "0.00"
+    assert _f(-0.01, 2, sign=True) == "−0.01" and _f(0.5, 1, sign=True) == "+0.5"
+    root = make_run(tmp_path / "run", [Variant("basic")], seeds=[0])
+    text = " ".join(f.en for f in analysed(root)[1])
+    assert "1 seeds" not in text and "(1 seed)" in text
+
+
+def test_early_stopping_epochs_never_round_apart(tmp_path):
+    # best 18, 19, 18+... and stopped = best + 5: means 19 and 24 exactly apart by the patience.
+    root = make_run(tmp_path / "run", [
+        Variant("basic"),
+        Variant("early", "basic", settings={"early_stopping": {"monitor": "val_loss", "patience": 5}},
+                early=(12, 17))], seeds=[0, 1])  # best 12.5 ± 0.7, stopped 17.5 ± 0.7: rounding would give 12 and 18
+    f = kinds(analysed(root)[1], "early_stopping")[0]
+    assert f.numbers["stopped_epoch"] - f.numbers["best_epoch"] == 5 == f.numbers["epochs_after_best"]
+    assert "5 epochs later each time" in f.en and f"after epoch {f.numbers['stopped_epoch']}" in f.en
+
+
+def test_an_unadjusted_interval_beside_a_holm_verdict_says_which_is_adjusted(tmp_path):
+    # Many small, consistent gains: each unadjusted interval excludes 0, Holm across 8 comparisons does not.
+    variants = [Variant("basic")] + [Variant(f"v{i}", "basic", accuracy_gain=0.003) for i in range(8)]
+    _, found = analysed(make_run(tmp_path / "run", variants, seeds=[0, 1, 2, 3, 4]))
+    mixed = [f for f in found if f.kind == "comparison" and f.verdict == "no_clear_difference"
+             and f.numbers["ci_low_points"] > 0]
+    for f in mixed:
+        assert "not adjusted for the study's 8 comparisons" in f.en and "after Holm's adjustment" in f.en
+        assert "補正をしていません" in f.ja
+    plain = [f for f in found if f.kind == "comparison" and f.verdict == "no_clear_difference" and f not in mixed]
+    assert all("not adjusted" not in f.en for f in plain)
+    assert mixed, "the planted gains should give at least one unadjusted interval that excludes 0"
+
+
+def test_a_step_schedule_that_the_run_never_reached_is_said(tmp_path):
+    steps = {"schedule": {"name": "step", "unit": "epoch", "boundaries": [10, EPOCHS], "values": [0.001, 0.0005, 0.0001]}}
+    root = make_run(tmp_path / "run", [Variant("basic"), Variant("adam_lr", "basic", settings=steps,
+                                                                  lr=tuple(0.001 if e < 10 else 0.0005 for e in range(EPOCHS)))],
+                    seeds=[0])
+    f = kinds(analysed(root)[1], "schedule")[0]
+    assert f.numbers["unreached"] == [{"from_epoch": EPOCHS, "lr": 0.0001}]
+    assert f"0.0001 from epoch {EPOCHS}) was never reached" in f.en and f"0〜{EPOCHS - 1}" in f.ja
+    assert np.isclose(f.numbers["lr_last"], 0.0005)
+
+
+def test_the_reports_show_the_pairs_figure_the_batch_norm_caption_and_japanese_keys(tmp_path):
+    from reglab.report import write_report
+
+    sgd = {"optimizer": {"name": "sgd", "lr": 0.05}}
+    root = make_run(tmp_path / "run", [
+        Variant("sgd_l2", settings={**sgd, "l2": {"strength": 0.0005}}),
+        Variant("sgd_decay", "sgd_l2", settings={**sgd, "weight_decay": {"strength": 0.001}}),
+        Variant("bn", "sgd_l2", settings=BN, eval_factor=10.0),
+    ], seeds=[0])
+    ja = write_report(root, tmp_path / "ja", lang="ja").read_text(encoding="utf-8")
+    en = write_report(root, tmp_path / "en", lang="en").read_text(encoding="utf-8")
+    assert "移動平均がデータに追いついていない" in ja and "stale statistics, not overfitting" in en
+    assert "データセット (dataset)" in ja and "入手元 (origin)" in ja and "解決済み" not in ja
+    assert "1 seed " in en or "1 seed)" in en
+    assert "1 seeds" not in en and "1 variants" not in en
