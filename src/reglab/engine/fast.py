@@ -40,7 +40,7 @@ SUPPORTED = {"penalty", "constraint", "loss", "layer", "augmentation", "training
 def stack_key(variant: VariantSpec) -> tuple | None:
     """Variants with equal keys can share one stacked program; None: reference loop only."""
     architecture = variant.architecture
-    if architecture.stacked is None:
+    if architecture.stacker is None:
         return None
     families = registry.families()
     for choice in variant.switches:

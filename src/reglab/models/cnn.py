@@ -28,12 +28,10 @@ from torch.nn.utils import skip_init
 
 from reglab.config import VariantSpec
 from reglab.models.mlp import SeededDropout
-from reglab.models.registry import Architecture, ModelKey, SummaryRow, register
+from reglab.models.catalog import blocks, feature_sizes, per_block
+from reglab.models.registry import SummaryRow
 from reglab.techniques import registry
 from reglab.techniques.layers import torch_momentum
-
-BLOCK_KEYS = {"filters": 32, "kernel_size": 3, "padding": "valid", "pool": 2}
-
 
 class SeededSpatialDropout(nn.Module):
     """Spatial dropout (Keras SpatialDropout2D, PyTorch Dropout2d): drops whole feature maps, one
@@ -107,23 +105,6 @@ KERAS_NAMES = {nn.Conv2d: "conv2d", nn.MaxPool2d: "max_pooling2d", nn.BatchNorm2
                SeededDropout: "dropout", nn.Flatten: "flatten", nn.Linear: "dense"}
 
 
-def blocks(variant: VariantSpec) -> list[dict[str, Any]]:
-    return [dict(block) for block in variant.model_param("conv")]
-
-
-def feature_sizes(variant: VariantSpec, image_shape: tuple[int, int]) -> list[tuple[int, int]]:
-    """The feature maps' height and width after each block (after its pooling). Pooling floors, as
-    Keras's MaxPooling2D with padding "valid" and PyTorch's MaxPool2d."""
-    h, w = image_shape
-    sizes = []
-    for block in blocks(variant):
-        if block["padding"] == "valid":
-            h, w = h - block["kernel_size"] + 1, w - block["kernel_size"] + 1
-        h, w = h // block["pool"], w // block["pool"]
-        sizes.append((h, w))
-    return sizes
-
-
 def build_cnn(variant: VariantSpec, image_shape: tuple[int, int], classes: int,
               init_generator: torch.Generator | None) -> CNN:
     """Weights drawn on the CPU from `init_generator` in layer order (conv kernels, then dense), as
@@ -134,7 +115,7 @@ def build_cnn(variant: VariantSpec, image_shape: tuple[int, int], classes: int,
     norm = variant.switch("batch_norm")
     spatial = variant.switch("spatial_dropout")
     conv_blocks = blocks(variant)
-    spatial_rates = _per_block(spatial["rate"] if spatial else 0.0, len(conv_blocks))
+    spatial_rates = per_block(spatial["rate"] if spatial else 0.0, len(conv_blocks))
 
     def with_norm(layers: list[nn.Module], make_norm) -> None:
         if norm and norm["position"] == "before":
@@ -170,109 +151,3 @@ def build_cnn(variant: VariantSpec, image_shape: tuple[int, int], classes: int,
         for layer in model.convolutions() + model.linears():
             initialise(layer, init_generator)
     return model
-
-
-def _per_block(rate: Any, count: int) -> tuple[float, ...]:
-    return tuple(rate) if isinstance(rate, tuple) else (rate,) * count
-
-
-# ------------------------------------------------------------------------------- the study keys
-
-
-def check_conv(value: Any) -> tuple[Any, str | None]:
-    """`conv`: a non-empty list of blocks, each a table of filters, kernel_size, padding, pool."""
-    example = 'conv = [{ filters = 32, kernel_size = 3, padding = "same", pool = 2 }, { filters = 64 }]'
-    if not isinstance(value, list) or not value or not all(isinstance(b, dict) for b in value):
-        return None, f"must be a non-empty list of conv blocks, like {example}; got {value!r}"
-    normalised = []
-    for index, block in enumerate(value):
-        where = f"block {index + 1}"
-        unknown = sorted(set(block) - set(BLOCK_KEYS))
-        if unknown:
-            return None, f"{where}: unknown key {unknown[0]!r}. A block's keys: {', '.join(BLOCK_KEYS)}"
-        full = {**BLOCK_KEYS, **block}
-        for key, (low, high) in {"filters": (1, 4096), "kernel_size": (1, 31), "pool": (1, 16)}.items():
-            number = full[key]
-            if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
-                return None, f"{where}: {key} must be an integer from {low} to {high}, got {number!r}"
-        if full["padding"] not in ("valid", "same"):
-            return None, (f"{where}: padding must be \"valid\" (no padding: the image shrinks by kernel_size - 1) "
-                          f"or \"same\" (the output keeps the input's size), got {full['padding']!r}")
-        normalised.append(tuple(sorted(full.items())))
-    return tuple(normalised), None
-
-
-def _check(variant: VariantSpec) -> list[str]:
-    spatial = variant.switch("spatial_dropout")
-    count = len(variant.model_param("conv"))
-    if spatial and isinstance(spatial["rate"], tuple) and len(spatial["rate"]) != count:
-        return [f"spatial_dropout gives {len(spatial['rate'])} rates for {count} conv blocks: give one rate, "
-                "or one per conv block"]
-    return []
-
-
-def _fits(variant: VariantSpec, image_shape: tuple[int, int]) -> str | None:
-    h, w = image_shape
-    for index, (block, (after_h, after_w)) in enumerate(zip(blocks(variant), feature_sizes(variant, image_shape))):
-        if after_h < 1 or after_w < 1:
-            return (f"conv block {index + 1} (kernel_size {block['kernel_size']}, padding {block['padding']!r}, "
-                    f"pool {block['pool']}) leaves no pixels of the {h}x{w} images. Fix: padding = \"same\", a smaller "
-                    "kernel_size or pool, or fewer blocks")
-    return None
-
-
-def _cost(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> float:
-    """Per example and epoch: multiply-adds of the forward and backward passes, plus dropout draws
-    at 250 multiply-adds each (as the MLP's estimate)."""
-    h, w = image_shape
-    channels, multiply_adds = 1, 0
-    for block, (after_h, after_w) in zip(blocks(variant), feature_sizes(variant, image_shape)):
-        conv_h = h if block["padding"] == "same" else h - block["kernel_size"] + 1
-        conv_w = w if block["padding"] == "same" else w - block["kernel_size"] + 1
-        multiply_adds += conv_h * conv_w * block["kernel_size"] ** 2 * channels * block["filters"]
-        channels, (h, w) = block["filters"], (after_h, after_w)
-    widths = (channels * h * w, *variant.hidden, classes)
-    multiply_adds += sum(a * b for a, b in zip(widths, widths[1:]))
-    draws = sum(width for width, rate in zip(widths, variant.dropout_rates()) if rate > 0)
-    return variant.epochs * (3 * multiply_adds + 250 * draws)
-
-
-def _stack_key(variant: VariantSpec) -> tuple:
-    # One architecture: the same blocks, head, activation and normalization (BatchNorm2d takes one
-    # momentum and epsilon for the stack), and dropout layers in the same places (stacked_cnn walks
-    # one run's layers for all); the rates may differ from run to run.
-    spatial = variant.switch("spatial_dropout")
-    spatial_places = tuple(rate > 0 for rate in _per_block(spatial["rate"] if spatial else 0.0,
-                                                           len(variant.model_param("conv"))))
-    dropout_places = tuple(rate > 0 for rate in variant.dropout_rates())
-    return (variant.model_params, variant.hidden, variant.activation, variant.switch("batch_norm"),
-            spatial_places, dropout_places)
-
-
-def _stacked(models, variants, device):
-    from reglab.engine.stacked_cnn import StackedCNN  # the engine imports models, not the other way
-
-    return StackedCNN(models, variants, device)
-
-
-ARCHITECTURE = register(Architecture(
-    name="cnn",
-    summary_en="Convolutional network: conv blocks (`conv`: filters, kernel_size, padding, pool), "
-               "flatten, dense hidden layers (`hidden`, may be empty), dense output",
-    summary_ja="畳み込みニューラルネットワーク: 畳み込みブロック（conv: フィルタ数・カーネルサイズ・パディング・"
-               "プーリング）、平坦化、全結合の隠れ層（hidden、空でも可）、出力層",
-    keys=(ModelKey("conv", "the conv blocks, like conv = [{ filters = 32, kernel_size = 3, padding = \"same\", "
-                           "pool = 2 }, { filters = 64 }] (defaults: kernel_size 3, padding \"valid\", pool 2)",
-                   check_conv, lambda blocks_: [dict(b) for b in blocks_]),),
-    refuses={"layer_norm": "a CNN here normalizes with batch_norm (BatchNorm2d on the conv blocks); "
-                           "layer normalization over feature maps is not offered. Use batch_norm"},
-    min_hidden=0,
-    dropout_slots=lambda variant: 1 + len(variant.hidden),
-    build=build_cnn,
-    fits=_fits,
-    cost=_cost,
-    init_key=lambda variant: (variant.model_params, variant.hidden, variant.init.name),
-    stack_key=_stack_key,
-    stacked=_stacked,
-    check=_check,
-))

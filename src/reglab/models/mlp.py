@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn.utils import skip_init
 
 from reglab.config import VariantSpec
-from reglab.models.registry import Architecture, SummaryRow, register
+from reglab.models.registry import SummaryRow
 from reglab.techniques import registry
 
 
@@ -115,53 +115,10 @@ def summarize(model: MLP, input_dim: int | None = None) -> list[SummaryRow]:
     return rows
 
 
-# ----------------------------------------------------------------------------- the architecture
+# The architecture's declaration (keys, cost, stack key, ...) is in models/catalog.py, torch-free.
 
 
-def dropout_slots(variant: VariantSpec) -> int:
-    return len(variant.hidden)
-
-
-def _build(variant: VariantSpec, image_shape: tuple[int, int], classes: int,
-           init_generator: torch.Generator | None) -> MLP:
+def build(variant: VariantSpec, image_shape: tuple[int, int], classes: int,
+          init_generator: torch.Generator | None) -> MLP:
+    """The registry's builder: the MLP for flattened images of `image_shape`."""
     return build_mlp(variant, image_shape[0] * image_shape[1], classes, init_generator)
-
-
-def _cost(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> float:
-    """Per example and epoch: multiply-adds of the forward and backward passes plus dropout draws,
-    a random number costing about 250 multiply-adds (measured on the CPU: the tutorial's dropout
-    models take 15% longer than its basic one)."""
-    widths = (image_shape[0] * image_shape[1], *variant.hidden, classes)
-    multiply_adds = 3 * sum(a * b for a, b in zip(widths, widths[1:]))
-    draws = sum(width for width, rate in zip(variant.hidden, variant.dropout_rates()) if rate > 0)
-    return variant.epochs * (multiply_adds + 250 * draws)
-
-
-def _stack_key(variant: VariantSpec) -> tuple:
-    norm = next((c for c in variant.switches if c.name in ("batch_norm", "layer_norm")), None)
-    # F.batch_norm takes one momentum and epsilon for the whole stack: they are part of the key.
-    return (variant.hidden, variant.activation, norm)
-
-
-def _stacked(models, variants, device):
-    from reglab.engine.stacked_mlp import StackedMLP  # the engine imports models, not the other way
-
-    return StackedMLP(models, variants, device)
-
-
-ARCHITECTURE = register(Architecture(
-    name="mlp",
-    summary_en="Multilayer perceptron: flattened pixels, dense hidden layers (`hidden`), dense output",
-    summary_ja="多層パーセプトロン: 画素を平らに並べ、全結合の隠れ層（hidden）と出力層",
-    keys=(),
-    refuses={"spatial_dropout": "spatial dropout drops whole feature maps of a convolution; an MLP has none. "
-                                "Use dropout, or model = \"cnn\""},
-    min_hidden=1,
-    dropout_slots=dropout_slots,
-    build=_build,
-    fits=lambda variant, image_shape: None,
-    cost=_cost,
-    init_key=lambda variant: (variant.hidden, variant.init.name),
-    stack_key=_stack_key,
-    stacked=_stacked,
-))
