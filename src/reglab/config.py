@@ -312,6 +312,8 @@ class _Checker:
                 self._int(defaults, key, "defaults", 0, low=1, high=100000 if key == "epochs" else 1 << 20)
             elif key == "hidden":
                 self._hidden(value, "defaults", least=0)  # each variant's model says how many it needs
+            elif key == "model" or key in models.all_keys():
+                pass  # checked with each variant, against the model it ends up with
             else:
                 continue  # an unknown key: reported above
             if len(self.problems) == before:
