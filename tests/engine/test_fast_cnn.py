@@ -120,3 +120,19 @@ def test_stacked_gradient_equals_autograd_through_each_runs_own_model(data, swit
         for name, buffer in model.named_buffers():
             if buffer.is_floating_point():
                 torch.testing.assert_close(net.buffers[name][r], buffer, rtol=1e-5, atol=1e-6)
+
+
+def test_an_architecture_without_a_stacked_form_falls_back_to_the_reference_loop_with_a_notice(monkeypatch):
+    import dataclasses
+
+    from reglab.engine.scheduler import plan
+    from reglab.models import registry as architectures
+
+    monkeypatch.setitem(architectures._REGISTRY, "cnn", dataclasses.replace(architectures.lookup("cnn"), stacker=None))
+    study = parse_study(HEADER + '[[variants]]\nname = "a"\n[[variants]]\nname = "m"\nmodel = "mlp"\nhidden = [8]\n')
+    assert stack_key(study.variants[0]) is None and stack_key(study.variants[1]) is not None
+    schedule = plan(study, "fast", torch.device("cpu"), image_shape=(8, 8), cores=1)
+    stacked = {u.members[0][1].name: u.stacked for u in schedule.units}
+    assert stacked == {"a": False, "m": True}
+    assert schedule.notices == ("a: trained in the reference loop (an architecture or technique the fast engine "
+                                "does not stack)",)

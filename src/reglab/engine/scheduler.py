@@ -104,8 +104,8 @@ def _plan_all(study: StudySpec, engine: str, device: torch.device, image_shape: 
         groups.setdefault((key, run[2]) if cpu else key, []).append(run)
     if alone:
         names = sorted({variant.name for _, variant, _ in (u.members[0] for u in alone)})
-        notices.append(f"{', '.join(names)}: trained in the reference loop (a technique the fast engine "
-                       "does not stack)")
+        notices.append(f"{', '.join(names)}: trained in the reference loop (an architecture or technique the "
+                       "fast engine does not stack)")
     units = list(alone)
     for members in groups.values():
         # On the CPU each worker gets a share of a group, so that both cores have work.
