@@ -10,8 +10,11 @@ import math
 import time
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
+from reglab.startup import import_dynamo, long_lived_imports
+
+with long_lived_imports():  # see startup.py
+    import torch
+    import torch.nn.functional as F
 
 MEASURED_STEPS = 8
 EVALUATION_SHARE = 0.25  # validation each epoch and the final test, on top of the training steps
@@ -77,6 +80,7 @@ def _step_seconds(inputs: int, hidden: tuple[int, ...], batch: int, device: str)
     widths = (inputs, *hidden, 10)
     layers = [torch.nn.Linear(a, b) for a, b in zip(widths, widths[1:])]
     model = torch.nn.Sequential(*[m for layer in layers for m in (layer, torch.nn.ReLU())][:-1]).to(target)
+    import_dynamo()  # Adam imports it anyway: here once, without the garbage collector
     optimizer = torch.optim.Adam(model.parameters())
     x = torch.rand(batch, inputs, generator=generator).to(target)
     y = torch.randint(0, 10, (batch,), generator=generator).to(target)
@@ -87,12 +91,21 @@ def _step_seconds(inputs: int, hidden: tuple[int, ...], batch: int, device: str)
         loss.backward()
         optimizer.step()
 
-    step()  # the first step allocates
-    if target.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(MEASURED_STEPS):
-        step()
-    if target.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - started) / MEASURED_STEPS
+    # On the CPU with one thread, as each CPU worker trains (engine/scheduler.py): with torch's
+    # default two threads on a loaded two-core machine a step of the tutorial's model took 0.4 to
+    # 1.1 s instead of 20 ms (the threads wait for each other), and the estimate 8 s of start-up.
+    threads = torch.get_num_threads()
+    if target.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        step()  # the first step allocates
+        if target.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        for _ in range(MEASURED_STEPS):
+            step()
+        if target.type == "cuda":
+            torch.cuda.synchronize()
+        return (time.perf_counter() - started) / MEASURED_STEPS
+    finally:
+        torch.set_num_threads(threads)

@@ -20,7 +20,6 @@ not depend on how many other runs the study has (float rounding differs with the
 from __future__ import annotations
 
 import ctypes
-import importlib
 import math
 import multiprocessing
 import os
@@ -41,7 +40,7 @@ from reglab.engine.checkpoint import Checkpointer
 from reglab.engine.fast import stack_key, train_stack
 from reglab.engine.reference import DeviceData, RunOutcome, train_run
 from reglab.errors import ReglabError
-from reglab.startup import long_lived_imports
+from reglab.startup import import_dynamo
 from reglab.store.records import EpochRecord
 
 ENGINES = ("auto", "reference", "fast")
@@ -197,18 +196,6 @@ def execute(schedule: Schedule, data: DeviceData, store, observer, cancel: threa
     often (and when `cancel` is set) beside their record, and pick it up again if one is there."""
     driver = StudyDriver(store, observer, checkpoint_seconds)
     (executor or LocalExecutor()).run(schedule, data, driver, cancel or threading.Event())
-
-
-def import_dynamo() -> None:
-    """torch.optim imports torch._dynamo whatever it is asked to do: Optimizer.__init__ calls
-    add_param_group and zero_grad, state_dict and load_state_dict are wrapped in
-    torch._disable_dynamo, which imports it on their first call, and every step() imports it to
-    call torch._dynamo.graph_break() (torch/optim/optimizer.py, torch 2.13). In eager mode these
-    calls do nothing, but the import is unconditional: avoiding it would mean leaving torch.optim
-    (the reference loop's oracle) or stubbing torch's internals. So it is paid once, before any
-    run's clock starts (1.5 s on two cores), and without the garbage collector (startup.py)."""
-    with long_lived_imports():
-        importlib.import_module("torch._dynamo")
 
 
 class LocalExecutor:
