@@ -87,6 +87,9 @@ COMMANDS = [
     ["results", "{run}"],
     ["results", "{run}", "--format", "json"],
     ["report", "{run}", "--out", "{tmp}/report"],
+    ["export", "{run}", "--to", "csv", "{tmp}/csv"],
+    ["export", "{run}", "--to", "tensorboard", "{tmp}/tb"],
+    ["watch", "--help"],
     ["run", "no-such-study"],  # a usage error is reported before anything heavy
 ]
 

@@ -161,7 +161,9 @@ class StudyDriver:
         self.observer.runs_started([(variant, seed) for _, variant, seed in unit.members])
 
     def epoch_finished(self, unit: Unit, position: int, record: EpochRecord) -> None:
-        self.observer.epoch_finished(unit.members[position][1], record)
+        index, variant, seed = unit.members[position]
+        self.store.save_progress(index, variant.name, seed, record)  # what the live page shows (reglab.live)
+        self.observer.epoch_finished(variant, record)
 
     def unit_finished(self, unit: Unit, outcomes: list[RunOutcome]) -> None:
         for (index, _, _), outcome in zip(unit.members, outcomes):
