@@ -521,8 +521,8 @@ class _Checker:
                 own = copy.deepcopy(base)
                 for key, value in point.values:
                     sweeping.apply(own, inherited, key, value, shorthands)
-                own.update(name=point.name, description=sweep.description or f"{sweep.name} sweep: {point.name}",
-                           baseline=baseline)
+                english, japanese = sweep.describe(point)
+                own.update(name=point.name, description=english, description_ja=japanese, baseline=baseline)
                 merged = {**inherited, **own}
                 if "epochs" in overrides:
                     merged["epochs"] = overrides["epochs"]

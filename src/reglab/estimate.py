@@ -7,6 +7,7 @@ usually quicker, and a shared machine drifts."""
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 
@@ -51,6 +52,7 @@ def plan(study, device: str = "cpu", measure: bool = True) -> Plan:
             if key not in per_step:
                 per_step[key] = _step_seconds(_inputs(study), variant.hidden, key[1], device)
             seconds += per_step[key] * steps * seeds * (1 + EVALUATION_SHARE)
+        seconds /= _runs_side_by_side(device)
     return Plan(len(study.variants) * seeds, len(study.variants), seeds, sum(steps_by_variant) * seeds, seconds)
 
 
@@ -60,6 +62,14 @@ def duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{round(seconds / 60)} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def _runs_side_by_side(device: str) -> int:
+    """On the CPU one single-thread worker per core trains runs side by side (engine/scheduler.py),
+    and a step is measured with one thread; a GPU trains one stack at a time."""
+    if device in ("cuda", "auto") and torch.cuda.is_available():
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _inputs(study) -> int:
@@ -98,14 +108,16 @@ def _step_seconds(inputs: int, hidden: tuple[int, ...], batch: int, device: str)
     if target.type == "cpu":
         torch.set_num_threads(1)
     try:
-        step()  # the first step allocates
-        if target.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
+        step()  # the first steps allocate and warm up
+        step()
+        timings = []
         for _ in range(MEASURED_STEPS):
+            started = time.perf_counter()
             step()
-        if target.type == "cuda":
-            torch.cuda.synchronize()
-        return (time.perf_counter() - started) / MEASURED_STEPS
+            if target.type == "cuda":
+                torch.cuda.synchronize()
+            timings.append(time.perf_counter() - started)
     finally:
         torch.set_num_threads(threads)
+    # The fastest step: on a shared machine the others measure the neighbours, not the study.
+    return min(timings)
