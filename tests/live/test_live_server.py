@@ -248,11 +248,13 @@ def _non_loopback_address() -> str | None:
 
 
 def test_diverged_and_stopped_early_runs_are_told_apart(finished_run, tmp_path):
+    from dataclasses import replace
+
     run = copy(finished_run, tmp_path / "run")
-    for name, change in (("seed-0.json", {"status": "diverged", "diverged_at": 2}),
-                         ("seed-1.json", {"stopped_epoch": 2, "best_epoch": 1})):
-        path = run / "runs" / "00-basic" / name
-        path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    store = RunStore.open(run)
+    stored = {r.record.seed: r for r in store.load_runs()[0] if r.record.variant == "basic"}
+    for seed, change in ((0, {"status": "diverged", "diverged_at": 2}), (1, {"stopped_epoch": 2, "best_epoch": 1})):
+        store.save_run(0, replace(stored[seed].record, **change), stored[seed].arrays())
     runs = snapshot(run)["variants"][0]["runs"]
     assert [(r["status"], r.get("diverged_at"), r.get("stopped_epoch")) for r in runs] == [
         ("diverged", 2, None), ("stopped_early", None, 2)]
