@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from reglab.analysis import diagnostics as D
 from reglab.analysis import weights as W
@@ -240,10 +239,9 @@ def _add_arrays(analysis: VariantAnalysis, source: VariantRuns, labels: np.ndarr
                                    f"{predictions.shape[0]} predictions for {labels.shape[0]} test labels"))
             continue
         analysis.predictions[stored.record.seed] = predictions
-        cm = confusion_matrix(labels, predictions, labels=range(classes))
+        cm = confusion_matrix(labels, predictions, classes)
         confusion = cm if confusion is None else confusion + cm
-        scores.append(np.array(precision_recall_fscore_support(labels, predictions, labels=range(classes),
-                                                               zero_division=0)[:3]))
+        scores.append(precision_recall_f1(cm))
     analysis.sparsity = {layer: t_interval(values, bounds=PROPORTION) for layer, values in shares.items()}
     analysis.hidden_sparsity = (t_interval([h for h in hidden if np.isfinite(h)], bounds=PROPORTION)
                                 if hidden else None)
@@ -264,3 +262,24 @@ def _comparisons(variants: list[VariantAnalysis], metric: str, higher: bool) -> 
         out.append(paired_comparison(metric, v.name, base.name, v.per_seed[metric], base.per_seed[metric],
                                      higher_is_better=higher, bounds=DIFFERENCE_BOUNDS.get(metric)))
     return out
+
+
+# numpy rather than scikit-learn: importing sklearn.metrics took about a second of every report.
+# tests/analysis/test_analysis_metrics.py checks both against scikit-learn's.
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int) -> np.ndarray:
+    """counts[true, predicted]; predictions outside 0..classes-1 are not counted (as sklearn's `labels=`)."""
+    labels, predictions = np.asarray(labels, dtype=np.int64), np.asarray(predictions, dtype=np.int64)
+    kept = (labels >= 0) & (labels < classes) & (predictions >= 0) & (predictions < classes)
+    flat = labels[kept] * classes + predictions[kept]
+    return np.bincount(flat, minlength=classes * classes).reshape(classes, classes)
+
+
+def precision_recall_f1(confusion: np.ndarray) -> np.ndarray:
+    """[3, classes]: precision, recall and F1 per class, 0 where a denominator is 0 (sklearn's zero_division=0)."""
+    tp = np.diag(confusion).astype(float)
+    predicted, actual = confusion.sum(axis=0), confusion.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(actual > 0, tp / actual, 0.0)
+        f1 = np.where(predicted + actual > 0, 2 * tp / (predicted + actual), 0.0)
+    return np.array([precision, recall, f1])

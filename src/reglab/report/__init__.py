@@ -55,8 +55,7 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
 def _write(out: Path, analysis: Analysis, found: list[Finding], lang: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     pngs: dict[str, bytes] = {}
-    for name, make in figures.FIGURES.items():
-        data = figures.png(make, analysis, lang)
+    for name, data in figures.render_all(analysis, lang).items():
         path = out / f"{name}.png"
         if data is None:
             path.unlink(missing_ok=True)  # a figure of an earlier report of this run would mislead
