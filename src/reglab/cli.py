@@ -283,40 +283,32 @@ def _mean_std(stats: dict[str, Any], percent: bool = False) -> str:
 
 
 def cmd_studies(args: argparse.Namespace) -> int:
-    from reglab.config import builtin_studies, load_study
+    import reglab
 
     table = Table(title="Built-in studies (reglab run NAME)", title_justify="left")
     for column in ("name", "variants", "seeds", "description"):
         table.add_column(column)
-    for name in sorted(builtin_studies()):
-        study = load_study(name)
-        add_row(table, name, str(len(study.variants)), str(len(study.seeds)), study.description)
+    for name, study in reglab.studies().items():
+        add_row(table, name, str(len(study.spec.variants)), str(len(study.seeds)), study.description)
     out.print(table)
     return 0
 
 
 def cmd_techniques(args: argparse.Namespace) -> int:
-    from reglab.techniques import registry
+    import reglab
+    from reglab.techniques.registry import CHOICE_FAMILIES
 
-    families = registry.families()
+    listing = reglab.techniques()
     if args.format == "json":
-        listing = [
-            {"name": t.name, "family": family, "key": family if family in registry.CHOICE_FAMILIES else t.name,
-             "summary": {"en": t.summary_en, "ja": t.summary_ja},
-             "parameters": [p.as_json() for p in t.params],
-             "keras_defaults": dict(t.keras_defaults)}
-            for family, members in families.items() for t in members.values()
-        ]
         sys.stdout.write(json.dumps(listing, indent=2, ensure_ascii=False) + "\n")
         return 0
     table = Table(title="Techniques", title_justify="left")
     for column in ("family", "name", "description"):
         table.add_column(column, no_wrap=column != "description")
-    for family, members in families.items():
-        for t in members.values():
-            add_row(table, family, t.name, t.summary_ja if args.lang == "ja" else t.summary_en)
+    for technique in listing:
+        add_row(table, technique["family"], technique["name"], technique["summary"][args.lang])
     out.print(table)
-    out.print(f"In a study: {', '.join(registry.CHOICE_FAMILIES)} name one member "
+    out.print(f"In a study: {', '.join(CHOICE_FAMILIES)} name one member "
               '(optimizer = { name = "adam", lr = 0.001 }); every other technique is its own key '
               "(l2 = 0.001, dropout = [0.3, 0.2], early_stopping = { patience = 5 }).", markup=False)
     out.print("Parameters, defaults and ranges: reglab techniques --format json", style="dim")
@@ -324,16 +316,11 @@ def cmd_techniques(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from reglab.config import load_study
-    from reglab.models import build_mlp, summarize
-    from reglab.engine.seeding import generator
+    from reglab import lab
 
-    study = load_study(args.study)
-    input_dim = args.input_dim or (64 if study.data.dataset == "digits" else 784)
-    for variant in study.variants:
-        model = build_mlp(variant, input_dim, 10, generator(0, "init"))
-        rows = summarize(model, input_dim)
-        table = Table(title=escape(f'Model: "{variant.name}"  ({input_dim} inputs)'), title_justify="left")
+    study, _ = lab.load_study(args.study)
+    for name, input_dim, rows in lab.model_summaries(study, args.input_dim):
+        table = Table(title=escape(f'Model: "{name}"  ({input_dim} inputs)'), title_justify="left")
         for column, justify in (("Layer (type)", "left"), ("Output Shape", "left"), ("Param #", "right")):
             table.add_column(column, justify=justify)
         for row in rows:

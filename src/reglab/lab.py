@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from reglab.config import StudySpec, study_from_dict
 from reglab.config import load_study as _load_study
-from reglab.errors import ReglabError
+from reglab.errors import ConfigError, ReglabError
 from reglab.observers import Observers, Silent
 
 if TYPE_CHECKING:
@@ -51,10 +51,11 @@ class StudyInterrupted(KeyboardInterrupt):
 # ------------------------------------------------------------------------------ a study to run
 
 
-def load_study(source: str | Path | StudySpec, *, seeds: int | list[int] | None = None, epochs: int | None = None,
-               dataset: str | None = None) -> tuple[StudySpec, str]:
-    """A built-in name, a .toml path or a study already built, with the command line's overrides
-    applied and checked; and its source text (what the run directory keeps as study.toml)."""
+def load_study(source: Any, *, seeds: int | list[int] | None = None, epochs: int | None = None,
+               dataset: str | None = None, sweep: Any = None) -> tuple[StudySpec, str]:
+    """A built-in name, a .toml path, a reglab.Study or a StudySpec, with the command line's
+    overrides applied and checked; and its source text (what the run directory keeps as
+    study.toml). `sweep` replaces the study's variants by a sweep's points (see sweep_table)."""
     overrides: dict[str, Any] = {}
     if seeds:
         overrides["seeds"] = seeds
@@ -62,13 +63,38 @@ def load_study(source: str | Path | StudySpec, *, seeds: int | list[int] | None 
         overrides["epochs"] = epochs
     if dataset:
         overrides["dataset"] = dataset
+    if sweep is not None:
+        overrides["sweeps"] = [sweep_table(sweep)]
     if isinstance(source, StudySpec):
         if not overrides:
             return source, ""
         return study_from_dict(source.to_dict(), source.source or source.name, overrides), ""
+    if hasattr(source, "to_toml") and hasattr(source, "spec"):  # a reglab.Study built in Python
+        text = source.to_toml()
+        if not overrides:
+            return source.spec, text
+        return study_from_dict(source.to_dict(), f"Study({source.name!r})", overrides), text
     study = _load_study(str(source), overrides)
     path = Path(study.source) if study.source and Path(study.source).is_file() else None
     return study, path.read_text(encoding="utf-8") if path else ""
+
+
+def sweep_table(sweep: Any) -> dict[str, Any]:
+    """A [[sweeps]] table from what `sweep=` may be: the table itself ({"values": {...}, ...}),
+    just its values ({"l2": {"log": [1e-6, 1e-1], "points": 5}}), or the command line's
+    SETTING=... texts ("l2=1e-6:1e-1:log:5", or a list of them, one per factor)."""
+    from reglab import sweeps
+
+    if isinstance(sweep, str):
+        sweep = [sweep]
+    if isinstance(sweep, (list, tuple)):
+        try:
+            return sweeps.parse_cli(list(sweep))
+        except sweeps.SweepError as exc:
+            raise ConfigError("sweep", [f"{exc.where}: {exc.message}"]) from None
+    if isinstance(sweep, dict):
+        return dict(sweep) if "values" in sweep else {"values": dict(sweep)}
+    raise ConfigError("sweep", [f"must be a table of values or SETTING=... texts, got {sweep!r}"])
 
 
 def run_options(study: StudySpec, *, out: Path | str | None = None, data_dir: Path | str | None = None,
@@ -192,3 +218,14 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
     path = write(Path(run_dir), out_dir, lang or default_lang(), notify=observer.report_missing)
     observer.report_written(path)
     return path
+
+
+def model_summaries(study: StudySpec, input_dim: int | None = None) -> list[tuple[str, int, list[Any]]]:
+    """(variant name, inputs, its layers as reglab.models.summarize gives them), like Keras's
+    model.summary(); the inputs default to 64 for digits, else 784 (28 x 28 images)."""
+    from reglab.engine.seeding import generator
+    from reglab.models import build_mlp, summarize
+
+    input_dim = input_dim or (64 if study.data.dataset == "digits" else 784)
+    return [(variant.name, input_dim, summarize(build_mlp(variant, input_dim, 10, generator(0, "init")), input_dim))
+            for variant in study.variants]

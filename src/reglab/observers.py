@@ -14,8 +14,8 @@ from typing import Any, Protocol
 from reglab.store.records import EpochRecord, RunRecord
 
 # Every event, in the order a study meets them (study_finished .. report_written once, at the end).
-EVENTS = ("notice", "study_started", "runs_started", "epoch_finished", "run_finished", "stopping",
-          "study_finished", "report_missing", "report_written")
+EVENTS = ("notice", "study_started", "runs_started", "units_running", "epoch_finished", "run_finished",
+          "stopping", "study_finished", "report_missing", "report_written")
 
 
 class Observer(Protocol):
@@ -36,6 +36,7 @@ class Silent:
     def runs_started(self, runs: list[tuple[Any, int]]) -> None: pass
     def epoch_finished(self, variant: Any, record: EpochRecord) -> None: pass
     def run_finished(self, record: RunRecord) -> None: pass
+    def units_running(self, nodes: dict[str, int]) -> None: pass  # a cluster: units in flight on each node
     # The lab's events (lab.py).
     def stopping(self) -> None: pass  # a first Ctrl-C / kernel interrupt: stopping at the epoch's end
     def study_finished(self, run_dir: Path) -> None: pass  # every run trained and stored
@@ -60,6 +61,7 @@ class Observers(Silent):
     def runs_started(self, runs): self._send("runs_started", runs)
     def epoch_finished(self, variant, record): self._send("epoch_finished", variant, record)
     def run_finished(self, record): self._send("run_finished", record)
+    def units_running(self, nodes): self._send("units_running", nodes)
     def stopping(self): self._send("stopping")
     def study_finished(self, run_dir): self._send("study_finished", run_dir)
     def report_missing(self, line): self._send("report_missing", line)

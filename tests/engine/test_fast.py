@@ -357,12 +357,12 @@ def test_spawned_workers_train_what_forked_ones_do(data, monkeypatch):
 def test_a_failing_worker_process_stops_the_study_with_its_error(data, monkeypatch, raised, expected):
     import reglab.engine.scheduler as scheduler
 
-    real = scheduler._train
+    real = scheduler.train_unit
     def failing(unit, *args):
         if unit.members[0][1].name == "b":
             raise raised()
         return real(unit, *args)
-    monkeypatch.setattr(scheduler, "_train", failing)  # the forked workers inherit the patch
+    monkeypatch.setattr(scheduler, "train_unit", failing)  # the forked workers inherit the patch
     vs = variants('[[variants]]\nname = "a"\n[[variants]]\nname = "b"\n')
     units = tuple(Unit(((i, v, 0),), True) for i, v in enumerate(vs))
     recorder = Recorder()

@@ -66,12 +66,12 @@ def test_five_thousand_units_are_all_trained_by_two_worker_processes(monkeypatch
     study = parse_study(MANY)
     schedule = scheduler.plan(study, "auto", torch.device("cpu"), input_dim=64, cores=2)
     assert len(schedule.units) == 5000 and schedule.workers == 2
-    monkeypatch.setattr(scheduler, "_train", _instant)
+    monkeypatch.setattr(scheduler, "train_unit", _instant)
     store, errors = _Saved(), []
 
     def execute():
         try:
-            scheduler._run_in_processes(schedule, None, store, _Quiet(), threading.Event(), None)
+            scheduler._run_in_processes(schedule, None, scheduler.StudyDriver(store, _Quiet(), None), threading.Event())
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 

@@ -6,7 +6,9 @@ its best weights, and the history so far. Resuming from it gives the numbers an 
 run gives (tests/test_resume.py checks that bit for bit on the CPU).
 
 Written with torch.save and read with torch.load(weights_only=True): tensors, numbers, strings,
-lists and dicts only, so a checkpoint file cannot run code when it is loaded.
+lists and dicts only, so a checkpoint file cannot run code when it is loaded. A checkpoint is
+bytes: locally a file beside the run's record; on a cluster (engine/ray_executor.py) the worker
+sends them to the driver, which writes that same file.
 """
 
 from __future__ import annotations
@@ -39,12 +41,19 @@ class Checkpointer:
         self.stopping = stopping or threading.Event()
         self.last_saved = time.monotonic()
 
+    def read_bytes(self) -> bytes | None:
+        return self.path.read_bytes() if self.path.is_file() else None
+
+    def write_bytes(self, data: bytes) -> None:
+        write_bytes(self.path, data)
+
     def load(self) -> dict[str, Any] | None:
         """The saved state, or None when there is none or it cannot be read (the run starts over)."""
-        if not self.path.is_file():
-            return None
         try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
+            data = self.read_bytes()
+            if data is None:
+                return None
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception:  # a damaged checkpoint costs only the work since the run started
             return None
         if not (isinstance(state, dict) and state.get("format") == FORMAT and state.get("engine") == self.engine):
@@ -56,7 +65,7 @@ class Checkpointer:
             return False
         buffer = io.BytesIO()
         torch.save({"format": FORMAT, "engine": self.engine, **build()}, buffer)
-        write_bytes(self.path, buffer.getvalue())
+        self.write_bytes(buffer.getvalue())
         self.last_saved = time.monotonic()
         return True
 

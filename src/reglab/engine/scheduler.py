@@ -32,6 +32,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -130,48 +131,112 @@ class Interrupted(Exception):
     """Raised inside a worker at an epoch boundary once the study has been asked to stop."""
 
 
-def execute(schedule: Schedule, data: DeviceData, store, observer,
-            cancel: threading.Event | None = None, checkpoint_seconds: float | None = None) -> None:
+class Executor(Protocol):
+    """Where a schedule's units train: the local processes (LocalExecutor, the default) or a
+    cluster (engine/ray_executor.py). Whichever it is, it reports every unit to the StudyDriver,
+    which runs in the study's process and is the only writer of the run store."""
+
+    def device(self, requested: str) -> torch.device:
+        """The device units train on ("auto" resolved where they will run)."""
+
+    def cores(self) -> int:
+        """The CPU cores the units spread over (the CPU's stacks are sized by it)."""
+
+    def data_device(self, device: torch.device) -> torch.device:
+        """Where the study's process keeps the data it hands to run()."""
+
+    def run(self, schedule: Schedule, data: DeviceData, driver: StudyDriver, cancel: threading.Event) -> None:
+        """Train every unit; raise the first failure, or Interrupted once `cancel` stopped it early."""
+
+
+class StudyDriver:
+    """The study's side of training, whatever executor trains the units: progress to the
+    observer, finished runs and checkpoints into the store."""
+
+    def __init__(self, store, observer, checkpoint_seconds: float | None):
+        self.store, self.observer = store, observer
+        self.checkpoint_seconds = checkpoint_seconds
+
+    def unit_started(self, unit: Unit) -> None:
+        self.observer.runs_started([(variant, seed) for _, variant, seed in unit.members])
+
+    def epoch_finished(self, unit: Unit, position: int, record: EpochRecord) -> None:
+        self.observer.epoch_finished(unit.members[position][1], record)
+
+    def unit_finished(self, unit: Unit, outcomes: list[RunOutcome]) -> None:
+        for (index, _, _), outcome in zip(unit.members, outcomes):
+            self.store.save_run(index, outcome.record, outcome.arrays)
+            self.observer.run_finished(outcome.record)
+
+    def units_running(self, nodes: dict[str, int]) -> None:
+        """A cluster's executor: how many units are in flight on each node."""
+        show = getattr(self.observer, "units_running", None)  # observers written before clusters lack it
+        if show is not None:
+            show(nodes)
+
+    def checkpointer(self, unit: Unit, stopping: threading.Event) -> Checkpointer | None:
+        return unit_checkpointer(unit, self.store, self.checkpoint_seconds, stopping)
+
+
+def unit_checkpointer(unit: Unit, store, checkpoint_seconds: float | None,
+                      stopping: threading.Event) -> Checkpointer | None:
+    """The checkpoint file of a unit (single runs only) in the run store."""
+    if checkpoint_seconds is None or len(unit.members) != 1:
+        return None
+    index, variant, seed = unit.members[0]
+    return Checkpointer(store.checkpoint_path(index, variant.name, seed), checkpoint_seconds, stopping,
+                        engine="fast" if unit.stacked else "reference")
+
+
+def execute(schedule: Schedule, data: DeviceData, store, observer, cancel: threading.Event | None = None,
+            checkpoint_seconds: float | None = None, executor: Executor | None = None) -> None:
     """Train every unit, save each run as its unit ends; re-raises the first failure.
 
     With `checkpoint_seconds`, single runs (in either engine) save an epoch checkpoint at most that
     often (and when `cancel` is set) beside their record, and pick it up again if one is there."""
-    cancel = cancel or threading.Event()
-    # torch.optim imports torch._dynamo on its first step (1.5 s on two cores): done once here, so
-    # that it is not charged to the first run's time (and forked workers inherit it).
-    importlib.import_module("torch._dynamo")
-    if schedule.workers > 1:
-        _run_in_processes(schedule, data, store, observer, cancel, checkpoint_seconds)
-        return
-
-    def run_unit(unit: Unit) -> None:
-        observer.runs_started([(variant, seed) for _, variant, seed in unit.members])
-
-        def epoch_done(position: int, record: EpochRecord) -> None:
-            observer.epoch_finished(unit.members[position][1], record)
-            if cancel.is_set():
-                raise Interrupted
-
-        outcomes = _train(unit, data, epoch_done, _checkpointer(unit, store, checkpoint_seconds, cancel))
-        for (index, _, _), outcome in zip(unit.members, outcomes):
-            store.save_run(index, outcome.record, outcome.arrays)
-            observer.run_finished(outcome.record)
-
-    previous_threads = torch.get_num_threads()
-    if schedule.threads_per_worker:
-        torch.set_num_threads(schedule.threads_per_worker)
-    try:
-        _run_in_order(schedule, run_unit, observer)
-    finally:
-        torch.set_num_threads(previous_threads)
+    driver = StudyDriver(store, observer, checkpoint_seconds)
+    (executor or LocalExecutor()).run(schedule, data, driver, cancel or threading.Event())
 
 
-def _checkpointer(unit: Unit, store, checkpoint_seconds: float | None, cancel) -> Checkpointer | None:
-    if checkpoint_seconds is None or len(unit.members) != 1:
-        return None
-    index, variant, seed = unit.members[0]
-    return Checkpointer(store.checkpoint_path(index, variant.name, seed), checkpoint_seconds, cancel,
-                        engine="fast" if unit.stacked else "reference")
+class LocalExecutor:
+    """This machine: on the CPU one single-thread process per core, else one unit after another in
+    the study's process (the GPU, the reference engine)."""
+
+    def device(self, requested: str) -> torch.device:
+        from reglab.engine.study import resolve_device
+        return resolve_device(requested)
+
+    def cores(self) -> int:
+        return available_cores()
+
+    def data_device(self, device: torch.device) -> torch.device:
+        return device
+
+    def run(self, schedule: Schedule, data: DeviceData, driver: StudyDriver, cancel: threading.Event) -> None:
+        # torch.optim imports torch._dynamo on its first step (1.5 s on two cores): done once here, so
+        # that it is not charged to the first run's time (and forked workers inherit it).
+        importlib.import_module("torch._dynamo")
+        if schedule.workers > 1:
+            _run_in_processes(schedule, data, driver, cancel)
+            return
+
+        def run_unit(unit: Unit) -> None:
+            driver.unit_started(unit)
+
+            def epoch_done(position: int, record: EpochRecord) -> None:
+                driver.epoch_finished(unit, position, record)
+                if cancel.is_set():
+                    raise Interrupted
+
+            driver.unit_finished(unit, train_unit(unit, data, epoch_done, driver.checkpointer(unit, cancel)))
+
+        previous_threads = torch.get_num_threads()
+        if schedule.threads_per_worker:
+            torch.set_num_threads(schedule.threads_per_worker)
+        try:
+            _run_in_order(schedule, run_unit, driver.observer)
+        finally:
+            torch.set_num_threads(previous_threads)
 
 
 # ------------------------------------------------------------------------ worker processes
@@ -187,14 +252,14 @@ def _checkpointer(unit: Unit, store, checkpoint_seconds: float | None, cancel) -
 START_METHOD = "fork" if sys.platform == "linux" else "spawn"
 
 
-def _run_in_processes(schedule: Schedule, data: DeviceData, store, observer, cancel: threading.Event,
-                      checkpoint_seconds: float | None) -> None:
+def _run_in_processes(schedule: Schedule, data: DeviceData, driver: StudyDriver, cancel: threading.Event) -> None:
     context = multiprocessing.get_context(START_METHOD)
     # The next unit to take, shared by the workers: a counter, not a queue filled up front (a
     # pipe holds about 64 KB, so filling one with thousands of unit numbers blocked for ever).
     tasks, events, stop = context.Value("q", 0), context.Queue(), context.Event()
     workers = [context.Process(target=_worker, name=f"reglab-worker-{w}", daemon=True,
-                               args=(schedule, data, store, checkpoint_seconds, tasks, events, stop, os.getpid()))
+                               args=(schedule, data, driver.store, driver.checkpoint_seconds, tasks, events, stop,
+                                     os.getpid()))
                for w in range(min(schedule.workers, len(schedule.units)))]
     failure: BaseException | None = None
     running, finished = len(workers), 0
@@ -217,16 +282,13 @@ def _run_in_processes(schedule: Schedule, data: DeviceData, store, observer, can
             kind, number, *payload = message
             unit = schedule.units[number] if number is not None else None
             if kind == "started":
-                observer.runs_started([(variant, seed) for _, variant, seed in unit.members])
+                driver.unit_started(unit)
             elif kind == "epoch":
-                position, record = payload
-                observer.epoch_finished(unit.members[position][1], record)
+                driver.epoch_finished(unit, *payload)
             elif kind == "finished" and failure is None:
                 finished += 1
                 try:
-                    for (index, _, _), outcome in zip(unit.members, payload[0]):
-                        store.save_run(index, outcome.record, outcome.arrays)
-                        observer.run_finished(outcome.record)
+                    driver.unit_finished(unit, payload[0])
                 except Exception as error:  # a full disk: the workers end their epochs and checkpoint
                     failure = error
                     stop.set()
@@ -269,7 +331,7 @@ def _worker(schedule: Schedule, data: DeviceData, store, checkpoint_seconds: flo
                     raise Interrupted
 
             try:
-                outcomes = _train(unit, data, epoch_done, _checkpointer(unit, store, checkpoint_seconds, stop))
+                outcomes = train_unit(unit, data, epoch_done, unit_checkpointer(unit, store, checkpoint_seconds, stop))
             except Interrupted:
                 break
             except ReglabError as error:
@@ -312,8 +374,8 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _train(unit: Unit, data: DeviceData, epoch_done: Callable[[int, EpochRecord], None],
-           checkpoint: Checkpointer | None) -> list[RunOutcome]:
+def train_unit(unit: Unit, data: DeviceData, epoch_done: Callable[[int, EpochRecord], None],
+               checkpoint: Checkpointer | None) -> list[RunOutcome]:
     """Train a unit; epoch_done(position of the run in the unit, record) after each epoch of each run."""
     if unit.stacked:
         return train_stack(data, [(variant, seed) for _, variant, seed in unit.members],

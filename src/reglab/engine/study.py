@@ -21,7 +21,7 @@ from reglab import __version__
 from reglab.config import DESCRIPTIVE_KEYS, StudySpec
 from reglab.data import make_splits, resolve_dataset
 from reglab.engine.reference import DeviceData
-from reglab.engine.scheduler import execute, plan
+from reglab.engine.scheduler import Executor, LocalExecutor, execute, plan
 from reglab.engine.seeding import generator
 from reglab.models import build_mlp, summarize
 from reglab.errors import ReglabError
@@ -66,16 +66,20 @@ def environment(device: torch.device) -> dict[str, Any]:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda" and torch.cuda.is_available()
+                        else "a cluster's GPUs" if device.type == "cuda" else platform.processor() or "cpu"),
         "torch_threads": torch.get_num_threads(),
     }
 
 
 def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None = None,
-              cancel: threading.Event | None = None) -> RunStore:
-    """Train the study into a new run directory, or finish the one `options.out` names."""
+              cancel: threading.Event | None = None, executor: Executor | None = None) -> RunStore:
+    """Train the study into a new run directory, or finish the one `options.out` names. The units
+    train where `executor` puts them (this machine's processes by default); the run directory is
+    the same whichever it is."""
     observer = observer or Silent()
-    device = resolve_device(options.device)
+    executor = executor or LocalExecutor()
+    device = executor.device(options.device)
     dataset, notices = resolve_dataset(
         study.data.dataset, data_dir=options.data_dir, allow_download=options.allow_download
     )
@@ -114,16 +118,17 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
             store.write_data(data_info, splits.y_test, _as_uint8_images(splits.x_test, splits.image_shape))
             done = frozenset()
 
-        data = DeviceData.from_arrays(splits, device)
+        data = DeviceData.from_arrays(splits, executor.data_device(device))
         for index, variant in enumerate(study.variants):
             model = build_mlp(variant, data.input_dim, data.classes, generator(0, "init"))
             store.save_model_summary(index, variant.name, [asdict(row) for row in summarize(model, data.input_dim)])
-        schedule = plan(study, options.engine, device, input_dim=data.input_dim, done=done)
+        schedule = plan(study, options.engine, device, input_dim=data.input_dim, cores=executor.cores(), done=done)
         for message in schedule.notices:
             observer.notice(message)
         remaining = [(variant, seed) for unit in schedule.units for _, variant, seed in unit.members]
         observer.study_started(len(remaining), sum(variant.epochs for variant, _ in remaining))
-        execute(schedule, data, store, observer, cancel=cancel, checkpoint_seconds=options.checkpoint_seconds)
+        execute(schedule, data, store, observer, cancel=cancel, checkpoint_seconds=options.checkpoint_seconds,
+                executor=executor)
     finally:
         store.release_writing_lock()
     return store

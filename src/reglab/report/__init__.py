@@ -54,16 +54,21 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
 
 def _write(out: Path, analysis: Analysis, found: list[Finding], lang: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    pngs: dict[str, bytes] = {}
-    for name, data in figures.render_all(analysis, lang).items():
+    pngs = figure_pngs(analysis, lang)
+    for name in figures.FIGURES:
         path = out / f"{name}.png"
-        if data is None:
+        if name not in pngs:
             path.unlink(missing_ok=True)  # a figure of an earlier report of this run would mislead
             continue
-        write_bytes(path, data)
-        pngs[name] = data
+        write_bytes(path, pngs[name])
     write_json(out / "findings.json", findings_json(analysis, found, lang))
     write_bytes(out / "report.html", html.render(analysis, found, pngs, lang).encode("utf-8"))
+
+
+def figure_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
+    """Every figure there is something to draw for, as PNG, by name (in the report's order)."""
+    drawn = figures.render_all(analysis, lang)
+    return {name: data for name, data in drawn.items() if data is not None}
 
 
 def findings_json(analysis: Analysis, found: list[Finding], lang: str) -> dict[str, Any]:

@@ -503,8 +503,12 @@ def report_workers(figures: int) -> int:
     import multiprocessing
     import os
 
+    import threading
+
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1  # spawning would re-import everything and pickle the analysis: slower than drawing here
+    if threading.active_count() > 1:
+        return 1  # a fork copies one thread only: a lock another thread holds (a Jupyter kernel's) stays held
     configured = os.environ.get("REGLAB_REPORT_WORKERS", "")
     if configured.isdigit() and int(configured) > 0:
         return min(int(configured), figures)

@@ -1,0 +1,328 @@
+"""A stored study, read back for Python and Jupyter: `reglab.run` returns one, `reglab.load` reads
+one from any run directory (finished, partial or damaged: what cannot be read is in `missing`).
+
+Everything here reads the run directory only (no torch): histories in Keras's form, pandas frames,
+the report, its figures and its findings.
+"""
+
+from __future__ import annotations
+
+import html as html_escape
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reglab.store import RunRecord, RunStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from reglab.analysis.analyze import Analysis
+    from reglab.analysis.collect import Collected
+
+# Keras's History.history keys and how each is made from a stored epoch. Keras reports its losses
+# with the L1/L2 term included (EpochRecord keeps the two parts apart).
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
+# One row per run and epoch: these columns come from the epoch's record, in this order.
+EPOCH_COLUMNS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "train_penalty", "penalty",
+                 "seconds")
+RUN_COLUMNS = ("status", "test_accuracy", "test_loss", "engine", "best_epoch", "stopped_epoch", "diverged_at")
+
+
+class StudyResult:
+    """The runs of one run directory, and what the report says about them."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self._store = RunStore.open(self.run_dir)
+
+    def __repr__(self) -> str:
+        return (f"StudyResult({str(self.run_dir)!r}: {self.name}, {len(self.variants)} variants, "
+                f"{len(self.runs)} runs{'' if self.complete else ', incomplete'})")
+
+    # ------------------------------------------------------------------ what is there
+
+    @cached_property
+    def _collected(self) -> Collected:
+        from reglab.analysis.collect import collect
+
+        return collect(self._store)
+
+    @cached_property
+    def analysis(self) -> Analysis:
+        """The report's analysis of these runs (reglab.analysis.analyze.Analysis)."""
+        from reglab.analysis.analyze import analyze
+
+        return analyze(self._collected)
+
+    @property
+    def name(self) -> str:
+        return self._collected.study.get("name") or self._collected.manifest.get("study") or self.run_dir.name
+
+    @property
+    def study(self) -> dict[str, Any]:
+        """The resolved study the directory holds (study.json): every default filled in."""
+        return dict(self._collected.study)
+
+    @property
+    def dataset(self) -> str | None:
+        return self._collected.data.get("dataset")
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self._collected.seeds)
+
+    @property
+    def variants(self) -> list[str]:
+        """Variant names, in the study's order."""
+        return [v.name for v in self._collected.variants]
+
+    @property
+    def runs(self) -> list[RunRecord]:
+        """Every readable run record (reglab.store.RunRecord), by variant then seed."""
+        return [stored.record for v in self._collected.variants for stored in v.runs]
+
+    @property
+    def missing(self) -> list[str]:
+        """What could not be read (damaged, interrupted or never run), one line each."""
+        return [f"{m.path}: {m.kind}" + (f" ({m.detail})" if m.detail else "") for m in self._collected.missing]
+
+    @property
+    def complete(self) -> bool:
+        """Every run of every variant and seed is stored and readable."""
+        return not any(m.kind in ("record", "damaged") for m in self._collected.missing) and bool(self.runs)
+
+    def run(self, variant: str, seed: int = 0) -> RunRecord:
+        collected = self._collected.variant(variant)
+        if collected is None:
+            raise KeyError(f"{variant!r} is not a variant of this study: {', '.join(self.variants)}")
+        for stored in collected.runs:
+            if stored.record.seed == seed:
+                return stored.record
+        seeds = [r.record.seed for r in collected.runs]
+        raise KeyError(f"{variant!r} has no stored run of seed {seed} (stored seeds: {seeds or 'none'})")
+
+    def history(self, variant: str, seed: int = 0) -> dict[str, list[float]]:
+        """One run's epochs in the form of Keras's `History.history`: loss, accuracy, val_loss,
+        val_accuracy, lr. As in Keras, loss and val_loss include the L1/L2 penalty (the stored
+        records and `to_pandas()` keep the cross-entropy and the penalty apart)."""
+        epochs = self.run(variant, seed).history
+        return {
+            "loss": [e.train_loss + e.train_penalty for e in epochs],
+            "accuracy": [e.train_accuracy for e in epochs],
+            "val_loss": [e.val_loss + e.penalty for e in epochs],
+            "val_accuracy": [e.val_accuracy for e in epochs],
+            "lr": [e.lr for e in epochs],
+        }
+
+    def results(self) -> dict[str, Any]:
+        """What `reglab results --format json` prints (docs/results.md)."""
+        from reglab.analysis.summary import study_results
+
+        return study_results(self._store)
+
+    # ------------------------------------------------------------------ pandas
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Tidy: one row per run and epoch (variant, seed, epoch, the epoch's metrics, the run's
+        outcome) with the variant's settings as columns (`hidden`, `optimizer`, `optimizer.lr`,
+        `dropout.rate`, ...; NaN where a variant does not use a technique)."""
+        import pandas as pd
+
+        settings = {v.name: _settings(v.spec) for v in self._collected.variants}
+        rows = []
+        for record in self.runs:
+            run = {"variant": record.variant, "seed": record.seed}
+            outcome = {column: getattr(record, column) for column in RUN_COLUMNS}
+            for epoch in record.history:
+                rows.append({**run, "epoch": epoch.epoch, **{c: getattr(epoch, c) for c in EPOCH_COLUMNS},
+                             **outcome, **settings.get(record.variant, {})})
+        columns = ["variant", "seed", "epoch", *EPOCH_COLUMNS, *RUN_COLUMNS]
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return pd.DataFrame(columns=columns)
+        return frame[columns + [c for c in frame.columns if c not in columns]]
+
+    def summary(self) -> pd.DataFrame:
+        """One row per variant: test accuracy and loss over seeds (mean, std and the 95% t interval
+        of the mean), seeds completed and diverged, and the comparison with its baseline."""
+        import pandas as pd
+
+        rows = []
+        for v in self.analysis.variants:
+            row: dict[str, Any] = {"variant": v.name, "baseline": v.baseline, "seeds": len(v.seeds),
+                                   "completed": len(v.completed), "diverged": len(v.diverged)}
+            for metric in ("test_accuracy", "test_loss"):
+                interval = v.metrics.get(metric)
+                for part in ("mean", "std", "low", "high"):
+                    row[f"{metric}_{part}"] = getattr(interval, part) if interval is not None else None
+            comparison = self.analysis.comparison("test_accuracy", v.name)
+            row["verdict"] = comparison.verdict if comparison is not None else None
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("variant") if rows else pd.DataFrame()
+
+    def _repr_html_(self) -> str:
+        title = html_escape.escape(f"{self.name} — {self.dataset or '?'}, {len(self.runs)} runs, {self.run_dir}")
+        table = self.summary()
+        body = table.to_html(float_format=lambda x: f"{x:.4f}", na_rep="–") if not table.empty else "<p>no runs</p>"
+        return f"<div><p><b>{title}</b></p>{body}</div>"
+
+    # ------------------------------------------------------------------ report, findings, figures
+
+    def findings(self, lang: str | None = None) -> list[dict[str, Any]]:
+        """What the report says, as data: kind, variant, verdict, the numbers behind the sentence,
+        and the sentence (`text`, in `lang`; both languages under en and ja)."""
+        from reglab.analysis.findings import findings
+
+        lang = _lang(lang)
+        return [finding.to_json() | {"text": finding.text(lang)} for finding in findings(self.analysis)]
+
+    def report(self, lang: str | None = None) -> Report:
+        """The report (the one `reglab report` writes), shown inline in Jupyter; `.save(path)`."""
+        from reglab.analysis.findings import findings
+        from reglab.report import figure_pngs, html
+
+        lang = _lang(lang)
+        analysis = self.analysis
+        return Report(html.render(analysis, findings(analysis), figure_pngs(analysis, lang), lang), lang)
+
+    def write_report(self, out_dir: str | Path | None = None, lang: str | None = None) -> Path:
+        """report.html, the figures as PNG and findings.json into `out_dir` (default RUN_DIR/report)."""
+        from reglab import lab
+
+        return lab.write_report(self.run_dir, out_dir, lang)
+
+    @property
+    def plot(self) -> Plots:
+        """Figures as matplotlib Figures: plot.learning_curves(), plot.test_accuracy(),
+        plot.confusion_matrix(), plot.sweep(), ... (each takes lang="en" or "ja")."""
+        return Plots(self)
+
+
+class Report:
+    """A self-contained HTML report: shown inline in Jupyter, saved with `.save(path)`."""
+
+    def __init__(self, html: str, lang: str):
+        self.html = html
+        self.lang = lang
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.html, encoding="utf-8")
+        return path
+
+    def _repr_html_(self) -> str:
+        # In an iframe: the report's own styles must not restyle the notebook around it.
+        return (f'<iframe srcdoc="{html_escape.escape(self.html, quote=True)}" title="reglab report" '
+                'style="width: 100%; height: 900px; border: 1px solid #ddd;"></iframe>')
+
+    def __repr__(self) -> str:
+        return f"<reglab report ({self.lang}), {len(self.html):,} characters; .save(path) writes it>"
+
+
+class Plots:
+    """The report's figures, one method each; every method returns a matplotlib Figure (shown
+    inline in Jupyter) or raises ValueError when there is nothing to draw."""
+
+    def __init__(self, result: StudyResult):
+        self._result = result
+
+    def names(self) -> list[str]:
+        from reglab.report.figures import FIGURES
+
+        return list(FIGURES)
+
+    def figure(self, name: str, lang: str | None = None) -> Figure:
+        """Any of the report's figures by its file name (see `names()`)."""
+        import matplotlib
+
+        from reglab.report import figures
+
+        make = figures.FIGURES.get(name)
+        if make is None:
+            raise ValueError(f"no figure {name!r}: the figures are {', '.join(figures.FIGURES)}")
+        lang = _lang(lang)
+        with matplotlib.rc_context(figures.style(lang)):
+            drawn = make(self._result.analysis, lang)
+        if drawn is None:
+            raise ValueError(f"nothing to draw for {name!r} in {self._result.run_dir} (no finished runs with "
+                             "what it needs)")
+        _show_inline_in_jupyter()
+        return drawn
+
+    def learning_curves(self, metric: str = "loss", lang: str | None = None) -> Figure:
+        """Training and validation `loss` or `accuracy` per epoch, a panel per variant, over seeds."""
+        if metric not in ("loss", "accuracy"):
+            raise ValueError(f"metric is {metric!r}: use 'loss' or 'accuracy'")
+        return self.figure(f"learning_curves_{metric}", lang)
+
+    def test_accuracy(self, lang: str | None = None) -> Figure:
+        """Each variant's test accuracy over seeds with its 95% interval, against its baseline."""
+        return self.figure("test_accuracy", lang)
+
+    def confusion_matrix(self, lang: str | None = None) -> Figure:
+        """The best variant's confusion matrix, summed over seeds."""
+        return self.figure("confusion_matrix", lang)
+
+    def sweep(self, lang: str | None = None) -> Figure:
+        """The sweep's curve: the validation metric against the swept strength (studies with sweeps)."""
+        from reglab.report.figures import FIGURES
+
+        names = [name for name in FIGURES if name.startswith("sweep")]
+        if not names:
+            raise ValueError("this reglab draws no sweep figure yet")
+        return self.figure(names[0], lang)
+
+    def __getattr__(self, name: str) -> Any:
+        from reglab.report.figures import FIGURES
+
+        if name in FIGURES:
+            return lambda lang=None: self.figure(name, lang)
+        raise AttributeError(name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self.names()))
+
+
+def _settings(spec: dict[str, Any]) -> dict[str, Any]:
+    """A resolved variant's settings as flat columns: optimizer -> its name, optimizer.lr -> its
+    learning rate, dropout.rate, hidden as a tuple (hashable, for groupby)."""
+    out: dict[str, Any] = {}
+    for key, value in spec.items():
+        if key in ("name", "description", "description_ja", "baseline", "sweep"):
+            continue
+        if isinstance(value, dict):
+            if "name" in value:
+                out[key] = value["name"]
+            for inner, item in value.items():
+                if inner != "name":
+                    out[f"{key}.{inner}"] = tuple(item) if isinstance(item, list) else item
+        else:
+            out[key] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def _lang(lang: str | None) -> str:
+    from reglab.errors import ReglabError
+    from reglab.report.i18n import LANGS, default_lang
+
+    lang = lang or default_lang()
+    if lang not in LANGS:
+        raise ReglabError(f"lang {lang!r} is not known: use one of {', '.join(LANGS)}.")
+    return lang
+
+
+def _show_inline_in_jupyter() -> None:
+    """A Figure made without pyplot shows inline once IPython has a PNG formatter for Figures,
+    which matplotlib's inline backend installs only when pyplot loads it: install it here."""
+    import sys
+
+    if "ipykernel" not in sys.modules:
+        return
+    from IPython import get_ipython
+    from IPython.core.pylabtools import select_figure_formats
+
+    shell = get_ipython()
+    if shell is not None:
+        select_figure_formats(shell, {"png"})
