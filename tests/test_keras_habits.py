@@ -87,3 +87,19 @@ def test_a_mistake_in_defaults_is_reported_once_at_its_own_line():
     assert len(found) == 2, found
     assert found[0].startswith("defaults.optimizer.lr_rate (line 4)") and "did you mean 'lr'" in found[0]
     assert found[1].startswith("defaults.batch_size (line 5)")
+
+
+def test_techniques_in_japanese_are_whole_at_80_columns_and_say_each_modes_momentum():
+    import os
+    import subprocess
+    import sys
+
+    from reglab.techniques import registry
+
+    shown = subprocess.run([sys.executable, "-m", "reglab", "techniques", "--lang", "ja"], capture_output=True,
+                           text=True, env={**os.environ, "COLUMNS": "80"}, timeout=120, check=True).stdout
+    assert "…" not in shown
+    cells = "".join(line.split("│")[3].strip() for line in shown.splitlines() if line.count("│") == 4)
+    for technique in registry.switches().values():  # every description, folded but whole
+        assert technique.summary_ja.replace(" ", "") in cells.replace(" ", ""), technique.name
+    assert "Kerasの意味（0.99" in cells.replace(" ", "")

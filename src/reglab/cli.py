@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_list = data_commands.add_parser("list", help="datasets and where each is available")
     data_list.set_defaults(handler=cmd_data_list)
     fetch = data_commands.add_parser("fetch", help="download a dataset into the cache and verify it")
-    fetch.add_argument("name", help="mnist, fashion-mnist or kmnist")
+    fetch.add_argument("name", help="mnist, fashion-mnist or kmnist (auto: mnist; digits is embedded)")
     fetch.set_defaults(handler=cmd_data_fetch)
     return parser
 
@@ -304,7 +304,8 @@ def cmd_techniques(args: argparse.Namespace) -> int:
         return 0
     table = Table(title="Techniques", title_justify="left")
     for column in ("family", "name", "description"):
-        table.add_column(column, no_wrap=column != "description")
+        # fold: Japanese has no spaces to wrap at, and rich would cut the line with "…"
+        table.add_column(column, no_wrap=column != "description", overflow="fold")
     for technique in listing:
         add_row(table, technique["family"], technique["name"], technique["summary"][args.lang])
     out.print(table)
@@ -346,8 +347,17 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     from reglab.data import fetch
+    from reglab.data.sources import SOURCES
 
-    paths = fetch(args.name, progress=err.is_terminal)
+    name = args.name
+    if name == "auto":  # what `auto` uses when it can; offline it falls back to the embedded digits
+        err.print("auto means MNIST when it is cached or can be downloaded: fetching mnist.", highlight=False)
+        name = "mnist"
+    if name in SOURCES and SOURCES[name].embedded:
+        err.print(f"{name} ships with scikit-learn: there is nothing to download, and `--dataset {name}` "
+                  "works offline.", highlight=False, markup=False)
+        return 0
+    paths = fetch(name, progress=err.is_terminal)
     for path in paths:
         err.print(f"verified: {path}", highlight=False, markup=False)
     return 0
