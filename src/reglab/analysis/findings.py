@@ -409,6 +409,8 @@ def _inert_decay(v: VariantAnalysis | None, base: VariantAnalysis | None) -> flo
     changed that norm by less than diagnostics.INERT_SHARE; else None."""
     if v is None or base is None or "weight_decay" not in v.changes or "weight_decay" not in v.spec:
         return None
+    if any(k in base.spec for k in ("l2", "l1_l2", "weight_decay")):
+        return None  # against a baseline that shrinks its weights too, an equal norm is no sign of weakness
     ratio = D.norm_ratio(v.hidden_norms, base.hidden_norms)
     if ratio is None or abs(ratio[0] - 1) >= D.INERT_SHARE:
         return None
