@@ -114,8 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("summary", help="print each variant's model, like Keras's model.summary()",
                                   description="Layers, output shapes and parameter counts of each variant of a study.")
     summary.add_argument("study", nargs="?", default="tutorial", help="a built-in study name or a .toml path")
+    summary.add_argument("--dataset", default=None, help="the dataset a run would use instead of the study's")
+    summary.add_argument("--offline", action="store_true", help="as a run with --offline: auto is digits unless "
+                         "MNIST is cached")
     summary.add_argument("--input-dim", type=_positive, default=None,
-                         help="inputs per example (default: 64 for digits, else 784 for 28x28 images)")
+                         help="inputs per example (default: the dataset's: 64 for digits, 784 for 28x28 images)")
     summary.set_defaults(handler=cmd_summary)
 
     data = commands.add_parser("data", help="list or download datasets")
@@ -320,8 +323,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from reglab import lab
 
     study, _ = lab.load_study(args.study)
-    for name, input_dim, rows in lab.model_summaries(study, args.input_dim):
-        table = Table(title=escape(f'Model: "{name}"  ({input_dim} inputs)'), title_justify="left")
+    dataset, inputs, note = lab.summary_dataset(study, args.dataset, args.offline)
+    if note and args.input_dim is None:
+        err.print(f"note: {note}", highlight=False, markup=False)
+    for name, input_dim, rows in lab.model_summaries(study, args.input_dim or inputs):
+        where = f"{input_dim} inputs" + ("" if args.input_dim else f", {dataset}")
+        table = Table(title=escape(f'Model: "{name}"  ({where})'), title_justify="left")
         for column, justify in (("Layer (type)", "left"), ("Output Shape", "left"), ("Param #", "right")):
             table.add_column(column, justify=justify)
         for row in rows:
