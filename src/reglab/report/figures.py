@@ -48,7 +48,9 @@ def png(make: Callable[[Analysis, str], Figure | None], analysis: Analysis, lang
         if figure is None:
             return None
         buffer = BytesIO()
-        figure.savefig(buffer, format="png", dpi=DPI)
+        # zlib level 1: a quarter of the figures' CPU time went into level 6's compression, for
+        # files 13% smaller (measured on the regularization study's 12 figures).
+        figure.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
         return buffer.getvalue()
 
 
