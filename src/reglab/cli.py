@@ -255,7 +255,9 @@ def print_results_table(results: dict[str, Any]) -> None:
     baselines = [v.get("baseline") or "-" for v in results["variants"]]
     table.add_column("variant", no_wrap=True, min_width=max(map(len, [*names, "variant"])))
     table.add_column("baseline", no_wrap=True, min_width=max(map(len, [*baselines, "baseline"])))
-    for column in ("test accuracy", "test loss", "seeds", "epochs", "seconds"):
+    # s/run: the mean wall-clock seconds of one run (training and validation), as the report's
+    # "seconds / run" column; the sum over seeds read as a run's time and disagreed with the report.
+    for column in ("test accuracy", "test loss", "seeds", "epochs", "s/run"):
         table.add_column(column, justify="right", overflow="fold")
     for variant in results["variants"]:
         runs = variant["runs"]
@@ -264,7 +266,7 @@ def print_results_table(results: dict[str, Any]) -> None:
             table, variant["name"], variant.get("baseline") or "-",
             _mean_std(variant["test_accuracy"], percent=True), _mean_std(variant["test_loss"]),
             seeds, ",".join(sorted({str(r["epochs"]) for r in runs})) or "-",
-            f"{sum(r['seconds'] for r in runs):.1f}",
+            f"{sum(r['seconds'] for r in runs) / len(runs):.1f}" if runs else "-",
         )
     out.print(table)
     if any(v["test_accuracy"]["n"] == 1 for v in results["variants"]):
