@@ -13,6 +13,7 @@ from reglab.analysis import weights as W
 from reglab.analysis.collect import UNREADABLE, Collected, Missing, VariantRuns
 from reglab.analysis.curves import Band, curves
 from reglab.analysis.onset import Onset, OnsetSpread, onset_spread, overfitting_onset
+from reglab.analysis.sweeps import SweepAnalysis, analyze_sweeps
 from reglab.analysis.statistics import (
     DIFFERENCE_OF_PROPORTIONS, NON_NEGATIVE, PROPORTION, Interval, PairedComparison, paired_comparison, t_interval,
     with_holm,
@@ -102,6 +103,7 @@ class Analysis:
     # Variants that swap L2 for decoupled decay against their baseline: per seed, the relative
     # distance between the two runs' final hidden weights (analysis/diagnostics.py).
     pair_distances: dict[str, dict[int, float]] = field(default_factory=dict)
+    sweeps: list[SweepAnalysis] = field(default_factory=list)  # sweeps' points, choice and regimes
 
     def variant(self, name: str) -> VariantAnalysis | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -148,7 +150,8 @@ def analyze(collected: Collected) -> Analysis:
     focus = max(candidates, key=lambda v: v.metrics["test_accuracy"].mean).name if candidates else None
     pairs = {v.name: v.baseline for v in variants if v.baseline and D.is_decay_pair(v.changes)}
     distances = D.pair_distances(collected.variants, pairs) if pairs else {}
-    return Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing, distances)
+    return Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing, distances,
+                    analyze_sweeps(collected))
 
 
 def _variant(source: VariantRuns, baseline_spec: dict[str, Any], labels: np.ndarray | None, classes: int,
@@ -264,22 +267,25 @@ def _comparisons(variants: list[VariantAnalysis], metric: str, higher: bool) -> 
     return out
 
 
-# numpy rather than scikit-learn: importing sklearn.metrics took about a second of every report.
-# tests/analysis/test_analysis_metrics.py checks both against scikit-learn's.
+# scikit-learn's metrics, written out: importing scikit-learn took about 1 s of every report, for two
+# functions of a few lines. tests/analysis check them against scikit-learn itself.
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int) -> np.ndarray:
-    """counts[true, predicted]; predictions outside 0..classes-1 are not counted (as sklearn's `labels=`)."""
-    labels, predictions = np.asarray(labels, dtype=np.int64), np.asarray(predictions, dtype=np.int64)
+    """sklearn.metrics.confusion_matrix(labels, predictions, labels=range(classes)): rows are the
+    true class, columns the predicted one; values outside range(classes) are left out."""
     kept = (labels >= 0) & (labels < classes) & (predictions >= 0) & (predictions < classes)
-    flat = labels[kept] * classes + predictions[kept]
-    return np.bincount(flat, minlength=classes * classes).reshape(classes, classes)
+    pairs = labels[kept].astype(np.int64) * classes + predictions[kept].astype(np.int64)
+    return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
 
 
 def precision_recall_f1(confusion: np.ndarray) -> np.ndarray:
-    """[3, classes]: precision, recall and F1 per class, 0 where a denominator is 0 (sklearn's zero_division=0)."""
-    tp = np.diag(confusion).astype(float)
-    predicted, actual = confusion.sum(axis=0), confusion.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(predicted > 0, tp / predicted, 0.0)
-        recall = np.where(actual > 0, tp / actual, 0.0)
-        f1 = np.where(predicted + actual > 0, 2 * tp / (predicted + actual), 0.0)
-    return np.array([precision, recall, f1])
+    """Per class (rows: precision, recall, F1), as precision_recall_fscore_support(...,
+    zero_division=0)[:3] computes them, F1 as 2·tp / (true + predicted): the same float64 divisions,
+    0 where a denominator is 0."""
+    tp = np.diag(confusion)
+    predicted, true = confusion.sum(axis=0), confusion.sum(axis=1)
+
+    def divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+        safe = np.where(denominator == 0, 1, denominator)
+        return np.where(denominator == 0, 0.0, numerator / safe)
+
+    return np.array([divide(tp, predicted), divide(tp, true), divide(2.0 * tp, (true + predicted).astype(np.float64))])
