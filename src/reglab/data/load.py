@@ -182,6 +182,8 @@ def _assemble(
             raise bad(f"{split} labels must be integers (N,), got {labels.dtype} {labels.shape}")
         if len(images) != len(labels):
             raise bad(f"{len(images)} {split} images but {len(labels)} labels")
+        if len(images) == 0 or 0 in images.shape[1:]:
+            raise bad(f"{split} images are {images.shape}: no images, or images of no pixels")
         n_classes = len(source.class_names)
         if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
             raise bad(
