@@ -247,6 +247,27 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
     return path
 
 
+def summary_dataset(study: StudySpec, dataset: str | None = None, offline: bool = False) -> tuple[str, int, str | None]:
+    """The dataset a run of `study` would train on, its inputs per example, and a note when that
+    depends on the network; makes no network request. `auto` is MNIST when it is cached (or a system
+    package has it) or can be downloaded, else the embedded digits (data.resolve_dataset)."""
+    from reglab.data import list_datasets
+
+    name = dataset or study.data.dataset
+    note = None
+    if name == "auto":
+        available = {info.name for info in list_datasets() if info.cached or info.system_dir is not None}
+        if "mnist" in available:
+            name = "mnist"
+        elif offline:
+            name = "digits"
+        else:
+            name = "mnist"
+            note = ("MNIST is not cached: a run downloads it, and without a network (or with --offline) it uses "
+                    "digits, 64 inputs (reglab summary --offline)")
+    return name, 64 if name == "digits" else 784, note
+
+
 def model_summaries(study: StudySpec, input_dim: int | None = None) -> list[tuple[str, int, list[Any]]]:
     """(variant name, inputs, its layers as reglab.models.summarize gives them), like Keras's
     model.summary(); the inputs default to 64 for digits, else 784 (28 x 28 images)."""

@@ -78,6 +78,12 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     train where `executor` puts them (this machine's processes by default); the run directory is
     the same whichever it is."""
     observer = observer or Silent()
+    finished = _already_finished(options.out, study)
+    if finished is not None:  # before the data: nothing to train needs no download
+        count = len(study.variants) * len(study.seeds)
+        observer.notice(f"{finished.root}: {'its one run is' if count == 1 else f'all {count} runs are'} "
+                        "already finished: nothing to train")
+        return finished
     executor = executor or LocalExecutor()
     device = executor.device(options.device)
     dataset, notices = resolve_dataset(
@@ -140,6 +146,18 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     finally:
         store.release_writing_lock()
     return store
+
+
+def _already_finished(root: Path | None, study: StudySpec) -> RunStore | None:
+    """The run directory at `root` when it holds this very study (same words too) with every run
+    finished; else None, and the usual path checks and resumes it."""
+    if root is None or not (root / MANIFEST).is_file():
+        return None
+    store = RunStore.open(root)
+    if store.read_json("study.json") != json.loads(json.dumps(study.to_dict())):
+        return None
+    wanted = {(variant.name, seed) for variant in study.variants for seed in study.seeds}
+    return store if wanted <= store.finished() else None
 
 
 def _check_resumable(store: RunStore, study: StudySpec, data_info: dict[str, Any]) -> bool:
