@@ -123,6 +123,17 @@ class Techniques:
         return sum(penalty.add_gradient(kernels, grads) for penalty in self.penalties)
 
 
+def batch_bounds(n: int, variant: VariantSpec) -> list[tuple[int, int]]:
+    """(start, stop) of each training batch of an epoch, in both engines. Batch normalization
+    cannot normalize a batch of one example in training (PyTorch refuses: its variance is
+    undefined), so with it a last batch of one joins the batch before it (e.g. batch_size 16 on
+    digits' 817 training images: 50 batches, the last of 17)."""
+    bounds = [(start, min(start + variant.batch_size, n)) for start in range(0, n, variant.batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1 and variant.switch("batch_norm") is not None:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
 def tested_outcome(model: torch.nn.Module, data: DeviceData, *, variant: VariantSpec, seed: int, status: str,
                    history: list[EpochRecord], seconds: float, engine: str, diverged_at: int | None,
                    best_epoch: int | None, stopped_epoch: int | None) -> RunOutcome:

@@ -16,9 +16,11 @@ import torch.nn.functional as F
 
 from reglab import models
 from reglab.config import VariantSpec
-from reglab.engine.checkpoint import Checkpointer
+from reglab.engine.checkpoint import RESTORE_ERRORS, Checkpointer, check_progress
 # DeviceData, RunOutcome, Techniques and evaluate are imported from here by older code: kept importable.
-from reglab.engine.core import DeviceData, RunOutcome, Techniques, evaluate, set_lr, tested_outcome  # noqa: F401
+from reglab.engine.core import (  # noqa: F401
+    DeviceData, RunOutcome, Techniques, batch_bounds, evaluate, set_lr, tested_outcome,
+)
 from reglab.engine.seeding import generator
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord
 from reglab.techniques import registry
@@ -50,14 +52,18 @@ def train_run(
     step, first_epoch, earlier_seconds = 0, 0, 0.0
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:
-        first_epoch, step, earlier_seconds = saved["epoch"], saved["step"], saved["seconds"]
-        history = [EpochRecord(**e) for e in saved["history"]]
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        for name, stream in streams.items():
-            stream.set_state(saved["generators"][name])
-        tech.load_state_dict(saved["techniques"])
-        best_state = saved["best_state"]
+        try:
+            first_epoch, step, earlier_seconds = check_progress(saved, variant.epochs), saved["step"], saved["seconds"]
+            history = [EpochRecord(**e) for e in saved["history"]]
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            for name, stream in streams.items():
+                stream.set_state(saved["generators"][name])
+            tech.load_state_dict(saved["techniques"])
+            best_state = saved["best_state"]
+        except RESTORE_ERRORS:  # not this run's (another architecture): it starts over, from fresh state
+            checkpoint.discard()
+            return train_run(data, variant, seed, on_epoch=on_epoch, checkpoint=checkpoint)
 
     status, diverged_at, stopped_epoch = COMPLETED, None, None
     for epoch in range(first_epoch, variant.epochs):
@@ -69,7 +75,9 @@ def train_run(
         loss_sum = torch.zeros((), device=device)
         penalty_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.int64)
-        for batch in torch.randperm(n, generator=streams["data_order"]).to(device).split(variant.batch_size):
+        order = torch.randperm(n, generator=streams["data_order"]).to(device)
+        for start, stop in batch_bounds(n, variant):
+            batch = order[start:stop]
             if tech.per_step_schedule:
                 lr = tech.schedule(step)
                 set_lr(optimizer, lr)
