@@ -12,7 +12,7 @@
       runs/NN-slug/seed-S.json one record per run (RunRecord)
       runs/NN-slug/seed-S.npz  its test predictions and final weights
       runs/NN-slug/seed-S.ckpt a run in progress: its last epoch checkpoint (gone once it finishes)
-      runs/NN-slug/seed-S.progress  a run in progress: its epochs so far, JSON (progress.py; gone once it finishes)
+      runs/NN-slug/seed-S.progress  a run in progress: its epochs so far, JSON lines (progress.py; gone once it finishes)
       options.json             how it was run (data dir, device, engine): what `reglab resume` reuses
       .writer.lock             held (flock) by the process training into the directory
 
