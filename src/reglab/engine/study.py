@@ -151,7 +151,7 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
 def _already_finished(root: Path | None, study: StudySpec) -> RunStore | None:
     """The run directory at `root` when it holds this very study (same words too) with every run
     finished; else None, and the usual path checks and resumes it."""
-    if root is None or not (root / MANIFEST).is_file():
+    if root is None or not RunStore.holds_a_run(root):
         return None
     store = RunStore.open(root)
     if store.read_json("study.json") != json.loads(json.dumps(study.to_dict())):
