@@ -79,6 +79,9 @@ class StoredRun:
         if predictions is None or predictions.ndim != 1 or predictions.dtype.kind not in "iu":
             raise Damaged("no test predictions")
         weights = {k[len("weight/"):]: v for k, v in bundle.items() if k.startswith("weight/")}
+        # Batch norm's state_dict holds one integer: num_batches_tracked, a count of steps, not a weight.
+        weights = {k: v for k, v in weights.items()
+                   if not (k.endswith("num_batches_tracked") and v.dtype.kind in "iu" and v.ndim == 0)}
         if any(v.dtype.kind != "f" for v in weights.values()):
             raise Damaged("weights that are not floating point")
         return RunArrays(predictions, weights)
