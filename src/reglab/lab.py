@@ -137,10 +137,9 @@ def stored_study(run_dir: Path | str) -> tuple[StudySpec, StudyOptions]:
     """The study a run directory holds and the options it was run with: what resuming reuses."""
     from reglab.engine.study import StudyOptions
     from reglab.store import RunStore
-
-    run_dir = Path(run_dir)
     from reglab.store.files import Damaged
 
+    run_dir = Path(run_dir)
     store = RunStore.open(run_dir)
     try:
         stored = store.study()  # study.json, else the manifest's copy of it
