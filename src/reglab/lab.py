@@ -137,15 +137,17 @@ def stored_study(run_dir: Path | str) -> tuple[StudySpec, StudyOptions]:
     """The study a run directory holds and the options it was run with: what resuming reuses."""
     from reglab.engine.study import StudyOptions
     from reglab.store import RunStore
+    from reglab.store.files import Damaged
 
     run_dir = Path(run_dir)
     store = RunStore.open(run_dir)
-    stored = store.read_json("study.json")
-    if stored is None:
-        raise ReglabError(f"{run_dir / 'study.json'} is missing or damaged: this run cannot be resumed. "
-                          "Fix: run the study again with a new --out.")
+    try:
+        stored = store.study()  # study.json, else the manifest's copy of it
+    except Damaged as exc:
+        raise ReglabError(f"{run_dir / 'study.json'} is damaged ({exc.reason}) and so is its copy in the "
+                          "manifest: this run cannot be resumed. Fix: run the study again with a new --out.") from None
     study = study_from_dict(stored, str(run_dir / "study.json"))
-    before = store.read_json("options.json") or {}
+    before = store.options()
     options = StudyOptions(
         out=run_dir, data_dir=Path(before["data_dir"]) if before.get("data_dir") else None,
         device=before.get("device", "auto"), engine=before.get("engine", "auto"),
@@ -197,8 +199,8 @@ def resume(run_dir: Path | str, observer: Any = None, *, device: str | None = No
 
 @contextmanager
 def _interrupts_stop_at_epoch_end(cancel: threading.Event, observer: Any) -> Iterator[None]:
-    """While the block runs, a first SIGINT asks every run to stop at its epoch's end (they save);
-    a second raises KeyboardInterrupt at once. Jupyter's "interrupt the kernel" is a SIGINT too.
+    """While the block runs, a first SIGINT or SIGTERM asks every run to stop at its epoch's end
+    (they save); a second raises KeyboardInterrupt at once. Jupyter's "interrupt the kernel" is a SIGINT too.
     Only the main thread may set signal handlers; elsewhere interrupts stay as they were."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -210,11 +212,13 @@ def _interrupts_stop_at_epoch_end(cancel: threading.Event, observer: Any) -> Ite
         cancel.set()
         observer.stopping()
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    # SIGTERM (kill, a batch system's stop, a closing terminal's session) is handled like Ctrl-C.
+    previous = {sig: signal.signal(sig, on_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -242,12 +246,42 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
     return path
 
 
+def summary_dataset(study: StudySpec, dataset: str | None = None, offline: bool = False) -> tuple[str, int, str | None]:
+    """The dataset a run of `study` would train on, its inputs per example, and a note when that
+    depends on the network; makes no network request. `auto` is MNIST when it is cached (or a system
+    package has it) or can be downloaded, else the embedded digits (data.resolve_dataset)."""
+    from reglab.data import list_datasets
+
+    name = dataset or study.data.dataset
+    note = None
+    if name == "auto":
+        available = {info.name for info in list_datasets() if info.cached or info.system_dir is not None}
+        if "mnist" in available:
+            name = "mnist"
+        elif offline:
+            name = "digits"
+        else:
+            name = "mnist"
+            note = ("MNIST is not cached: a run downloads it, and without a network (or with --offline) it uses "
+                    "digits, 64 inputs (reglab summary --offline)")
+    return name, 64 if name == "digits" else 784, note
+
+
 def model_summaries(study: StudySpec, input_dim: int | None = None) -> list[tuple[str, int, list[Any]]]:
-    """(variant name, inputs, its layers as reglab.models.summarize gives them), like Keras's
-    model.summary(); the inputs default to 64 for digits, else 784 (28 x 28 images)."""
-    from reglab.engine.seeding import generator
-    from reglab.models import build_mlp, summarize
+    """(variant name, inputs, its layers as its architecture summarizes them), like Keras's
+    model.summary(); the inputs default to 64 for digits, else 784 (28 x 28 images). A CNN needs
+    square images: a ConfigError says so for another number of inputs."""
+    import math
+
+    from reglab import models
+    from reglab.engine.core import check_fits
 
     input_dim = input_dim or (64 if study.data.dataset == "digits" else 784)
-    return [(variant.name, input_dim, summarize(build_mlp(variant, input_dim, 10, generator(0, "init")), input_dim))
-            for variant in study.variants]
+    side = math.isqrt(input_dim)
+    square = side * side == input_dim
+    image_shape = (side, side) if square else (1, input_dim)
+    if not square and any(v.model != "mlp" for v in study.variants):
+        raise ConfigError("--input-dim", [f"{input_dim} inputs are not a square image, and a CNN needs one: "
+                                          "give a square number such as 64 (8x8) or 784 (28x28)"])
+    check_fits(study, image_shape)
+    return [(variant.name, input_dim, models.summary(variant, image_shape, 10)) for variant in study.variants]

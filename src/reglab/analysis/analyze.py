@@ -10,7 +10,7 @@ import numpy as np
 
 from reglab.analysis import diagnostics as D
 from reglab.analysis import weights as W
-from reglab.analysis.collect import UNREADABLE, Collected, Missing, VariantRuns
+from reglab.analysis.collect import Collected, Missing, VariantRuns
 from reglab.analysis.curves import Band, curves
 from reglab.analysis.onset import Onset, OnsetSpread, onset_spread, overfitting_onset
 from reglab.analysis.sweeps import SweepAnalysis, analyze_sweeps
@@ -19,6 +19,7 @@ from reglab.analysis.statistics import (
     with_holm,
 )
 from reglab.store import COMPLETED, RunRecord
+from reglab.store.files import Damaged
 
 # Compared against the baseline: metric -> whether higher is better.
 COMPARED = {"test_accuracy": True, "test_loss": False}
@@ -54,6 +55,7 @@ class VariantAnalysis:
     sparsity: dict[str, Interval] = field(default_factory=dict)  # layer -> share of |w| < NEAR_ZERO
     hidden_sparsity: Interval | None = None
     kernel_sample: np.ndarray | None = None  # the first seed's kernels, for the histogram
+    first_filters: np.ndarray | None = None  # a CNN's first conv filters [out, kh, kw], first seed
     predictions: dict[int, np.ndarray] = field(default_factory=dict)
     per_class: dict[str, list[float]] | None = None  # precision/recall/f1/support per class, mean over seeds
     confusion: np.ndarray | None = None  # summed over seeds
@@ -223,8 +225,8 @@ def _add_arrays(analysis: VariantAnalysis, source: VariantRuns, labels: np.ndarr
         relative = str(npz.relative_to(root))
         try:
             arrays = stored.arrays()
-        except UNREADABLE as exc:
-            missing.append(Missing("arrays", relative, "missing" if not npz.exists() else f"{type(exc).__name__}"))
+        except Damaged as exc:
+            missing.append(Missing("arrays", relative, exc.reason))
             continue
         for layer, share in W.layer_shares(arrays.weights).items():
             shares.setdefault(layer, []).append(share)
@@ -234,10 +236,11 @@ def _add_arrays(analysis: VariantAnalysis, source: VariantRuns, labels: np.ndarr
             analysis.largest_unit_norms[stored.record.seed] = W.largest_unit_norm(arrays.weights)
             if analysis.kernel_sample is None:
                 analysis.kernel_sample = W.all_kernel_values(arrays.weights)
+                analysis.first_filters = W.first_filters(arrays.weights)
         if labels is None:
             continue
         predictions = np.asarray(arrays.test_predictions)
-        if predictions.shape != labels.shape:
+        if predictions.shape != labels.shape or (predictions.size and not 0 <= predictions.min() <= predictions.max() < classes):
             missing.append(Missing("arrays", relative,
                                    f"{predictions.shape[0]} predictions for {labels.shape[0]} test labels"))
             continue
