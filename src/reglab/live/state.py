@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from reglab.analysis.curves import curves
 from reglab.errors import ReglabError
 from reglab.store import DIVERGED, EpochRecord, RunStore
@@ -192,8 +194,10 @@ def _record_path(store: RunStore, index: int, v: _Variant, seed: int) -> Path:
 
 
 def _band_json(band) -> dict[str, list[float | None]]:
-    out = band.to_json()
-    return {"mean": out["mean"], "low": out["low"], "high": out["high"]}
+    # Band.to_json's per-element check, vectorised: this runs at every change of a training study.
+    def clean(values: np.ndarray) -> list[float | None]:
+        return [v if ok else None for v, ok in zip(values.tolist(), np.isfinite(values).tolist())]
+    return {"mean": clean(band.mean), "low": clean(band.low), "high": clean(band.high)}
 
 
 def _finite(value: float | None) -> float | None:

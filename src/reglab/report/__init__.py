@@ -74,7 +74,7 @@ def _json_text(value: Any) -> bytes:
 def figure_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
     """Every figure there is something to draw for, as PNG, by name (in the report's order), the
     sweeps' last."""
-    drawn = {name: figures.png(make, analysis, lang) for name, make in figures.FIGURES.items()}
+    drawn = figures.render_all(analysis, lang)
     return {name: data for name, data in drawn.items() if data is not None} | _sweep_pngs(analysis, lang)
 
 
