@@ -328,8 +328,9 @@ class _Printer:
         from reglab import lab
 
         print_results_table(lab.results(run_dir))
-        err.print(f"Run directory: [bold]{escape(str(run_dir))}[/]  (reglab results {escape(str(run_dir))} "
-                  "--format json)", highlight=False)
+        err.print(f"Run directory: [bold]{escape(str(run_dir))}[/]", highlight=False)
+        # A command on a line of its own, never wrapped: at 80 columns it broke at "--format / json".
+        err.print(f"  reglab results {escape(str(run_dir))} --format json", highlight=False, soft_wrap=True)
 
     def report_missing(self, line: str) -> None:
         err.print(f"[yellow]missing:[/] {escape(line)}", highlight=False)
