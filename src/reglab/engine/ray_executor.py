@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import queue
+import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass, fields, replace
@@ -61,6 +62,29 @@ def _unreachable(address: str, error: BaseException) -> str:
     )
 
 
+def _check_reachable(address: str) -> None:
+    resolved = address
+    if address == "auto":  # RAY_ADDRESS, or the cluster `ray start` last started on this machine
+        try:
+            from ray._private.services import canonicalize_bootstrap_address
+        except ImportError:  # a later Ray: let ray.init find it
+            return
+        try:
+            resolved = canonicalize_bootstrap_address("auto")
+        except (ConnectionError, ValueError) as error:
+            raise ReglabError(_unreachable(address, error)) from None
+        if resolved is None:
+            raise ReglabError(_unreachable(address, ConnectionError("no running cluster was found.")))
+    host, _, port = resolved.rpartition(":")
+    if not host or not port.isdigit():
+        raise ReglabError(f"--address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379) or auto.")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as error:
+        answer = ConnectionError(f"nothing answers at {resolved} ({error.strerror or error}).")
+        raise ReglabError(_unreachable(address, answer)) from None
+
+
 def import_ray() -> Any:
     try:
         import ray
@@ -81,6 +105,7 @@ class RayExecutor:
         self._connected_here = False
         self._device = torch.device("cpu")
         if not self.ray.is_initialized():
+            _check_reachable(self.address)  # ray.init waits for ever on an address where nothing listens
             try:
                 self.ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False,
                               namespace="reglab")
