@@ -81,7 +81,7 @@ class TerminalProgress:
     def units_running(self, nodes: dict[str, int]) -> None:
         """On a cluster: which nodes train how many units now (a third line under the bar)."""
         where = ", ".join(f"{node} ×{count}" for node, count in sorted(nodes.items()))
-        self.progress.update(self.task, cluster=f"  {sum(nodes.values())} units in flight on {len(nodes)} nodes: {where}"
+        self.progress.update(self.task, cluster=f"  {sum(nodes.values())} in flight on {len(nodes)} nodes: {where}"
                              if nodes else "")
 
     def stopping(self) -> None:

@@ -275,7 +275,8 @@ def _train_unit_task(unit: Unit, data: DeviceData, device: str, threads: int, ch
     torch.set_num_threads(threads)  # as the local workers: the numbers do not depend on the node's cores
     importlib.import_module("torch._dynamo")  # once per worker process, not in the first run's time
     context = ray.get_runtime_context()
-    yield ("started", f"{ray.util.get_node_ip_address()} node {context.get_node_id()[:6]}", os.getpid())
+    # A node by its address and the start of its id (one machine may hold several nodes).
+    yield ("started", f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:4]}", os.getpid())
     if device != "cpu":
         data = replace(data, **{f.name: getattr(data, f.name).to(device) for f in fields(data)
                                 if isinstance(getattr(data, f.name), torch.Tensor)})
