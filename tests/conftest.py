@@ -81,6 +81,11 @@ def blobs(test_device):
     return lambda **kwargs: DeviceData.from_arrays(Blobs(**kwargs), test_device)
 
 
+@pytest.fixture(scope="session")
+def tiny_study_text() -> str:
+    return TINY_STUDY
+
+
 @pytest.fixture
 def tiny_study_file(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.toml"

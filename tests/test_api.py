@@ -16,7 +16,6 @@ import reglab
 from reglab.cli import main
 from reglab.config import parse_study
 
-from conftest import TINY_STUDY
 
 
 def numbers(run_dir) -> list[dict]:
@@ -33,9 +32,25 @@ def numbers(run_dir) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def from_python(tmp_path_factory):
-    study = reglab.Study.from_toml_text(TINY_STUDY)
-    return reglab.run(study, out=tmp_path_factory.mktemp("api") / "run", offline=True, progress=False, report=False)
+def from_python(tmp_path_factory, tiny_study_text):
+    from reglab.observers import Recorder
+
+    study = reglab.Study.from_toml_text(tiny_study_text)
+    events = Recorder()
+    result = reglab.run(study, out=tmp_path_factory.mktemp("api") / "run", offline=True, progress=False,
+                        report=False, observers=(events,))
+    result.events = events
+    return result
+
+
+def test_observers_hear_the_whole_study_in_order(from_python):
+    events = from_python.events
+    names = [name for name, _ in events.events]
+    assert names.count("study_started") == 1 and events.of("study_started") == [(4, 8)]
+    assert names.count("epoch_finished") == 8 and names.count("run_finished") == 4
+    assert names[-1] == "study_finished" and events.of("study_finished") == [(from_python.run_dir,)]
+    assert names.index("study_started") < names.index("epoch_finished")
+    assert "report_written" not in names  # report=False
 
 
 def test_import_reglab_loads_no_torch():
@@ -84,7 +99,7 @@ def test_to_pandas_round_trips_every_epoch_of_every_run(from_python):
         for row, epoch in zip(rows.itertuples(index=False), record["history"], strict=True):
             row = row._asdict()
             for key, value in epoch.items():
-                assert row[key] == value, key
+                assert row[key] == value or (value is None and math.isnan(row[key])), key
             assert row["test_accuracy"] == record["test_accuracy"]
     # The variant's settings as columns: what differs between the variants is there to group by.
     l2 = frame[frame.variant == "l2"].iloc[0]

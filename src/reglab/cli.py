@@ -73,6 +73,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-report", action="store_true", help="do not write the report (RUN_DIR/report) at the end")
     run.add_argument("--lang", choices=("en", "ja"), default=None,
                      help="language of the report (default: ja when the locale is Japanese, else en)")
+    sweep = run.add_argument_group("sweeps", "sweep a setting of the study's baseline (or --sweep-base) instead of "
+                                             "running its variants; two --sweep flags make a grid")
+    sweep.add_argument("--sweep", action="append", metavar="SETTING=RANGE",
+                       help="a range LOW:HIGH:log|linear:POINTS (l2=1e-6:1e-1:log:11, batch_size=16:256:log:5 gives "
+                            "integers) or a list V1,V2,... (dropout.rate=0,0.2,0.5; optimizer.lr=1e-3,1e-2)")
+    sweep.add_argument("--sweep-random", type=_positive, metavar="N",
+                       help="draw N random points from the ranges instead of the full grid (log-uniform on log)")
+    sweep.add_argument("--sweep-seed", type=int, metavar="S", help="the seed of the random draws (default 0)")
+    sweep.add_argument("--sweep-base", metavar="VARIANT", help="the variant whose other settings the points keep "
+                                                               "(default: the study's [defaults])")
+    sweep.add_argument("--choose", choices=("val_loss", "val_accuracy"), default=None,
+                       help="how the best point is chosen, on validation data only (default val_loss)")
+    run.add_argument("--max-runs", type=_positive, metavar="N",
+                     help="refuse a study of more than N runs (default 2000, or the study's max_runs)")
     run.set_defaults(handler=cmd_run)
 
     resume = commands.add_parser("resume", help="finish an interrupted run directory",
@@ -112,6 +126,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     studies = commands.add_parser("studies", help="list the built-in studies")
     studies.set_defaults(handler=cmd_studies)
+
+    lr_find = commands.add_parser(
+        "lr-find", help="the learning-rate range test of a study's variant (Smith 2015, fastai's lr_find)",
+        description="Grows the learning rate exponentially over mini-batches of the training split, on a copy "
+                    "of the variant's model, records the smoothed loss until it diverges, and suggests rates by "
+                    "three named rules (steepest, minimum/10, valley). Seeded; writes lr_find.png and "
+                    "lr_find.json; no run directory is touched.")
+    lr_find.add_argument("study", nargs="?", default="tutorial", help="a built-in study name or a .toml path")
+    lr_find.add_argument("--variant", help="the variant to test (default: the study's first)")
+    lr_find.add_argument("--dataset", help="override the study's dataset")
+    lr_find.add_argument("--data-dir", type=Path, help="a folder with the dataset's IDX files")
+    lr_find.add_argument("--seed", type=int, default=0, help="initial weights and batch order (default 0)")
+    lr_find.add_argument("--start", type=float, default=1e-7, help="the first rate (default 1e-7)")
+    lr_find.add_argument("--end", type=float, default=10.0, help="the last rate (default 10)")
+    lr_find.add_argument("--steps", type=_positive, default=100, help="mini-batches (default 100)")
+    lr_find.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    lr_find.add_argument("--offline", action="store_true", help="never download")
+    lr_find.add_argument("--out", type=Path, metavar="DIR", help="where to write (default ./runs/lr-find-STUDY)")
+    lr_find.add_argument("--lang", choices=("en", "ja"), default=None, help="language of the figure "
+                         "(default from the locale); the other language is written too")
+    lr_find.set_defaults(handler=cmd_lr_find)
 
     techniques = commands.add_parser("techniques", help="list every technique a study can use, by family",
                                      description="Every registered technique with a one-line description; "
@@ -159,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from reglab import lab
 
-    study, source_text = lab.load_study(args.study, seeds=args.seeds, epochs=args.epochs, dataset=args.dataset)
+    study, source_text = lab.load_study(args.study, seeds=args.seeds, epochs=args.epochs, dataset=args.dataset,
+                                        sweep=args.sweep, sweep_random=args.sweep_random, sweep_seed=args.sweep_seed,
+                                        sweep_base=args.sweep_base, choose=args.choose, max_runs=args.max_runs)
+    err.print(lab.plan(study, args.device).describe(), highlight=False)
     options = lab.run_options(study, out=args.out, data_dir=args.data_dir, device=args.device, engine=args.engine,
                               allow_download=not args.offline, checkpoint_seconds=args.checkpoint_seconds,
                               source_text=source_text)
@@ -230,11 +268,16 @@ def cmd_results(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow(["variant", "seed", "status", "test_accuracy", "test_loss", "epochs", "seconds"])
+        # Swept settings are columns of their own (empty for a variant that is not a sweep's point).
+        swept = list(dict.fromkeys(k for v in results["variants"] if v.get("sweep") for k in v["sweep"]["values"]))
+        writer.writerow(["variant", "seed", "status", "test_accuracy", "test_loss", "epochs", "seconds"]
+                        + (["sweep", *swept] if swept else []))
         for variant in results["variants"]:
+            point = variant.get("sweep") or {"name": "", "values": {}}
             for run in variant["runs"]:
                 writer.writerow([variant["name"], run["seed"], run["status"], run["test_accuracy"],
-                                 run["test_loss"], run["epochs"], f"{run['seconds']:.2f}"])
+                                 run["test_loss"], run["epochs"], f"{run['seconds']:.2f}"]
+                                + ([point["name"], *(point["values"].get(k, "") for k in swept)] if swept else []))
     else:
         print_results_table(results)
     for line in results["damaged"]:
@@ -302,6 +345,36 @@ def cmd_studies(args: argparse.Namespace) -> int:
     for name, study in reglab.studies().items():
         add_row(table, name, str(len(study.spec.variants)), str(len(study.seeds)), study.description)
     out.print(table)
+    return 0
+
+
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    from reglab.config import load_study
+    from reglab.lrfind import RULES, study_range_test, text, write_range_test
+    from reglab.report import default_lang
+
+    study = load_study(args.study, {"dataset": args.dataset} if args.dataset else None)
+    if not 0 < args.start < args.end:
+        raise ReglabError(f"--start {args.start:g} and --end {args.end:g}: need 0 < start < end.")
+    variant, result = study_range_test(study, args.variant, seed=args.seed, data_dir=args.data_dir,
+                                       allow_download=not args.offline, device=args.device, start=args.start,
+                                       end=args.end, steps=args.steps)
+    lang = args.lang or default_lang()
+    folder = args.out or Path("runs") / f"lr-find-{study.name}"
+    paths = write_range_test(folder, variant, result, args.seed, (lang, "ja" if lang == "en" else "en"))
+    table = Table(title=escape(f"Learning-rate range test: {variant.name} ({variant.optimizer.name}, "
+                               f"batch {variant.batch_size}, seed {args.seed})"), title_justify="left")
+    table.add_column("rule")
+    table.add_column("suggested rate", justify="right")
+    for rule in RULES:
+        if rule in result.suggestions:
+            add_row(table, text("en", rule), f"{result.suggestions[rule]:.2e}")
+    out.print(table)
+    stop = (f"stopped at lr {result.lrs[-1]:.2e}: the smoothed loss passed 4x its minimum"
+            if result.stop == "diverged" else f"reached lr {result.lrs[-1]:.2e} without diverging")
+    err.print(f"{len(result.lrs)} mini-batches; {stop}. The study's rate: {variant.optimizer['lr']:g}. "
+              f"{text('en', 'note')}", highlight=False, markup=False, soft_wrap=True)
+    err.print(f"Figure: {paths[1]}  (data: {paths[0]})", highlight=False, markup=False)
     return 0
 
 

@@ -241,8 +241,14 @@ class _Checker:
 
         raw_variants = raw.get("variants", [])
         raw_sweeps = raw.get("sweeps", [])
-        if "sweeps" in overrides:  # --sweep: the sweep's points replace the study's own variants
-            raw_sweeps, trained = overrides["sweeps"], []
+        study_baseline = raw.get("baseline")
+        if "sweeps" in overrides:  # --sweep: the sweep's points replace the study's own variants ...
+            raw_sweeps, trained, study_baseline = overrides["sweeps"], [], None
+            # ... and start from the study's baseline (its first variant) unless --sweep-base says otherwise
+            first = raw.get("baseline") or next((v.get("name") for v in raw_variants if isinstance(v, dict)), None) \
+                if isinstance(raw_variants, list) else None
+            raw_sweeps = [{"base": first, **s} if isinstance(s, dict) and first and "base" not in s else s
+                          for s in raw_sweeps]
         else:
             trained = raw_variants
         if not isinstance(raw_sweeps, list):
@@ -273,7 +279,7 @@ class _Checker:
             max_runs = MAX_RUNS_CEILING
         variants += self._sweeps(raw_sweeps, raw_variants, defaults, overrides, keras_compat,
                                  max_runs, len(seeds), len(variants))
-        variants = self._baselines(variants, raw.get("baseline"), trained)
+        variants = self._baselines(variants, study_baseline, trained)
         if self.problems:
             return None
         return StudySpec(name, description, keras_compat, seeds, data, tuple(variants), self.label, max_runs)

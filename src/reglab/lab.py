@@ -53,10 +53,14 @@ class StudyInterrupted(KeyboardInterrupt):
 
 
 def load_study(source: Any, *, seeds: int | list[int] | None = None, epochs: int | None = None,
-               dataset: str | None = None, sweep: Any = None) -> tuple[StudySpec, str]:
+               dataset: str | None = None, sweep: Any = None, sweep_random: int | None = None,
+               sweep_seed: int | None = None, sweep_base: str | None = None, choose: str | None = None,
+               max_runs: int | None = None) -> tuple[StudySpec, str]:
     """A built-in name, a .toml path, a reglab.Study or a StudySpec, with the command line's
     overrides applied and checked; and its source text (what the run directory keeps as
-    study.toml). `sweep` replaces the study's variants by a sweep's points (see sweep_table)."""
+    study.toml). `sweep` replaces the study's variants by a sweep's points (see sweep_table),
+    starting from the study's baseline or `sweep_base`; `sweep_random` points drawn with
+    `sweep_seed` instead of the grid; `choose` the validation metric that picks the best point."""
     overrides: dict[str, Any] = {}
     if seeds:
         overrides["seeds"] = seeds
@@ -64,8 +68,19 @@ def load_study(source: Any, *, seeds: int | list[int] | None = None, epochs: int
         overrides["epochs"] = epochs
     if dataset:
         overrides["dataset"] = dataset
+    if max_runs:
+        overrides["max_runs"] = max_runs
     if sweep is not None:
-        overrides["sweeps"] = [sweep_table(sweep)]
+        table = sweep_table(sweep)
+        for key, value in (("random", sweep_random), ("seed", sweep_seed), ("base", sweep_base), ("choose", choose)):
+            if value is not None:
+                table[key] = value
+        overrides["sweeps"] = [table]
+    else:
+        stray = [flag for flag, value in (("--sweep-random", sweep_random), ("--sweep-seed", sweep_seed),
+                                          ("--sweep-base", sweep_base), ("--choose", choose)) if value is not None]
+        if stray:
+            raise ConfigError("command line", [f"{', '.join(stray)} only goes with a sweep (--sweep SETTING=...)"])
     if isinstance(source, StudySpec):
         if not overrides:
             return source, ""
@@ -78,6 +93,13 @@ def load_study(source: Any, *, seeds: int | list[int] | None = None, epochs: int
     study = _load_study(str(source), overrides)
     path = Path(study.source) if study.source and Path(study.source).is_file() else None
     return study, path.read_text(encoding="utf-8") if path else ""
+
+
+def plan(study: StudySpec, device: str = "auto"):
+    """How many runs the study makes and a time estimate measured here (reglab.estimate.Plan)."""
+    from reglab.estimate import plan as measure
+
+    return measure(study, device)
 
 
 def sweep_table(sweep: Any) -> dict[str, Any]:

@@ -8,13 +8,15 @@ the report, its figures and its findings.
 from __future__ import annotations
 
 import html as html_escape
+from dataclasses import fields
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reglab.store import RunRecord, RunStore
+from reglab.store import EpochRecord, RunRecord, RunStore
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from matplotlib.figure import Figure
 
@@ -24,9 +26,9 @@ if TYPE_CHECKING:
 # Keras's History.history keys and how each is made from a stored epoch. Keras reports its losses
 # with the L1/L2 term included (EpochRecord keeps the two parts apart).
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
-# One row per run and epoch: these columns come from the epoch's record, in this order.
-EPOCH_COLUMNS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "train_penalty", "penalty",
-                 "seconds")
+# One row per run and epoch: these columns come from the epoch's record (every field it has, the
+# diagnostics included: NaN in runs stored before they existed).
+EPOCH_COLUMNS = tuple(f.name for f in fields(EpochRecord) if f.name != "epoch")
 RUN_COLUMNS = ("status", "test_accuracy", "test_loss", "engine", "best_epoch", "stopped_epoch", "diverged_at")
 
 
@@ -103,6 +105,26 @@ class StudyResult:
         seeds = [r.record.seed for r in collected.runs]
         raise KeyError(f"{variant!r} has no stored run of seed {seed} (stored seeds: {seeds or 'none'})")
 
+    def predictions(self, variant: str, seed: int = 0) -> np.ndarray:
+        """One run's predicted class for every test example (in the order of `test_labels`)."""
+        self.run(variant, seed)  # a clear KeyError for a variant or seed that is not there
+        stored = next(r for r in self._collected.variant(variant).runs if r.record.seed == seed)
+        return stored.arrays().test_predictions
+
+    @property
+    def test_labels(self) -> np.ndarray:
+        """The test split's labels, as the runs were tested on them."""
+        return self._store.test_split()[0]
+
+    @property
+    def test_images(self) -> np.ndarray:
+        """The test split's images (uint8, N x H x W)."""
+        return self._store.test_split()[1]
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self._collected.data.get("class_names") or [])
+
     def history(self, variant: str, seed: int = 0) -> dict[str, list[float]]:
         """One run's epochs in the form of Keras's `History.history`: loss, accuracy, val_loss,
         val_accuracy, lr. As in Keras, loss and val_loss include the L1/L2 penalty (the stored
@@ -177,6 +199,14 @@ class StudyResult:
 
         lang = _lang(lang)
         return [finding.to_json() | {"text": finding.text(lang)} for finding in findings(self.analysis)]
+
+    def sweeps(self, lang: str | None = None) -> list[dict[str, Any]]:
+        """Each sweep of the study as data: its points with their statistics, the point chosen on
+        validation data, the regimes, and what the report says about it (`findings`, in `lang`)."""
+        from reglab.report import sweep_text
+
+        lang = _lang(lang)
+        return [sweep.to_json() | {"findings": sweep_text.findings([sweep], lang)} for sweep in self.analysis.sweeps]
 
     def report(self, lang: str | None = None) -> Report:
         """The report (the one `reglab report` writes), shown inline in Jupyter; `.save(path)`."""
@@ -265,14 +295,27 @@ class Plots:
         """The best variant's confusion matrix, summed over seeds."""
         return self.figure("confusion_matrix", lang)
 
-    def sweep(self, lang: str | None = None) -> Figure:
-        """The sweep's curve: the validation metric against the swept strength (studies with sweeps)."""
-        from reglab.report.figures import FIGURES
+    def sweep(self, index: int = 0, lang: str | None = None) -> Figure:
+        """A one-factor sweep's curve (validation and test metric against the swept setting, over
+        seeds, the chosen point marked); the two-factor sweeps as heatmaps with `index="heatmaps"`."""
+        import matplotlib
 
-        names = [name for name in FIGURES if name.startswith("sweep")]
-        if not names:
-            raise ValueError("this reglab draws no sweep figure yet")
-        return self.figure(names[0], lang)
+        from reglab.report import figures, sweep_figures
+
+        sweeps = self._result.analysis.sweeps
+        if not sweeps:
+            raise ValueError(f"{self._result.run_dir} holds no sweep (reglab.run(..., sweep=...) makes one)")
+        lang = _lang(lang)
+        with matplotlib.rc_context(figures.style(lang)):
+            if index == "heatmaps":
+                drawn = sweep_figures.heatmaps(sweeps, lang)
+            else:
+                drawn = sweep_figures.one_factor(sweeps[index], lang)
+        if drawn is None:
+            raise ValueError("nothing to draw: a sweep curve needs one numeric factor and two points with "
+                             "finished runs; heatmaps need two factors")
+        _show_inline_in_jupyter()
+        return drawn
 
     def __getattr__(self, name: str) -> Any:
         from reglab.report.figures import FIGURES

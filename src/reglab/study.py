@@ -155,6 +155,18 @@ class Study:
                 return variant
         raise KeyError(f"{name!r} is not a variant of {self.name!r}: {', '.join(v.name for v in self.variants)}")
 
+    def model_summary(self, input_dim: int | None = None):
+        """Each variant's layers, output shapes and parameters, as Keras's model.summary() lists
+        them, as a pandas DataFrame (inputs: 64 for digits, else 784, unless given). Builds the
+        models, so it imports torch."""
+        import pandas as pd
+
+        from reglab.lab import model_summaries
+
+        return pd.DataFrame([{"variant": name, "layer": row.layer, "output_shape": row.output_shape,
+                              "params": row.params, "trainable": row.trainable}
+                             for name, _, rows in model_summaries(self.spec, input_dim) for row in rows])
+
     def to_dict(self) -> dict[str, Any]:
         """As written (defaults not filled in): the TOML file's table."""
         return copy.deepcopy(self._raw)

@@ -288,7 +288,8 @@ def _draw(factor: Factor, rng: _random.Random) -> Any:
 def _labels(keys: list[str]) -> list[str]:
     """A factor's label in point names: the switch itself for its shorthand (dropout.rate -> dropout,
     l2.strength -> l2), the full dotted key otherwise (optimizer.lr)."""
-    short = {"dropout.rate": "dropout", "l1.strength": "l1", "l2.strength": "l2"}
+    short = {"dropout.rate": "dropout", "l1.strength": "l1", "l2.strength": "l2", "weight_decay.rate": "weight_decay",
+             "max_norm.max_value": "max_norm"}
     labels = [short.get(k, k) for k in keys]
     return labels if len(set(labels)) == len(labels) else keys
 
@@ -364,3 +365,4 @@ def _cli_value(text: str, where: str) -> Any:
         return _cli_number(text, where)
     except SweepError:
         return text  # a name: optimizer.name=sgd,adam
+

@@ -23,6 +23,8 @@ from reglab.engine.scheduler import Schedule, Unit, execute, plan
 from reglab.engine.seeding import generator
 from reglab.errors import ReglabError
 from reglab.models import build_mlp
+from reglab.observers import Silent
+from reglab.store.memory import MemoryStore
 from reglab.techniques import registry
 
 RTOL = 1e-5
@@ -244,17 +246,14 @@ def test_a_variant_the_fast_engine_cannot_stack_trains_in_the_reference_loop(mon
     assert [u.members[0][1].name for u in alone] == ["b"] and "b: trained in the reference loop" in schedule.notices[0]
 
 
-class Recorder:
-    def __init__(self):
-        self.saved, self.notices = [], []
+class Recorder(MemoryStore, Silent):
+    """The engine's store (runs kept in memory) and its observer (notices kept) in one."""
 
-    def save_run(self, index, record, arrays):
-        self.saved.append((index, record.variant, record.seed))
+    def __init__(self):
+        super().__init__()
+        self.notices = []
 
     def notice(self, message): self.notices.append(message)
-    def runs_started(self, runs): pass
-    def epoch_finished(self, variant, record): pass
-    def run_finished(self, record): pass
 
 
 def test_out_of_gpu_memory_splits_the_stack_and_goes_on(data, monkeypatch):

@@ -12,6 +12,8 @@ from reglab.config import MAX_RUNS_CEILING, parse_study
 from reglab.engine import scheduler
 from reglab.engine.reference import RunOutcome
 from reglab.errors import ConfigError
+from reglab.observers import Silent
+from reglab.store.memory import MemoryStore
 from reglab.store.records import COMPLETED, RunArrays, RunRecord
 
 MANY = """
@@ -36,26 +38,6 @@ name = "e"
 """
 
 
-class _Saved:
-    """Collects what the scheduler saves (the store's part is tested with real files elsewhere)."""
-
-    def __init__(self):
-        self.saved: list[tuple[str, int]] = []
-
-    def save_run(self, index, record, arrays):
-        self.saved.append((record.variant, record.seed))
-
-    def checkpoint_path(self, index, name, seed):
-        raise AssertionError("no checkpoints asked for")
-
-
-class _Quiet:
-    def runs_started(self, runs): pass
-    def epoch_finished(self, variant, record): pass
-    def run_finished(self, record): pass
-    def notice(self, message): pass
-
-
 def _instant(unit, data, epoch_done, checkpoint):
     # Forked workers inherit this stand-in for training: the test is about handing out units.
     return [RunOutcome(RunRecord(v.name, seed, COMPLETED, (), 0.0, 1.0, 0.0), RunArrays(torch.zeros(0).numpy(), {}))
@@ -67,11 +49,11 @@ def test_five_thousand_units_are_all_trained_by_two_worker_processes(monkeypatch
     schedule = scheduler.plan(study, "auto", torch.device("cpu"), input_dim=64, cores=2)
     assert len(schedule.units) == 5000 and schedule.workers == 2
     monkeypatch.setattr(scheduler, "train_unit", _instant)
-    store, errors = _Saved(), []
+    store, errors = MemoryStore(), []  # the store's part is tested with real files elsewhere
 
     def execute():
         try:
-            scheduler._run_in_processes(schedule, None, scheduler.StudyDriver(store, _Quiet(), None), threading.Event())
+            scheduler._run_in_processes(schedule, None, scheduler.StudyDriver(store, Silent(), None), threading.Event())
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -81,7 +63,7 @@ def test_five_thousand_units_are_all_trained_by_two_worker_processes(monkeypatch
     thread.join(timeout=300)
     assert not thread.is_alive(), "the scheduler hung handing out 5,000 units"
     assert not errors, errors
-    assert sorted(store.saved) == sorted((v.name, s) for v in study.variants for s in study.seeds)
+    assert sorted(store.runs) == sorted((v.name, s) for v in study.variants for s in study.seeds)
 
 
 def test_no_study_may_go_over_the_ceiling_of_runs_and_up_to_it_is_allowed():

@@ -14,6 +14,7 @@ from reglab.analysis import weights as W
 from reglab.analysis.collect import UNREADABLE, Collected, Missing, VariantRuns
 from reglab.analysis.curves import Band, curves
 from reglab.analysis.onset import Onset, OnsetSpread, onset_spread, overfitting_onset
+from reglab.analysis.sweeps import SweepAnalysis, analyze_sweeps
 from reglab.analysis.statistics import (
     DIFFERENCE_OF_PROPORTIONS, NON_NEGATIVE, PROPORTION, Interval, PairedComparison, paired_comparison, t_interval,
     with_holm,
@@ -103,6 +104,7 @@ class Analysis:
     # Variants that swap L2 for decoupled decay against their baseline: per seed, the relative
     # distance between the two runs' final hidden weights (analysis/diagnostics.py).
     pair_distances: dict[str, dict[int, float]] = field(default_factory=dict)
+    sweeps: list[SweepAnalysis] = field(default_factory=list)  # sweeps' points, choice and regimes
 
     def variant(self, name: str) -> VariantAnalysis | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -149,7 +151,8 @@ def analyze(collected: Collected) -> Analysis:
     focus = max(candidates, key=lambda v: v.metrics["test_accuracy"].mean).name if candidates else None
     pairs = {v.name: v.baseline for v in variants if v.baseline and D.is_decay_pair(v.changes)}
     distances = D.pair_distances(collected.variants, pairs) if pairs else {}
-    return Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing, distances)
+    return Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing, distances,
+                    analyze_sweeps(collected))
 
 
 def _variant(source: VariantRuns, baseline_spec: dict[str, Any], labels: np.ndarray | None, classes: int,

@@ -38,6 +38,9 @@ def study_results(store: RunStore) -> dict[str, Any]:
             "description_ja": spec.get("description_ja", ""),
             # The stored study marks a baseline by naming itself (so it reloads unchanged).
             "baseline": None if spec.get("baseline") in (None, name) else spec["baseline"],
+            # A sweep's point: its sweep and the values of the swept settings, as data (None otherwise).
+            "sweep": ({"name": spec["sweep"]["name"], "values": spec["sweep"]["values"]}
+                      if isinstance(spec.get("sweep"), dict) else None),
             "test_accuracy": describe([r.test_accuracy for r in finished]),
             "test_loss": describe([r.test_loss for r in finished]),
             "diverged": sum(r.status != COMPLETED for r in records),

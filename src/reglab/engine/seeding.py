@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-STREAMS = {"init": 0, "data_order": 1, "dropout": 2, "augmentation": 3}
+STREAMS = {"init": 0, "data_order": 1, "dropout": 2, "augmentation": 3, "lr_find": 4}
 
 
 def stream_seed(seed: int, stream: str) -> int:

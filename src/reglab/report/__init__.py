@@ -18,7 +18,7 @@ from reglab.analysis.findings import Finding, findings
 from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
 from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, MIN_SEEDS
 from reglab.errors import ReglabError, StorageError
-from reglab.report import figures, html
+from reglab.report import figures, html, sweep_figures, sweep_text
 from reglab.report.i18n import LANGS, default_lang, t
 from reglab.store import RunStore
 from reglab.store.atomic import write_bytes, write_json
@@ -56,19 +56,32 @@ def _write(out: Path, analysis: Analysis, found: list[Finding], lang: str) -> No
     out.mkdir(parents=True, exist_ok=True)
     pngs = figure_pngs(analysis, lang)
     for name in figures.FIGURES:
-        path = out / f"{name}.png"
         if name not in pngs:
-            path.unlink(missing_ok=True)  # a figure of an earlier report of this run would mislead
-            continue
-        write_bytes(path, pngs[name])
+            (out / f"{name}.png").unlink(missing_ok=True)  # a figure of an earlier report would mislead
+    for name, data in pngs.items():
+        write_bytes(out / f"{name}.png", data)
     write_json(out / "findings.json", findings_json(analysis, found, lang))
     write_bytes(out / "report.html", html.render(analysis, found, pngs, lang).encode("utf-8"))
 
 
 def figure_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
-    """Every figure there is something to draw for, as PNG, by name (in the report's order)."""
+    """Every figure there is something to draw for, as PNG, by name (in the report's order), the
+    sweeps' last."""
     drawn = {name: figures.png(make, analysis, lang) for name, make in figures.FIGURES.items()}
-    return {name: data for name, data in drawn.items() if data is not None}
+    return {name: data for name, data in drawn.items() if data is not None} | _sweep_pngs(analysis, lang)
+
+
+def _sweep_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
+    """sweep_N.png for each one-factor sweep, sweep_heatmaps.png for the two-factor ones."""
+    makers = {f"sweep_{i + 1}": (lambda a, l, sw=sw: sweep_figures.one_factor(sw, l))
+              for i, sw in enumerate(analysis.sweeps)}
+    makers["sweep_heatmaps"] = lambda a, l: sweep_figures.heatmaps(a.sweeps, l)
+    out = {}
+    for name, make in makers.items():
+        data = figures.png(make, analysis, lang)
+        if data is not None:
+            out[name] = data
+    return out
 
 
 def findings_json(analysis: Analysis, found: list[Finding], lang: str) -> dict[str, Any]:
@@ -92,6 +105,7 @@ def findings_json(analysis: Analysis, found: list[Finding], lang: str) -> dict[s
             "accuracy_points": "differences of accuracy in percentage points",
         },
         "findings": [f.to_json() for f in found],
+        "sweeps": [sw.to_json() | {"findings": sweep_text.findings([sw], lang)} for sw in analysis.sweeps],
         "comparisons": {metric: [c.to_json() for c in items] for metric, items in analysis.comparisons.items()},
         "focus_variant": analysis.focus,
         "class_names": analysis.class_names,

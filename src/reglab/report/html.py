@@ -20,7 +20,7 @@ from reglab.analysis.analyze import Analysis, VariantAnalysis
 from reglab.analysis.findings import Finding, technique
 from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
 from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, MIN_SEEDS, Interval
-from reglab.report import fonts
+from reglab.report import fonts, sweep_text
 from reglab.report.i18n import KEY_NAMES_JA, TECHNIQUE_NOTES, data_note, t
 
 PERCENT = round(CONFIDENCE * 100)
@@ -106,6 +106,9 @@ def render(analysis: Analysis, found: list[Finding], pngs: dict[str, bytes], lan
     study_name = collected.study.get("name") or collected.manifest.get("study") or collected.root.name
     sections = [
         ("missing", t(lang, "sec_missing"), _missing(analysis, lang)) if analysis.missing else None,
+        # A sweep's question (which strength?) comes first: the findings below list every point.
+        ("sweeps", sweep_text.s(lang, "sec_sweeps"), sweep_text.section(analysis.sweeps, pngs, lang))
+        if analysis.sweeps else None,
         ("findings", t(lang, "sec_findings"), _findings(found, lang)),
         ("accuracy", t(lang, "sec_accuracy"), _accuracy(analysis, pngs, lang)),
         ("curves", t(lang, "sec_curves"), _curves(analysis, pngs, lang)),

@@ -9,9 +9,11 @@ from reglab.store.records import RunArrays, RunRecord
 class MemoryStore:
     def __init__(self) -> None:
         self.runs: dict[tuple[str, int], tuple[RunRecord, RunArrays]] = {}  # (variant, seed) -> its run
+        self.saved: list[tuple[int, str, int]] = []  # (variant index, variant, seed), in the order saved
 
     def save_run(self, variant_index: int, record: RunRecord, arrays: RunArrays) -> None:
         self.runs[(record.variant, record.seed)] = (record, arrays)
+        self.saved.append((variant_index, record.variant, record.seed))
 
     def checkpoint_path(self, variant_index: int, variant_name: str, seed: int):
         raise TypeError("a MemoryStore takes no checkpoints: execute it with checkpoint_seconds=None")

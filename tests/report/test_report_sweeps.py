@@ -1,0 +1,126 @@
+"""Sweeps read back from a run directory: the choice (validation only), the plateau, the regimes on
+planted curves and on a flat sweep, the findings in both languages and the figures."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from synthetic_sweeps import flat, make_sweep_run
+
+from reglab.analysis.collect import collect
+from reglab.analysis.sweeps import GOOD, OVERFITTING, UNDERFITTING, analyze_sweeps
+from reglab.report import write_report
+from reglab.report.sweep_text import findings
+from reglab.store import RunStore
+
+
+def sweep_of(root):
+    (sweep,) = analyze_sweeps(collect(RunStore.open(root)))
+    return sweep
+
+
+def test_planted_u_curve_gives_the_choice_plateau_and_both_regimes(tmp_path):
+    sweep = sweep_of(make_sweep_run(tmp_path / "run"))
+    assert [p.values["l2"] for p in sweep.points] == [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
+    assert sweep.chosen == "l2=1e-03"  # the lowest planted validation loss
+    assert [p.name for p in sweep.plateau] == ["l2=1e-03"]  # every other point is clearly worse
+    assert [p.regime for p in sweep.points] == [OVERFITTING, OVERFITTING, GOOD, UNDERFITTING, UNDERFITTING]
+    assert not sweep.flat
+    en = " ".join(findings([sweep], "en"))
+    assert "best L2 λ = 1e-03" in en and "Underfitting" in en and "L2 λ 1e-02 to 1e-01" in en
+    assert "Overfitting" in en and "L2 λ 1e-05 to 1e-04" in en
+    ja = " ".join(findings([sweep], "ja"))
+    assert "学習不足" in ja and "過学習" in ja and "L2 λ 1e-05 から 1e-04" in ja
+
+
+def test_a_flat_sweep_invents_no_regime(tmp_path):
+    sweep = sweep_of(make_sweep_run(tmp_path / "run", flat))
+    assert sweep.flat and all(p.in_plateau for p in sweep.points)
+    assert all(p.regime is None for p in sweep.points)
+    assert any("flat" in line for line in findings([sweep], "en"))
+    assert not any("Underfitting" in line or "Overfitting" in line for line in findings([sweep], "en"))
+
+
+def test_too_few_seeds_tell_nothing_apart_and_say_so(tmp_path):
+    sweep = sweep_of(make_sweep_run(tmp_path / "run", seeds=(0, 1, 2)))
+    assert sweep.chosen == "l2=1e-03" and all(p.regime is None for p in sweep.points)
+    assert any("With 3 seeds no point can be told apart" in line for line in findings([sweep], "en"))
+
+
+def test_the_choice_never_reads_test_data(tmp_path):
+    root = make_sweep_run(tmp_path / "run", test_favours=1e-5)
+    before = sweep_of(root)
+    test_best = max(before.points, key=lambda p: p.mean("test_accuracy"))
+    assert test_best.name == "l2=1e-05" != before.chosen  # test data would choose otherwise
+    # Scramble every test number in the store: the test labels, and each record's test results.
+    store = RunStore.open(root)
+    labels, images = store.test_split()
+    data = json.loads((root / "data.json").read_text())
+    store.write_data(data, np.random.default_rng(1).permutation(labels), images)
+    runs, _ = store.load_runs()
+    rng = np.random.default_rng(2)
+    names = [v["name"] for v in json.loads((root / "study.json").read_text())["variants"]]
+    for stored in runs:
+        scrambled = dataclasses.replace(stored.record, test_accuracy=float(rng.uniform()),
+                                        test_loss=float(rng.uniform()))
+        store.save_run(names.index(stored.record.variant), scrambled, stored.arrays())
+    after = sweep_of(root)
+    assert after.chosen == before.chosen
+    assert [p.in_plateau for p in after.points] == [p.in_plateau for p in before.points]
+    assert [p.regime for p in after.points] == [p.regime for p in before.points]
+    assert [p.mean("test_accuracy") for p in after.points] != [p.mean("test_accuracy") for p in before.points]
+
+
+def test_two_factor_sweeps_get_side_by_side_heatmaps_and_an_honest_sentence(tmp_path):
+    root = make_sweep_run(tmp_path / "run", two_factor=True)
+    sweeps = analyze_sweeps(collect(RunStore.open(root)))
+    assert [s.name for s in sweeps] == ["Adam + L2", "AdamW"]
+    assert all(len(s.points) == 10 and s.factors[0] == "optimizer.lr" for s in sweeps)
+    text = " ".join(findings(sweeps, "en"))
+    # Planted: Adam + L2's best decay moves with the rate (its shift grows with λ), AdamW's does not.
+    assert "Adam + L2 moves over 2.0 decades (1e-05 – 1e-03), AdamW over 0.0" in text
+    assert "depends less on the learning rate with AdamW" in text
+    report = write_report(root, tmp_path / "report", lang="en")
+    assert (tmp_path / "report" / "sweep_heatmaps.png").stat().st_size > 10_000
+    assert "Top: mean validation accuracy per cell" in report.read_text()
+    # the same data without the planted dependence: the sentence says the network does not show it
+    flat_grids = make_sweep_run(tmp_path / "flat", two_factor=True, coupled=False)
+    text = " ".join(findings(analyze_sweeps(collect(RunStore.open(flat_grids))), "en"))
+    assert "does not show the effect" in text
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_sweep_report_is_written_with_its_figures_and_findings_json(tmp_path, lang):
+    root = make_sweep_run(tmp_path / "run")
+    page = write_report(root, tmp_path / "report", lang=lang)
+    html = page.read_text()
+    assert ("Sweeps: which strength?" if lang == "en" else "スイープ: どの強さがよいか") in html
+    assert (tmp_path / "report" / "sweep_1.png").stat().st_size > 10_000
+    found = json.loads((tmp_path / "report" / "findings.json").read_text())
+    (sweep,) = found["sweeps"]
+    assert sweep["chosen"] == "l2=1e-03" and sweep["plateau"] == ["l2=1e-03"]
+    assert [p["regime"] for p in sweep["points"]] == ["overfitting", "overfitting", "good", "underfitting",
+                                                      "underfitting"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_sweep_report_renders_in_chromium(tmp_path, lang):
+    from test_report_browser import CHROMIUM, open_in_chromium
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    root = make_sweep_run(tmp_path / "run")
+    page = write_report(root, tmp_path / f"report-{lang}", lang=lang)
+    dom, console, pixels = open_in_chromium(page, tmp_path)
+    assert console == []
+    assert 'id="sweeps"' in dom and "<script" not in dom
+    assert ("underfitting" if lang == "en" else "学習不足") in dom
+    # the sweep section comes first, so the top of the page (the screenshot) shows its figure
+    grey = pixels.mean(axis=2)
+    assert (grey < 0.9).mean() > 0.03 and grey.std() > 0.1
+    colours = pixels.reshape(-1, 3)
+    shaded = np.abs(colours - np.array([0xfd, 0xd4, 0x9e]) / 255).max(axis=1) < 0.02  # the underfitting shade
+    assert shaded.mean() > 0.001
