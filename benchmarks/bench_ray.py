@@ -24,6 +24,9 @@ import threading
 import time
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# The Ray instance this script starts is its own, on this machine: without this, Ray 2.60 writes
+# an authentication token into ~/.ray, and every cluster started on the machine later requires it.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
 def study(units: int, epochs: int):

@@ -19,7 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-QUIET = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0"}
+# Quiet, and the same whatever ~/.ray holds: Ray 2.60 turns token authentication on for a cluster
+# when ~/.ray/auth_token exists (a plain `ray.init()` writes one), and a driver without the token
+# cannot connect. The test cluster is private to this machine's tests.
+ENVIRONMENT = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0", "RAY_AUTH_MODE": "disabled"}
 START_TIMEOUT = 120.0  # seconds; a loaded two-core machine takes about 10
 
 
@@ -36,7 +39,7 @@ class LocalCluster:
         self.address = f"127.0.0.1:{self.port}"
         self.cpus_per_node = cpus_per_node
         self.groups: list[subprocess.Popen] = []
-        self.env = {**os.environ, **QUIET}
+        self.env = {**os.environ, **ENVIRONMENT}
 
     def _ray(self, *args: str, log: str) -> subprocess.Popen:
         command = [str(Path(sys.executable).with_name("ray")), "start", "--block", "--node-ip-address", "127.0.0.1",
@@ -48,6 +51,9 @@ class LocalCluster:
         return process
 
     def start(self, nodes: int = 2) -> LocalCluster:
+        """Start the nodes; this process (the tests' driver) takes the cluster's environment until stop()."""
+        self.saved_environment = {name: os.environ.get(name) for name in ENVIRONMENT}
+        os.environ.update(ENVIRONMENT)
         self._ray("--head", "--port", str(self.port), "--include-dashboard=false", "--temp-dir", str(self.temp),
                   log="head.log")
         self._wait_for_cpus(self.cpus_per_node)
@@ -111,3 +117,8 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 pass
         shutil.rmtree(self.temp, ignore_errors=True)
+        for name, value in getattr(self, "saved_environment", {}).items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
