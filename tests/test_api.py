@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -59,7 +60,7 @@ def test_import_reglab_loads_no_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_api_and_cli_store_identical_results(from_python, tmp_path, tiny_study_file):
+def test_api_and_cli_store_identical_results(from_python, tmp_path, tiny_study_file, capsys):
     # The CLI on the TOML file, the API on the same study built in Python: the same numbers, both read back
     # by the other face.
     out = tmp_path / "cli"
@@ -72,6 +73,11 @@ def test_api_and_cli_store_identical_results(from_python, tmp_path, tiny_study_f
     assert python_built.spec.to_dict() == parse_study(tiny_study_file.read_text()).to_dict()
     frame = reglab.load(out).to_pandas().drop(columns="seconds")
     assert frame.equals(from_python.to_pandas().drop(columns="seconds"))
+    # The command line reads the API's directory as its own.
+    capsys.readouterr()
+    assert main(["results", str(from_python.run_dir), "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == from_python.results() and printed["runs_found"] == 4
 
 
 def test_history_is_keras_form_of_the_stored_records(from_python):
@@ -89,8 +95,6 @@ def test_history_is_keras_form_of_the_stored_records(from_python):
 
 
 def test_to_pandas_round_trips_every_epoch_of_every_run(from_python):
-    import json
-
     frame = from_python.to_pandas()
     stored = [json.loads(p.read_text()) for p in sorted(from_python.run_dir.glob("runs/*/seed-*.json"))]
     assert len(frame) == sum(len(r["history"]) for r in stored) == 2 * 2 * 2

@@ -87,6 +87,9 @@ COMMANDS = [
     ["results", "{run}"],
     ["results", "{run}", "--format", "json"],
     ["report", "{run}", "--out", "{tmp}/report"],
+    ["export", "{run}", "--to", "csv", "{tmp}/csv"],
+    ["export", "{run}", "--to", "tensorboard", "{tmp}/tb"],
+    ["watch", "--help"],
     ["run", "no-such-study"],  # a usage error is reported before anything heavy
 ]
 
@@ -106,10 +109,19 @@ def test_commands_that_train_nothing_do_not_import_torch(command, run_dir, tmp_p
     "assert all(t.params is not None for f in registry.families().values() for t in f.values())",
     "from reglab.config import builtin_studies, load_study\n"
     "assert all(load_study(name).variants for name in builtin_studies())",
-], ids=["import reglab", "technique registry", "built-in studies"])
+    # The Python API's reading side: what a notebook does before (or without) training.
+    "import reglab\nassert reglab.studies() and reglab.techniques()",
+], ids=["import reglab", "technique registry", "built-in studies", "reglab.studies and techniques"])
 def test_the_words_of_a_study_need_no_torch(code, tmp_path):
     _, torch_modules, output = _loaded_torch([CHECK_CODE.format(code=code)], tmp_path)
     assert torch_modules == [], f"{code!r} imported {torch_modules[:5]}\n{output}"
+
+
+def test_a_stored_run_reads_back_without_torch(run_dir, tmp_path):
+    code = (f"import reglab\nresult = reglab.load({str(run_dir)!r})\n"
+            "assert result.history('basic', seed=0)['val_loss']")
+    _, torch_modules, output = _loaded_torch([CHECK_CODE.format(code=code)], tmp_path)
+    assert torch_modules == [], f"reglab.load imported {torch_modules[:5]}\n{output}"
 
 
 def test_every_module_outside_the_torch_side_imports_without_torch(tmp_path):

@@ -45,7 +45,7 @@ def test_notebooks_are_stored_without_outputs(name):
             assert cell.outputs == [] and cell.execution_count is None
 
 
-@pytest.mark.parametrize("name, figures", [("quickstart", 2), ("tutorial_ja", 5)])
+@pytest.mark.parametrize("name, figures", [("quickstart", 3), ("tutorial_ja", 5)])
 def test_notebook_runs_end_to_end_with_figures_and_no_stray_output(executed, name, figures):
     notebook, folder = executed[name]
     found = outputs(notebook)

@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how the best point is chosen, on validation data only (default val_loss)")
     run.add_argument("--max-runs", type=_positive, metavar="N",
                      help="refuse a study of more than N runs (default 2000, or the study's max_runs)")
+    _add_live_arguments(run, flag=True)
     run.set_defaults(handler=cmd_run)
 
     resume = commands.add_parser("resume", help="finish an interrupted run directory",
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --backend ray: the cluster's head (default auto: the cluster this machine is in)")
     resume.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     resume.add_argument("--lang", choices=("en", "ja"), default=None, help="language of the report")
+    _add_live_arguments(resume, flag=True)
     resume.set_defaults(handler=cmd_resume)
 
     results = commands.add_parser("results", help="print the per-variant results of a stored run",
@@ -123,6 +125,33 @@ def build_parser() -> argparse.ArgumentParser:
                         help="language (default: ja when the locale is Japanese, else en)")
     report.add_argument("--out", type=Path, metavar="DIR", help="where to write it (default: RUN_DIR/report)")
     report.set_defaults(handler=cmd_report)
+
+    watch = commands.add_parser("watch", help="serve the live page of a run directory: its curves grow as it trains",
+                                description="Serve a page (on 127.0.0.1) with every variant's learning curves, "
+                                            "the band over seeds, each run's state and the learning rate, updated "
+                                            "as the run directory is written: a study training in another "
+                                            "process, an interrupted one or a finished one. Ctrl-C stops it.")
+    watch.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
+    _add_live_arguments(watch)
+    watch.set_defaults(handler=cmd_watch)
+
+    export = commands.add_parser("export", help="export the runs to TensorBoard, MLflow or CSV",
+                                 description="Write the finished runs of a run directory for other tools:\n"
+                                             "TensorBoard event files (one run per variant and seed), an MLflow\n"
+                                             "experiment (SQLite by default), or CSV tables. Exporting again adds\n"
+                                             "what finished since and duplicates nothing.",
+                                 epilog="examples:\n  reglab export runs/tutorial-20261122-101500 --to tensorboard tb "
+                                        "&& tensorboard --logdir tb\n  reglab export RUN_DIR --to mlflow "
+                                        "&& mlflow ui --backend-store-uri sqlite:///mlflow.db\n  reglab export RUN_DIR "
+                                        "--to csv tables",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
+    export.add_argument("--to", required=True, nargs="+", metavar=("TARGET", "DIR"),
+                        help="tensorboard DIR, csv DIR, or mlflow [DIR] (DIR: the folder of mlflow.db, default the "
+                             "current one)")
+    export.add_argument("--tracking-uri", metavar="URI",
+                        help="mlflow: the tracking store (default: sqlite:///mlflow.db in DIR or the current folder)")
+    export.set_defaults(handler=cmd_export)
 
     studies = commands.add_parser("studies", help="list the built-in studies")
     studies.set_defaults(handler=cmd_studies)
@@ -188,6 +217,54 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _add_live_arguments(parser: argparse.ArgumentParser, flag: bool = False) -> None:
+    live = parser.add_argument_group("live page")
+    if flag:
+        live.add_argument("--live", action="store_true",
+                          help="serve a live page of the study while it trains (curves grow epoch by epoch)")
+    live.add_argument("--port", type=_port, default=0, help="the page's port (default: a free one)")
+    live.add_argument("--host", default="127.0.0.1",
+                      help="the address to serve on (default 127.0.0.1: this machine only)")
+    live.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    if not flag:
+        live.add_argument("--lang", choices=("en", "ja"), default=None,
+                          help="language of the page (default: ja when the locale is Japanese, else en)")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535 (0: a free one), got {value}")
+    return value
+
+
+def _say(line: str) -> None:
+    err.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from reglab.live import watch
+    from reglab.report.i18n import default_lang
+
+    watch(args.run_dir, host=args.host, port=args.port, lang=args.lang or default_lang(),
+          browser=not args.no_browser, say=_say)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from reglab.export import export
+
+    target, *rest = args.to
+    if len(rest) > 1:
+        raise ReglabError(f"--to takes a target and at most one folder, got {' '.join(args.to)}.")
+    where = export(args.run_dir, target, Path(rest[0]) if rest else None, tracking_uri=args.tracking_uri, say=_say)
+    _say(f"Exported to {target}: {where}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------- run
 
 
@@ -203,7 +280,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                               source_text=source_text)
     return _train(lambda observer: lab.run_study(study, options, observer, report=not args.no_report,
                                                  lang=args.lang, backend=args.backend, address=args.address),
-                  options.out)
+                  options.out, args)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -212,17 +289,27 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _train(lambda observer: lab.resume(args.run_dir, observer, device=args.device, engine=args.engine,
                                               checkpoint_seconds=args.checkpoint_seconds,
                                               report=not args.no_report, lang=args.lang, backend=args.backend,
-                                              address=args.address), args.run_dir)
+                                              address=args.address), args.run_dir, args)
 
 
-def _train(train, run_dir: Path) -> int:
-    """Train (or finish) a study with a progress bar; Ctrl-C stops it at the next epoch end."""
+def _train(train, run_dir: Path, args: argparse.Namespace) -> int:
+    """Train (or finish) a study with a progress bar; Ctrl-C stops it at the next epoch end.
+    With --live, its live page is served from the start of training until the end."""
     from reglab.lab import StudyInterrupted
     from reglab.observers import Observers
 
+    if not args.live and (args.port or args.host != "127.0.0.1"):
+        raise ReglabError("--port and --host are for the live page: add --live (or leave them out).")
     progress = ProgressObserver()
+    live = None
+    if args.live:
+        from reglab.live.observer import LiveObserver
+        from reglab.report.i18n import default_lang
+
+        live = LiveObserver(run_dir, host=args.host, port=args.port, lang=args.lang or default_lang(),
+                            browser=not args.no_browser, say=_say)
     try:
-        train(Observers(progress, _Printer()))
+        train(Observers(progress, _Printer(), live))
     except StudyInterrupted as stopped:
         progress.close()  # before the message, so that it prints below the finished bar
         err.print(f"interrupted: finished runs and checkpoints are kept in {stopped.run_dir}. "
@@ -230,6 +317,8 @@ def _train(train, run_dir: Path) -> int:
         return 130
     finally:
         progress.close()
+        if live is not None:
+            live.close()
     return 0
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from reglab.analysis import diagnostics as D
 from reglab.analysis import weights as W
@@ -243,10 +242,9 @@ def _add_arrays(analysis: VariantAnalysis, source: VariantRuns, labels: np.ndarr
                                    f"{predictions.shape[0]} predictions for {labels.shape[0]} test labels"))
             continue
         analysis.predictions[stored.record.seed] = predictions
-        cm = confusion_matrix(labels, predictions, labels=range(classes))
+        cm = confusion_matrix(labels, predictions, classes)
         confusion = cm if confusion is None else confusion + cm
-        scores.append(np.array(precision_recall_fscore_support(labels, predictions, labels=range(classes),
-                                                               zero_division=0)[:3]))
+        scores.append(precision_recall_f1(cm))
     analysis.sparsity = {layer: t_interval(values, bounds=PROPORTION) for layer, values in shares.items()}
     analysis.hidden_sparsity = (t_interval([h for h in hidden if np.isfinite(h)], bounds=PROPORTION)
                                 if hidden else None)
@@ -267,3 +265,27 @@ def _comparisons(variants: list[VariantAnalysis], metric: str, higher: bool) -> 
         out.append(paired_comparison(metric, v.name, base.name, v.per_seed[metric], base.per_seed[metric],
                                      higher_is_better=higher, bounds=DIFFERENCE_BOUNDS.get(metric)))
     return out
+
+
+# scikit-learn's metrics, written out: importing scikit-learn took about 1 s of every report, for two
+# functions of a few lines. tests/analysis check them against scikit-learn itself.
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int) -> np.ndarray:
+    """sklearn.metrics.confusion_matrix(labels, predictions, labels=range(classes)): rows are the
+    true class, columns the predicted one; values outside range(classes) are left out."""
+    kept = (labels >= 0) & (labels < classes) & (predictions >= 0) & (predictions < classes)
+    pairs = labels[kept].astype(np.int64) * classes + predictions[kept].astype(np.int64)
+    return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+
+
+def precision_recall_f1(confusion: np.ndarray) -> np.ndarray:
+    """Per class (rows: precision, recall, F1), as precision_recall_fscore_support(...,
+    zero_division=0)[:3] computes them, F1 as 2·tp / (true + predicted): the same float64 divisions,
+    0 where a denominator is 0."""
+    tp = np.diag(confusion)
+    predicted, true = confusion.sum(axis=0), confusion.sum(axis=1)
+
+    def divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+        safe = np.where(denominator == 0, 1, denominator)
+        return np.where(denominator == 0, 0.0, numerator / safe)
+
+    return np.array([divide(tp, predicted), divide(tp, true), divide(2.0 * tp, (true + predicted).astype(np.float64))])

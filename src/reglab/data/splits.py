@@ -119,19 +119,57 @@ def _stratified(
             f"{'/'.join(map(str, sizes))} images",
             "ask for larger train, validation and test sizes",
         )
-    from sklearn.model_selection import train_test_split  # here: a second to import
-
     index = np.arange(len(labels))
     parts = []
-    try:
-        for i, size in enumerate(sizes[:-1]):
-            # Take this part from what is left; keep exactly enough for the parts after it.
-            take, index = train_test_split(
-                index, train_size=size, test_size=sum(sizes[i + 1 :]),
-                stratify=labels[index], random_state=seed,
-            )
-            parts.append(np.sort(take))
-    except ValueError as e:  # a class too rare to spread over every part
-        raise DataError(f"{name}: stratified split failed: {e}", "ask for larger sizes") from None
+    for i, size in enumerate(sizes[:-1]):
+        # Take this part from what is left; keep exactly enough for the parts after it.
+        take, index = _stratified_shuffle_split(labels[index], index, size, sum(sizes[i + 1 :]), seed, name)
+        parts.append(np.sort(take))
     parts.append(np.sort(index))
     return tuple(parts)
+
+
+def _stratified_shuffle_split(
+    labels: np.ndarray, index: np.ndarray, n_train: int, n_test: int, seed: int, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's `train_test_split(index, train_size=n_train, test_size=n_test,
+    stratify=labels, random_state=seed)`, draw for draw (StratifiedShuffleSplit in
+    sklearn/model_selection/_split.py, 1.4 to 1.9), so that splits stored before are drawn again;
+    tests/data check it against scikit-learn itself. Written out because importing scikit-learn
+    took 1 to 2 s of every run on digits, the default offline dataset."""
+    classes, y_indices, class_counts = np.unique(labels, return_inverse=True, return_counts=True)
+    if class_counts.min() < 2:
+        raise DataError(f"{name}: stratified split failed: a class has fewer than 2 images left "
+                        f"({', '.join(str(c) for c in classes[class_counts < 2])})", "ask for larger sizes")
+    if min(n_train, n_test) < len(classes):
+        raise DataError(f"{name}: stratified split failed: {min(n_train, n_test)} images cannot hold one of "
+                        f"each of {len(classes)} classes", "ask for larger sizes")
+    class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
+    rng = np.random.RandomState(seed)
+    n_i = _approximate_mode(class_counts, n_train, rng)
+    t_i = _approximate_mode(class_counts - n_i, n_test, rng)
+    train: list[int] = []
+    test: list[int] = []
+    for i in range(len(classes)):
+        permuted = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")
+        train.extend(permuted[: n_i[i]])
+        test.extend(permuted[n_i[i] : n_i[i] + t_i[i]])
+    return index[rng.permutation(train)], index[rng.permutation(test)]
+
+
+def _approximate_mode(class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """How many of n_draws to take from each class: the floor of its share, plus one for the
+    classes with the largest remainders, ties broken at random (sklearn.utils.extmath)."""
+    continuous = class_counts / class_counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need_to_add = int(n_draws - floored.sum())
+    if need_to_add > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (tied,) = np.where(remainder == value)
+            add_now = min(len(tied), need_to_add)
+            floored[rng.choice(tied, size=add_now, replace=False)] += 1
+            need_to_add -= add_now
+            if need_to_add == 0:
+                break
+    return floored.astype(int)

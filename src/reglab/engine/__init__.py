@@ -1,5 +1,8 @@
 """Training. `reference` is the plain PyTorch loop: the oracle that any faster path is tested against."""
 
-from reglab.engine.reference import DeviceData, RunOutcome, train_run
+from reglab.startup import long_lived_imports
+
+with long_lived_imports():  # torch, imported here first: see reglab/startup.py
+    from reglab.engine.reference import DeviceData, RunOutcome, train_run
 
 __all__ = ["DeviceData", "RunOutcome", "train_run"]

@@ -41,6 +41,7 @@ from reglab.engine.checkpoint import Checkpointer
 from reglab.engine.fast import stack_key, train_stack
 from reglab.engine.reference import DeviceData, RunOutcome, train_run
 from reglab.errors import ReglabError
+from reglab.startup import long_lived_imports
 from reglab.store.records import EpochRecord
 
 ENGINES = ("auto", "reference", "fast")
@@ -161,7 +162,9 @@ class StudyDriver:
         self.observer.runs_started([(variant, seed) for _, variant, seed in unit.members])
 
     def epoch_finished(self, unit: Unit, position: int, record: EpochRecord) -> None:
-        self.observer.epoch_finished(unit.members[position][1], record)
+        index, variant, seed = unit.members[position]
+        self.store.save_progress(index, variant.name, seed, record)  # what the live page shows (reglab.live)
+        self.observer.epoch_finished(variant, record)
 
     def unit_finished(self, unit: Unit, outcomes: list[RunOutcome]) -> None:
         for (index, _, _), outcome in zip(unit.members, outcomes):
@@ -198,6 +201,18 @@ def execute(schedule: Schedule, data: DeviceData, store, observer, cancel: threa
     (executor or LocalExecutor()).run(schedule, data, driver, cancel or threading.Event())
 
 
+def import_dynamo() -> None:
+    """torch.optim imports torch._dynamo whatever it is asked to do: Optimizer.__init__ calls
+    add_param_group and zero_grad, state_dict and load_state_dict are wrapped in
+    torch._disable_dynamo, which imports it on their first call, and every step() imports it to
+    call torch._dynamo.graph_break() (torch/optim/optimizer.py, torch 2.13). In eager mode these
+    calls do nothing, but the import is unconditional: avoiding it would mean leaving torch.optim
+    (the reference loop's oracle) or stubbing torch's internals. So it is paid once, before any
+    run's clock starts (1.5 s on two cores), and without the garbage collector (startup.py)."""
+    with long_lived_imports():
+        importlib.import_module("torch._dynamo")
+
+
 class LocalExecutor:
     """This machine: on the CPU one single-thread process per core, else one unit after another in
     the study's process (the GPU, the reference engine)."""
@@ -213,9 +228,7 @@ class LocalExecutor:
         return device
 
     def run(self, schedule: Schedule, data: DeviceData, driver: StudyDriver, cancel: threading.Event) -> None:
-        # torch.optim imports torch._dynamo on its first step (1.5 s on two cores): done once here, so
-        # that it is not charged to the first run's time (and forked workers inherit it).
-        importlib.import_module("torch._dynamo")
+        import_dynamo()  # once, before the workers fork: they inherit it
         if schedule.workers > 1:
             _run_in_processes(schedule, data, driver, cancel)
             return
@@ -319,7 +332,7 @@ def _worker(schedule: Schedule, data: DeviceData, store, checkpoint_seconds: flo
     torch.set_num_threads(schedule.threads_per_worker or 1)
     # A spawned worker (macOS, Windows) starts without what execute() imported before forking:
     # without this, its first run's time included torch._dynamo's import (1.2 s of 2 epochs on digits).
-    importlib.import_module("torch._dynamo")
+    import_dynamo()
     try:
         while (number := _take(tasks, len(schedule.units))) is not None and not stop.is_set():
             unit = schedule.units[number]

@@ -63,7 +63,9 @@ def one_factor(sweep: SweepAnalysis, lang: str) -> Figure | None:
     if chosen is not None:
         axes[0].annotate(s(lang, "chosen_mark", value=chosen.name.split("=", 1)[-1]),
                          xy=(float(chosen.values[factor]), 1.0), xycoords=("data", "axes fraction"),
-                         xytext=(3, -12), textcoords="offset points", fontsize=8.5, fontweight="bold")
+                         # Not bold: IPAexGothic has none, and matplotlib logs its fallback (stray output
+                         # in a notebook).
+                         xytext=(3, -12), textcoords="offset points", fontsize=8.5)
     handles = [Patch(color=REGIME_COLOURS[r], label=s(lang, r)) for r in (UNDERFITTING, GOOD, OVERFITTING)
                if any(p.regime == r for p in points)]
     title = s(lang, "sweep_title", name=short(sweep.name, 40), choose=s(lang, sweep.choose), n=_seeds(sweep))

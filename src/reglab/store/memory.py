@@ -15,6 +15,9 @@ class MemoryStore:
         self.runs[(record.variant, record.seed)] = (record, arrays)
         self.saved.append((variant_index, record.variant, record.seed))
 
+    def save_progress(self, variant_index: int, variant_name: str, seed: int, record) -> None:
+        pass  # nobody watches a store in memory (reglab.live reads progress files)
+
     def checkpoint_path(self, variant_index: int, variant_name: str, seed: int):
         raise TypeError("a MemoryStore takes no checkpoints: execute it with checkpoint_seconds=None")
 

@@ -12,6 +12,7 @@
       runs/NN-slug/seed-S.json one record per run (RunRecord)
       runs/NN-slug/seed-S.npz  its test predictions and final weights
       runs/NN-slug/seed-S.ckpt a run in progress: its last epoch checkpoint (gone once it finishes)
+      runs/NN-slug/seed-S.progress  a run in progress: its epochs so far, JSON (progress.py; gone once it finishes)
       options.json             how it was run (data dir, device, engine): what `reglab resume` reuses
       .writer.lock             held (flock) by the process training into the directory
 
@@ -34,7 +35,8 @@ import numpy as np
 from reglab import __version__
 from reglab.errors import ReglabError
 from reglab.store.atomic import write_bytes, write_json, write_npz
-from reglab.store.records import RunArrays, RunRecord
+from reglab.store.progress import SUFFIX as PROGRESS_SUFFIX, ProgressWriter, progress_path, read_progress
+from reglab.store.records import EpochRecord, RunArrays, RunRecord
 
 FORMAT = "reglab-run/1"
 MANIFEST = "manifest.json"
@@ -60,6 +62,7 @@ class RunStore:
     def __init__(self, root: Path):
         self.root = root
         self._lock = None  # the open lock file while this process trains into the directory
+        self._progress = ProgressWriter()
 
     # ------------------------------------------------------------------ creating
 
@@ -124,7 +127,13 @@ class RunStore:
         })
         write_json(path, record.to_json())
         self.checkpoint_path(variant_index, record.variant, record.seed).unlink(missing_ok=True)
+        self._progress.forget(progress_path(path))
         return path
+
+    def save_progress(self, variant_index: int, variant_name: str, seed: int, record: EpochRecord) -> None:
+        """A run's epochs so far, for watching it (reglab.live); called at every epoch end."""
+        path = progress_path(self.run_path(variant_index, variant_name, seed))
+        self._progress.epoch_finished(path, variant_name, seed, record)
 
     def checkpoint_path(self, variant_index: int, variant_name: str, seed: int) -> Path:
         return self.run_path(variant_index, variant_name, seed).with_suffix(".ckpt")
@@ -215,3 +224,13 @@ class RunStore:
                 continue
             runs.append(StoredRun(record, path))
         return runs, damaged
+
+    def load_progress(self) -> dict[Path, tuple[str, int, list[EpochRecord]]]:
+        """The epochs so far of every run in progress (or interrupted), by its record's path.
+        A progress file that cannot be read is left out: it is rewritten at the next epoch end."""
+        found = {}
+        for path in sorted((self.root / "runs").glob(f"*/seed-*{PROGRESS_SUFFIX}")):
+            progress = read_progress(path)
+            if progress is not None:
+                found[path.with_suffix(".json")] = progress
+        return found

@@ -1,0 +1,59 @@
+"""Take a study's runs to the tools people already use: TensorBoard, MLflow, CSV.
+
+    reglab export RUN_DIR --to tensorboard DIR
+    reglab export RUN_DIR --to mlflow [--tracking-uri URI]
+    reglab export RUN_DIR --to csv DIR
+
+Everything comes from the run store alone (no torch, no engine). Only finished runs are exported,
+so a partial study exports what it has and a later export adds the rest; exporting twice writes
+the same thing again instead of a second copy. TensorBoard and MLflow are optional extras: a clear
+error (exit 2) says how to install the one that is missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+
+from reglab.errors import ReglabError
+from reglab.export.source import ExportSource, read_source
+
+TARGETS = ("tensorboard", "mlflow", "csv")
+
+# What each target needs beyond reglab, and the extra that installs it.
+_NEEDS = {"tensorboard": ("tensorboard", "reglab[tensorboard]"), "mlflow": ("mlflow", "reglab[mlflow]")}
+
+__all__ = ["TARGETS", "ExportSource", "export", "read_source"]
+
+
+def require(target: str) -> None:
+    module, extra = _NEEDS.get(target, (None, None))
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise ReglabError(f"exporting to {target} needs the {module} package, which is not installed. "
+                          f"Fix: pip install '{extra}'")
+
+
+def export(run_dir: Path | str, to: str, out: Path | str | None = None, *, tracking_uri: str | None = None,
+           say: Callable[[str], None] = lambda line: None) -> str:
+    """Export the finished runs of `run_dir`; returns where they went (a folder or a tracking URI)."""
+    if to not in TARGETS:
+        raise ReglabError(f"--to {to!r} is not known: use one of {', '.join(TARGETS)}.")
+    if to in ("tensorboard", "csv") and out is None:
+        raise ReglabError(f"--to {to} needs a folder to write into, e.g. reglab export RUN_DIR --to {to} "
+                          f"{'tb-logs' if to == 'tensorboard' else 'csv'}")
+    if to == "mlflow" and out is not None and tracking_uri is not None:
+        raise ReglabError("give either a folder (an SQLite tracking store is made there) or --tracking-uri, "
+                          "not both.")
+    require(to)
+    source = read_source(Path(run_dir))
+    for line in source.problems:
+        say(f"left out: {line}")
+    if to == "csv":
+        from reglab.export.csv_export import write_csv
+        return str(write_csv(source, Path(out)))
+    if to == "tensorboard":
+        from reglab.export.tensorboard import write_tensorboard
+        return str(write_tensorboard(source, Path(out)))
+    from reglab.export.mlflow_export import write_mlflow
+    return write_mlflow(source, tracking_uri=tracking_uri, folder=Path(out) if out is not None else None)
