@@ -158,7 +158,8 @@ class RayExecutor:
 
         def submit(unit: Unit, attempt: int) -> None:
             checkpoint = unit_checkpointer(unit, driver.store, driver.checkpoint_seconds, threading.Event())
-            resources = {"num_cpus": threads, "max_retries": 0}
+            # SPREAD: units go to every node, not first to fill the driver's (Ray's default prefers it).
+            resources = {"num_cpus": threads, "max_retries": 0, "scheduling_strategy": "SPREAD"}
             if gpu_bytes:
                 resources["num_gpus"] = gpu_share(unit, data, gpu_bytes)
             generator = task.options(**resources).remote(
