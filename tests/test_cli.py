@@ -139,7 +139,8 @@ def _results(names: list[str]) -> dict:
         return {"mean": mean, "std": 0.1168, "n": 5}
 
     variants = [{"name": name, "baseline": names[0] if i else None, "test_accuracy": stats(0.7827),
-                 "test_loss": stats(1.0791), "diverged": False, "runs": [{"epochs": 15, "seconds": 7.25}] * 5}
+                 "test_loss": stats(1.0791), "diverged": False,
+                 "runs": [{"epochs": 15, "seconds": 7.25 + s} for s in (-2, -1, 0, 1, 2)]}
                 for i, name in enumerate(names)]
     return {"study": "tutorial", "dataset": "digits", "variants": variants,
             "splits": {"train": 817, "validation": 163, "test": 817}}
@@ -167,6 +168,8 @@ def test_results_table_shows_every_name_in_80_columns(monkeypatch, names):
     assert "…" not in text  # nothing cut: where the room is short, the numbers wrap
     if max(map(len, names)) < 10:  # the tutorial's names: one line a variant
         assert "78.27 ± 11.68%" in rows[0] and "1.079 ± 0.117" in rows[0]
+        # seconds per run, the mean over seeds, as the report's "seconds / run" (not their sum, 36.2)
+        assert "s/run" in text and rows[0].split()[-1] == "7.2"
 
 
 def test_progress_lines_fit_80_columns(monkeypatch):

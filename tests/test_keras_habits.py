@@ -87,3 +87,34 @@ def test_a_mistake_in_defaults_is_reported_once_at_its_own_line():
     assert len(found) == 2, found
     assert found[0].startswith("defaults.optimizer.lr_rate (line 4)") and "did you mean 'lr'" in found[0]
     assert found[1].startswith("defaults.batch_size (line 5)")
+
+
+def test_techniques_in_japanese_are_whole_at_80_columns_and_say_each_modes_momentum():
+    import os
+    import subprocess
+    import sys
+
+    from reglab.techniques import registry
+
+    shown = subprocess.run([sys.executable, "-m", "reglab", "techniques", "--lang", "ja"], capture_output=True,
+                           text=True, env={**os.environ, "COLUMNS": "80"}, timeout=120, check=True).stdout
+    assert "…" not in shown
+    cells = "".join(line.split("│")[3].strip() for line in shown.splitlines() if line.count("│") == 4)
+    for technique in registry.switches().values():  # every description, folded but whole
+        assert technique.summary_ja.replace(" ", "") in cells.replace(" ", ""), technique.name
+    assert "Kerasの意味（0.99" in cells.replace(" ", "")
+
+
+def test_summary_follows_the_dataset_a_run_would_use(tmp_path, monkeypatch):
+    from reglab import lab
+    from reglab.data import paths
+
+    monkeypatch.setenv(paths.ENV_VAR, str(tmp_path / "empty-cache"))  # MNIST not cached
+    study, _ = lab.load_study("regularization")
+    assert lab.summary_dataset(study, offline=True) == ("digits", 64, None)
+    name, inputs, note = lab.summary_dataset(study)
+    assert (name, inputs) == ("mnist", 784) and "reglab summary --offline" in note
+    assert lab.summary_dataset(study, "fashion-mnist", offline=True)[:2] == ("fashion-mnist", 784)
+    rows = {name: rows for name, _, rows in lab.model_summaries(study, 64)}["dropout"]  # on digits
+    assert [r.layer for r in rows][:3] == ["dense_1 (Dense)", "relu_1 (ReLU)", "dropout_1 (Dropout)"]
+    assert rows[0].params == 64 * 256 + 256  # computed by hand

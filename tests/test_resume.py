@@ -307,3 +307,22 @@ def test_a_second_process_training_into_the_same_directory_is_refused(tiny_study
     assert main(args) == 0 and not partial.exists()
     fault_log("a second `reglab run` into a directory another process is training into", 1,
               "exit 2 naming the other process; nothing removed or written; runs once the first is done")
+
+
+def test_a_finished_directory_says_at_once_there_is_nothing_to_do_and_loads_no_data(tmp_path, monkeypatch):
+    import reglab.engine.study as engine_study
+    from reglab.config import parse_study
+    from reglab.engine.study import StudyOptions, run_study
+    from reglab.observers import Recorder
+
+    study = parse_study('name = "done"\nseeds = [0]\n[data]\ndataset = "digits"\n[defaults]\nhidden = [8]\n'
+                        'epochs = 1\n[[variants]]\nname = "a"\n')
+    options = StudyOptions(out=tmp_path / "run", allow_download=False)
+    run_study(study, options)
+    def no_data(*args, **kwargs):
+        raise AssertionError("a finished study loaded its data again")
+    monkeypatch.setattr(engine_study, "resolve_dataset", no_data)
+    recorder = Recorder()
+    store = run_study(study, options, recorder)
+    assert store.root == tmp_path / "run"
+    assert any("its one run is already finished: nothing to train" in args[0] for args in recorder.of("notice"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reglab import sweeps as sweeping
+from reglab import memory
 from reglab.errors import ConfigError
 from reglab.techniques import registry
 from reglab.techniques.registry import CHOICE_FAMILIES, Choice
@@ -170,12 +172,28 @@ def load_study(source: str, overrides: dict[str, Any] | None = None) -> StudySpe
     return parse_study(text, label, overrides)
 
 
+# No study key is more than a few levels deep: a longer dotted key is refused before parsing
+# (tomllib takes quadratic time over one: 77 s for 20,000 parts), a deeper nesting after it.
+MAX_KEY_PARTS = 32
+_KEY_LINE = re.compile(r"""^\s*(\[\[?[^\]]*|[A-Za-z0-9_\-."' ]+=)""", re.MULTILINE)
+
+
 def parse_study(text: str, label: str = "<study>", overrides: dict[str, Any] | None = None) -> StudySpec:
+    deepest = max((match.group(1).count(".") + 1 for match in _KEY_LINE.finditer(text)), default=0)
+    if deepest > MAX_KEY_PARTS:
+        raise ConfigError(label, [f"a dotted key or table name with {deepest:,} parts; no study key has more than "
+                                  f"a few (at most {MAX_KEY_PARTS}). Fix: check the file is a reglab study"])
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(label, [f"not valid TOML: {exc}. Check quotes, brackets and `key = value` syntax."]) from None
-    return study_from_dict(raw, label, overrides, text=text)
+    except RecursionError:
+        raise ConfigError(label, ["tables or arrays nested thousands deep; no study nests more than a few levels. "
+                                  "Fix: check the file is a reglab study"]) from None
+    try:
+        return study_from_dict(raw, label, overrides, text=text)
+    except RecursionError:
+        raise ConfigError(label, ["tables or arrays nested too deep to read. Fix: check the file is a reglab study"]) from None
 
 
 def study_from_dict(
@@ -280,6 +298,12 @@ class _Checker:
         variants += self._sweeps(raw_sweeps, raw_variants, defaults, overrides, keras_compat,
                                  max_runs, len(seeds), len(variants))
         variants = self._baselines(variants, study_baseline, trained)
+        if not self.problems:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            at_once = min(cores, len(variants) * len(seeds))
+            for index, message in memory.problems(variants, data.dataset, at_once):
+                self.problem(f"variants[{index}].hidden" if index < len(raw_variants) else "sweeps",
+                             f"{variants[index].name!r}: {message}")
         if self.problems:
             return None
         return StudySpec(name, description, keras_compat, seeds, data, tuple(variants), self.label, max_runs)
@@ -521,8 +545,8 @@ class _Checker:
                 own = copy.deepcopy(base)
                 for key, value in point.values:
                     sweeping.apply(own, inherited, key, value, shorthands)
-                own.update(name=point.name, description=sweep.description or f"{sweep.name} sweep: {point.name}",
-                           baseline=baseline)
+                english, japanese = sweep.describe(point)
+                own.update(name=point.name, description=english, description_ja=japanese, baseline=baseline)
                 merged = {**inherited, **own}
                 if "epochs" in overrides:
                     merged["epochs"] = overrides["epochs"]

@@ -7,11 +7,15 @@ usually quicker, and a shared machine drifts."""
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
+from reglab.startup import import_dynamo, long_lived_imports
+
+with long_lived_imports():  # see startup.py
+    import torch
+    import torch.nn.functional as F
 
 MEASURED_STEPS = 8
 EVALUATION_SHARE = 0.25  # validation each epoch and the final test, on top of the training steps
@@ -48,6 +52,7 @@ def plan(study, device: str = "cpu", measure: bool = True) -> Plan:
             if key not in per_step:
                 per_step[key] = _step_seconds(_inputs(study), variant.hidden, key[1], device)
             seconds += per_step[key] * steps * seeds * (1 + EVALUATION_SHARE)
+        seconds /= _runs_side_by_side(device)
     return Plan(len(study.variants) * seeds, len(study.variants), seeds, sum(steps_by_variant) * seeds, seconds)
 
 
@@ -57,6 +62,14 @@ def duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{round(seconds / 60)} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def _runs_side_by_side(device: str) -> int:
+    """On the CPU one single-thread worker per core trains runs side by side (engine/scheduler.py),
+    and a step is measured with one thread; a GPU trains one stack at a time."""
+    if device in ("cuda", "auto") and torch.cuda.is_available():
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _inputs(study) -> int:
@@ -77,6 +90,7 @@ def _step_seconds(inputs: int, hidden: tuple[int, ...], batch: int, device: str)
     widths = (inputs, *hidden, 10)
     layers = [torch.nn.Linear(a, b) for a, b in zip(widths, widths[1:])]
     model = torch.nn.Sequential(*[m for layer in layers for m in (layer, torch.nn.ReLU())][:-1]).to(target)
+    import_dynamo()  # Adam imports it anyway: here once, without the garbage collector
     optimizer = torch.optim.Adam(model.parameters())
     x = torch.rand(batch, inputs, generator=generator).to(target)
     y = torch.randint(0, 10, (batch,), generator=generator).to(target)
@@ -87,12 +101,23 @@ def _step_seconds(inputs: int, hidden: tuple[int, ...], batch: int, device: str)
         loss.backward()
         optimizer.step()
 
-    step()  # the first step allocates
-    if target.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(MEASURED_STEPS):
+    # On the CPU with one thread, as each CPU worker trains (engine/scheduler.py): with torch's
+    # default two threads on a loaded two-core machine a step of the tutorial's model took 0.4 to
+    # 1.1 s instead of 20 ms (the threads wait for each other), and the estimate 8 s of start-up.
+    threads = torch.get_num_threads()
+    if target.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        step()  # the first steps allocate and warm up
         step()
-    if target.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - started) / MEASURED_STEPS
+        timings = []
+        for _ in range(MEASURED_STEPS):
+            started = time.perf_counter()
+            step()
+            if target.type == "cuda":
+                torch.cuda.synchronize()
+            timings.append(time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(threads)
+    # The fastest step: on a shared machine the others measure the neighbours, not the study.
+    return min(timings)

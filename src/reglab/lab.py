@@ -140,13 +140,16 @@ def stored_study(run_dir: Path | str) -> tuple[StudySpec, StudyOptions]:
     from reglab.store import RunStore
 
     run_dir = Path(run_dir)
+    from reglab.store.files import Damaged
+
     store = RunStore.open(run_dir)
-    stored = store.read_json("study.json")
-    if stored is None:
-        raise ReglabError(f"{run_dir / 'study.json'} is missing or damaged: this run cannot be resumed. "
-                          "Fix: run the study again with a new --out.")
+    try:
+        stored = store.study()  # study.json, else the manifest's copy of it
+    except Damaged as exc:
+        raise ReglabError(f"{run_dir / 'study.json'} is damaged ({exc.reason}) and so is its copy in the "
+                          "manifest: this run cannot be resumed. Fix: run the study again with a new --out.") from None
     study = study_from_dict(stored, str(run_dir / "study.json"))
-    before = store.read_json("options.json") or {}
+    before = store.options()
     options = StudyOptions(
         out=run_dir, data_dir=Path(before["data_dir"]) if before.get("data_dir") else None,
         device=before.get("device", "auto"), engine=before.get("engine", "auto"),
@@ -220,8 +223,8 @@ def executor_for(backend: str, address: str | None) -> Any:
 
 @contextmanager
 def _interrupts_stop_at_epoch_end(cancel: threading.Event, observer: Any) -> Iterator[None]:
-    """While the block runs, a first SIGINT asks every run to stop at its epoch's end (they save);
-    a second raises KeyboardInterrupt at once. Jupyter's "interrupt the kernel" is a SIGINT too.
+    """While the block runs, a first SIGINT or SIGTERM asks every run to stop at its epoch's end
+    (they save); a second raises KeyboardInterrupt at once. Jupyter's "interrupt the kernel" is a SIGINT too.
     Only the main thread may set signal handlers; elsewhere interrupts stay as they were."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -233,11 +236,13 @@ def _interrupts_stop_at_epoch_end(cancel: threading.Event, observer: Any) -> Ite
         cancel.set()
         observer.stopping()
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    # SIGTERM (kill, a batch system's stop, a closing terminal's session) is handled like Ctrl-C.
+    previous = {sig: signal.signal(sig, on_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -263,6 +268,27 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
     path = write(Path(run_dir), out_dir, lang or default_lang(), notify=observer.report_missing)
     observer.report_written(path)
     return path
+
+
+def summary_dataset(study: StudySpec, dataset: str | None = None, offline: bool = False) -> tuple[str, int, str | None]:
+    """The dataset a run of `study` would train on, its inputs per example, and a note when that
+    depends on the network; makes no network request. `auto` is MNIST when it is cached (or a system
+    package has it) or can be downloaded, else the embedded digits (data.resolve_dataset)."""
+    from reglab.data import list_datasets
+
+    name = dataset or study.data.dataset
+    note = None
+    if name == "auto":
+        available = {info.name for info in list_datasets() if info.cached or info.system_dir is not None}
+        if "mnist" in available:
+            name = "mnist"
+        elif offline:
+            name = "digits"
+        else:
+            name = "mnist"
+            note = ("MNIST is not cached: a run downloads it, and without a network (or with --offline) it uses "
+                    "digits, 64 inputs (reglab summary --offline)")
+    return name, 64 if name == "digits" else 784, note
 
 
 def model_summaries(study: StudySpec, input_dim: int | None = None) -> list[tuple[str, int, list[Any]]]:

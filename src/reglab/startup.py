@@ -25,3 +25,15 @@ def long_lived_imports() -> Iterator[None]:
         gc.freeze()
         if enabled:
             gc.enable()
+
+
+def import_dynamo() -> None:
+    """torch.optim imports torch._dynamo whatever it is asked to do: Optimizer.__init__ calls
+    add_param_group and zero_grad, state_dict and load_state_dict are wrapped in
+    torch._disable_dynamo, which imports it on their first call, and every step() imports it to
+    call torch._dynamo.graph_break() (torch/optim/optimizer.py, torch 2.13). In eager mode these
+    calls do nothing, but the import is unconditional: avoiding it would mean leaving torch.optim
+    (the reference loop's oracle) or stubbing torch's internals. So it is paid once, before any
+    run's clock starts (1.5 s on two cores), and without the garbage collector."""
+    with long_lived_imports():
+        import torch._dynamo  # noqa: F401

@@ -28,7 +28,7 @@ import random as _random
 from dataclasses import dataclass
 from typing import Any
 
-SWEEP_KEYS = ("name", "base", "description", "values", "random", "seed", "choose", "baseline")
+SWEEP_KEYS = ("name", "base", "description", "description_ja", "values", "random", "seed", "choose", "baseline")
 RANGE_KEYS = ("log", "linear", "points", "integer")
 CHOOSE = ("val_loss", "val_accuracy")
 MAX_POINTS_PER_FACTOR = 1000
@@ -93,6 +93,12 @@ class Sweep:
     seed: int
     description: str = ""
     baseline: str | None = None
+    description_ja: str = ""
+
+    def describe(self, point: Point) -> tuple[str, str]:
+        """A point's description in English and Japanese: the sweep's, with the point's values."""
+        return (f"{self.description or f'{self.name} sweep'}: {point.name}",
+                f"{self.description_ja or f'{self.name} のスイープ'}: {point.name}")
 
     @property
     def size(self) -> int:
@@ -146,12 +152,12 @@ def parse_sweep(raw: Any, index: int) -> Sweep:
     choose = raw.get("choose", "val_loss")
     if choose not in CHOOSE:
         raise SweepError("choose", f"must be one of {', '.join(CHOOSE)} (validation data only), got {choose!r}")
-    for key in ("name", "base", "description", "baseline"):
+    for key in ("name", "base", "description", "description_ja", "baseline"):
         if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
             raise SweepError(key, f"must be a non-empty string, got {raw[key]!r}")
     name = raw.get("name") or " x ".join(_labels([f.key for f in factors]))
     return Sweep(name, raw.get("base"), factors, choose, random_points, seed, raw.get("description", ""),
-                 raw.get("baseline"))
+                 raw.get("baseline"), raw.get("description_ja", ""))
 
 
 def apply(own: dict[str, Any], inherited: dict[str, Any], key: str, value: Any, shorthands: dict[str, str]) -> None:

@@ -21,12 +21,26 @@ from reglab.data.sources import FILE_ROLES, STANDARD_NAMES
 SHARED_DATA = (Path(__file__).parents[2] / ".." / "shared" / "data").resolve()
 
 
+# The folders of ../shared/data and the dataset whose cache holds the same files.
+CACHED_AS = {"fashion-mnist": "fashion-mnist", "mnist-t10k": "mnist"}
+
+
 def shared_dir(name: str) -> Path:
-    """A folder of ../shared/data, or skip: user machines and CI need not have it."""
+    """Real files: a folder of ../shared/data (a developer checkout has it), else reglab's own cache
+    (`reglab data fetch` fills it), else skip saying how to get them. Tests never download."""
     path = SHARED_DATA / name
-    if not path.is_dir():
-        pytest.skip(f"real data not present at {path} (see ../shared/data/README.md)")
-    return path
+    if path.is_dir():
+        return path
+    from reglab.data import paths
+
+    source = CACHED_AS.get(name, name)
+    cached = paths.cache_dir(source)
+    wanted = [f for f in (spec.filename for spec in sources.get_source(source).files)
+              if name != "mnist-t10k" or f.startswith("t10k")]
+    if all((cached / f).exists() for f in wanted):
+        return cached
+    pytest.skip(f"needs the real {source} files: run `reglab data fetch {source}` once (tests never download), "
+                f"or put them in {path}")
 
 
 def make_arrays(n_train: int = 30, n_test: int = 10, shape=(28, 28), seed: int = 0) -> dict:

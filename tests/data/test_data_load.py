@@ -162,3 +162,11 @@ def test_list_datasets_makes_no_request():
     assert not rows["mnist"].cached
     assert "reglab data fetch mnist" in rows["mnist"].availability
     assert rows["kmnist"].description_ja
+
+
+def test_another_datasets_files_under_the_wrong_name_are_refused_saying_what_they_are():
+    folder = shared_dir("fashion-mnist")  # real Fashion-MNIST files: they match its published checksums
+    with pytest.raises(DataError) as caught:
+        load_dataset("kmnist", data_dir=folder, allow_download=False)
+    assert "is fashion-mnist's train-images file" in caught.value.problem and "not kmnist's" in caught.value.problem
+    assert "--dataset fashion-mnist" in caught.value.fix

@@ -12,15 +12,15 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
+import numpy as np
 import pytest
 from trained_runs import EPOCHS, copy
 
 from reglab.errors import ReglabError
 from reglab.live import LiveServer, is_loopback, serve
 from reglab.live.state import snapshot
-from reglab.store import EpochRecord, RunStore
+from reglab.store import EpochRecord, RunArrays, RunRecord, RunStore
 from reglab.store.progress import progress_path
 
 
@@ -170,8 +170,8 @@ def test_snapshot_of_runs_training_interrupted_and_damaged(finished_run, tmp_pat
         writer.save_progress(1, "l2 <b>&amp;", 0, record)
     # A diverged epoch's NaN is stored as null and read back as NaN (JSON has no NaN).
     writer.save_progress(1, "l2 <b>&amp;", 0, EpochRecord(2, float("nan"), 0.1, float("inf"), 0.1, 0.001, 0.1))
-    assert json.loads(progress_path(run / "runs" / "01-l2-b-amp" / "seed-0.json").read_text())["history"][2][
-        "train_loss"] is None
+    lines = progress_path(run / "runs" / "01-l2-b-amp" / "seed-0.json").read_text().splitlines()
+    assert json.loads(lines[2])["epoch"]["train_loss"] is None
     snap = snapshot(run)
     assert snap["state"] == "stopped"
     assert snap["problems"] and snap["problems"][0].startswith("runs/00-basic/seed-1.json: ")
@@ -205,7 +205,14 @@ def test_progress_resumes_from_a_checkpoint_and_goes_with_the_record(tmp_path):
     # One that starts over replaces it.
     RunStore(tmp_path).save_progress(0, "a", 3, epochs[0])
     assert [e.epoch for e in RunStore(tmp_path).load_progress()[path.with_suffix(".json")][2]] == [0]
+    # A line cut short by a reader arriving mid-write (or damage) is skipped.
+    with open(path, "a") as handle:
+        handle.write('{"variant": "a", "seed": 3, "epoch": {"epoch": 1, "train_lo')
+    assert [e.epoch for e in RunStore(tmp_path).load_progress()[path.with_suffix(".json")][2]] == [0]
     assert RunStore(tmp_path).load_runs() == ([], [])  # a progress file is not a run record
+    RunStore(tmp_path).save_run(0, RunRecord("a", 3, "completed", tuple(epochs), 0.1, 0.9, 1.0),
+                                RunArrays(np.zeros(2, np.int64), {}))
+    assert not path.exists()  # the record holds the history now
 
 
 def test_watch_serves_until_ctrl_c_and_exits_cleanly(finished_run):
@@ -238,3 +245,16 @@ def _non_loopback_address() -> str | None:
     except OSError:
         return None
     return None if address.startswith("127.") else address
+
+
+def test_diverged_and_stopped_early_runs_are_told_apart(finished_run, tmp_path):
+    from dataclasses import replace
+
+    run = copy(finished_run, tmp_path / "run")
+    store = RunStore.open(run)
+    stored = {r.record.seed: r for r in store.load_runs()[0] if r.record.variant == "basic"}
+    for seed, change in ((0, {"status": "diverged", "diverged_at": 2}), (1, {"stopped_epoch": 2, "best_epoch": 1})):
+        store.save_run(0, replace(stored[seed].record, **change), stored[seed].arrays())
+    runs = snapshot(run)["variants"][0]["runs"]
+    assert [(r["status"], r.get("diverged_at"), r.get("stopped_epoch")) for r in runs] == [
+        ("diverged", 2, None), ("stopped_early", None, 2)]

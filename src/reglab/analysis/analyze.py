@@ -10,7 +10,7 @@ import numpy as np
 
 from reglab.analysis import diagnostics as D
 from reglab.analysis import weights as W
-from reglab.analysis.collect import UNREADABLE, Collected, Missing, VariantRuns
+from reglab.analysis.collect import Collected, Missing, VariantRuns
 from reglab.analysis.curves import Band, curves
 from reglab.analysis.onset import Onset, OnsetSpread, onset_spread, overfitting_onset
 from reglab.analysis.sweeps import SweepAnalysis, analyze_sweeps
@@ -19,6 +19,7 @@ from reglab.analysis.statistics import (
     with_holm,
 )
 from reglab.store import COMPLETED, RunRecord
+from reglab.store.files import Damaged
 
 # Compared against the baseline: metric -> whether higher is better.
 COMPARED = {"test_accuracy": True, "test_loss": False}
@@ -223,8 +224,8 @@ def _add_arrays(analysis: VariantAnalysis, source: VariantRuns, labels: np.ndarr
         relative = str(npz.relative_to(root))
         try:
             arrays = stored.arrays()
-        except UNREADABLE as exc:
-            missing.append(Missing("arrays", relative, "missing" if not npz.exists() else f"{type(exc).__name__}"))
+        except Damaged as exc:
+            missing.append(Missing("arrays", relative, exc.reason))
             continue
         for layer, share in W.layer_shares(arrays.weights).items():
             shares.setdefault(layer, []).append(share)
@@ -237,7 +238,7 @@ def _add_arrays(analysis: VariantAnalysis, source: VariantRuns, labels: np.ndarr
         if labels is None:
             continue
         predictions = np.asarray(arrays.test_predictions)
-        if predictions.shape != labels.shape:
+        if predictions.shape != labels.shape or (predictions.size and not 0 <= predictions.min() <= predictions.max() < classes):
             missing.append(Missing("arrays", relative,
                                    f"{predictions.shape[0]} predictions for {labels.shape[0]} test labels"))
             continue

@@ -3,7 +3,6 @@ is listed in `missing` (never raised), so a partial or interrupted run still get
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,7 @@ from typing import Any
 import numpy as np
 
 from reglab.store import RunRecord, RunStore, StoredRun
-
-# What reading a damaged .npz can raise (a truncated zip is BadZipFile, not an OSError).
-UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+from reglab.store.files import Damaged
 
 # The run directory's own files (besides manifest.json) and their kind in `Missing`.
 FILES = {"study.json": "study", "data.json": "data", "environment.json": "environment", "study.toml": "study_toml"}
@@ -68,18 +65,16 @@ class Collected:
 def collect(store: RunStore) -> Collected:
     missing: list[Missing] = []
     loaded: dict[str, Any] = {}
+    readers = {"study": store.study, "data": store.data, "environment": store.environment}
     for name, kind in FILES.items():
-        path = store.root / name
-        if name.endswith(".toml"):
-            try:
-                loaded[kind] = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                loaded[kind] = None
-        else:
-            loaded[kind] = store.read_json(name)
-        # A built-in study has no study.toml of its own: its absence is not damage.
-        if loaded[kind] is None and kind != "study_toml":
-            missing.append(Missing(kind, name, "missing" if not path.exists() else "unreadable"))
+        if kind == "study_toml":
+            loaded[kind] = store.study_toml()  # a built-in study has none: its absence is not damage
+            continue
+        try:
+            loaded[kind] = readers[kind]()
+        except Damaged as exc:
+            loaded[kind] = None
+            missing.append(Missing(kind, name, "missing" if exc.missing else f"damaged: {exc.reason}"))
 
     study = loaded["study"] or {}
     runs, damaged = store.load_runs()
@@ -96,20 +91,23 @@ def collect(store: RunStore) -> Collected:
             relative = str(path.relative_to(store.root))
             if seed not in found and relative not in damaged_paths:
                 # A checkpoint beside it: the run was interrupted in the middle (`reglab resume` goes on).
-                in_progress = path.with_suffix(".ckpt").exists()
+                in_progress = store.files.exists(path.with_suffix(".ckpt"))
                 missing.append(Missing("record", relative, "in_progress" if in_progress else ""))
-        model = store.read_json(str((folder / "model.json").relative_to(store.root)))
-        if model is None or not isinstance(model.get("layers"), list):
+        try:
+            variant.model = store.model(folder)
+        except Damaged:
             missing.append(Missing("model", str((folder / "model.json").relative_to(store.root))))
-        else:
-            variant.model = model["layers"]
 
     try:
         labels, images = store.test_split()
-    except UNREADABLE as exc:
+    except Damaged as exc:
         labels = images = None
-        missing.append(Missing("test_split", "test_split.npz", _reason(exc)))
-    return Collected(store.root, store.read_json("manifest.json") or {}, study, loaded["data"] or {},
+        missing.append(Missing("test_split", "test_split.npz", "missing" if exc.missing else f"damaged: {exc.reason}"))
+    try:
+        manifest = store.manifest()
+    except Damaged:
+        manifest = {}
+    return Collected(store.root, manifest, study, loaded["data"] or {},
                      loaded["environment"] or {}, loaded["study_toml"], variants, labels, images, missing)
 
 
@@ -134,10 +132,3 @@ def _folder(store: RunStore, index: int, variant: VariantRuns) -> Path:
     if variant.runs:
         return variant.runs[0].path.parent  # where the records really are
     return store.run_path(index, variant.name, 0).parent
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, FileNotFoundError):
-        return "missing"
-    return f"unreadable: {type(exc).__name__}: {exc}"
-

@@ -47,6 +47,8 @@ def band(values: np.ndarray) -> Band:
     n = np.sum(np.isfinite(values), axis=0)
     filled = n > 0
     mean, low, high = (np.full(values.shape[1], np.nan) for _ in range(3))
+    if not filled.any():  # no finished run (interrupted, lost or diverged at once): nothing to reduce
+        return Band(mean, low, high, n)
     mean[filled] = np.nanmean(values[:, filled], axis=0)
     low[filled] = np.nanmin(values[:, filled], axis=0)
     high[filled] = np.nanmax(values[:, filled], axis=0)

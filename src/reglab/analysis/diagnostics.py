@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from reglab.analysis import weights as W
-from reglab.analysis.collect import UNREADABLE, VariantRuns
+from reglab.analysis.collect import VariantRuns
+from reglab.store.files import Damaged
 from reglab.store import COMPLETED
 
 # Batch norm's running statistics lag when, at the last epoch, the loss on training rows in
@@ -74,7 +75,7 @@ def pair_distances(sources: Sequence[VariantRuns], pairs: dict[str, str]) -> dic
                 continue
             try:
                 out[stored.record.seed] = W.hidden_vector(stored.arrays().weights)
-            except UNREADABLE:
+            except Damaged:
                 continue  # listed as missing by the main pass
         return out
 

@@ -7,6 +7,7 @@ a reader sees can be found in findings.json. Terms follow the tutorial: 過学�
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -408,6 +409,8 @@ def _inert_decay(v: VariantAnalysis | None, base: VariantAnalysis | None) -> flo
     changed that norm by less than diagnostics.INERT_SHARE; else None."""
     if v is None or base is None or "weight_decay" not in v.changes or "weight_decay" not in v.spec:
         return None
+    if any(k in base.spec for k in ("l2", "l1_l2", "weight_decay")):
+        return None  # against a baseline that shrinks its weights too, an equal norm is no sign of weakness
     ratio = D.norm_ratio(v.hidden_norms, base.hidden_norms)
     if ratio is None or abs(ratio[0] - 1) >= D.INERT_SHARE:
         return None
@@ -489,27 +492,39 @@ def _max_norm(v: VariantAnalysis) -> list[Finding]:
 def _decay_pair(v: VariantAnalysis, analysis: Analysis) -> list[Finding]:
     """The weight-decay lesson: L2 in the loss against decoupled decay, run for run (same seed, same start)."""
     distances = analysis.pair_distances.get(v.name)
-    if not distances or not v.baseline:
+    base = analysis.variant(v.baseline) if v.baseline else None
+    if not distances or base is None:
         return []
     values = np.array(list(distances.values()))
     mean = float(values.mean())
     optimizer = (v.spec.get("optimizer") or {}).get("name", "?")
+    specs = (v.spec, base.spec)
+    l2 = next((s["l2"].get("strength") for s in specs if isinstance(s.get("l2"), dict)), None)
+    rate = next((s["weight_decay"].get("rate") for s in specs if isinstance(s.get("weight_decay"), dict)), None)
     numbers = {"relative_distance": float(f"{mean:.2g}"), "seeds": len(values), "same_run_below": D.SAME_RUN,
-               "optimizer": optimizer}
+               "optimizer": optimizer, "l2": l2, "decay": rate}
     shown = f"{mean * 100:.2g}%"
+    head_en = (f"{v.name} and {base.name} ({optimizer}): their final hidden weights differ by {shown} of their norm "
+               f"(mean over {seeds_en(len(values))}; each seed starts both from the same weights and batches)")
+    head_ja = (f"{v.name} と {base.name}（{optimizer}）: 最終的な隠れ層の重みの差はノルムの {shown} です（{len(values)} シードの平均。"
+               "シードごとに両者は同じ初期重みと同じミニバッチから始まります）")
+    # Plain SGD: w - lr·(g + 2λw) = w·(1 - lr·2λ) - lr·g, so L2 λ is decoupled decay 2λ exactly.
+    equivalent = optimizer == "sgd" and l2 is not None and rate is not None and math.isclose(rate, 2 * l2)
     if mean < D.SAME_RUN:
-        en = (f"{v.name} and {v.baseline} ({optimizer}) ended with the same weights: their final hidden weights differ "
-              f"by {shown} of their norm (mean over {seeds_en(len(values))}), float rounding. With {optimizer} "
-              "an L2 penalty and decoupled weight decay are one update, run for run.")
-        ja = (f"{v.name} と {v.baseline}（{optimizer}）は同じ重みで終わりました。最終的な隠れ層の重みの差はノルムの "
-              f"{shown}（{len(values)} シードの平均）で、浮動小数点の丸め誤差です。{optimizer} では L2正則化と分離型の"
-              "重み減衰は同じ更新になります。")
+        en = (f"{head_en}: float rounding, the same run. With plain SGD an L2 penalty λ and decoupled weight decay "
+              "2λ are one update.")
+        ja = f"{head_ja}。浮動小数点の丸め誤差で、同じ実行です。素の SGD では L2正則化 λ と分離型の重み減衰 2λ は同じ更新になります。"
+    elif optimizer == "sgd" and l2 is not None and rate is not None and not equivalent:
+        en = (f"{head_en}. With plain SGD, L2 λ = {l2:g} matches decoupled decay {2 * l2:g}; this pair uses {rate:g}, so "
+              "they differ by strength alone (PyTorch's weight_decay = λ is Keras's L2 with λ/2).")
+        ja = (f"{head_ja}。素の SGD では L2正則化 λ = {l2:g} は分離型の重み減衰 {2 * l2:g} と同じですが、この組は {rate:g} なので、"
+              "違いは強さだけによるものです（PyTorch の weight_decay = λ は Keras の L2 の λ/2）。")
+    elif equivalent:
+        en = f"{head_en}, though with plain SGD these strengths are one update: more than float rounding explains."
+        ja = f"{head_ja}。素の SGD ではこの強さは同じ更新のはずで、浮動小数点の丸めでは説明できない差です。"
     else:
-        en = (f"{v.name} and {v.baseline} ({optimizer}) ended with different weights: their final hidden weights "
-              f"differ by {shown} of their norm (mean over {seeds_en(len(values))}) though each seed started from "
-              f"the same weights and saw the same batches. With {optimizer} an L2 penalty and decoupled weight decay "
-              "are different regularizers (Loshchilov & Hutter).")
-        ja = (f"{v.name} と {v.baseline}（{optimizer}）は異なる重みで終わりました。シードごとに同じ初期重みと同じミニバッチから"
-              f"始めたにもかかわらず、最終的な隠れ層の重みはノルムの {shown} だけ違います（{len(values)} シードの平均）。"
-              f"{optimizer} では L2正則化と分離型の重み減衰は別の正則化です（Loshchilov & Hutter）。")
+        en = (f"{head_en}: with {optimizer} an L2 penalty and decoupled weight decay are different regularizers, "
+              "because the optimizer rescales the penalty's gradient and not the decay (Loshchilov & Hutter).")
+        ja = (f"{head_ja}。{optimizer} では L2正則化と分離型の重み減衰は別の正則化です。最適化アルゴリズムはペナルティの勾配を"
+              "スケールし直しますが、減衰はスケールしないためです（Loshchilov & Hutter）。")
     return [Finding("decay_pair", v.name, en, ja, numbers)]

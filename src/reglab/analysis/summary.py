@@ -6,6 +6,8 @@ import statistics
 from typing import Any
 
 from reglab.store import COMPLETED, RunStore
+from reglab.store.atomic import json_safe
+from reglab.store.files import Damaged
 
 
 def describe(values: list[float]) -> dict[str, Any]:
@@ -18,9 +20,17 @@ def describe(values: list[float]) -> dict[str, Any]:
     }
 
 
+def _or_empty(read) -> dict[str, Any]:
+    try:
+        return read()
+    except Damaged:
+        return {}
+
+
 def study_results(store: RunStore) -> dict[str, Any]:
-    study = store.read_json("study.json") or {}
-    data = store.read_json("data.json") or {}
+    """Non-finite numbers (a diverged run's losses) are None here, as in the stored JSON."""
+    study = _or_empty(store.study)
+    data = _or_empty(store.data)
     runs, damaged = store.load_runs()
     variant_order = [v["name"] for v in study.get("variants", [])]
     by_variant: dict[str, list[Any]] = {name: [] for name in variant_order}
@@ -67,7 +77,7 @@ def study_results(store: RunStore) -> dict[str, Any]:
             ],
         })
     expected = len(study.get("seeds", [])) * len(variant_order)
-    return {
+    return json_safe({
         "study": study.get("name"),
         "dataset": data.get("dataset"),
         "splits": data.get("splits"),
@@ -76,4 +86,4 @@ def study_results(store: RunStore) -> dict[str, Any]:
         "runs_found": len(runs),
         "damaged": damaged,
         "variants": variants,
-    }
+    })

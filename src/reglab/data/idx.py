@@ -35,19 +35,62 @@ _CODES = {np.dtype(big).newbyteorder("="): code for code, (big, _) in _DTYPES.it
 _KNOWN = ", ".join(f"0x{code:02x} {name}" for code, (_, name) in _DTYPES.items())
 
 
+# The largest IDX payload reglab reads: EMNIST's biggest file is 0.7 GB; a header that declares more
+# is refused before anything is allocated (a 3 MB gzip can inflate to 3 GB of zeros).
+MAX_PAYLOAD = 2 << 30
+MAX_DIMENSIONS = 8  # images are 3, labels 1; numpy itself stops at 64
+_CHUNK = 1 << 22
+
+
 def decompress_if_gzip(data: bytes, name: str) -> bytes:
-    """The IDX bytes inside `data`: gunzipped when it starts with the gzip magic."""
+    """The IDX bytes inside `data`: gunzipped when it starts with the gzip magic. Inflated in
+    chunks, never past the size its IDX header declares (nor MAX_PAYLOAD)."""
     if not data.startswith(GZIP_MAGIC):
         return data
     try:
-        return gzip.decompress(data)
+        return _gunzip_bounded(data, name)
     except EOFError as e:
         raise IdxError(
             f"{name}: truncated gzip stream ({len(data)} bytes; the file was probably cut off "
             f"while downloading or copying): {e}"
         ) from None
     except (gzip.BadGzipFile, zlib.error, OSError) as e:
-        raise IdxError(f"{name}: corrupt gzip data: {e}") from None
+        reason = "CRC check failed" if "incorrect data check" in str(e) else str(e)  # zlib's words for it
+        raise IdxError(f"{name}: corrupt gzip data: {reason}") from None
+
+
+def _gunzip_bounded(data: bytes, name: str) -> bytes:
+    out = bytearray()
+    limit = MAX_PAYLOAD
+    rest = data
+    while rest:  # a gzip file may hold several members, one after another
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        pending = rest
+        while not inflater.eof:
+            chunk = inflater.decompress(pending, _CHUNK)
+            pending = inflater.unconsumed_tail
+            out += chunk
+            if limit == MAX_PAYLOAD and len(out) >= 4 and len(out) >= 4 + 4 * out[3]:
+                limit = min(limit, _declared_size(bytes(out[:4 + 4 * out[3]]), name))
+            if len(out) > limit:
+                raise IdxError(f"{name}: inflates to more than the {limit:,} bytes its IDX header declares")
+            if not chunk and not pending:
+                raise EOFError("the stream ends before its end marker")
+        rest = inflater.unused_data.lstrip(b"\x00")  # gzip allows zero padding after a member
+    return bytes(out)
+
+
+def _declared_size(header: bytes, name: str) -> int:
+    """Header plus values, as an IDX header declares them; IdxError when over MAX_PAYLOAD."""
+    ndim = header[3]
+    if not 0 < ndim <= MAX_DIMENSIONS or header[2] not in _DTYPES:
+        return MAX_PAYLOAD  # parse_idx explains what is wrong
+    shape = [int.from_bytes(header[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    size = 4 + 4 * ndim + math.prod(shape) * np.dtype(_DTYPES[header[2]][0]).itemsize
+    if size > MAX_PAYLOAD:
+        raise IdxError(f"{name}: its header declares {'x'.join(map(str, shape))} values ({size:,} bytes), more than "
+                       f"any dataset reglab reads ({MAX_PAYLOAD:,} bytes)")
+    return size
 
 
 def parse_idx(data: bytes, name: str) -> np.ndarray:
@@ -67,6 +110,8 @@ def parse_idx(data: bytes, name: str) -> np.ndarray:
         raise IdxError(f"{name}: unknown IDX data type code 0x{code:02x} (known: {_KNOWN})")
     if ndim == 0:
         raise IdxError(f"{name}: IDX header declares 0 dimensions")
+    if ndim > MAX_DIMENSIONS:
+        raise IdxError(f"{name}: IDX header declares {ndim} dimensions; datasets have 1 (labels) or 3 (images)")
     header = 4 + 4 * ndim
     if len(data) < header:
         raise IdxError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,18 @@ def _all_present(source: Source, directory: Path) -> bool:
     return all(p is not None for p in _find(source, directory).values())
 
 
+def _refuse_another_datasets_file(source: Source, role: str, path: Path, digests: Any) -> None:
+    """Own data in the IDX format is welcome under any name, but a file that matches another
+    known dataset's published checksum is that dataset: training on it as `source` would mislabel
+    every result (Fashion-MNIST's files passed as KMNIST's)."""
+    for other in SOURCES.values():
+        if other is not source and not other.embedded and matches(other.file(role), digests):
+            raise DataError(
+                f"{path} is {other.name}'s {role.replace('_', ' ')} file (it matches the published {other.name} "
+                f"checksum), not {source.name}'s",
+                f"use `--dataset {other.name}` to train on it, or point `--data-dir` at the {source.name} files")
+
+
 def _load_dir(source: Source, directory: Path, origin: str, *, trusted: bool) -> Dataset:
     """Read the four files of `source` in `directory`.
 
@@ -148,6 +161,8 @@ def _load_dir(source: Source, directory: Path, origin: str, *, trusted: bool) ->
         ok = matches(source.file(role), digests)
         if trusted and not ok:
             raise DataError(f"{path} does not match the published {source.name} checksum")
+        if not ok:
+            _refuse_another_datasets_file(source, role, path, digests)
         verified = verified and ok
         arrays[role] = parse_idx(payload, path.name)
     return _assemble(source, arrays, origin, verified, directory)
@@ -167,6 +182,8 @@ def _assemble(
             raise bad(f"{split} labels must be integers (N,), got {labels.dtype} {labels.shape}")
         if len(images) != len(labels):
             raise bad(f"{len(images)} {split} images but {len(labels)} labels")
+        if len(images) == 0 or 0 in images.shape[1:]:
+            raise bad(f"{split} images are {images.shape}: no images, or images of no pixels")
         n_classes = len(source.class_names)
         if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
             raise bad(

@@ -8,7 +8,9 @@ run gives (tests/test_resume.py checks that bit for bit on the CPU).
 Written with torch.save and read with torch.load(weights_only=True): tensors, numbers, strings,
 lists and dicts only, so a checkpoint file cannot run code when it is loaded. A checkpoint is
 bytes: locally a file beside the run's record; on a cluster (engine/ray_executor.py) the worker
-sends them to the driver, which writes that same file.
+sends them to the driver, which writes that same file. Sealed with its SHA-256 and never read
+through a link (store/files.py): a damaged checkpoint is refused (torch itself loads many damaged
+ones, and training went on from damaged weights) and its run starts over.
 """
 
 from __future__ import annotations
@@ -22,11 +24,24 @@ from typing import Any
 
 import torch
 
-from reglab.store.atomic import write_bytes
+from reglab.store.files import Damaged, RunFiles
 
 # 3: the fast engine's optimizer state is over [1, ...] slices of the stack (optimizer groups);
 # a checkpoint of another format is not read, and its run starts over.
 FORMAT = 3
+
+
+# What restoring a checkpoint that does not fit its run raises (another architecture or optimizer,
+# a state of the wrong shape): the engines then discard it and start the run over.
+RESTORE_ERRORS = (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError)
+
+
+def check_progress(saved: dict[str, Any], epochs: int) -> int:
+    """The epoch a checkpoint resumes at; ValueError when it does not fit a run of `epochs` epochs."""
+    epoch = saved["epoch"]
+    if not (isinstance(epoch, int) and 0 < epoch <= epochs and len(saved["history"]) == epoch):
+        raise ValueError("a checkpoint of another run")
+    return epoch
 
 
 class Checkpointer:
@@ -34,18 +49,23 @@ class Checkpointer:
     being stopped (Ctrl-C), so that stopping loses no finished epoch."""
 
     def __init__(self, path: Path, interval: float, stopping: threading.Event | None = None,
-                 engine: str = "reference"):
+                 engine: str = "reference", files: RunFiles | None = None):
         self.path = path
+        self.files = files or RunFiles(path.parent)  # the run directory's, where the scheduler gives it
         self.engine = engine  # a checkpoint resumes only in the engine that wrote it (they round differently)
         self.interval = interval
         self.stopping = stopping or threading.Event()
         self.last_saved = time.monotonic()
 
     def read_bytes(self) -> bytes | None:
-        return self.path.read_bytes() if self.path.is_file() else None
+        """The checkpoint's payload, its checksum verified; None when there is none or it is damaged."""
+        try:
+            return self.files.read_sealed(self.path)
+        except Damaged:
+            return None
 
     def write_bytes(self, data: bytes) -> None:
-        write_bytes(self.path, data)
+        self.files.write_sealed(self.path, data)
 
     def load(self) -> dict[str, Any] | None:
         """The saved state, or None when there is none or it cannot be read (the run starts over)."""
@@ -70,4 +90,4 @@ class Checkpointer:
         return True
 
     def discard(self) -> None:
-        self.path.unlink(missing_ok=True)
+        self.files.unlink(self.path)

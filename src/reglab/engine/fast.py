@@ -24,8 +24,8 @@ import torch.nn.functional as F
 
 from reglab.config import VariantSpec
 from reglab.engine import step_graph
-from reglab.engine.checkpoint import Checkpointer
-from reglab.engine.reference import DeviceData, RunOutcome, Techniques, _set_lr, tested_outcome
+from reglab.engine.checkpoint import RESTORE_ERRORS, Checkpointer, check_progress
+from reglab.engine.reference import DeviceData, RunOutcome, Techniques, _set_lr, batch_bounds, tested_outcome
 from reglab.engine.seeding import generator
 from reglab.engine.stacked_mlp import StackedMLP, loss_gradient
 from reglab.engine.step_graph import StepGraph
@@ -251,9 +251,13 @@ def train_stack(
     first_epoch = 0
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:
-        first_epoch = saved["epoch"]
-        started -= saved["seconds"]  # the run is charged for its earlier attempts too
-        _restore_run(net, runs[0], groups[0], orders[seeds[0]], saved)
+        try:
+            first_epoch = check_progress(saved, variants[0].epochs)
+            _restore_run(net, runs[0], groups[0], orders[seeds[0]], saved)
+            started -= saved["seconds"]  # the run is charged for its earlier attempts too
+        except RESTORE_ERRORS:  # not this run's (another architecture): it starts over, from fresh state
+            checkpoint.discard()
+            return train_stack(data, members, on_epoch=on_epoch, checkpoint=checkpoint)
 
     for epoch in range(first_epoch, max(v.epochs for v in variants)):
         active = [run for run in runs if run.active]
@@ -268,11 +272,11 @@ def train_stack(
         run_order = permutations if shared_input else permutations.index_select(0, seed_row)
         for total in sums:
             total.zero_()
-        for start in range(0, n, batch_size):
+        for start, stop in batch_bounds(n, variants[0]):  # the stack shares its batch_size and normalization
             for group in groups:
                 if group.per_step_schedule:
                     group.set_lr(epoch)
-            rows = run_order[:, start:start + batch_size]
+            rows = run_order[:, start:stop]
             if graph is None and graphs and start > 0 and rows.shape[1] == batch_size:
                 # Captured after one eager step, which initialises what capture cannot (cuBLAS, ...).
                 graph = StepGraph(compute_gradients, rows, [run.dropout for run in runs])

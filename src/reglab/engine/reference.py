@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from reglab.config import VariantSpec
-from reglab.engine.checkpoint import Checkpointer
+from reglab.engine.checkpoint import RESTORE_ERRORS, Checkpointer, check_progress
 from reglab.engine.seeding import generator
 from reglab.models import MLP, build_mlp
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord, RunArrays, RunRecord
@@ -132,6 +132,17 @@ class Techniques:
         return sum(penalty.add_gradient(kernels, grads) for penalty in self.penalties)
 
 
+def batch_bounds(n: int, variant: VariantSpec) -> list[tuple[int, int]]:
+    """(start, stop) of each training batch of an epoch, in both engines. Batch normalization
+    cannot normalize a batch of one example in training (PyTorch refuses: its variance is
+    undefined), so with it a last batch of one joins the batch before it (e.g. batch_size 16 on
+    digits' 817 training images: 50 batches, the last of 17)."""
+    bounds = [(start, min(start + variant.batch_size, n)) for start in range(0, n, variant.batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1 and variant.switch("batch_norm") is not None:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
 def train_run(
     data: DeviceData, variant: VariantSpec, seed: int, *, on_epoch: EpochCallback | None = None,
     checkpoint: Checkpointer | None = None,
@@ -156,14 +167,18 @@ def train_run(
     step, first_epoch, earlier_seconds = 0, 0, 0.0
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:
-        first_epoch, step, earlier_seconds = saved["epoch"], saved["step"], saved["seconds"]
-        history = [EpochRecord(**e) for e in saved["history"]]
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        for name, stream in streams.items():
-            stream.set_state(saved["generators"][name])
-        tech.load_state_dict(saved["techniques"])
-        best_state = saved["best_state"]
+        try:
+            first_epoch, step, earlier_seconds = check_progress(saved, variant.epochs), saved["step"], saved["seconds"]
+            history = [EpochRecord(**e) for e in saved["history"]]
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            for name, stream in streams.items():
+                stream.set_state(saved["generators"][name])
+            tech.load_state_dict(saved["techniques"])
+            best_state = saved["best_state"]
+        except RESTORE_ERRORS:  # not this run's (another architecture): it starts over, from fresh state
+            checkpoint.discard()
+            return train_run(data, variant, seed, on_epoch=on_epoch, checkpoint=checkpoint)
 
     status, diverged_at, stopped_epoch = COMPLETED, None, None
     for epoch in range(first_epoch, variant.epochs):
@@ -175,7 +190,9 @@ def train_run(
         loss_sum = torch.zeros((), device=device)
         penalty_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.int64)
-        for batch in torch.randperm(n, generator=streams["data_order"]).to(device).split(variant.batch_size):
+        order = torch.randperm(n, generator=streams["data_order"]).to(device)
+        for start, stop in batch_bounds(n, variant):
+            batch = order[start:stop]
             if tech.per_step_schedule:
                 lr = tech.schedule(step)
                 _set_lr(optimizer, lr)

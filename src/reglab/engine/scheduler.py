@@ -20,7 +20,6 @@ not depend on how many other runs the study has (float rounding differs with the
 from __future__ import annotations
 
 import ctypes
-import importlib
 import math
 import multiprocessing
 import os
@@ -41,7 +40,7 @@ from reglab.engine.checkpoint import Checkpointer
 from reglab.engine.fast import stack_key, train_stack
 from reglab.engine.reference import DeviceData, RunOutcome, train_run
 from reglab.errors import ReglabError
-from reglab.startup import long_lived_imports
+from reglab.startup import import_dynamo
 from reglab.store.records import EpochRecord
 
 ENGINES = ("auto", "reference", "fast")
@@ -188,7 +187,7 @@ def unit_checkpointer(unit: Unit, store, checkpoint_seconds: float | None,
         return None
     index, variant, seed = unit.members[0]
     return Checkpointer(store.checkpoint_path(index, variant.name, seed), checkpoint_seconds, stopping,
-                        engine="fast" if unit.stacked else "reference")
+                        engine="fast" if unit.stacked else "reference", files=store.files)
 
 
 def execute(schedule: Schedule, data: DeviceData, store, observer, cancel: threading.Event | None = None,
@@ -199,18 +198,6 @@ def execute(schedule: Schedule, data: DeviceData, store, observer, cancel: threa
     often (and when `cancel` is set) beside their record, and pick it up again if one is there."""
     driver = StudyDriver(store, observer, checkpoint_seconds)
     (executor or LocalExecutor()).run(schedule, data, driver, cancel or threading.Event())
-
-
-def import_dynamo() -> None:
-    """torch.optim imports torch._dynamo whatever it is asked to do: Optimizer.__init__ calls
-    add_param_group and zero_grad, state_dict and load_state_dict are wrapped in
-    torch._disable_dynamo, which imports it on their first call, and every step() imports it to
-    call torch._dynamo.graph_break() (torch/optim/optimizer.py, torch 2.13). In eager mode these
-    calls do nothing, but the import is unconditional: avoiding it would mean leaving torch.optim
-    (the reference loop's oracle) or stubbing torch's internals. So it is paid once, before any
-    run's clock starts (1.5 s on two cores), and without the garbage collector (startup.py)."""
-    with long_lived_imports():
-        importlib.import_module("torch._dynamo")
 
 
 class LocalExecutor:
@@ -275,7 +262,7 @@ def _run_in_processes(schedule: Schedule, data: DeviceData, driver: StudyDriver,
                                      os.getpid()))
                for w in range(min(schedule.workers, len(schedule.units)))]
     failure: BaseException | None = None
-    running, finished = len(workers), 0
+    running, finished, lost = len(workers), 0, []
     try:
         for worker in workers:
             worker.start()
@@ -285,13 +272,24 @@ def _run_in_processes(schedule: Schedule, data: DeviceData, driver: StudyDriver,
             try:
                 message = events.get(timeout=0.1)
             except queue.Empty:
-                if any(worker.is_alive() for worker in workers):
+                # A worker killed from outside (the out-of-memory killer) sends nothing more: the
+                # others save and stop, and the study ends with a message and the resume hint.
+                for worker in workers:
+                    if worker.exitcode not in (None, 0) and worker not in lost:
+                        lost.append(worker)
+                        running -= 1
+                        if failure is None:
+                            failure = WorkerLost(worker.exitcode, driver.store.root)
+                            stop.set()
+                if running and any(worker.is_alive() for worker in workers):
                     continue
                 try:  # all have exited: whatever they sent last is already in the pipe
                     message = events.get(timeout=1.0)
                 except queue.Empty:
+                    if failure is not None:
+                        break
                     codes = [worker.exitcode for worker in workers]
-                    raise RuntimeError(f"a training worker process died (exit codes {codes})") from None
+                    raise WorkerLost(next((c for c in codes if c), 1), driver.store.root) from None
             kind, number, *payload = message
             unit = schedule.units[number] if number is not None else None
             if kind == "started":
@@ -329,6 +327,7 @@ def _worker(schedule: Schedule, data: DeviceData, store, checkpoint_seconds: flo
             stop, parent: int) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the study's handler (inherited by fork): a TERM ends a worker
     torch.set_num_threads(schedule.threads_per_worker or 1)
     # A spawned worker (macOS, Windows) starts without what execute() imported before forking:
     # without this, its first run's time included torch._dynamo's import (1.2 s of 2 epochs on digits).
@@ -364,6 +363,19 @@ def _take(counter, total: int) -> int | None:
         number = counter.value
         counter.value += 1
     return number if number < total else None
+
+
+class WorkerLost(ReglabError):
+    """A training worker process ended without a word: killed from outside."""
+
+    exit_code = 1
+
+    def __init__(self, code: int, run_dir):
+        how = (f"was killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals()
+               else f"ended with exit code {code}")
+        super().__init__(f"a training worker process {how} (the system's out-of-memory killer sends SIGKILL "
+                         f"when memory runs out). Finished runs and checkpoints are kept in {run_dir}. "
+                         f"Resume with: reglab resume {run_dir}")
 
 
 def _rebuilt(message: str, exit_code: int | None) -> BaseException:

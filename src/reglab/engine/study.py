@@ -27,7 +27,7 @@ from reglab.models import build_mlp, summarize
 from reglab.errors import ReglabError
 from reglab.observers import Observer, Silent
 from reglab.store import RunStore
-from reglab.store.run_dir import MANIFEST
+from reglab.store.files import Damaged
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,12 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     train where `executor` puts them (this machine's processes by default); the run directory is
     the same whichever it is."""
     observer = observer or Silent()
+    finished = _already_finished(options.out, study)
+    if finished is not None:  # before the data: nothing to train needs no download
+        count = len(study.variants) * len(study.seeds)
+        observer.notice(f"{finished.root}: {'its one run is' if count == 1 else f'all {count} runs are'} "
+                        "already finished: nothing to train")
+        return finished
     executor = executor or LocalExecutor()
     device = executor.device(options.device)
     dataset, notices = resolve_dataset(
@@ -101,21 +107,29 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     }
 
     root = options.out or RunStore.default_path(study.name)
-    resuming = (root / MANIFEST).is_file()
+    resuming = RunStore.holds_a_run(root)
     store = RunStore.open(root) if resuming else RunStore.create(
         root, study=study.to_dict(), source_text=options.source_text, environment=environment(device),
         options=options.to_json())
     store.lock_for_writing()  # before anything is removed or written
     try:
+        test_images = _as_uint8_images(splits.x_test, splits.image_shape)
         if resuming:
             if _check_resumable(store, study, data_info):  # new descriptions: the directory takes them
                 store.update_study(study.to_dict(), options.source_text)
             store.remove_partial_writes()
+            for line in store.repair(study.to_dict(), options.source_text, _stored_options(store, options),
+                                     environment(device)):
+                observer.notice(line)
+            damaged_data = store.data_intact()
+            if damaged_data is not None:  # never written (a crash while making the directory) or damaged
+                store.write_data(data_info, splits.y_test, test_images)
+                observer.notice(f"data.json, test_split.npz: {damaged_data}; written again")
             done = frozenset(store.finished())
             observer.notice(f"resuming {root}: {len(done)} of {len(study.seeds) * len(study.variants)} runs "
                             "already finished")
         else:
-            store.write_data(data_info, splits.y_test, _as_uint8_images(splits.x_test, splits.image_shape))
+            store.write_data(data_info, splits.y_test, test_images)
             done = frozenset()
 
         data = DeviceData.from_arrays(splits, executor.data_device(device))
@@ -134,16 +148,36 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     return store
 
 
+def _already_finished(root: Path | None, study: StudySpec) -> RunStore | None:
+    """The run directory at `root` when it holds this very study (same words too) with every run
+    finished; else None, and the usual path checks and resumes it."""
+    if root is None or not RunStore.holds_a_run(root):
+        return None
+    store = RunStore.open(root)
+    if store.read_json("study.json") != json.loads(json.dumps(study.to_dict())):
+        return None
+    wanted = {(variant.name, seed) for variant in study.variants for seed in study.seeds}
+    return store if wanted <= store.finished() else None
+
+
 def _check_resumable(store: RunStore, study: StudySpec, data_info: dict[str, Any]) -> bool:
     """Only the same study on the same data may continue a run directory. Descriptions may have
-    changed (they train nothing): True when they have."""
-    stored = store.read_json("study.json")
+    changed (they train nothing): True when they have. A missing or damaged data.json is not a
+    difference: it is written again (the study decides the data)."""
+    try:
+        stored = store.study()
+    except Damaged as exc:
+        raise ReglabError(f"{store.root}: study.json and the manifest's copy of it are both damaged ({exc.reason}), "
+                          "so it cannot be told which study this directory holds. Fix: run the study again "
+                          "with a new --out.") from None
     current = json.loads(json.dumps(study.to_dict()))
-    differences = (list(_differences(_without_descriptions(stored), _without_descriptions(current)))
-                   if stored is not None else ["study.json is missing or damaged"])
-    stored_data = store.read_json("data.json") or {}
+    differences = list(_differences(_without_descriptions(stored), _without_descriptions(current)))
+    try:
+        stored_data = store.data()
+    except Damaged:
+        stored_data = None
     for key in ("dataset", "splits"):
-        if stored_data.get(key) != data_info[key]:
+        if stored_data is not None and stored_data.get(key) != data_info[key]:
             differences.append(f"data {key}: {stored_data.get(key)!r} in the run directory, {data_info[key]!r} now")
     if differences:
         shown = "\n".join(f"  - {d}" for d in differences[:12])
@@ -151,6 +185,10 @@ def _check_resumable(store: RunStore, study: StudySpec, data_info: dict[str, Any
         raise ReglabError(f"{store.root} holds a run of a different study or configuration, so it cannot be "
                           f"resumed:\n{shown}{more}\nFix: run with the same study and options, or pass a new --out.")
     return stored != current
+
+
+def _stored_options(store: RunStore, options: StudyOptions) -> dict[str, Any]:
+    return store.options() or options.to_json()
 
 
 def _without_descriptions(study: dict[str, Any]) -> dict[str, Any]:

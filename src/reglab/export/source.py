@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from reglab.analysis.collect import UNREADABLE
 from reglab.store import RunRecord, RunStore, StoredRun
+from reglab.store.files import Damaged
 
 # Settings that describe a variant rather than configure it: not hyperparameters.
 DESCRIPTIVE = ("name", "description", "description_ja", "baseline")
@@ -36,7 +36,7 @@ class ExportRun:
         """The final weights, or {} when the arrays cannot be read."""
         try:
             return self.stored.arrays().weights
-        except UNREADABLE:
+        except Damaged:  # the store's one error for a file it cannot trust
             return {}
 
 

@@ -41,6 +41,14 @@ class LiveObserver:
         self.server.stop()
         self.server = None
 
+    def __enter__(self) -> LiveObserver:
+        """From Python: `with LiveObserver(out) as live: reglab.run(..., out=out, observers=(live,))`
+        serves the page while the study trains and stops it after the block."""
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # ------------------------------------------------------------------ the Observer protocol
 
     def study_started(self, total_runs: int, total_epochs: int) -> None:

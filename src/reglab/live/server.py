@@ -13,7 +13,7 @@ It serves exactly these, read-only (GET and HEAD; anything else is refused):
 No URL maps onto the file system: the report's files are looked up by exact name in the report
 folder's listing, so `..`, encoded slashes or links cannot reach anything else.
 
-One thread polls the run directory (a stat per file, every `poll_seconds`: 4 times a second) and rebuilds the
+One thread polls the run directory (a stat per file, every `poll_seconds`: twice a second) and rebuilds the
 snapshot only when something changed; each open page holds one thread that waits for a new
 snapshot. The trainer is never touched: it may even be another process.
 """
@@ -54,7 +54,7 @@ class LiveServer:
     """Serves the live page of one run directory until stop() (or the end of a `with` block)."""
 
     def __init__(self, run_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0, lang: str = "en",
-                 poll_seconds: float = 0.25):
+                 poll_seconds: float = 0.5):
         self.root = Path(run_dir)
         self.lang = lang
         self.poll_seconds = poll_seconds

@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from reglab.analysis.curves import curves
+from reglab.errors import ReglabError
 from reglab.store import DIVERGED, EpochRecord, RunStore
+from reglab.store.files import Damaged, RunFiles
 
 # A run's state on the page (the page's words for each are in live/page.py).
 WAITING, TRAINING, FINISHED, DIVERGED_STATE, STOPPED_EARLY, INTERRUPTED, DAMAGED = (
@@ -60,8 +64,8 @@ def writer_alive(root: Path) -> bool:
     holds its pid; the lock itself is not tried, because taking it even for a moment could make a
     trainer starting at that moment refuse to run."""
     try:
-        pid = int((root / ".writer.lock").read_text().strip())
-    except (OSError, ValueError):
+        pid = int(RunFiles(root).read_text(".writer.lock").strip())  # never through a link
+    except (Damaged, ValueError):
         return False
     try:
         os.kill(pid, 0)
@@ -87,12 +91,15 @@ class _Variant:
 
 def snapshot(root: Path, *, ended: bool = False, findings: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """The page's data. `ended`: the serving process knows the study is over (run --live)."""
-    store = RunStore(root)
-    study = store.read_json("study.json")
+    try:
+        store = RunStore.open(root)  # knows the directory's format (checksums or not)
+        study = store.study()  # study.json, else the manifest's copy; shape checked
+    except (ReglabError, Damaged):
+        store, study = RunStore(root), None
     problems: list[str] = []
-    if not isinstance(study, dict):
+    if not isinstance(study, dict) or store.read_json("study.json") is None:  # lost (the manifest's copy serves)
         problems.append("study.json: " + ("missing" if not (root / "study.json").exists() else "unreadable"))
-        study = {}
+        study = study if isinstance(study, dict) else {}
     seeds = [s for s in study.get("seeds", []) if isinstance(s, int)]
     variants: dict[str, _Variant] = {}
     for spec in study.get("variants", []):
@@ -166,9 +173,9 @@ def snapshot(root: Path, *, ended: bool = False, findings: list[dict[str, str]] 
 def stored_findings(root: Path) -> list[dict[str, str]] | None:
     """The findings the report wrote (report/findings.json), in both languages, or None."""
     try:
-        data = json.loads((root / "report" / "findings.json").read_text(encoding="utf-8"))
+        data = json.loads(RunFiles(root).read_text("report/findings.json"))  # never through a link
         return [{"en": str(f["en"]), "ja": str(f["ja"])} for f in data["findings"]]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (Damaged, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
@@ -187,8 +194,10 @@ def _record_path(store: RunStore, index: int, v: _Variant, seed: int) -> Path:
 
 
 def _band_json(band) -> dict[str, list[float | None]]:
-    out = band.to_json()
-    return {"mean": out["mean"], "low": out["low"], "high": out["high"]}
+    # Band.to_json's per-element check, vectorised: this runs at every change of a training study.
+    def clean(values: np.ndarray) -> list[float | None]:
+        return [v if ok else None for v, ok in zip(values.tolist(), np.isfinite(values).tolist())]
+    return {"mean": clean(band.mean), "low": clean(band.low), "high": clean(band.high)}
 
 
 def _finite(value: float | None) -> float | None:

@@ -103,14 +103,18 @@ def summarize(model: MLP, input_dim: int) -> list[SummaryRow]:
     rows = []
     width = input_dim
     counts: dict[str, int] = {}
+    # Keras's layer names and classes (dense_1 (Dense), not PyTorch's Linear or our SeededDropout).
+    keras = {nn.Linear: ("dense", "Dense"), SeededDropout: ("dropout", "Dropout"),
+             nn.BatchNorm1d: ("batch_normalization", "BatchNormalization"),
+             nn.LayerNorm: ("layer_normalization", "LayerNormalization")}
     for module in model.layers:
-        kind = {nn.Linear: "dense", SeededDropout: "dropout", nn.BatchNorm1d: "batch_normalization",
-                nn.LayerNorm: "layer_normalization"}.get(type(module), type(module).__name__.lower())
+        # Activations keep their class name, which Keras has too (relu_1 (ReLU)).
+        kind, class_name = keras.get(type(module), (type(module).__name__.lower(), type(module).__name__))
         counts[kind] = counts.get(kind, 0) + 1
         if isinstance(module, nn.Linear):
             width = module.out_features
         trainable = sum(p.numel() for p in module.parameters())
         statistics = sum(b.numel() for b in module.buffers() if b.is_floating_point())
-        rows.append(SummaryRow(f"{kind}_{counts[kind]} ({type(module).__name__})", f"(None, {width})",
+        rows.append(SummaryRow(f"{kind}_{counts[kind]} ({class_name})", f"(None, {width})",
                                trainable + statistics, trainable))
     return rows

@@ -4,12 +4,10 @@ no torch, no engine."""
 
 from __future__ import annotations
 
-import math
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from reglab.analysis import weights as W
 from reglab.analysis.analyze import Analysis, analyze
@@ -21,7 +19,8 @@ from reglab.errors import ReglabError, StorageError
 from reglab.report import figures, html, sweep_figures, sweep_text
 from reglab.report.i18n import LANGS, default_lang, t
 from reglab.store import RunStore
-from reglab.store.atomic import write_bytes, write_json
+from reglab.store.atomic import json_safe
+from reglab.store.files import RunFiles
 
 FORMAT = "reglab-findings/1"
 
@@ -38,9 +37,14 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
     store = RunStore.open(Path(run_dir))
     analysis = analyze(collect(store))
     found = findings(analysis)
+    # The default folder is inside the run directory: written without following a link there.
+    # A folder the user names is theirs: it is the root of what is written.
     out = Path(out_dir) if out_dir is not None else store.root / "report"
+    files = RunFiles(out) if out_dir is not None else RunFiles(store.root)
     try:
-        _write(out, analysis, found, lang)
+        if out_dir is not None:
+            out.mkdir(parents=True, exist_ok=True)
+        _write(files, out, analysis, found, lang)
     except (OSError, StorageError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else exc.reason
         raise ReglabError(f"cannot write the report into {out}: {reason}. "
@@ -52,22 +56,25 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
     return out / "report.html"
 
 
-def _write(out: Path, analysis: Analysis, found: list[Finding], lang: str) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+def _write(files: RunFiles, out: Path, analysis: Analysis, found: list[Finding], lang: str) -> None:
     pngs = figure_pngs(analysis, lang)
     for name in figures.FIGURES:
         if name not in pngs:
-            (out / f"{name}.png").unlink(missing_ok=True)  # a figure of an earlier report would mislead
+            files.unlink(out / f"{name}.png")  # a figure of an earlier report would mislead
     for name, data in pngs.items():
-        write_bytes(out / f"{name}.png", data)
-    write_json(out / "findings.json", findings_json(analysis, found, lang))
-    write_bytes(out / "report.html", html.render(analysis, found, pngs, lang).encode("utf-8"))
+        files.write_bytes(out / f"{name}.png", data)
+    files.write_bytes(out / "findings.json", _json_text(findings_json(analysis, found, lang)))
+    files.write_bytes(out / "report.html", html.render(analysis, found, pngs, lang).encode("utf-8"))
+
+
+def _json_text(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
 def figure_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
     """Every figure there is something to draw for, as PNG, by name (in the report's order), the
     sweeps' last."""
-    drawn = {name: figures.png(make, analysis, lang) for name, make in figures.FIGURES.items()}
+    drawn = figures.render_all(analysis, lang)
     return {name: data for name, data in drawn.items() if data is not None} | _sweep_pngs(analysis, lang)
 
 
@@ -86,7 +93,7 @@ def _sweep_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
 
 def findings_json(analysis: Analysis, found: list[Finding], lang: str) -> dict[str, Any]:
     collected = analysis.collected
-    return _clean({
+    return json_safe({
         "format": FORMAT,
         "study": collected.study.get("name") or collected.manifest.get("study"),
         "dataset": collected.data.get("dataset"),
@@ -114,18 +121,3 @@ def findings_json(analysis: Analysis, found: list[Finding], lang: str) -> dict[s
         "missing": [m.to_json() | {"en": t("en", f"missing_{m.kind}"), "ja": t("ja", f"missing_{m.kind}")}
                     for m in analysis.missing],
     })
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN or numpy types: NaN and infinities become null."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -47,6 +47,9 @@ STRINGS: dict[str, tuple[str, str]] = {
              "この点のテスト正解率: {test}。"),
     "plateau": ("Cannot be told apart from it (paired over seeds, Holm-corrected): {points}.",
                 "これと区別できない点（シードごとの対応のある検定、Holm 補正）: {points}。"),
+    "plateau_cells": ("{count} of {total} cells cannot be told apart from it (paired over seeds, Holm-corrected): "
+                      "{points}.",
+                      "{total} セル中 {count} セルはこれと区別できません（シードごとの対応のある検定、Holm 補正）: {points}。"),
     "plateau_alone": ("Every other point is worse (paired over seeds, Holm-corrected).",
                       "他のすべての点はこれより悪い（シードごとの対応のある検定、Holm 補正）。"),
     "few_seeds": ("With {n} seeds no point can be told apart from the best ({min} are needed for a verdict), "
@@ -156,8 +159,13 @@ def findings(sweeps: list[SweepAnalysis], lang: str) -> list[str]:
             out.append(s(lang, "few_seeds", n=n, min=MIN_SEEDS))
             continue
         plateau = [p for p in sweep.plateau if p is not chosen]
-        out.append(s(lang, "plateau", points=_ranges(sweep, sweep.plateau, lang)) if plateau
-                   else s(lang, "plateau_alone"))
+        if not plateau:
+            out.append(s(lang, "plateau_alone"))
+        elif len(sweep.factors) == 1:
+            out.append(s(lang, "plateau", points=_ranges(sweep, sweep.plateau, lang)))
+        else:
+            out.append(s(lang, "plateau_cells", count=len(sweep.plateau), total=len(sweep.points),
+                         points=_ranges(sweep, sweep.plateau, lang)))
         if len(sweep.factors) == 1:
             if sweep.flat:
                 out.append(s(lang, "flat"))
@@ -237,7 +245,10 @@ def _interval(interval: Interval | None, scale: float, digits: int, unit: str = 
         return "–"
     text = f"{interval.mean * scale:.{digits}f}{unit}"
     if interval.low is not None and interval.high is not None:
-        text += f" [{interval.low * scale:.{digits}f}, {interval.high * scale:.{digits}f}]"
+        low, high = interval.low * scale, interval.high * scale
+        if unit == "%":  # an accuracy's t interval can pass 100%; the quantity cannot
+            low, high = max(low, 0.0), min(high, 100.0)
+        text += f" [{low:.{digits}f}, {high:.{digits}f}]"
     return text
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import signal
 import tempfile
@@ -20,16 +21,19 @@ import numpy as np
 from reglab.errors import StorageError
 
 
-def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Raises StorageError (with the fix) when the disk is full or the directory not writable."""
+def write_atomic(path: Path, write: Callable[[BinaryIO], None], prepare: Callable[[], Path] | None = None) -> None:
+    """Raises StorageError (with the fix) when the disk is full or the directory not writable.
+    `prepare`, when given, makes the folder ready and returns the path to write (store/files.py:
+    a run directory's files never through a link)."""
     try:
-        _write_atomic(path, write)
+        _write_atomic(prepare() if prepare else path, write, make_folder=prepare is None)
     except OSError as exc:
         raise StorageError(path, exc) from None
 
 
-def _write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_atomic(path: Path, write: Callable[[BinaryIO], None], make_folder: bool = True) -> None:
+    if make_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the mode open() would
@@ -79,7 +83,24 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8"))
+    """NaN and infinities are written as null: JSON has no such numbers (see json_safe)."""
+    write_bytes(path, (json.dumps(json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8"))
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every NaN and infinity replaced by None (JSON's null), numpy values as Python's.
+    Every JSON reglab writes goes through this: a diverged run's losses are not finite."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -63,8 +63,11 @@ def _check_momentum(p: dict[str, Any]) -> list[str]:
 
 register(Technique(
     "batch_norm", "layer",
-    "Batch normalization of each hidden layer: per-feature mean 0, variance 1 over the batch",
-    "バッチ正規化: ミニバッチ内で各特徴を平均 0・分散 1 に正規化（推論時は移動平均を使用）",
+    "Batch normalization of each hidden layer: per-feature mean 0, variance 1 over the batch. momentum is "
+    "Keras's in keras_compat studies (0.99: keep 99% of the old running average), else PyTorch's (0.1: take "
+    "10% of the new batch)",
+    "バッチ正規化: ミニバッチ内で各特徴を平均 0・分散 1 に正規化（推論時は移動平均を使用）。momentum は keras_compat の研究では "
+    "Keras の意味（0.99: 古い移動平均を 99% 残す）、それ以外では PyTorch の意味（0.1: 新しいバッチを 10% 取り込む）",
     (POSITION,
      Param("momentum", "float", 0.1, "running statistics' momentum in the study's convention: Keras's in "
            "keras_compat (weight of the OLD value, default 0.99), else PyTorch's (weight of the NEW batch, 0.1)",
