@@ -21,7 +21,6 @@ task retries are off: they would start the unit over without the checkpoint.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import os
@@ -39,6 +38,7 @@ from reglab.engine.checkpoint import Checkpointer
 from reglab.engine.reference import DeviceData
 from reglab.engine.scheduler import Interrupted, Schedule, StudyDriver, Unit, train_unit, unit_checkpointer
 from reglab.errors import ReglabError
+from reglab.startup import import_dynamo
 
 MAX_ATTEMPTS = 3  # tries of one unit when its worker or node dies
 GPU_SHARE_STEP = 1 / 16  # fractions of a GPU are multiples of this
@@ -274,7 +274,7 @@ def _train_unit_task(unit: Unit, data: DeviceData, device: str, threads: int, ch
     import ray
 
     torch.set_num_threads(threads)  # as the local workers: the numbers do not depend on the node's cores
-    importlib.import_module("torch._dynamo")  # once per worker process, not in the first run's time
+    import_dynamo()  # once per worker process, not in the first run's time
     context = ray.get_runtime_context()
     # A node by its address and the start of its id (one machine may hold several nodes).
     yield ("started", f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:4]}", os.getpid())
