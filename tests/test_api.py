@@ -202,3 +202,21 @@ def test_interrupt_from_python_saves_then_resume_gives_the_uninterrupted_results
     assert list(stopped.glob("runs/*/seed-0.ckpt"))  # saved at the epoch's end
     resumed = reglab.resume(stopped, progress=False, report=False)
     assert resumed.complete and numbers(stopped) == numbers(clean.run_dir)
+
+
+def test_the_command_line_holds_no_orchestration():
+    # cli.py parses, calls the library (lab.py, the API) and prints: it reaches no engine, store or
+    # analysis of its own, so the command line and the Python API cannot drift apart.
+    import ast
+    from pathlib import Path
+
+    import reglab.cli
+
+    tree = ast.parse(Path(reglab.cli.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    reached = sorted(m for m in imported if m.split(".")[:2] in (["reglab", "engine"], ["reglab", "store"],
+                                                                 ["reglab", "analysis"], ["reglab", "models"]))
+    assert reached == []
+    assert "lab" in {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                     and node.module == "reglab" for alias in node.names}

@@ -138,10 +138,9 @@ def stored_study(run_dir: Path | str) -> tuple[StudySpec, StudyOptions]:
     """The study a run directory holds and the options it was run with: what resuming reuses."""
     from reglab.engine.study import StudyOptions
     from reglab.store import RunStore
-
-    run_dir = Path(run_dir)
     from reglab.store.files import Damaged
 
+    run_dir = Path(run_dir)
     store = RunStore.open(run_dir)
     try:
         stored = store.study()  # study.json, else the manifest's copy of it
@@ -292,11 +291,20 @@ def summary_dataset(study: StudySpec, dataset: str | None = None, offline: bool 
 
 
 def model_summaries(study: StudySpec, input_dim: int | None = None) -> list[tuple[str, int, list[Any]]]:
-    """(variant name, inputs, its layers as reglab.models.summarize gives them), like Keras's
-    model.summary(); the inputs default to 64 for digits, else 784 (28 x 28 images)."""
-    from reglab.engine.seeding import generator
-    from reglab.models import build_mlp, summarize
+    """(variant name, inputs, its layers as its architecture summarizes them), like Keras's
+    model.summary(); the inputs default to 64 for digits, else 784 (28 x 28 images). A CNN needs
+    square images: a ConfigError says so for another number of inputs."""
+    import math
+
+    from reglab import models
+    from reglab.engine.core import check_fits
 
     input_dim = input_dim or (64 if study.data.dataset == "digits" else 784)
-    return [(variant.name, input_dim, summarize(build_mlp(variant, input_dim, 10, generator(0, "init")), input_dim))
-            for variant in study.variants]
+    side = math.isqrt(input_dim)
+    square = side * side == input_dim
+    image_shape = (side, side) if square else (1, input_dim)
+    if not square and any(v.model != "mlp" for v in study.variants):
+        raise ConfigError("--input-dim", [f"{input_dim} inputs are not a square image, and a CNN needs one: "
+                                          "give a square number such as 64 (8x8) or 784 (28x28)"])
+    check_fits(study, image_shape)
+    return [(variant.name, input_dim, models.summary(variant, image_shape, 10)) for variant in study.variants]

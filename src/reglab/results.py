@@ -114,12 +114,21 @@ class StudyResult:
     @property
     def test_labels(self) -> np.ndarray:
         """The test split's labels, as the runs were tested on them."""
-        return self._store.test_split()[0]
+        return self._test_split()[0]
 
     @property
     def test_images(self) -> np.ndarray:
         """The test split's images (uint8, N x H x W)."""
-        return self._store.test_split()[1]
+        return self._test_split()[1]
+
+    def _test_split(self) -> tuple[np.ndarray, np.ndarray]:
+        collected = self._collected
+        if collected.test_labels is None or collected.test_images is None:
+            from reglab.errors import ReglabError
+
+            raise ReglabError(f"{self.run_dir / 'test_split.npz'} is missing or damaged: the test labels and "
+                              "images cannot be read (the runs' records and curves still can).")
+        return collected.test_labels, collected.test_images
 
     @property
     def class_names(self) -> list[str]:

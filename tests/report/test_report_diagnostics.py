@@ -198,3 +198,20 @@ def test_the_reports_show_the_pairs_figure_the_batch_norm_caption_and_japanese_k
     assert "データセット (dataset)" in ja and "入手元 (origin)" in ja and "解決済み" not in ja
     assert "1 seed " in en or "1 seed)" in en
     assert "1 seeds" not in en and "1 variants" not in en
+
+
+def test_a_trained_batch_norm_run_is_read_whole_and_records_its_check(tmp_path):
+    # Batch norm's state_dict holds an integer (num_batches_tracked): the store once called its
+    # arrays damaged, and the report lost the variant's weights and predictions.
+    from reglab.config import parse_study
+    from reglab.engine.study import StudyOptions, run_study
+
+    study = parse_study('name = "bn"\nseeds = [0]\n[data]\ndataset = "digits"\n[defaults]\nhidden = [16]\n'
+                        'epochs = 2\n[[variants]]\nname = "bn"\nbatch_norm = true\n')
+    store = run_study(study, StudyOptions(out=tmp_path / "run", allow_download=False))
+    analysis, _ = analysed(store.root)
+    assert not analysis.missing
+    bn = analysis.variant("bn")
+    assert bn.hidden_norms and bn.largest_unit_norms and set(bn.norm_check) == {0}
+    history = store.load_runs()[0][0].record.history
+    assert all(e.train_eval_loss is not None and e.weight_norm > 0 for e in history)

@@ -12,7 +12,7 @@
       runs/NN-slug/seed-S.json one record per run (RunRecord)
       runs/NN-slug/seed-S.npz  its test predictions and final weights
       runs/NN-slug/seed-S.ckpt a run in progress: its last epoch checkpoint (gone once it finishes)
-      runs/NN-slug/seed-S.progress  a run in progress: its epochs so far, JSON (progress.py; gone once it finishes)
+      runs/NN-slug/seed-S.progress  a run in progress: its epochs so far, JSON lines (progress.py; gone once it finishes)
       options.json             how it was run (data dir, device, engine): what `reglab resume` reuses
       .writer.lock             held (flock) by the process training into the directory
 
@@ -79,6 +79,9 @@ class StoredRun:
         if predictions is None or predictions.ndim != 1 or predictions.dtype.kind not in "iu":
             raise Damaged("no test predictions")
         weights = {k[len("weight/"):]: v for k, v in bundle.items() if k.startswith("weight/")}
+        # Batch norm's state_dict holds one integer: num_batches_tracked, a count of steps, not a weight.
+        weights = {k: v for k, v in weights.items()
+                   if not (k.endswith("num_batches_tracked") and v.dtype.kind in "iu" and v.ndim == 0)}
         if any(v.dtype.kind != "f" for v in weights.values()):
             raise Damaged("weights that are not floating point")
         return RunArrays(predictions, weights)
