@@ -13,7 +13,7 @@ BUILTINS = sorted(builtin_studies())
 
 
 def test_the_expected_studies_are_built_in():
-    assert set(BUILTINS) >= {"tutorial", "regularization", "optimizers", "weight-decay", "overfitting"}
+    assert set(BUILTINS) >= {"tutorial", "regularization", "optimizers", "weight-decay", "overfitting", "cnn"}
 
 
 @pytest.mark.parametrize("name", BUILTINS)

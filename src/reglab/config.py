@@ -19,13 +19,14 @@ from typing import Any
 from reglab import sweeps as sweeping
 from reglab import memory
 from reglab.errors import ConfigError
+from reglab.models import registry as models
 from reglab.techniques import registry
 from reglab.techniques.registry import CHOICE_FAMILIES, Choice
 
 STUDY_KEYS = ("name", "description", "keras_compat", "seeds", "baseline", "data", "defaults", "variants", "sweeps",
               "max_runs")
 DATA_KEYS = ("dataset", "train", "validation", "test", "split_seed")
-TRAINING_KEYS = ("hidden", "epochs", "batch_size") + CHOICE_FAMILIES
+TRAINING_KEYS = ("model", "hidden", "epochs", "batch_size") + CHOICE_FAMILIES
 VARIANT_ONLY_KEYS = ("name", "description", "description_ja", "baseline", "sweep")
 # Words for the reader, not settings: they may change without changing what a run trains.
 DESCRIPTIVE_KEYS = ("description", "description_ja")
@@ -84,6 +85,15 @@ class VariantSpec:
     switches: tuple[Choice, ...] = ()  # techniques turned on by their own key, sorted by name
     description_ja: str = ""  # the description in a Japanese report (else `description` is shown)
     sweep: sweeping.SweepTag | None = None  # a sweep's point: its sweep and values, as data
+    model: str = models.DEFAULT  # the architecture (models/registry.py); `hidden` are its dense widths
+    model_params: tuple[tuple[str, Any], ...] = ()  # the architecture's own keys (a CNN's conv), sorted
+
+    @property
+    def architecture(self) -> models.Architecture:
+        return models.lookup(self.model)
+
+    def model_param(self, key: str) -> Any:
+        return dict(self.model_params)[key]
 
     def switch(self, name: str) -> Choice | None:
         return next((c for c in self.switches if c.name == name), None)
@@ -91,14 +101,16 @@ class VariantSpec:
     def dropout_rates(self) -> tuple[float, ...]:
         """The drop rate after each hidden layer (0 where there is no dropout)."""
         choice = self.switch("dropout")
+        slots = self.architecture.dropout_slots(self)
         if choice is None:
-            return (0.0,) * len(self.hidden)
+            return (0.0,) * slots
         rate = choice["rate"]
-        return tuple(rate) if isinstance(rate, tuple) else (rate,) * len(self.hidden)
+        return tuple(rate) if isinstance(rate, tuple) else (rate,) * slots
 
     def init_key(self) -> tuple[Any, ...]:
         """Variants with equal keys start from the same weights for the same seed."""
-        return (self.hidden, self.init.name)
+        key = self.architecture.init_key(self)
+        return key if self.model == models.DEFAULT else (self.model, *key)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
@@ -108,6 +120,10 @@ class VariantSpec:
             out["description_ja"] = self.description_ja
         # A baseline names itself, so that reloading does not compare it to the study's baseline.
         out["baseline"] = self.baseline if self.baseline is not None else self.name
+        if self.model != models.DEFAULT:  # an MLP's study.json stays as it was before architectures
+            out["model"] = self.model
+            architecture = self.architecture
+            out.update({k: architecture.key(k).to_json(v) for k, v in self.model_params})
         out.update(hidden=list(self.hidden), epochs=self.epochs, batch_size=self.batch_size)
         for key in CHOICE_FAMILIES:
             out[key] = getattr(self, key).as_dict()
@@ -254,7 +270,7 @@ class _Checker:
         if not isinstance(defaults, dict):
             self.problem("defaults", "must be a table: [defaults]")
             defaults = {}
-        self._unknown_keys(defaults, TRAINING_KEYS + tuple(registry.switches()), "defaults")
+        self._unknown_keys(defaults, TRAINING_KEYS + models.all_keys() + tuple(registry.switches()), "defaults")
         defaults = self._checked_defaults(defaults, keras_compat)
 
         raw_variants = raw.get("variants", [])
@@ -325,18 +341,22 @@ class _Checker:
             elif key in ("epochs", "batch_size"):
                 self._int(defaults, key, "defaults", 0, low=1, high=100000 if key == "epochs" else 1 << 20)
             elif key == "hidden":
-                self._hidden(value, "defaults")
+                self._hidden(value, "defaults", least=0)  # each variant's model says how many it needs
+            elif key == "model" or key in models.all_keys():
+                pass  # checked with each variant, against the model it ends up with
             else:
                 continue  # an unknown key: reported above
             if len(self.problems) == before:
                 good[key] = value
         return good
 
-    def _hidden(self, hidden: Any, label: str) -> list[int]:
-        if (not isinstance(hidden, list) or not hidden
+    def _hidden(self, hidden: Any, label: str, least: int = 1) -> list[int]:
+        """Dense widths: an MLP needs at least one; a CNN's head may have none (least=0)."""
+        if (not isinstance(hidden, list) or len(hidden) < least
                 or not all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 65536 for h in hidden)):
-            self.problem(f"{label}.hidden", f"must be a non-empty list of layer widths from 1 to 65536, got {hidden!r}")
-            return [1]
+            kind = "a non-empty list" if least else "a list"
+            self.problem(f"{label}.hidden", f"must be {kind} of layer widths from 1 to 65536, got {hidden!r}")
+            return [1] * max(least, 1)
         return hidden
 
     def _data(self, raw: Any, overrides: dict[str, Any]) -> DataSpec:
@@ -374,7 +394,7 @@ class _Checker:
     def _variant(self, merged: dict[str, Any], own: dict[str, Any], where: str, keras: bool) -> VariantSpec | None:
         before = len(self.problems)
         switches = registry.switches()
-        self._unknown_keys(own, VARIANT_ONLY_KEYS + TRAINING_KEYS + tuple(switches), where)
+        self._unknown_keys(own, VARIANT_ONLY_KEYS + TRAINING_KEYS + models.all_keys() + tuple(switches), where)
         name = own.get("name")
         if not isinstance(name, str) or not name.strip():
             self.problem(where, "every variant needs a `name` (a non-empty string)")
@@ -393,7 +413,8 @@ class _Checker:
             self.problem(f"{label}.baseline", f"must be the name of another variant, got {baseline!r}")
             baseline = None
 
-        hidden = self._hidden(merged.get("hidden"), label)
+        architecture, model_params = self._model(merged, own, label)
+        hidden = self._hidden(merged.get("hidden"), label, least=architecture.min_hidden)
         epochs = self._int(merged, "epochs", label, 10, low=1, high=100000)
         batch_size = self._int(merged, "batch_size", label, 128, low=1, high=1 << 20)
         choices = {key: self._technique(key, merged.get(key, _default_member(key, keras)), label, keras)
@@ -407,9 +428,9 @@ class _Checker:
         if {c.name for c in enabled} >= {"batch_norm", "layer_norm"}:
             self.problem(f"{label}.layer_norm", "batch_norm and layer_norm cannot both be on: choose one")
         for choice in enabled:
-            if choice.name == "dropout" and isinstance(choice["rate"], tuple) and len(choice["rate"]) != len(hidden):
-                self.problem(f"{label}.dropout", f"gives {len(choice['rate'])} rates for {len(hidden)} hidden "
-                             "layers: give one rate, or one per hidden layer")
+            if choice.name in architecture.refuses:
+                self.problem(f"{label}.{choice.name}", f"does not apply to model {architecture.name!r}: "
+                             f"{architecture.refuses[choice.name]}")
         tag = None
         if own.get("sweep") is not None:  # a stored study.json: the point's values, as its sweep wrote them
             try:
@@ -418,10 +439,55 @@ class _Checker:
                 self.problem(f"{label}.sweep", str(exc))
         if len(self.problems) > before:
             return None
-        return VariantSpec(
+        variant = VariantSpec(
             name=name, description=description, baseline=baseline, hidden=tuple(hidden), epochs=epochs,
             batch_size=batch_size, switches=tuple(enabled), description_ja=description_ja, sweep=tag, **choices,
+            model=architecture.name, model_params=model_params,
         )
+        for message in architecture.check(variant):
+            self.problem(label, message)
+        dropout = variant.switch("dropout")
+        if dropout is not None and isinstance(dropout["rate"], tuple):
+            slots = architecture.dropout_slots(variant)
+            if len(dropout["rate"]) != slots:
+                places = (f"{slots} hidden layers: give one rate, or one per hidden layer"
+                          if architecture.name == models.DEFAULT else
+                          f"{slots} places (after the flattened features, then after each hidden layer): "
+                          "give one rate, or one per place")
+                self.problem(f"{label}.dropout", f"gives {len(dropout['rate'])} rates for {places}")
+                return None
+        return variant
+
+    def _model(self, merged: dict[str, Any], own: dict[str, Any], label: str
+               ) -> tuple[models.Architecture, tuple[tuple[str, Any], ...]]:
+        """The variant's architecture and its own keys (a CNN's conv), checked by the architecture.
+        A key of another architecture is an error in the variant itself; from [defaults] it is
+        meant for that architecture's variants, and ignored here."""
+        known = models.architectures()
+        name = merged.get("model", models.DEFAULT)
+        if not isinstance(name, str) or name not in known:
+            self.problem(f"{label}.model", f"unknown model {name!r}{_did_you_mean(str(name), known)}. "
+                         f"Known: {', '.join(known)}")
+            name = models.DEFAULT
+        architecture = known[name]
+        params = []
+        for key in models.all_keys():
+            mine = architecture.key(key)
+            if mine is None:
+                if key in own:
+                    owners = [a.name for a in known.values() if a.key(key)]
+                    self.problem(f"{label}.{key}", f"belongs to model {' or '.join(map(repr, owners))}, and this "
+                                 f"variant's model is {name!r}: remove it, or set model = {owners[0]!r}")
+                continue
+            if key not in merged and mine.default is None:
+                self.problem(f"{label}.{key}", f"model {name!r} needs `{key}`: {mine.doc}")
+                continue
+            value, message = mine.check(merged.get(key, mine.default))
+            if message:
+                self.problem(f"{label}.{key}", message)
+            else:
+                params.append((key, value))
+        return architecture, tuple(params)
 
     def _technique(self, fam: str, value: Any, where: str, keras: bool) -> Choice:
         """A member of a choice family: "adam" or { name = "adam", lr = 1e-3 }."""

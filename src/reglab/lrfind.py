@@ -140,7 +140,7 @@ def study_range_test(study: Any, variant_name: str | None, *, seed: int = 0, dat
     from reglab.engine.seeding import generator
     from reglab.engine.study import resolve_device
     from reglab.errors import ConfigError
-    from reglab.models import build_mlp
+    from reglab import models
     from reglab.techniques import registry
 
     names = [v.name for v in study.variants]
@@ -160,7 +160,7 @@ def study_range_test(study: Any, variant_name: str | None, *, seed: int = 0, dat
                          split_seed=study.data.split_seed)
     x = torch.tensor(splits.x_train, dtype=torch.float32, device=torch_device)
     y = torch.tensor(splits.y_train, dtype=torch.int64, device=torch_device)
-    model = build_mlp(variant, x.shape[1], len(splits.class_names), generator(seed, "init")).to(torch_device)
+    model = models.build(variant, splits.image_shape, len(splits.class_names), generator(seed, "init")).to(torch_device)
     if hasattr(model, "set_dropout_generator"):
         model.set_dropout_generator(generator(seed, "dropout", torch_device))
     optimizer = registry.lookup("optimizer", variant.optimizer.name)

@@ -59,3 +59,20 @@ def test_curves_over_seeds_of_different_length_and_with_a_diverged_epoch():
     assert bands["loss_gap"].mean == pytest.approx([0.6, 0.2, 0.3])  # val - train
     assert bands["accuracy_gap"].mean == pytest.approx([0.05, 0.05, 0.05])
     assert val.to_json()["mean"] == pytest.approx([1.1, 0.7, 0.8])
+
+
+def test_conv_kernels_count_as_kernels_and_name_as_the_summary_does():
+    # A CNN's state_dict: conv kernels [out, in, kh, kw], batch-norm vectors, dense kernels [out, in].
+    rng = np.random.default_rng(0)
+    weights = {"features.0.weight": rng.normal(size=(4, 1, 3, 3)), "features.0.bias": np.zeros(4),
+               "features.1.weight": np.ones(4), "features.1.running_mean": np.zeros(4),
+               "features.4.weight": np.zeros((6, 4, 2, 2)), "head.0.weight": rng.normal(size=(10, 24))}
+    assert list(W.kernels(weights)) == ["conv2d_1", "conv2d_2", "dense_1"]
+    assert W.layer_shares(weights)["conv2d_2"] == 1.0  # all zero: sparse
+    assert W.hidden_share(weights) == pytest.approx(96 / (36 + 96))  # the two conv kernels, not the output layer
+    assert W.first_filters(weights).shape == (4, 3, 3)
+    np.testing.assert_array_equal(W.first_filters(weights)[2], weights["features.0.weight"][2, 0].astype(np.float32))
+    # Max-norm caps a filter's norm over all its weights.
+    expected = max(np.linalg.norm(weights["features.0.weight"][i]) for i in range(4))
+    assert W.largest_unit_norm(weights) == pytest.approx(expected)
+    assert W.first_filters({"head.0.weight": np.zeros((10, 4))}) is None

@@ -29,3 +29,38 @@ def test_no_report_skips_it(tmp_path, tiny_study_file):
     out = tmp_path / "run"
     assert main(["run", str(tiny_study_file), "--out", str(out), "--device", "cpu", "--no-report"]) == 0
     assert not (out / "report").exists()
+
+
+CNN_STUDY = """
+name = "tiny-cnn"
+seeds = [0]
+[data]
+dataset = "digits"
+train = 300
+validation = 100
+test = 100
+[defaults]
+model = "cnn"
+conv = [{ filters = 4, kernel_size = 3, padding = "same", pool = 2 }]
+hidden = []
+epochs = 2
+batch_size = 64
+[[variants]]
+name = "cnn"
+[[variants]]
+name = "cnn_l1"
+l1 = 0.001
+"""
+
+
+def test_a_cnn_study_reports_conv_shapes_conv_sparsity_and_its_filters(tmp_path):
+    study = tmp_path / "cnn.toml"
+    study.write_text(CNN_STUDY, encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["run", str(study), "--out", str(out), "--device", "cpu", "--offline", "--lang", "en"]) == 0
+    html = (out / "report" / "report.html").read_text(encoding="utf-8")
+    assert "conv2d_1 (Conv2d)" in html and "(None, 8, 8, 4)" in html and "(None, 4, 4, 4)" in html
+    assert "first convolution, as images" in html
+    assert (out / "report" / "conv_filters.png").stat().st_size > 2_000
+    results = json.loads((out / "report" / "findings.json").read_text(encoding="utf-8"))
+    assert results["seeds"] == [0]

@@ -1,6 +1,7 @@
 """One conformance suite over every registered technique (scikit-learn style): each builds from
 its defaults, trains a few epochs on a small problem and lowers the loss, and its resolved
-configuration round-trips through TOML and through the stored study."""
+configuration round-trips through TOML and through the stored study. Each trains on the MLP, or
+on a small CNN where the MLP refuses it (spatial dropout)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import pytest
 import tomli_w
 
 from reglab.config import parse_study, study_from_dict
-from reglab.engine.reference import evaluate, train_run
+from reglab import models
+from reglab.engine.core import evaluate
+from reglab.engine.reference import train_run
 from reglab.engine.seeding import generator
-from reglab.models import build_mlp
 from reglab.techniques import registry
 from reglab.techniques.registry import CHOICE_FAMILIES
 
@@ -25,6 +27,8 @@ def study_text(family: str, name: str) -> str:
     # Enough learning rate for every optimizer to move in a few epochs on this problem.
     fast_lr = {"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.1}
     lines = ['[[variants]]', 'name = "probe"', "hidden = [32, 16]", "epochs = 4", "batch_size = 32"]
+    if name in models.lookup("mlp").refuses:
+        lines += ['model = "cnn"', 'conv = [{ filters = 8, kernel_size = 3, padding = "same", pool = 2 }]']
     if family == "optimizer":
         lines.append(f'optimizer = {{ name = "{name}", lr = {fast_lr.get(name, 0.01)} }}')
     else:
@@ -48,7 +52,7 @@ def test_every_technique_trains_and_round_trips(data, family, name):
     chosen = getattr(variant, family) if family in CHOICE_FAMILIES else variant.switch(name)
     assert chosen is not None and chosen.name == name
 
-    initial = build_mlp(variant, data.input_dim, data.classes, generator(0, "init"))
+    initial = models.build(variant, data.image_shape, data.classes, generator(0, "init"))
     initial_loss = evaluate(initial, data.x_val, data.y_val)[0]
     outcome = train_run(data, variant, seed=0)
     assert outcome.record.status == "completed"

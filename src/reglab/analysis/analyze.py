@@ -55,6 +55,7 @@ class VariantAnalysis:
     sparsity: dict[str, Interval] = field(default_factory=dict)  # layer -> share of |w| < NEAR_ZERO
     hidden_sparsity: Interval | None = None
     kernel_sample: np.ndarray | None = None  # the first seed's kernels, for the histogram
+    first_filters: np.ndarray | None = None  # a CNN's first conv filters [out, kh, kw], first seed
     predictions: dict[int, np.ndarray] = field(default_factory=dict)
     per_class: dict[str, list[float]] | None = None  # precision/recall/f1/support per class, mean over seeds
     confusion: np.ndarray | None = None  # summed over seeds
@@ -235,6 +236,7 @@ def _add_arrays(analysis: VariantAnalysis, source: VariantRuns, labels: np.ndarr
             analysis.largest_unit_norms[stored.record.seed] = W.largest_unit_norm(arrays.weights)
             if analysis.kernel_sample is None:
                 analysis.kernel_sample = W.all_kernel_values(arrays.weights)
+                analysis.first_filters = W.first_filters(arrays.weights)
         if labels is None:
             continue
         predictions = np.asarray(arrays.test_predictions)

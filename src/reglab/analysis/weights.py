@@ -1,7 +1,8 @@
 """Final weights: the share of near-zero weights per layer (what L1 does) and weight histograms.
 
-Only kernels (the 2-D arrays of a state_dict: `layers.N.weight` of each Linear) count; biases
-and normalization scales are 1-D and no penalty of reglab's touches them.
+Only kernels count: the 2-D arrays of a state_dict (each Linear's [out, in]) and the 4-D ones
+(each Conv2d's [out, in, kh, kw]); biases and normalization scales are 1-D and no penalty of
+reglab's touches them.
 """
 
 from __future__ import annotations
@@ -17,11 +18,25 @@ NEAR_ZERO = 1e-3
 HISTOGRAM_BINS = 81
 
 
+KERNEL_KINDS = {2: "dense", 4: "conv2d"}  # a kernel's number of dimensions -> its layer's name in the summary
+
+
 def kernels(weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The kernels in layer order (the stored order is the model's), named dense_1, dense_2, ...
-    as the model summary names them."""
-    arrays = [value for value in weights.values() if np.ndim(value) == 2]
-    return {f"dense_{i + 1}": np.asarray(a, dtype=np.float32) for i, a in enumerate(arrays)}
+    """The kernels in layer order (the stored order is the model's), named conv2d_1, ..., dense_1,
+    dense_2, ... as the model summary names them."""
+    named, counts = {}, {}
+    for value in weights.values():
+        kind = KERNEL_KINDS.get(np.ndim(value))
+        if kind is not None:
+            counts[kind] = counts.get(kind, 0) + 1
+            named[f"{kind}_{counts[kind]}"] = np.asarray(value, dtype=np.float32)
+    return named
+
+
+def first_filters(weights: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """The first convolution's filters [out, kh, kw] (single-channel input), or None without one."""
+    first = next((k for name, k in kernels(weights).items() if name == "conv2d_1"), None)
+    return first[:, 0] if first is not None and first.shape[1] == 1 else None
 
 
 def near_zero_share(values: np.ndarray, threshold: float = NEAR_ZERO) -> float:
@@ -66,11 +81,11 @@ def hidden_norm(weights: Mapping[str, np.ndarray]) -> float:
 
 
 def largest_unit_norm(weights: Mapping[str, np.ndarray]) -> float:
-    """The largest norm of one unit's incoming weights (a kernel's row, [out, in]) over the hidden
-    kernels: what a max-norm constraint caps."""
+    """The largest norm of one unit's incoming weights (a kernel's row [out, in], or a filter [out,
+    in, kh, kw]) over the hidden kernels: what a max-norm constraint caps."""
     hidden = list(kernels(weights).values())[:-1]
-    return max((float(np.linalg.norm(k.astype(np.float64), axis=1).max()) for k in hidden if k.size),
-               default=float("nan"))
+    return max((float(np.linalg.norm(k.astype(np.float64).reshape(k.shape[0], -1), axis=1).max())
+                for k in hidden if k.size), default=float("nan"))
 
 
 def hidden_vector(weights: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -3,6 +3,7 @@
 from reglab.startup import long_lived_imports
 
 with long_lived_imports():  # torch, imported here first: see reglab/startup.py
-    from reglab.engine.reference import DeviceData, RunOutcome, train_run
+    from reglab.engine.core import DeviceData, RunOutcome
+    from reglab.engine.reference import train_run
 
 __all__ = ["DeviceData", "RunOutcome", "train_run"]

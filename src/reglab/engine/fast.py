@@ -1,7 +1,8 @@
 """The fast engine: the runs of a stack (same architecture) train together as one program.
 
-Their weights are stacked (engine/stacked_mlp.py: one batched forward pass, and a backward pass
-derived by hand where the network allows). Everything a run decides for itself stays per run and
+Their weights are stacked in the architecture's stacked form (engine/stacked_mlp.py: one batched
+forward pass, and a backward pass derived by hand where the network allows; engine/stacked_cnn.py:
+grouped convolutions, autograd). A peer of the reference loop over engine/core.py. Everything a run decides for itself stays per run and
 goes through the same code as the reference loop: its schedule, penalties, constraints, label
 smoothing, dropout masks drawn from its own generator with the reference's shapes, early stopping
 and divergence. Its optimizer is torch.optim's, as in the reference loop; runs whose optimizer
@@ -25,11 +26,11 @@ import torch.nn.functional as F
 from reglab.config import VariantSpec
 from reglab.engine import step_graph
 from reglab.engine.checkpoint import RESTORE_ERRORS, Checkpointer, check_progress
-from reglab.engine.reference import DeviceData, RunOutcome, Techniques, _set_lr, batch_bounds, tested_outcome
+from reglab.engine.core import DeviceData, RunOutcome, Techniques, batch_bounds, set_lr, tested_outcome
 from reglab.engine.seeding import generator
-from reglab.engine.stacked_mlp import StackedMLP, loss_gradient
+from reglab.engine.stacked_mlp import loss_gradient
 from reglab.engine.step_graph import StepGraph
-from reglab.models import MLP, build_mlp
+from reglab import models
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord
 from reglab.techniques import registry
 
@@ -38,14 +39,15 @@ SUPPORTED = {"penalty", "constraint", "loss", "layer", "augmentation", "training
 
 def stack_key(variant: VariantSpec) -> tuple | None:
     """Variants with equal keys can share one stacked program; None: reference loop only."""
+    architecture = variant.architecture
+    if architecture.stacker is None:
+        return None
     families = registry.families()
     for choice in variant.switches:
         family = next((f for f, members in families.items() if choice.name in members), None)
         if family not in SUPPORTED:
             return None
-    norm = next((c for c in variant.switches if c.name in ("batch_norm", "layer_norm")), None)
-    # F.batch_norm takes one momentum and epsilon for the whole stack: they are part of the key.
-    return (variant.hidden, variant.activation, variant.batch_size, norm)
+    return (variant.model, architecture.stack_key(variant), variant.batch_size)
 
 
 @dataclass
@@ -56,7 +58,7 @@ class _Run:
     position: int  # its place in the caller's list of members
     variant: VariantSpec
     seed: int
-    model: MLP  # carries the run's layer structure; its weights are filled in when the run ends
+    model: torch.nn.Module  # carries the run's layer structure; its weights are filled in when the run ends
     tech: Techniques
     dropout: torch.Generator
     augmentation: torch.Generator
@@ -118,7 +120,7 @@ class _OptimizerGroup:
         lr = lead.tech.schedule(lead.step if lead.tech.per_step_schedule else epoch)
         for run in self.runs:
             run.lr = lr
-        _set_lr(self.optimizer, lr)
+        set_lr(self.optimizer, lr)
 
 
 class _StackPenalty:
@@ -141,17 +143,18 @@ class _StackPenalty:
         """grads[i] += d(penalty)/d(kernels[i]) for every run (unless grads is None); per-run values [R]."""
         value = torch.zeros(kernels[0].shape[0], device=kernels[0].device)
         for i, kernel in enumerate(kernels):
+            per_run = (1,) * (kernel.dim() - 1)  # a strength per run, over its kernel [out, in] or [out, in, kh, kw]
             for start, stop, l1 in self.l1:
                 w = kernel[start:stop].reshape(stop - start, -1)
                 sign = torch.sign(w)
                 value[start:stop].addcmul_(l1, torch.linalg.vecdot(w, sign))
                 if grads is not None:
-                    grads[i][start:stop].addcmul_(sign.view_as(kernel[start:stop]), l1.view(-1, 1, 1))
+                    grads[i][start:stop].addcmul_(sign.view_as(kernel[start:stop]), l1.view(-1, *per_run))
             for (start, stop, l2), l2_twice in zip(self.l2, self.l2_twice):
                 w = kernel[start:stop].reshape(stop - start, -1)
                 value[start:stop].addcmul_(l2, torch.linalg.vecdot(w, w))
                 if grads is not None:
-                    grads[i][start:stop].addcmul_(kernel[start:stop], l2_twice.view(-1, 1, 1))
+                    grads[i][start:stop].addcmul_(kernel[start:stop], l2_twice.view(-1, *per_run))
         return value
 
 
@@ -194,17 +197,17 @@ def train_stack(
     keys = [_optimizer_key(v, t, position) for position, (v, t) in enumerate(zip(variants, techniques))]
     first_seen = {key: i for i, key in reversed(list(enumerate(keys)))}
     order = sorted(range(len(members)), key=lambda p: (first_seen[keys[p]], _penalty_order(techniques[p])))
-    models = _initial_models(data, [members[p] for p in order])
-    net = StackedMLP(models, [variants[p] for p in order], device)
+    initial = _initial_models(data, [members[p] for p in order])
+    net = variants[0].architecture.stacked(initial, [variants[p] for p in order], device)
     runs = []
-    for index, (position, model) in enumerate(zip(order, models)):
+    for index, (position, model) in enumerate(zip(order, initial)):
         variant, seed = members[position]
         runs.append(_Run(index, position, variant, seed, model, techniques[position],
                          generator(seed, "dropout", device), generator(seed, "augmentation", device)))
     members_of: dict[tuple, list[_Run]] = {}
     for run in runs:
         members_of.setdefault(keys[run.position], []).append(run)
-    sources = net.sources(models[0])  # the same stacked tensors behind every run's parameters
+    sources = net.sources(initial[0])  # the same stacked tensors behind every run's parameters
     groups = [_OptimizerGroup.build(group, sources) for group in members_of.values()]
     if net.hand_derived:
         for group in groups:
@@ -304,7 +307,7 @@ def train_stack(
         seconds = (time.perf_counter() - epoch_started) / len(active)
         with torch.no_grad():
             end_penalties = penalty.add_gradient(net.hidden_kernels(), None) if penalty.any else penalty_sums
-            weight_norms = torch.stack([k.square().sum(dim=(1, 2)) for k in net.hidden_kernels()]).sum(0).sqrt()
+            weight_norms = torch.stack([k.square().sum(dim=tuple(range(1, k.dim()))) for k in net.hidden_kernels()]).sum(0).sqrt()
         # .tolist() syncs with the GPU: once per epoch.
         loss_list, correct_list = loss_sums.tolist(), correct.tolist()
         penalty_list, end_penalty_list = penalty_sums.tolist(), end_penalties.tolist()
@@ -335,26 +338,27 @@ def _penalty_order(tech: Techniques) -> int:
     return {(True, False): 0, (True, True): 1, (False, True): 2, (False, False): 3}[bool(l1), bool(l2)]
 
 
-def _initial_models(data: DeviceData, members: Sequence[tuple[VariantSpec, int]]) -> list[MLP]:
+def _initial_models(data: DeviceData, members: Sequence[tuple[VariantSpec, int]]) -> list[torch.nn.Module]:
     """Each member's model on the data's device, with the weights the reference loop starts from.
     Variants with the same init_key() start from the same weights for a seed: those are drawn once
     (on the CPU, where drawing them costs more than the whole step of a stack) and copied."""
     device = data.x_train.device
-    drawn: dict[tuple, MLP] = {}
-    models = []
+    drawn: dict[tuple, torch.nn.Module] = {}
+    built = []
     for variant, seed in members:
         key = (variant.init_key(), seed)
         first = drawn.get(key)
         if first is None:
-            model = drawn[key] = build_mlp(variant, data.input_dim, data.classes, generator(seed, "init")).to(device)
+            model = drawn[key] = models.build(variant, data.image_shape, data.classes,
+                                              generator(seed, "init")).to(device)
         else:
             # Same architecture and init in one stack: same tensors in the same order, copied on the device.
-            model = build_mlp(variant, data.input_dim, data.classes, None).to_empty(device=device)
+            model = models.build(variant, data.image_shape, data.classes, None).to_empty(device=device)
             with torch.no_grad():
                 for target, source in zip(model.state_dict().values(), first.state_dict().values(), strict=True):
                     target.copy_(source)
-        models.append(model)
-    return models
+        built.append(model)
+    return built
 
 
 def _batch(data: DeviceData, rows: torch.Tensor, augmented: list[_Run], shared_input: bool,
@@ -372,7 +376,7 @@ def _batch(data: DeviceData, rows: torch.Tensor, augmented: list[_Run], shared_i
     return x, y
 
 
-def _run_state(net: StackedMLP, run: _Run, group: _OptimizerGroup, order: torch.Generator, epoch: int,
+def _run_state(net, run: _Run, group: _OptimizerGroup, order: torch.Generator, epoch: int,
                started: float) -> dict:
     """A single-run stack's checkpoint: everything the next epoch depends on (see engine/checkpoint.py)."""
     return {
@@ -385,7 +389,7 @@ def _run_state(net: StackedMLP, run: _Run, group: _OptimizerGroup, order: torch.
     }
 
 
-def _restore_run(net: StackedMLP, run: _Run, group: _OptimizerGroup, order: torch.Generator, saved: dict) -> None:
+def _restore_run(net, run: _Run, group: _OptimizerGroup, order: torch.Generator, saved: dict) -> None:
     net.restore(run.index, saved["stack"])
     group.optimizer.load_state_dict(saved["optimizer"])
     for stream, state in ((order, saved["generators"]["data_order"]), (run.dropout, saved["generators"]["dropout"]),
@@ -396,7 +400,7 @@ def _restore_run(net: StackedMLP, run: _Run, group: _OptimizerGroup, order: torc
     run.history = [EpochRecord(**e) for e in saved["history"]]
 
 
-def _autograd_backward(net: StackedMLP, runs: list[_Run], logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _autograd_backward(net, runs: list[_Run], logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The gradient through autograd (networks with normalization layers); per-run data losses [R]."""
     data_losses, objective = [], []
     for run in runs:
@@ -411,7 +415,7 @@ def _autograd_backward(net: StackedMLP, runs: list[_Run], logits: torch.Tensor, 
     return torch.stack(data_losses)
 
 
-def _after_epoch(net: StackedMLP, run: _Run, record: EpochRecord, data: DeviceData, started: float) -> None:
+def _after_epoch(net, run: _Run, record: EpochRecord, data: DeviceData, started: float) -> None:
     """Divergence, schedules that watch the validation loss, early stopping: as the reference loop."""
     verdict, keep_weights = run.tech.end_of_epoch(record)
     if keep_weights:
@@ -427,7 +431,7 @@ def _after_epoch(net: StackedMLP, run: _Run, record: EpochRecord, data: DeviceDa
         _finish(net, run, data, started)
 
 
-def _finish(net: StackedMLP, run: _Run, data: DeviceData, started: float) -> None:
+def _finish(net, run: _Run, data: DeviceData, started: float) -> None:
     """Freeze the run: its weights into its own model, then test it exactly as the reference does."""
     run.active = False
     if run.best_state is not None and run.status == COMPLETED:

@@ -38,7 +38,8 @@ import torch
 from reglab.config import StudySpec, VariantSpec
 from reglab.engine.checkpoint import Checkpointer
 from reglab.engine.fast import stack_key, train_stack
-from reglab.engine.reference import DeviceData, RunOutcome, train_run
+from reglab.engine.core import DeviceData, RunOutcome
+from reglab.engine.reference import train_run
 from reglab.errors import ReglabError
 from reglab.startup import import_dynamo
 from reglab.store.records import EpochRecord
@@ -54,17 +55,11 @@ class Unit:
     members: tuple[tuple[int, VariantSpec, int], ...]  # (variant index, variant, seed)
     stacked: bool
 
-    def cost(self, input_dim: int) -> float:
-        """What a unit costs, for ordering the work: per example and epoch, its multiply-adds plus
-        its dropout draws, a random number costing about 250 multiply-adds (measured on the CPU:
-        the tutorial's dropout models take 15% longer than its basic one)."""
-        total = 0.0
-        for _, variant, _ in self.members:
-            widths = (input_dim, *variant.hidden, 10)
-            multiply_adds = 3 * sum(a * b for a, b in zip(widths, widths[1:]))  # forward and backward
-            draws = sum(width for width, rate in zip(variant.hidden, variant.dropout_rates()) if rate > 0)
-            total += variant.epochs * (multiply_adds + 250 * draws)
-        return total
+    def cost(self, input_dim: int, image_shape: tuple[int, int] | None = None) -> float:
+        """What a unit costs, for ordering the work: the sum of its runs' costs as their
+        architectures estimate them (models/registry.py)."""
+        shape = tuple(image_shape) if image_shape else (1, input_dim)
+        return sum(variant.architecture.cost(variant, shape, 10) for _, variant, _ in self.members)
 
 
 @dataclass(frozen=True)
@@ -76,16 +71,18 @@ class Schedule:
 
 
 def plan(study: StudySpec, engine: str, device: torch.device, input_dim: int = 784,
-         cores: int | None = None, done: frozenset[tuple[str, int]] = frozenset()) -> Schedule:
+         cores: int | None = None, done: frozenset[tuple[str, int]] = frozenset(),
+         image_shape: tuple[int, int] | None = None) -> Schedule:
     """The units to train. Units whose runs are all in `done` (variant name, seed) are skipped; a
     stack with some runs done is trained whole again, so that resuming stacks the runs exactly as
     the first attempt did (the stack's products round the same way) and the results are identical."""
-    schedule = _plan_all(study, engine, device, input_dim, cores or available_cores())
+    schedule = _plan_all(study, engine, device, (image_shape or (1, input_dim)), cores or available_cores())
     pending = tuple(u for u in schedule.units if any((v.name, seed) not in done for _, v, seed in u.members))
     return Schedule(pending, schedule.workers, schedule.threads_per_worker, schedule.notices)
 
 
-def _plan_all(study: StudySpec, engine: str, device: torch.device, input_dim: int, cores: int) -> Schedule:
+def _plan_all(study: StudySpec, engine: str, device: torch.device, image_shape: tuple[int, int],
+              cores: int) -> Schedule:
     if engine not in ENGINES:
         raise ReglabError(f"--engine {engine!r} is not known: use {', '.join(ENGINES)}.")
     runs = [(index, variant, seed) for seed in study.seeds for index, variant in enumerate(study.variants)]
@@ -94,7 +91,7 @@ def _plan_all(study: StudySpec, engine: str, device: torch.device, input_dim: in
         return Schedule(tuple(Unit((run,), False) for run in runs), workers=1, threads_per_worker=None)
     if engine == "auto" and cpu:
         units = [Unit((run,), stack_key(run[1]) is not None) for run in runs]
-        return Schedule(_longest_first(units, input_dim), workers=cores, threads_per_worker=1)
+        return Schedule(_longest_first(units, image_shape), workers=cores, threads_per_worker=1)
 
     groups: dict[tuple, list[tuple[int, VariantSpec, int]]] = {}
     alone, notices = [], []
@@ -107,14 +104,14 @@ def _plan_all(study: StudySpec, engine: str, device: torch.device, input_dim: in
         groups.setdefault((key, run[2]) if cpu else key, []).append(run)
     if alone:
         names = sorted({variant.name for _, variant, _ in (u.members[0] for u in alone)})
-        notices.append(f"{', '.join(names)}: trained in the reference loop (a technique the fast engine "
-                       "does not stack)")
+        notices.append(f"{', '.join(names)}: trained in the reference loop (an architecture or technique the "
+                       "fast engine does not stack)")
     units = list(alone)
     for members in groups.values():
         # On the CPU each worker gets a share of a group, so that both cores have work.
         size = math.ceil(len(members) / cores) if cpu else len(members)
         units += [Unit(tuple(members[i:i + size]), True) for i in range(0, len(members), size)]
-    return Schedule(_longest_first(units, input_dim), workers=cores if cpu else 1,
+    return Schedule(_longest_first(units, image_shape), workers=cores if cpu else 1,
                     threads_per_worker=1 if cpu else None, notices=tuple(notices))
 
 
@@ -122,9 +119,9 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _longest_first(units: list[Unit], input_dim: int) -> tuple[Unit, ...]:
+def _longest_first(units: list[Unit], image_shape: tuple[int, int]) -> tuple[Unit, ...]:
     # Longest processing time first: a greedy order that keeps the workers' loads even.
-    return tuple(sorted(units, key=lambda u: -u.cost(input_dim)))
+    return tuple(sorted(units, key=lambda u: -u.cost(0, image_shape)))
 
 
 class Interrupted(Exception):

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reglab.config import VariantSpec
-from reglab.models import MLP
+from reglab.models.mlp import MLP
 from reglab.techniques import registry
 
 EVAL_ROWS = 1 << 16  # rows x runs per evaluation chunk: bounds the activations' memory

@@ -20,10 +20,9 @@ import torch
 from reglab import __version__
 from reglab.config import DESCRIPTIVE_KEYS, StudySpec
 from reglab.data import make_splits, resolve_dataset
-from reglab.engine.reference import DeviceData
+from reglab import models
+from reglab.engine.core import DeviceData, check_fits
 from reglab.engine.scheduler import Executor, LocalExecutor, execute, plan
-from reglab.engine.seeding import generator
-from reglab.models import build_mlp, summarize
 from reglab.errors import ReglabError
 from reglab.observers import Observer, Silent
 from reglab.store import RunStore
@@ -106,6 +105,7 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
         "notes": list(splits.notes),
     }
 
+    check_fits(study, splits.image_shape)  # a CNN too deep for these images: before any directory is made
     root = options.out or RunStore.default_path(study.name)
     resuming = RunStore.holds_a_run(root)
     store = RunStore.open(root) if resuming else RunStore.create(
@@ -134,9 +134,10 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
 
         data = DeviceData.from_arrays(splits, executor.data_device(device))
         for index, variant in enumerate(study.variants):
-            model = build_mlp(variant, data.input_dim, data.classes, generator(0, "init"))
-            store.save_model_summary(index, variant.name, [asdict(row) for row in summarize(model, data.input_dim)])
-        schedule = plan(study, options.engine, device, input_dim=data.input_dim, cores=executor.cores(), done=done)
+            rows = models.summary(variant, data.image_shape, data.classes)
+            store.save_model_summary(index, variant.name, [asdict(row) for row in rows])
+        schedule = plan(study, options.engine, device, input_dim=data.input_dim, cores=executor.cores(), done=done,
+                        image_shape=data.image_shape)
         for message in schedule.notices:
             observer.notice(message)
         remaining = [(variant, seed) for unit in schedule.units for _, variant, seed in unit.members]

@@ -3,17 +3,18 @@
 Layers per hidden block: Linear -> [norm] -> activation -> [norm] -> [dropout], the norm (batch
 or layer normalization) before the activation by default, as the tutorial describes it. Logits come out; the softmax of
 the Keras model is folded into the cross-entropy loss (the same function, computed stably).
+
+Registered as the architecture `mlp` (models/registry.py), the default of every variant.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils import skip_init
 
 from reglab.config import VariantSpec
+from reglab.models.registry import SummaryRow
 from reglab.techniques import registry
 
 
@@ -40,9 +41,10 @@ class SeededDropout(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, layers: list[nn.Module]):
+    def __init__(self, layers: list[nn.Module], input_dim: int = 0):
         super().__init__()
         self.layers = nn.Sequential(*layers)
+        self.input_dim = input_dim  # for the summary's output shapes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
@@ -50,9 +52,14 @@ class MLP(nn.Module):
     def linears(self) -> list[nn.Linear]:
         return [m for m in self.layers if isinstance(m, nn.Linear)]
 
-    def hidden_kernels(self) -> list[torch.Tensor]:
+    def regularized_kernels(self) -> list[torch.Tensor]:
         """The weights that L1/L2 penalise: every Linear kernel but the output layer's (as the tutorial)."""
         return [layer.weight for layer in self.linears()[:-1]]
+
+    hidden_kernels = regularized_kernels
+
+    def summary(self) -> list[SummaryRow]:
+        return summarize(self, self.input_dim)
 
     def set_dropout_generator(self, generator: torch.Generator) -> None:
         for module in self.layers:
@@ -83,25 +90,17 @@ def build_mlp(variant: VariantSpec, input_dim: int, classes: int, init_generator
             layers.append(SeededDropout(rate))
         width_in = width
     layers.append(skip_init(nn.Linear, width_in, classes))
-    model = MLP(layers)
+    model = MLP(layers, input_dim)
     if init_generator is not None:
         for linear in model.linears():
             initialise(linear, init_generator)
     return model
 
 
-@dataclass(frozen=True)
-class SummaryRow:
-    layer: str
-    output_shape: str
-    params: int  # as Keras counts them: trainable weights plus running statistics
-    trainable: int
-
-
-def summarize(model: MLP, input_dim: int) -> list[SummaryRow]:
+def summarize(model: MLP, input_dim: int | None = None) -> list[SummaryRow]:
     """Like Keras's model.summary(): one row per layer with its output shape and parameters."""
     rows = []
-    width = input_dim
+    width = input_dim if input_dim is not None else model.input_dim
     counts: dict[str, int] = {}
     # Keras's layer names and classes (dense_1 (Dense), not PyTorch's Linear or our SeededDropout).
     keras = {nn.Linear: ("dense", "Dense"), SeededDropout: ("dropout", "Dropout"),
@@ -118,3 +117,12 @@ def summarize(model: MLP, input_dim: int) -> list[SummaryRow]:
         rows.append(SummaryRow(f"{kind}_{counts[kind]} ({class_name})", f"(None, {width})",
                                trainable + statistics, trainable))
     return rows
+
+
+# The architecture's declaration (keys, cost, stack key, ...) is in models/catalog.py, torch-free.
+
+
+def build(variant: VariantSpec, image_shape: tuple[int, int], classes: int,
+          init_generator: torch.Generator | None) -> MLP:
+    """The registry's builder: the MLP for flattened images of `image_shape`."""
+    return build_mlp(variant, image_shape[0] * image_shape[1], classes, init_generator)

@@ -429,6 +429,35 @@ def sparsity(analysis: Analysis, lang: str) -> Figure | None:
     return figure
 
 
+def conv_filters(analysis: Analysis, lang: str) -> Figure | None:
+    """Each CNN variant's first-layer filters (first seed) as small images, one row per variant:
+    what the network looks for in the pixels. One symmetric colour scale per row (red +, blue −)."""
+    variants = [v for v in analysis.variants if v.first_filters is not None]
+    if not variants:
+        return None
+    columns = min(16, max(len(v.first_filters) for v in variants))
+    rows = sum(-(-min(len(v.first_filters), 32) // columns) for v in variants)
+    figure = Figure(figsize=(0.55 * columns + 1.6, 0.6 * rows + 0.8), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
+    row = 0
+    for v in variants:
+        filters = v.first_filters[:32]
+        limit = float(np.abs(filters).max()) or 1.0
+        for index in range(-(-len(filters) // columns) * columns):
+            ax = axes[row + index // columns][index % columns]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if index < len(filters):
+                ax.imshow(filters[index], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            else:
+                ax.set_axis_off()
+        axes[row][0].set_ylabel(short(v.name, 14), rotation=0, ha="right", va="center", fontsize=8)
+        row += -(-len(filters) // columns)
+    figure.suptitle(t(lang, "fig_filters_title"))
+    return figure
+
+
 def weight_norms(analysis: Analysis, lang: str) -> Figure | None:
     """The weight-decay lesson: per pair (a decoupled-decay variant and its L2 baseline), the
     hidden-weight norm over the epochs of both, and how far apart their final weights ended."""
@@ -467,6 +496,7 @@ FIGURES: dict[str, Callable[[Analysis, str], Figure | None]] = {
     "sample_predictions": sample_predictions,
     "sparsity": sparsity,
     "weight_histograms": weight_histograms,
+    "conv_filters": conv_filters,
     "weight_norms": weight_norms,
 }
 

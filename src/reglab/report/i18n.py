@@ -318,6 +318,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fig_sparsity_title": ("Near-zero weights (|w| < {threshold}) per layer, %",
                            "層ごとのほぼゼロの重み（|w| < {threshold}）, %"),
     "fig_hidden": ("hidden {i}", "隠れ層 {i}"),
+    "fig_filters_title": ("First convolution's filters (first seed)", "最初の畳み込み層のフィルタ（最初のシード）"),
+    "filters_caption": ("The filters of each CNN variant's first convolution, as images (first seed; red positive, "
+                        "blue negative): the strokes and edges the network looks for. Each variant has its own colour "
+                        "scale: compare the patterns, and the weight histograms for their strength.",
+                        "各 CNN バリアントの最初の畳み込み層のフィルタを画像で表示（最初のシード。赤が正、青が負、"
+                        "色の範囲はバリアントごと）。ネットワークが探す線やエッジを表します。色の範囲がバリアント"
+                        "ごとに異なるため、模様を比べ、重みの大きさは重みのヒストグラムで比べてください。"),
     "fig_output": ("output", "出力層"),
     "fig_histogram_title": ("Final kernel weights", "最終的な重み（カーネル）"),
 }

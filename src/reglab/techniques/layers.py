@@ -24,6 +24,16 @@ register(Technique(
 ))
 
 
+register(Technique(
+    "spatial_dropout", "layer",
+    "Spatial dropout after each conv block (CNN only): drops whole feature maps with probability `rate`",
+    "空間ドロップアウト（CNN のみ）: 畳み込みブロックの後で特徴マップ（チャネル）ごと確率 rate で無効化",
+    (Param("rate", "rate", 0.1, "probability to drop a feature map; one value, or one per conv block",
+           low=0.0, high=1.0, high_open=True),),
+    _dropout, shorthand="rate",
+))
+
+
 POSITION = Param("position", "str", "before", "before or after the activation", choices=("before", "after"))
 
 

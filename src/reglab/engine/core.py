@@ -1,0 +1,181 @@
+"""What both engines share: the data on the device, a run's techniques, evaluation, the end of an
+epoch and of a run. The reference loop (engine/reference.py) and the fast engine (engine/fast.py)
+are peers over this module; engine/checkpoint.py is their one checkpoint file format.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from reglab.config import StudySpec, VariantSpec
+from reglab.errors import ConfigError
+from reglab.store.records import COMPLETED, DIVERGED, EpochRecord, RunArrays, RunRecord
+from reglab.techniques import registry
+
+STOPPED = "stopped"  # early stopping ended the run; its status stays COMPLETED
+EVAL_CHUNK = 8192  # rows per forward pass in evaluation: bounds memory on big test sets
+# Training rows evaluated in evaluation mode at each epoch end of a batch-norm variant (for
+# EpochRecord.train_eval_loss): one forward pass over at most this many rows, a few % of an epoch.
+TRAIN_EVAL_ROWS = 2048
+
+
+@dataclass(frozen=True)
+class DeviceData:
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: int
+    image_shape: tuple[int, int]
+
+    @classmethod
+    def from_arrays(cls, splits, device: torch.device | str) -> DeviceData:
+        """From a data.Splits (float32 features, int labels) to tensors on `device`, once per study."""
+        def put(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+            return torch.tensor(array, dtype=dtype, device=device)  # copies: the source may be read-only
+
+        return cls(
+            put(splits.x_train, torch.float32), put(splits.y_train, torch.int64),
+            put(splits.x_val, torch.float32), put(splits.y_val, torch.int64),
+            put(splits.x_test, torch.float32), put(splits.y_test, torch.int64),
+            classes=len(splits.class_names), image_shape=tuple(splits.image_shape),
+        )
+
+    @property
+    def input_dim(self) -> int:
+        return self.x_train.shape[1]
+
+    def train_eval_rows(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x_train[:TRAIN_EVAL_ROWS], self.y_train[:TRAIN_EVAL_ROWS]
+
+    def training_batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # index_select, not x[indices]: the same rows, 6x faster on the CPU for 128 rows of 784
+        # (25 µs against 160 µs, measured), and every step gathers one batch.
+        return self.x_train.index_select(0, indices), self.y_train.index_select(0, indices)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    record: RunRecord
+    arrays: RunArrays
+
+
+class Techniques:
+    """A variant's techniques, built once per run from the registry."""
+
+    def __init__(self, variant: VariantSpec, base_lr: float):
+        def built(family: str) -> list:
+            members = registry.family(family)
+            return [members[c.name].build(dict(c.params)) for c in variant.switches if c.name in members]
+
+        self.penalties = built("penalty")
+        constraints = built("constraint")
+        self.before_step = [c.before_step for c in constraints if c.before_step]
+        self.after_step = [c.after_step for c in constraints if c.after_step]
+        self.label_smoothing = next(iter(built("loss")), 0.0)
+        self.augment = next(iter(built("augmentation")), None)
+        self.early_stopping = next(iter(built("training")), None)
+        self.schedule = registry.lookup("schedule", variant.schedule.name).build(
+            dict(variant.schedule.params), base_lr)
+        self.per_step_schedule = variant.schedule["unit"] == "step"
+        # Running statistics to check at epoch ends (EpochRecord.train_eval_loss).
+        self.batch_norm = variant.switch("batch_norm") is not None
+
+    def end_of_epoch(self, record: EpochRecord) -> tuple[str | None, bool]:
+        """After an epoch, in both engines: (DIVERGED, STOPPED or None to go on, whether to keep this
+        epoch's weights as the best). A loss that is not finite ends the run before anything else."""
+        if not (math.isfinite(record.train_loss) and math.isfinite(record.val_loss)):
+            return DIVERGED, False
+        if hasattr(self.schedule, "observe"):
+            self.schedule.observe(record.epoch, record.val_loss)
+        if self.early_stopping is None:
+            return None, False
+        improved, stop = self.early_stopping.observe(record.epoch, getattr(record, self.early_stopping.monitor))
+        return (STOPPED if stop else None), improved and self.early_stopping.restore_best
+
+    def state_dict(self) -> dict:
+        """What a checkpoint keeps of the techniques: a stateful schedule, early stopping."""
+        return {"schedule": self.schedule.state_dict() if hasattr(self.schedule, "state_dict") else None,
+                "stopper": self.early_stopping.state_dict() if self.early_stopping is not None else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["schedule"] is not None:
+            self.schedule.load_state_dict(state["schedule"])
+        if state["stopper"] is not None:
+            self.early_stopping.load_state_dict(state["stopper"])
+
+    def penalty_strengths(self) -> tuple[float, float]:
+        """(λ1, λ2) of the variant's penalties together: what the fast engine stacks."""
+        return sum(p.l1 for p in self.penalties), sum(p.l2 for p in self.penalties)
+
+    def penalty(self, kernels: list[torch.Tensor]) -> torch.Tensor:
+        return sum(penalty(kernels) for penalty in self.penalties)
+
+    def add_penalty(self, kernels: list[torch.Tensor], grads: list[torch.Tensor]) -> torch.Tensor:
+        """Before the step: add the penalties' gradients into the kernels' `grads`; returns their value."""
+        return sum(penalty.add_gradient(kernels, grads) for penalty in self.penalties)
+
+
+def batch_bounds(n: int, variant: VariantSpec) -> list[tuple[int, int]]:
+    """(start, stop) of each training batch of an epoch, in both engines. Batch normalization
+    cannot normalize a batch of one example in training (PyTorch refuses: its variance is
+    undefined), so with it a last batch of one joins the batch before it (e.g. batch_size 16 on
+    digits' 817 training images: 50 batches, the last of 17)."""
+    bounds = [(start, min(start + variant.batch_size, n)) for start in range(0, n, variant.batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1 and variant.switch("batch_norm") is not None:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
+def tested_outcome(model: torch.nn.Module, data: DeviceData, *, variant: VariantSpec, seed: int, status: str,
+                   history: list[EpochRecord], seconds: float, engine: str, diverged_at: int | None,
+                   best_epoch: int | None, stopped_epoch: int | None) -> RunOutcome:
+    """How every run ends, in either engine: test its final model and package the record."""
+    test_loss, test_accuracy, predictions = evaluate(model, data.x_test, data.y_test)
+    finite = status == COMPLETED
+    record = RunRecord(
+        variant=variant.name, seed=seed, status=status, history=tuple(history),
+        test_loss=test_loss if finite else None, test_accuracy=test_accuracy if finite else None,
+        seconds=seconds, engine=engine, diverged_at=diverged_at, best_epoch=best_epoch, stopped_epoch=stopped_epoch,
+    )
+    weights = {name: p.detach().cpu().numpy().copy() for name, p in model.state_dict().items()}
+    return RunOutcome(record, RunArrays(predictions.cpu().numpy().astype(np.int16), weights))
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, torch.Tensor]:
+    """Mean cross-entropy, accuracy and predicted classes, in evaluation mode (no dropout)."""
+    model.eval()
+    loss_sum = torch.zeros((), device=x.device)
+    predictions = []
+    for start in range(0, x.shape[0], EVAL_CHUNK):
+        logits = model(x[start:start + EVAL_CHUNK])
+        loss_sum += F.cross_entropy(logits, y[start:start + EVAL_CHUNK], reduction="sum")
+        predictions.append(logits.argmax(1))
+    predicted = torch.cat(predictions)
+    accuracy = (predicted == y).float().mean().item()
+    return loss_sum.item() / x.shape[0], accuracy, predicted
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def check_fits(study: StudySpec, image_shape: tuple[int, int]) -> None:
+    """Before anything trains: every variant's network fits the data's images (a CNN's convolutions
+    and pooling shrink them), else a ConfigError that names the variant and the fix."""
+    problems = []
+    for index, variant in enumerate(study.variants):
+        message = variant.architecture.fits(variant, tuple(image_shape))
+        if message:
+            problems.append(f"variants[{index}] ({variant.name!r}): {message}")
+    if problems:
+        raise ConfigError(study.source or study.name, problems)

@@ -1,0 +1,169 @@
+"""The architectures, declared without torch: their study keys and checks, dropout places, whether
+a network fits the images, cost, init key and stack key. The networks themselves (torch) are in
+models/mlp.py and models/cnn.py, named by import path, and loaded when something trains.
+
+The study loader reads this module, so `reglab studies`, sweeps and validation stay torch-free.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from reglab.models.registry import Architecture, ModelKey, register
+
+if TYPE_CHECKING:
+    from reglab.config import VariantSpec
+
+# ------------------------------------------------------------------------------------------ mlp
+
+
+def _mlp_cost(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> float:
+    """Per example and epoch: multiply-adds of the forward and backward passes plus dropout draws,
+    a random number costing about 250 multiply-adds (measured on the CPU: the tutorial's dropout
+    models take 15% longer than its basic one)."""
+    widths = (image_shape[0] * image_shape[1], *variant.hidden, classes)
+    multiply_adds = 3 * sum(a * b for a, b in zip(widths, widths[1:]))
+    draws = sum(width for width, rate in zip(variant.hidden, variant.dropout_rates()) if rate > 0)
+    return variant.epochs * (multiply_adds + 250 * draws)
+
+
+def _mlp_stack_key(variant: VariantSpec) -> tuple:
+    norm = next((c for c in variant.switches if c.name in ("batch_norm", "layer_norm")), None)
+    # F.batch_norm takes one momentum and epsilon for the whole stack: they are part of the key.
+    return (variant.hidden, variant.activation, norm)
+
+
+register(Architecture(
+    name="mlp",
+    summary_en="Multilayer perceptron: flattened pixels, dense hidden layers (`hidden`), dense output",
+    summary_ja="多層パーセプトロン: 画素を平らに並べ、全結合の隠れ層（hidden）と出力層",
+    keys=(),
+    refuses={"spatial_dropout": "spatial dropout drops whole feature maps of a convolution, and an MLP has none. "
+                                "Use dropout, or model = \"cnn\""},
+    min_hidden=1,
+    dropout_slots=lambda variant: len(variant.hidden),
+    builder="reglab.models.mlp:build",
+    fits=lambda variant, image_shape: None,
+    cost=_mlp_cost,
+    init_key=lambda variant: (variant.hidden, variant.init.name),
+    stack_key=_mlp_stack_key,
+    stacker="reglab.engine.stacked_mlp:StackedMLP",
+))
+
+# ------------------------------------------------------------------------------------------ cnn
+
+BLOCK_KEYS = {"filters": 32, "kernel_size": 3, "padding": "valid", "pool": 2}
+
+
+def blocks(variant: VariantSpec) -> list[dict[str, Any]]:
+    return [dict(block) for block in variant.model_param("conv")]
+
+
+def per_block(rate: Any, count: int) -> tuple[float, ...]:
+    return tuple(rate) if isinstance(rate, tuple) else (rate,) * count
+
+
+def feature_sizes(variant: VariantSpec, image_shape: tuple[int, int]) -> list[tuple[int, int]]:
+    """The feature maps' height and width after each block (after its pooling). Pooling floors, as
+    Keras's MaxPooling2D with padding "valid" and PyTorch's MaxPool2d."""
+    h, w = image_shape
+    sizes = []
+    for block in blocks(variant):
+        if block["padding"] == "valid":
+            h, w = h - block["kernel_size"] + 1, w - block["kernel_size"] + 1
+        h, w = h // block["pool"], w // block["pool"]
+        sizes.append((h, w))
+    return sizes
+
+
+def check_conv(value: Any) -> tuple[Any, str | None]:
+    """`conv`: a non-empty list of blocks, each a table of filters, kernel_size, padding, pool."""
+    example = 'conv = [{ filters = 32, kernel_size = 3, padding = "same", pool = 2 }, { filters = 64 }]'
+    if not isinstance(value, list) or not value or not all(isinstance(b, dict) for b in value):
+        return None, f"must be a non-empty list of conv blocks, like {example}; got {value!r}"
+    normalised = []
+    for index, block in enumerate(value):
+        where = f"block {index + 1}"
+        unknown = sorted(set(block) - set(BLOCK_KEYS))
+        if unknown:
+            return None, f"{where}: unknown key {unknown[0]!r}. A block's keys: {', '.join(BLOCK_KEYS)}"
+        full = {**BLOCK_KEYS, **block}
+        for key, (low, high) in {"filters": (1, 4096), "kernel_size": (1, 31), "pool": (1, 16)}.items():
+            number = full[key]
+            if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+                return None, f"{where}: {key} must be an integer from {low} to {high}, got {number!r}"
+        if full["padding"] not in ("valid", "same"):
+            return None, (f"{where}: padding must be \"valid\" (no padding: the image shrinks by kernel_size - 1) "
+                          f"or \"same\" (the output keeps the input's size), got {full['padding']!r}")
+        normalised.append(tuple(sorted(full.items())))
+    return tuple(normalised), None
+
+
+def _cnn_check(variant: VariantSpec) -> list[str]:
+    spatial = variant.switch("spatial_dropout")
+    count = len(variant.model_param("conv"))
+    if spatial and isinstance(spatial["rate"], tuple) and len(spatial["rate"]) != count:
+        return [f"spatial_dropout gives {len(spatial['rate'])} rates for {count} conv blocks: give one rate, "
+                "or one per conv block"]
+    return []
+
+
+def _cnn_fits(variant: VariantSpec, image_shape: tuple[int, int]) -> str | None:
+    h, w = image_shape
+    for index, (block, (after_h, after_w)) in enumerate(zip(blocks(variant), feature_sizes(variant, image_shape))):
+        if after_h < 1 or after_w < 1:
+            return (f"conv block {index + 1} (kernel_size {block['kernel_size']}, padding {block['padding']!r}, "
+                    f"pool {block['pool']}) leaves no pixels of the {h}x{w} images. Fix: padding = \"same\", a smaller "
+                    "kernel_size or pool, or fewer blocks")
+    return None
+
+
+def _cnn_cost(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> float:
+    """Per example and epoch: multiply-adds of the forward and backward passes, plus dropout draws
+    at 250 multiply-adds each (as the MLP's estimate)."""
+    h, w = image_shape
+    channels, multiply_adds = 1, 0
+    for block, (after_h, after_w) in zip(blocks(variant), feature_sizes(variant, image_shape)):
+        conv_h = h if block["padding"] == "same" else h - block["kernel_size"] + 1
+        conv_w = w if block["padding"] == "same" else w - block["kernel_size"] + 1
+        multiply_adds += conv_h * conv_w * block["kernel_size"] ** 2 * channels * block["filters"]
+        channels, (h, w) = block["filters"], (after_h, after_w)
+    widths = (channels * h * w, *variant.hidden, classes)
+    multiply_adds += sum(a * b for a, b in zip(widths, widths[1:]))
+    draws = sum(width for width, rate in zip(widths, variant.dropout_rates()) if rate > 0)
+    return variant.epochs * (3 * multiply_adds + 250 * draws)
+
+
+def _cnn_stack_key(variant: VariantSpec) -> tuple:
+    # One architecture: the same blocks, head, activation and normalization (BatchNorm2d takes one
+    # momentum and epsilon for the stack), and dropout layers in the same places (stacked_cnn walks
+    # one run's layers for all); the rates may differ from run to run.
+    spatial = variant.switch("spatial_dropout")
+    spatial_places = tuple(rate > 0 for rate in per_block(spatial["rate"] if spatial else 0.0,
+                                                          len(variant.model_param("conv"))))
+    dropout_places = tuple(rate > 0 for rate in variant.dropout_rates())
+    return (variant.model_params, variant.hidden, variant.activation, variant.switch("batch_norm"),
+            spatial_places, dropout_places)
+
+
+register(Architecture(
+    name="cnn",
+    summary_en="Convolutional network: conv blocks (`conv`: filters, kernel_size, padding, pool), "
+               "flatten, dense hidden layers (`hidden`, may be empty), dense output",
+    summary_ja="畳み込みニューラルネットワーク: 畳み込みブロック（conv: フィルタ数・カーネルサイズ・パディング・"
+               "プーリング）、平坦化、全結合の隠れ層（hidden、空でも可）、出力層",
+    keys=(ModelKey("conv", "the conv blocks, like conv = [{ filters = 32, kernel_size = 3, padding = \"same\", "
+                           "pool = 2 }, { filters = 64 }] (defaults: kernel_size 3, padding \"valid\", pool 2)",
+                   check_conv, lambda value: [dict(b) for b in value]),),
+    refuses={"layer_norm": "a CNN here normalizes with batch_norm (BatchNorm2d on the conv blocks); "
+                           "layer normalization over feature maps is not offered. Use batch_norm"},
+    min_hidden=0,
+    dropout_slots=lambda variant: 1 + len(variant.hidden),  # after the flattened features, after each hidden
+    builder="reglab.models.cnn:build_cnn",
+    fits=_cnn_fits,
+    cost=_cnn_cost,
+    init_key=lambda variant: (variant.model_params, variant.hidden, variant.init.name),
+    stack_key=_cnn_stack_key,
+    stacker="reglab.engine.stacked_cnn:StackedCNN",
+    check=_cnn_check,
+))

@@ -1,0 +1,153 @@
+"""A small convolutional network for single-channel images (28x28 MNIST-like, 8x8 digits).
+
+    conv = [{ filters = 32, kernel_size = 3, padding = "same", pool = 2 }, { filters = 64 }]
+    hidden = [128]          # dense widths after the flattened features (may be empty)
+
+Per conv block: Conv2d -> [batch norm] -> activation -> [batch norm] -> max-pool (if pool > 1)
+-> [spatial dropout]; then flatten -> [dropout] -> per hidden width: Linear -> [norm] ->
+activation -> [norm] -> [dropout]; then the output Linear. With `hidden = []` and dropout 0.5 this
+is Keras's MNIST convnet example (conv 32, pool, conv 64, pool, flatten, dropout, dense).
+
+Keras-compatible mode covers it: Glorot-uniform kernels with Keras's fans for a convolution
+(fan_in = kh·kw·in_channels, fan_out = kh·kw·out_channels; techniques/inits.py), zero bias, and
+the batch_norm technique's Keras momentum and epsilon for BatchNorm2d as for BatchNorm1d.
+
+Penalties and constraints act on every conv kernel and every hidden dense kernel (not the output
+layer, as for the MLP); max-norm clips each filter's weights (a conv kernel's dim 0, as Keras's
+MaxNorm over the other axes). Layer normalization is refused: over a feature map it is another
+technique than the MLP's, and the tutorial does not use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils import skip_init
+
+from reglab.config import VariantSpec
+from reglab.models.mlp import SeededDropout
+from reglab.models.catalog import blocks, feature_sizes, per_block
+from reglab.models.registry import SummaryRow
+from reglab.techniques import registry
+from reglab.techniques.layers import torch_momentum
+
+class SeededSpatialDropout(nn.Module):
+    """Spatial dropout (Keras SpatialDropout2D, PyTorch Dropout2d): drops whole feature maps, one
+    draw per (image, channel), from an explicit generator as SeededDropout does."""
+
+    def __init__(self, rate: float):
+        super().__init__()
+        self.rate = rate
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        noise = torch.rand((x.shape[0], x.shape[1], 1, 1), generator=self.generator, device=x.device, dtype=x.dtype)
+        return x * noise.ge_(self.rate).mul_(1.0 / (1.0 - self.rate))
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}"
+
+
+class CNN(nn.Module):
+    def __init__(self, features: list[nn.Module], head: list[nn.Module], image_shape: tuple[int, int]):
+        super().__init__()
+        self.features = nn.Sequential(*features)
+        self.head = nn.Sequential(*head)
+        self.image_shape = tuple(image_shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The data stays flat on the device (B, H*W) as for the MLP; a view makes it an image batch.
+        h = self.features(x.view(-1, 1, *self.image_shape))
+        return self.head(h.flatten(1))
+
+    def convolutions(self) -> list[nn.Conv2d]:
+        return [m for m in self.features if isinstance(m, nn.Conv2d)]
+
+    def linears(self) -> list[nn.Linear]:
+        return [m for m in self.head if isinstance(m, nn.Linear)]
+
+    def regularized_kernels(self) -> list[torch.Tensor]:
+        """Every conv kernel and hidden dense kernel; not the output layer's, biases or norm scales."""
+        return [c.weight for c in self.convolutions()] + [l.weight for l in self.linears()[:-1]]
+
+    def set_dropout_generator(self, generator: torch.Generator) -> None:
+        for module in self.modules():
+            if isinstance(module, (SeededDropout, SeededSpatialDropout)):
+                module.generator = generator
+
+    def summary(self) -> list[SummaryRow]:
+        """Keras's model.summary(): one row per layer, output shapes channels-last as Keras prints them."""
+        rows, counts = [], {}
+        device = next(self.parameters()).device
+        was_training = self.training
+        self.eval()
+        with torch.no_grad():
+            h = torch.zeros((1, 1, *self.image_shape), device=device)
+            for module in [*self.features, nn.Flatten(), *self.head]:
+                h = module(h)
+                kind = KERAS_NAMES.get(type(module), type(module).__name__.lower())
+                counts[kind] = counts.get(kind, 0) + 1
+                shape = (None, *h.shape[2:], h.shape[1]) if h.dim() == 4 else (None, *h.shape[1:])
+                trainable = sum(p.numel() for p in module.parameters())
+                statistics = sum(b.numel() for b in module.buffers() if b.is_floating_point())
+                rows.append(SummaryRow(f"{kind}_{counts[kind]} ({type(module).__name__})",
+                                       "(" + ", ".join(str(d) for d in shape) + ")", trainable + statistics, trainable))
+        self.train(was_training)
+        return rows
+
+
+KERAS_NAMES = {nn.Conv2d: "conv2d", nn.MaxPool2d: "max_pooling2d", nn.BatchNorm2d: "batch_normalization",
+               nn.BatchNorm1d: "batch_normalization", SeededSpatialDropout: "spatial_dropout2d",
+               SeededDropout: "dropout", nn.Flatten: "flatten", nn.Linear: "dense"}
+
+
+def build_cnn(variant: VariantSpec, image_shape: tuple[int, int], classes: int,
+              init_generator: torch.Generator | None) -> CNN:
+    """Weights drawn on the CPU from `init_generator` in layer order (conv kernels, then dense), as
+    for the MLP; None leaves them uninitialised for a caller that fills them itself."""
+    activation = registry.lookup("activation", variant.activation.name)
+    make_activation = lambda: activation.build(dict(variant.activation.params))  # noqa: E731
+    initialise = registry.lookup("init", variant.init.name).build(dict(variant.init.params))
+    norm = variant.switch("batch_norm")
+    spatial = variant.switch("spatial_dropout")
+    conv_blocks = blocks(variant)
+    spatial_rates = per_block(spatial["rate"] if spatial else 0.0, len(conv_blocks))
+
+    def with_norm(layers: list[nn.Module], make_norm) -> None:
+        if norm and norm["position"] == "before":
+            layers.append(make_norm())
+        layers.append(make_activation())
+        if norm and norm["position"] == "after":
+            layers.append(make_norm())
+
+    features: list[nn.Module] = []
+    channels = 1
+    for block, rate in zip(conv_blocks, spatial_rates):
+        filters, size = block["filters"], block["kernel_size"]
+        features.append(skip_init(nn.Conv2d, channels, filters, size, padding=block["padding"]))
+        with_norm(features, lambda: nn.BatchNorm2d(filters, momentum=torch_momentum(dict(norm.params)), eps=norm["eps"]))
+        if block["pool"] > 1:
+            features.append(nn.MaxPool2d(block["pool"]))
+        if rate > 0:
+            features.append(SeededSpatialDropout(rate))
+        channels = filters
+    h, w = feature_sizes(variant, image_shape)[-1]
+    rates = variant.dropout_rates()  # [after the flattened features, after each hidden layer]
+    head: list[nn.Module] = [SeededDropout(rates[0])] if rates[0] > 0 else []
+    width_in = channels * h * w
+    for width, rate in zip(variant.hidden, rates[1:]):
+        head.append(skip_init(nn.Linear, width_in, width))
+        with_norm(head, lambda: nn.BatchNorm1d(width, momentum=torch_momentum(dict(norm.params)), eps=norm["eps"]))
+        if rate > 0:
+            head.append(SeededDropout(rate))
+        width_in = width
+    head.append(skip_init(nn.Linear, width_in, classes))
+    model = CNN(features, head, image_shape)
+    if init_generator is not None:
+        for layer in model.convolutions() + model.linears():
+            initialise(layer, init_generator)
+    return model
