@@ -218,3 +218,18 @@ def test_summary_counts_parameters_like_keras():
     assert "Total params: 575,050" in done.stdout
     # ... and for the optimizer models (784-256-128-10): 200,960 + 32,896 + 1,290.
     assert "Total params: 235,146" in done.stdout
+
+
+def test_the_suggested_command_is_never_broken_across_lines(monkeypatch, tmp_path):
+    from rich.console import Console
+
+    from reglab import cli, lab
+
+    console = Console(width=80, record=True)
+    monkeypatch.setattr(cli, "err", console)
+    monkeypatch.setattr(cli, "print_results_table", lambda results: None)
+    monkeypatch.setattr(lab, "results", lambda run_dir: {})
+    run_dir = tmp_path / "runs" / "regularization-20261130-050011"
+    cli._Printer().study_finished(run_dir)
+    lines = console.export_text().splitlines()
+    assert f"  reglab results {run_dir} --format json" in lines  # whole, on one line

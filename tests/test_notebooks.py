@@ -4,8 +4,10 @@ then rendered to HTML (nbconvert) and opened in headless Chromium."""
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -106,29 +108,36 @@ def test_interrupting_the_kernel_saves_then_resume_finishes(tmp_path):
 
     manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
     try:
-        def execute(code: str, interrupt_after: str | None = None, timeout: float = 300) -> tuple[dict, str]:
-            """The execute reply and the stdout; with interrupt_after, interrupt once it is printed."""
+        def execute(code: str, interrupt_when=None, timeout: float = 300) -> tuple[dict, str]:
+            """The execute reply and the stdout; with interrupt_when, interrupt once it returns True
+            (checked between messages, which the kernel batches: its stdout may come late)."""
             message = client.execute(code)
-            stdout = ""
-            while True:
-                output = client.get_iopub_msg(timeout=timeout)
+            stdout, deadline = "", time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if interrupt_when is not None and interrupt_when():
+                    manager.interrupt_kernel()
+                    interrupt_when = None
+                try:
+                    output = client.get_iopub_msg(timeout=0.05)
+                except queue.Empty:
+                    continue
                 if output["parent_header"].get("msg_id") != message:
                     continue
                 if output["msg_type"] == "stream":
                     stdout += output["content"]["text"]
-                    if interrupt_after and interrupt_after in stdout:
-                        manager.interrupt_kernel()
-                        interrupt_after = None
                 if output["msg_type"] == "status" and output["content"]["execution_state"] == "idle":
                     return client.get_shell_msg(timeout=timeout)["content"], stdout
+            raise AssertionError(f"the kernel did not finish within {timeout} s")
 
         study = ('import reglab\n'
                  'study = reglab.Study("k", [reglab.Variant("a"), reglab.Variant("b", dropout=0.3)], seeds=[0], '
-                 'data={"dataset": "digits"}, defaults={"hidden": [32], "epochs": 20})\n')
+                 'data={"dataset": "digits"}, defaults={"hidden": [32], "epochs": 30})\n')
         reply, _ = execute(study + 'clean = reglab.run(study, out="clean", offline=True, report=False, engine="reference")')
         assert reply["status"] == "ok"
-        reply, stdout = execute('reglab.run(study, out="stopped", offline=True, report=False, engine="reference")',
-                                interrupt_after="training 2 runs")
+        # Interrupted once the first epoch's checkpoint is on disk: well before the 60 epochs end.
+        reply, stdout = execute('reglab.run(study, out="stopped", offline=True, report=False, engine="reference", '
+                                'checkpoint_seconds=0)',
+                                interrupt_when=lambda: any((tmp_path / "stopped").glob("runs/*/seed-0.ckpt")))
         assert reply["status"] == "error" and reply["ename"] == "StudyInterrupted", reply
         assert "stopping at the end of the current epoch" in stdout
         assert list((tmp_path / "stopped").glob("runs/*/seed-0.ckpt"))  # the interrupted run saved its epoch

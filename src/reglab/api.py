@@ -17,7 +17,8 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
         dataset: str | None = None, data_dir: str | Path | None = None, device: str = "auto",
         engine: str = "auto", out: str | Path | None = None, sweep: Any = None, report: bool = True,
         lang: str | None = None, progress: Any = True, offline: bool = False,
-        checkpoint_seconds: float | None = lab.DEFAULT_CHECKPOINT_SECONDS, observers: tuple[Any, ...] = ()) -> StudyResult:
+        checkpoint_seconds: float | None = lab.DEFAULT_CHECKPOINT_SECONDS, observers: tuple[Any, ...] = (),
+        backend: str = "local", address: str | None = None) -> StudyResult:
     """Train every variant of `study` for every seed, store each run, write the report; as
     `reglab run` does, with the same defaults, checks and run directory.
 
@@ -28,6 +29,8 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
         a whole [[sweeps]] table, or "l2=1e-6:1e-1:log:5" as on the command line.
     progress: True (a widget or plain lines in Jupyter, a bar in a terminal), False (nothing), or an
         observer of your own (see reglab.observers). observers: more observers, all told everything.
+    backend: "local" (this machine) or "ray": the runs train on the Ray cluster at `address`
+        ("HOST:PORT", default "auto"); the run directory is written here (docs/cluster.md).
 
     Returns the StudyResult. Raises reglab.ConfigError for a study that cannot run, and
     KeyboardInterrupt (lab.StudyInterrupted) after saving when interrupted: reglab.resume(out) goes on.
@@ -36,18 +39,21 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
     options = lab.run_options(spec, out=out, data_dir=data_dir, device=device, engine=engine,
                               allow_download=not offline, checkpoint_seconds=checkpoint_seconds,
                               source_text=source_text)
-    store = lab.run_study(spec, options, Observers(progress_observer(progress), *observers), report=report, lang=lang)
+    store = lab.run_study(spec, options, Observers(progress_observer(progress), *observers), report=report, lang=lang,
+                          backend=backend, address=address)
     return StudyResult(store.root)
 
 
 def resume(run_dir: str | Path, *, device: str | None = None, engine: str | None = None, report: bool = True,
            lang: str | None = None, progress: Any = True,
            checkpoint_seconds: float | None = lab.DEFAULT_CHECKPOINT_SECONDS,
-           observers: tuple[Any, ...] = ()) -> StudyResult:
+           observers: tuple[Any, ...] = (), backend: str = "local", address: str | None = None) -> StudyResult:
     """Finish an interrupted run directory: finished runs are kept, interrupted ones continue from
-    their last checkpoint, and the results equal an uninterrupted run's (as `reglab resume`)."""
+    their last checkpoint, and the results equal an uninterrupted run's (as `reglab resume`), here
+    or on a Ray cluster (backend="ray", address=...)."""
     store = lab.resume(run_dir, Observers(progress_observer(progress), *observers), device=device, engine=engine,
-                       checkpoint_seconds=checkpoint_seconds, report=report, lang=lang)
+                       checkpoint_seconds=checkpoint_seconds, report=report, lang=lang, backend=backend,
+                       address=address)
     return StudyResult(store.root)
 
 

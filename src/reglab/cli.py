@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--engine", choices=("auto", "reference", "fast"), default="auto",
                      help="how runs are trained: reference (the plain loop, one run at a time), fast (runs of one "
                           "architecture stacked into one program), auto (the faster for the device; default)")
+    run.add_argument("--backend", choices=("local", "ray"), default="local",
+                     help="where the runs train: local (this machine's cores or GPU; default) or ray (a Ray "
+                          "cluster's nodes; pip install 'reglab[ray]'; see docs/cluster.md)")
+    run.add_argument("--address", metavar="HOST:PORT|auto",
+                     help="with --backend ray: the cluster's head (default auto: the cluster this machine is in)")
     run.add_argument("--offline", action="store_true", help="never download; use cached or local data only")
     run.add_argument("--no-report", action="store_true", help="do not write the report (RUN_DIR/report) at the end")
     run.add_argument("--lang", choices=("en", "ja"), default=None,
@@ -94,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--engine", choices=("auto", "reference", "fast"), default=None, help="default: as before")
     resume.add_argument("--checkpoint-seconds", type=_seconds, default=30.0, metavar="S",
                         help="save a run in progress at most every S seconds (default 30)")
+    resume.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="where the runs train now: local (default) or ray (a Ray cluster; see docs/cluster.md)")
+    resume.add_argument("--address", metavar="HOST:PORT|auto",
+                        help="with --backend ray: the cluster's head (default auto: the cluster this machine is in)")
     resume.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     resume.add_argument("--lang", choices=("en", "ja"), default=None, help="language of the report")
     _add_live_arguments(resume, flag=True)
@@ -273,7 +282,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                               allow_download=not args.offline, checkpoint_seconds=args.checkpoint_seconds,
                               source_text=source_text)
     return _train(lambda observer: lab.run_study(study, options, observer, report=not args.no_report,
-                                                 lang=args.lang), options.out, args)
+                                                 lang=args.lang, backend=args.backend, address=args.address),
+                  options.out, args)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -281,7 +291,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     return _train(lambda observer: lab.resume(args.run_dir, observer, device=args.device, engine=args.engine,
                                               checkpoint_seconds=args.checkpoint_seconds,
-                                              report=not args.no_report, lang=args.lang), args.run_dir, args)
+                                              report=not args.no_report, lang=args.lang, backend=args.backend,
+                                              address=args.address), args.run_dir, args)
 
 
 def _train(train, run_dir: Path, args: argparse.Namespace) -> int:
@@ -328,8 +339,9 @@ class _Printer:
         from reglab import lab
 
         print_results_table(lab.results(run_dir))
-        err.print(f"Run directory: [bold]{escape(str(run_dir))}[/]  (reglab results {escape(str(run_dir))} "
-                  "--format json)", highlight=False)
+        err.print(f"Run directory: [bold]{escape(str(run_dir))}[/]", highlight=False)
+        # A command on a line of its own, never wrapped: at 80 columns it broke at "--format / json".
+        err.print(f"  reglab results {escape(str(run_dir))} --format json", highlight=False, soft_wrap=True)
 
     def report_missing(self, line: str) -> None:
         err.print(f"[yellow]missing:[/] {escape(line)}", highlight=False)

@@ -3,8 +3,9 @@ written up as a report. The command line (cli.py) and the Python API (reglab.run
 reglab.load) are two faces over these functions; neither holds any of this sequence itself.
 
     load_study / run_options      a study and how to run it, validated (ConfigError, ReglabError)
-    run_study(study, options, observer, report=, lang=)
-                                  train (new or resumed) -> store -> observer.study_finished -> report
+    run_study(study, options, observer, report=, lang=, backend=, address=)
+                                  train (new or resumed; here or on a Ray cluster) -> store
+                                  -> observer.study_finished -> report
     resume(run_dir, ...)          the stored study and options, then run_study
     results(run_dir)              the per-variant results (`reglab results`)
     write_report(run_dir, ...)    report.html, figures, findings.json (`reglab report`)
@@ -160,17 +161,19 @@ def stored_study(run_dir: Path | str) -> tuple[StudySpec, StudyOptions]:
 
 
 def run_study(study: StudySpec, options: StudyOptions, observer: Any = None, *, report: bool = True,
-              lang: str | None = None) -> RunStore:
+              lang: str | None = None, backend: str = "local", address: str | None = None) -> RunStore:
     """Train a study into `options.out` (a new directory, or the same study's to finish it), tell
     the observer it finished, then write its report unless `report` is False. Raises
-    StudyInterrupted after saving when interrupted."""
+    StudyInterrupted after saving when interrupted. backend "ray" trains the units on the Ray
+    cluster at `address` (default auto) and writes the same run directory (docs/cluster.md)."""
     from reglab.engine.study import run_study as train
 
     observer = Observers(observer) if observer is not None else Silent()
     cancel = threading.Event()
+    executor = executor_for(backend, address)  # before anything is written: a missing cluster costs nothing
     try:
         with _interrupts_stop_at_epoch_end(cancel, observer):
-            store = train(study, options, observer, cancel=cancel)
+            store = train(study, options, observer, cancel=cancel, executor=executor)
     except KeyboardInterrupt as exc:  # the second interrupt, or one before training started
         raise StudyInterrupted(options.out) from exc
     except Exception as exc:
@@ -179,6 +182,9 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Any = None, *, 
         if isinstance(exc, Interrupted):
             raise StudyInterrupted(options.out) from None
         raise
+    finally:
+        if executor is not None:
+            executor.close()
     observer.study_finished(store.root)
     if report:
         write_report(store.root, None, lang, observer)
@@ -187,14 +193,31 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Any = None, *, 
 
 def resume(run_dir: Path | str, observer: Any = None, *, device: str | None = None, engine: str | None = None,
            checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS, report: bool = True,
-           lang: str | None = None) -> RunStore:
-    """Finish an interrupted run directory as it was run (device and engine may be changed)."""
+           lang: str | None = None, backend: str = "local", address: str | None = None) -> RunStore:
+    """Finish an interrupted run directory as it was run (device and engine may be changed; the
+    backend may be another: a study started here may finish on a cluster, and the other way)."""
     from dataclasses import replace
 
     study, options = stored_study(run_dir)
     options = replace(options, device=device or options.device, engine=engine or options.engine,
                       checkpoint_seconds=checkpoint_seconds)
-    return run_study(study, options, observer, report=report, lang=lang)
+    return run_study(study, options, observer, report=report, lang=lang, backend=backend, address=address)
+
+
+BACKENDS = ("local", "ray")
+
+
+def executor_for(backend: str, address: str | None) -> Any:
+    """None for this machine's processes (the engine's default), or a cluster's executor, connected."""
+    if backend not in BACKENDS:
+        raise ReglabError(f"backend {backend!r} is not known: use {' or '.join(BACKENDS)}.")
+    if backend == "local":
+        if address:
+            raise ReglabError(f"--address {address} is for a cluster. Fix: add --backend ray, or leave --address out.")
+        return None
+    from reglab.engine.ray_executor import RayExecutor
+
+    return RayExecutor(address)
 
 
 @contextmanager

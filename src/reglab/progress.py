@@ -21,6 +21,8 @@ class _StudyProgress(Progress):
         yield self.make_tasks_table(self.tasks)
         for task in self.tasks:
             yield Text(task.fields["status"], no_wrap=True, overflow="ellipsis")
+            if task.fields.get("cluster"):
+                yield Text(task.fields["cluster"], no_wrap=True, overflow="ellipsis")
 
 
 class TerminalProgress:
@@ -75,6 +77,12 @@ class TerminalProgress:
         planned = self.training.pop((record.variant, record.seed), len(record.history))
         self.progress.update(self.task, advance=planned - len(record.history))
         self._describe()
+
+    def units_running(self, nodes: dict[str, int]) -> None:
+        """On a cluster: which nodes train how many units now (a third line under the bar)."""
+        where = ", ".join(f"{node} ×{count}" for node, count in sorted(nodes.items()))
+        self.progress.update(self.task, cluster=f"  {sum(nodes.values())} in flight on {len(nodes)} nodes: {where}"
+                             if nodes else "")
 
     def stopping(self) -> None:
         self.console.print("\nstopping at the end of the current epoch (Ctrl-C again to stop at once) ...")

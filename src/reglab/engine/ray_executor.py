@@ -1,0 +1,342 @@
+"""A study's units of work on a Ray cluster: Ray core (remote tasks and ray.wait), not Ray Tune.
+
+The study, its seeds, its store and its statistics stay reglab's; Ray only places units (a run,
+or a stack of runs) on the cluster's CPUs and GPUs. Each unit is one Ray task with the resources
+it needs: `threads_per_worker` CPUs (one, on the CPU, as locally), and on GPUs a fraction of one
+sized from the unit (gpu_share). Many tiny tasks are Ray's known anti-pattern, so a task is never
+smaller than a run.
+
+What crosses the network: the study's data once (ray.put: each node fetches it once), a unit's
+description and, on a retry, its last checkpoint, to the worker; its events back to the driver
+as the task yields them (started on which node, each epoch's record, each checkpoint as bytes,
+the finished runs' records and arrays). The driver (this process) writes the run store exactly
+as the local executor does, so workers need no shared file system and the run directory is the
+same whichever backend trained it.
+
+Faults: a worker process or a node that dies mid-unit ends its task with a Ray system error; the
+driver submits the unit again, from the last checkpoint it received (checkpoints are files in
+the run directory, so a resumed study starts from them too), up to MAX_ATTEMPTS times. Ray's own
+task retries are off: they would start the unit over without the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import socket
+import threading
+from collections import Counter
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from reglab.engine.checkpoint import Checkpointer
+from reglab.engine.reference import DeviceData
+from reglab.engine.scheduler import Interrupted, Schedule, StudyDriver, Unit, train_unit, unit_checkpointer
+from reglab.errors import ReglabError
+from reglab.startup import import_dynamo
+
+MAX_ATTEMPTS = 3  # tries of one unit when its worker or node dies
+GPU_SHARE_STEP = 1 / 16  # fractions of a GPU are multiples of this
+
+NOT_INSTALLED = (
+    "--backend ray needs Ray, which is not installed in this Python environment. Fix: "
+    "pip install 'reglab[ray]' (the same Ray version on every machine of the cluster, and reglab "
+    "installed on each), then start a cluster (`ray start --head` on one machine, `ray start "
+    "--address HEAD:6379` on the others) and run again; see docs/cluster.md."
+)
+
+
+def _unreachable(address: str, error: BaseException) -> str:
+    where = "a running cluster (address auto)" if address == "auto" else f"the cluster at {address}"
+    return (
+        f"--backend ray could not connect to {where}: {str(error).strip().splitlines()[0]} "
+        "Fix: start a cluster first: on the head machine `ray start --head --port 6379`, on each other "
+        "machine `ray start --address HEAD_IP:6379`; then pass --address HEAD_IP:6379 (or --address auto "
+        "on a machine of the cluster). `ray status` shows the cluster's nodes; see docs/cluster.md. "
+        "Without a cluster, leave --backend out to train on this machine."
+    )
+
+
+def _check_reachable(address: str) -> None:
+    resolved = address
+    if address == "auto":  # RAY_ADDRESS, or the cluster `ray start` last started on this machine
+        try:
+            from ray._private.services import canonicalize_bootstrap_address
+        except ImportError:  # a later Ray: let ray.init find it
+            return
+        try:
+            resolved = canonicalize_bootstrap_address("auto")
+        except (ConnectionError, ValueError) as error:
+            raise ReglabError(_unreachable(address, error)) from None
+        if resolved is None:
+            raise ReglabError(_unreachable(address, ConnectionError("no running cluster was found.")))
+    host, _, port = resolved.rpartition(":")
+    if not host or not port.isdigit():
+        raise ReglabError(f"--address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379) or auto.")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as error:
+        answer = ConnectionError(f"nothing answers at {resolved} ({error.strerror or error}).")
+        raise ReglabError(_unreachable(address, answer)) from None
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ReglabError(NOT_INSTALLED) from None
+    return ray
+
+
+class RayExecutor:
+    """Trains units as Ray tasks on the cluster at `address` ("auto": the one this machine belongs
+    to, or HOST:PORT of its head). Connects when made, so that a missing cluster is said before any
+    run directory is created."""
+
+    def __init__(self, address: str | None = None, max_attempts: int = MAX_ATTEMPTS):
+        self.ray = import_ray()
+        self.address = address or "auto"
+        self.max_attempts = max_attempts
+        self._connected_here = False
+        self._device = torch.device("cpu")
+        if not self.ray.is_initialized():
+            _check_reachable(self.address)  # ray.init waits for ever on an address where nothing listens
+            try:
+                self.ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False,
+                              namespace="reglab")
+            except (ConnectionError, RuntimeError, ValueError, TimeoutError) as error:
+                raise ReglabError(_unreachable(self.address, error)) from None
+            self._connected_here = True
+
+    def close(self) -> None:
+        """Disconnect from the cluster (which keeps running) if this executor connected."""
+        if self._connected_here and self.ray.is_initialized():
+            self.ray.shutdown()
+        self._connected_here = False
+
+    # ------------------------------------------------------------------ what the study plans with
+
+    def resources(self) -> dict[str, float]:
+        return self.ray.cluster_resources()
+
+    def device(self, requested: str) -> torch.device:
+        gpus = self.resources().get("GPU", 0)
+        if requested not in ("auto", "cpu", "cuda"):
+            raise ReglabError(f"--device {requested!r} is not known: use auto, cpu or cuda.")
+        if requested == "cuda" and not gpus:
+            raise ReglabError(f"--device cuda was asked for, but the Ray cluster at {self.address} has no GPUs "
+                              "(`ray status` lists its resources). Fix: --device cpu, or start the workers "
+                              "on GPU machines (`ray start --num-gpus N ...`).")
+        self._device = torch.device("cuda" if requested == "cuda" or (requested == "auto" and gpus) else "cpu")
+        return self._device
+
+    def cores(self) -> int:
+        return max(1, int(self.resources().get("CPU", 1)))
+
+    def data_device(self, device: torch.device) -> torch.device:
+        return torch.device("cpu")  # sent to the workers, which move it to their own device
+
+    # ------------------------------------------------------------------ training
+
+    def run(self, schedule: Schedule, data: DeviceData, driver: StudyDriver, cancel: threading.Event) -> None:
+        ray = self.ray
+        task = ray.remote(_train_unit_task)
+        lost_work = _retryable(ray)
+        threads = schedule.threads_per_worker or 1
+        units = list(schedule.units)
+        gpu_bytes = 0
+        if self._device.type == "cuda":
+            units = split_for_gpus(units, int(self.resources().get("GPU", 1)))
+            gpu_bytes = ray.get(ray.remote(_gpu_memory).options(num_gpus=1, num_cpus=0).remote())
+        data_ref = ray.put(data)  # once: each node fetches it once, whatever the number of tasks
+        flying: dict[Any, _Attempt] = {}
+
+        def submit(unit: Unit, attempt: int) -> None:
+            checkpoint = unit_checkpointer(unit, driver.store, driver.checkpoint_seconds, threading.Event())
+            # SPREAD: units go to every node, not first to fill the driver's (Ray's default prefers it).
+            resources = {"num_cpus": threads, "max_retries": 0, "scheduling_strategy": "SPREAD"}
+            if gpu_bytes:
+                resources["num_gpus"] = gpu_share(unit, data, gpu_bytes)
+            generator = task.options(**resources).remote(
+                unit, data_ref, str(self._device), threads, driver.checkpoint_seconds,
+                checkpoint.read_bytes() if checkpoint is not None else None)
+            flying[generator] = _Attempt(unit, attempt, checkpoint)
+
+        def show_nodes() -> None:
+            driver.units_running(dict(Counter(a.node for a in flying.values() if a.node is not None)))
+
+        for unit in units:
+            submit(unit, 1)
+        try:
+            while flying:
+                if cancel.is_set():
+                    raise Interrupted  # the checkpoints received so far are in the run directory
+                ready, _ = ray.wait(list(flying), num_returns=1, timeout=0.2)
+                for generator in ready:
+                    attempt = flying[generator]
+                    try:
+                        kind, *payload = ray.get(next(generator))
+                    except StopIteration:  # ended without its runs: cannot happen unless Ray lost them
+                        del flying[generator]
+                        self._retry(attempt, "its task ended without results", driver, submit)
+                        continue
+                    except ray.exceptions.RayTaskError as error:
+                        raise _failure(error, attempt.node) from None
+                    except lost_work as error:
+                        del flying[generator]
+                        self._retry(attempt, f"{type(error).__name__} on {attempt.node or 'a node'}", driver, submit)
+                        show_nodes()
+                        continue
+                    if kind == "started":
+                        attempt.node = payload[0]
+                        driver.unit_started(attempt.unit)
+                        show_nodes()
+                    elif kind == "epoch":
+                        driver.epoch_finished(attempt.unit, *payload)
+                    elif kind == "checkpoint":
+                        attempt.checkpoint.write_bytes(payload[0])
+                    elif kind == "finished":
+                        del flying[generator]
+                        driver.unit_finished(attempt.unit, payload[0])
+                        show_nodes()
+        finally:
+            for generator in flying:  # stopped or failed: nothing else may train for this study
+                ray.cancel(generator, force=True)
+            self.close()
+
+    def _retry(self, attempt: _Attempt, why: str, driver: StudyDriver, submit) -> None:
+        names = ", ".join(f"{variant.name} seed {seed}" for _, variant, seed in attempt.unit.members[:3])
+        if attempt.attempt >= self.max_attempts:
+            raise ReglabError(f"a unit of work ({names}) failed {attempt.attempt} times on the Ray cluster, last "
+                              f"because of {why}. Its last checkpoint is kept. Fix: check the cluster's "
+                              "nodes (`ray status`, their memory and logs), then `reglab resume RUN_DIR "
+                              "--backend ray`.")
+        restart = "from its last checkpoint" if attempt.checkpoint and attempt.checkpoint.path.is_file() else "from its start"
+        driver.observer.notice(f"{names}: {why}; training it again {restart} (try {attempt.attempt + 1} "
+                               f"of {self.max_attempts})")
+        submit(attempt.unit, attempt.attempt + 1)
+
+
+@dataclass
+class _Attempt:
+    unit: Unit
+    attempt: int
+    checkpoint: Checkpointer | None  # where the driver keeps the unit's checkpoint (the run directory)
+    node: str | None = None  # where it trains, once it has started
+
+
+def _retryable(ray) -> tuple[type[BaseException], ...]:
+    """Ray's errors for work lost with its process or machine, not raised by the unit's own code."""
+    errors = ray.exceptions
+    return (errors.WorkerCrashedError, errors.NodeDiedError, errors.ObjectLostError, errors.OutOfMemoryError,
+            errors.RaySystemError)
+
+
+def _failure(error, node: str | None) -> BaseException:
+    """The unit's own exception, raised in its task, as this process's: a ReglabError keeps its
+    message and exit code (a configuration problem is the user's to fix, not a crash)."""
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, ReglabError):
+        rebuilt = ReglabError(str(cause))
+        rebuilt.exit_code = cause.exit_code
+        return rebuilt
+    return RuntimeError(f"a training task failed on the Ray cluster ({node or 'a node'}):\n{error}")
+
+
+# ---------------------------------------------------------------------- on the workers
+
+
+class _SentCheckpointer(Checkpointer):
+    """A checkpoint whose bytes live with the driver: loaded from what the task was given, saved by
+    sending them back as an event."""
+
+    def __init__(self, initial: bytes | None, interval: float, engine: str, events: queue.SimpleQueue):
+        super().__init__(Path("driver"), interval, None, engine)
+        self.latest, self.events = initial, events
+
+    def read_bytes(self) -> bytes | None:
+        return self.latest
+
+    def write_bytes(self, data: bytes) -> None:
+        self.latest = data
+        self.events.put(("checkpoint", data))
+
+
+def _train_unit_task(unit: Unit, data: DeviceData, device: str, threads: int, checkpoint_seconds: float | None,
+                     checkpoint: bytes | None):
+    """One unit, in a Ray worker process: a generator of the unit's events (see the module's
+    docstring). Training runs in a thread so that each epoch's events leave as they happen."""
+    import ray
+
+    torch.set_num_threads(threads)  # as the local workers: the numbers do not depend on the node's cores
+    import_dynamo()  # once per worker process, not in the first run's time
+    context = ray.get_runtime_context()
+    # A node by its address and the start of its id (one machine may hold several nodes).
+    yield ("started", f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:4]}", os.getpid())
+    if device != "cpu":
+        data = replace(data, **{f.name: getattr(data, f.name).to(device) for f in fields(data)
+                                if isinstance(getattr(data, f.name), torch.Tensor)})
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    checkpointer = None
+    if checkpoint_seconds is not None and len(unit.members) == 1:
+        checkpointer = _SentCheckpointer(checkpoint, checkpoint_seconds, "fast" if unit.stacked else "reference",
+                                         events)
+
+    def work() -> None:
+        try:
+            events.put(("finished", train_unit(unit, data, lambda position, record: events.put(
+                ("epoch", position, record)), checkpointer)))
+        except BaseException as error:  # raised in the task below, where Ray sends it to the driver
+            events.put(("error", error))
+
+    threading.Thread(target=work, name="reglab-unit", daemon=True).start()
+    while True:
+        event = events.get()
+        if event[0] == "error":
+            raise event[1]
+        yield event
+        if event[0] == "finished":
+            return
+
+
+def _gpu_memory() -> int:
+    return torch.cuda.get_device_properties(0).total_memory
+
+
+# ---------------------------------------------------------------------- GPUs
+
+
+def gpu_share(unit: Unit, data: DeviceData, gpu_bytes: int) -> float:
+    """The fraction of one GPU a unit asks Ray for, from its size: its copy of the data (measured),
+    and per run its parameters four times (weights, gradients, an optimizer's two moments) and a
+    batch's activations forward and backward, twice over for the allocator's slack, plus the
+    500 MB a CUDA context takes. Rounded up to sixteenths, at most one GPU."""
+    data_bytes = sum(t.numel() * t.element_size() for t in (getattr(data, f.name) for f in fields(data))
+                     if isinstance(t, torch.Tensor))
+    run_bytes = 0
+    for _, variant, _ in unit.members:
+        widths = (data.input_dim, *variant.hidden, data.classes)
+        parameters = sum(a * b + b for a, b in zip(widths, widths[1:]))
+        run_bytes += 4 * (4 * parameters + 3 * variant.batch_size * sum(widths))
+    needed = data_bytes + 2 * run_bytes + 500 * 2**20
+    return min(1.0, max(GPU_SHARE_STEP, math.ceil(needed / gpu_bytes / GPU_SHARE_STEP) * GPU_SHARE_STEP))
+
+
+def split_for_gpus(units: list[Unit], gpus: int) -> list[Unit]:
+    """Locally a GPU trains each stack whole; a cluster's GPUs each get a share of every stack, so
+    that all of them work (a stack costs about what one run costs on a GPU, up to its memory)."""
+    if gpus <= 1:
+        return units
+    pieces = []
+    for unit in units:
+        if not unit.stacked or len(unit.members) < 2:
+            pieces.append(unit)
+            continue
+        size = math.ceil(len(unit.members) / gpus)
+        pieces += [Unit(unit.members[i:i + size], True) for i in range(0, len(unit.members), size)]
+    return pieces

@@ -1,0 +1,174 @@
+"""A study on a real Ray cluster (two nodes on this machine, tests/ray_cluster.py) trains the
+records a local run trains, bit for bit on the CPU, also when a worker is killed mid-unit; the
+driver writes the same run directory; a missing cluster or a missing Ray is one clear paragraph."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[test]' installs it")
+
+from ray_cluster import LocalCluster, free_port  # noqa: E402 - after the skip
+
+from reglab.config import parse_study  # noqa: E402
+from reglab.engine.study import StudyOptions, run_study  # noqa: E402
+from reglab.observers import Silent  # noqa: E402
+
+STUDY = """
+name = "cluster"
+seeds = [0, 1]
+[data]
+dataset = "digits"
+train = 600
+validation = 150
+test = 200
+[defaults]
+hidden = [48, 24]
+epochs = 30
+batch_size = 32
+[[variants]]
+name = "plain"
+[[variants]]
+name = "regularised"
+dropout = 0.2
+l2 = 0.0005
+augmentation = { noise = 0.02 }
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    started = LocalCluster(cpus_per_node=1)
+    try:
+        yield started.start(nodes=2)
+    finally:
+        started.stop()  # always, and bounded: kills the nodes' own process groups
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("local") / "run"
+    run_study(parse_study(STUDY), StudyOptions(out=out, checkpoint_seconds=0))
+    return out
+
+
+def records(run_dir: Path) -> dict[str, dict]:
+    """Every run's record without wall-clock times, and its arrays, by file name."""
+    found = {}
+    for path in sorted((run_dir / "runs").glob("*/seed-*.json")):
+        record = json.loads(path.read_text())
+        record.pop("seconds")
+        record.pop("sha256", None)  # the record's seal: it covers the seconds too
+        for epoch in record["history"]:
+            epoch.pop("seconds")
+        with np.load(path.with_suffix(".npz")) as arrays:
+            found[str(path.relative_to(run_dir))] = {"record": record, **{k: arrays[k].tolist() for k in arrays.files}}
+    return found
+
+
+def listing(run_dir: Path) -> list[str]:
+    return sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.name != ".writer.lock")
+
+
+class Notices(Silent):
+    def __init__(self):
+        self.notices, self.nodes = [], []
+
+    def notice(self, message):
+        self.notices.append(message)
+
+    def units_running(self, nodes):
+        self.nodes.append(nodes)
+
+
+def test_a_study_on_the_cluster_trains_the_records_a_local_run_trains(cluster, local_run, tmp_path):
+    from reglab.engine.ray_executor import RayExecutor
+
+    observer = Notices()
+    out = tmp_path / "run"
+    run_study(parse_study(STUDY), StudyOptions(out=out, checkpoint_seconds=0), observer,
+              executor=RayExecutor(cluster.address))
+    assert records(out) == records(local_run) and len(records(out)) == 4
+    assert listing(out) == listing(local_run)  # the same files: the driver wrote them all
+    # Progress saw the units in flight on both nodes of the cluster (spread over them; whether two
+    # overlap in time depends on how fast each node's worker starts).
+    assert len({node for nodes in observer.nodes for node in nodes}) == 2
+
+
+def test_a_worker_killed_mid_unit_is_retried_from_its_checkpoint_with_identical_results(cluster, local_run,
+                                                                                         tmp_path):
+    from reglab.engine.ray_executor import RayExecutor
+
+    killed = []
+
+    class KillAWorker(Notices):
+        def epoch_finished(self, variant, record):
+            # Once, at epoch 3 of a run: the driver has its checkpoint after epoch 3's end
+            # (checkpoint_seconds=0), and the worker is a few epochs further on.
+            if not killed and record.epoch == 2:
+                workers = cluster.unit_workers()
+                if workers:
+                    os.kill(workers[0], signal.SIGKILL)
+                    killed.append(workers[0])
+
+    observer = KillAWorker()
+    out = tmp_path / "run"
+    run_study(parse_study(STUDY), StudyOptions(out=out, checkpoint_seconds=0), observer,
+              executor=RayExecutor(cluster.address))
+    assert killed, "no worker was training a unit when the test looked"
+    retried = [n for n in observer.notices if "training it again from its last checkpoint" in n]
+    assert retried, observer.notices
+    assert records(out) == records(local_run)
+    assert not list(out.glob("runs/*/*.ckpt"))
+
+
+def reglab(*args: str, python: list[str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([*(python or [sys.executable, "-m", "reglab"]), *args], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "80", "RAY_USAGE_STATS_ENABLED": "0"}, timeout=300, **kwargs)
+
+
+def test_resume_with_the_ray_backend_finishes_a_study_whose_driver_was_killed(cluster, local_run, tmp_path):
+    study = tmp_path / "cluster.toml"
+    study.write_text(STUDY, encoding="utf-8")
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "reglab", "run", str(study), "--out", str(out), "--backend", "ray",
+               "--address", cluster.address, "--checkpoint-seconds", "0", "--no-report", "--offline"]
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    try:
+        # Killed once the first run is stored, with the others in flight or checkpointed.
+        while driver.poll() is None and not list(out.glob("runs/*/seed-*.json")):
+            time.sleep(0.05)
+    finally:
+        driver.kill()
+        driver.wait()
+    done = reglab("resume", str(out), "--backend", "ray", "--address", cluster.address, "--no-report")
+    assert done.returncode == 0, done.stderr
+    assert records(out) == records(local_run)
+
+
+def test_an_unreachable_cluster_is_one_clear_paragraph_and_exit_2(tiny_study_file, tmp_path):
+    out = tmp_path / "run"
+    done = reglab("run", str(tiny_study_file), "--backend", "ray", "--address", f"127.0.0.1:{free_port()}",
+                  "--out", str(out), "--offline")
+    assert done.returncode == 2, done.stderr
+    assert "could not connect to the cluster at 127.0.0.1:" in " ".join(done.stderr.split())
+    assert "ray start --head" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()  # nothing written before the cluster was there
+
+
+def test_without_ray_installed_the_message_says_how_to_install_it(tiny_study_file, tmp_path):
+    hide_ray = ("import sys; sys.modules['ray'] = None; from reglab.cli import main; sys.exit(main())")
+    done = reglab("run", str(tiny_study_file), "--backend", "ray", "--out", str(tmp_path / "run"),
+                  python=[sys.executable, "-c", hide_ray])
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'reglab[ray]'" in " ".join(done.stderr.split()) and "Traceback" not in done.stderr
