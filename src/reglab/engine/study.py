@@ -158,7 +158,8 @@ def _already_finished(root: Path | None, study: StudySpec) -> RunStore | None:
     if store.read_json("study.json") != json.loads(json.dumps(study.to_dict())):
         return None
     wanted = {(variant.name, seed) for variant in study.variants for seed in study.seeds}
-    return store if wanted <= store.finished() else None
+    # A lost data.json or test split is written again by the usual path (the report needs them).
+    return store if wanted <= store.finished() and store.data_intact() is None else None
 
 
 def _check_resumable(store: RunStore, study: StudySpec, data_info: dict[str, Any]) -> bool:
