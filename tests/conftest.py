@@ -1,9 +1,17 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
+
+# A test run started in the background (`cmd &`, nohup) inherits SIGINT ignored, and Python then
+# sets no KeyboardInterrupt handler, in itself or in the reglab processes the tests start. The
+# interrupt tests need what a terminal gives: a handler here, which a started process turns back
+# into the default disposition (a handler does not survive exec; an ignored signal would).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()

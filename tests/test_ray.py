@@ -115,10 +115,11 @@ def test_a_worker_killed_mid_unit_is_retried_from_its_checkpoint_with_identical_
             # Once, at epoch 3 of a run: the driver has its checkpoint after epoch 3's end
             # (checkpoint_seconds=0), and the worker is a few epochs further on.
             if not killed and record.epoch == 2:
-                workers = cluster.unit_workers()
-                if workers:
-                    os.kill(workers[0], signal.SIGKILL)
-                    killed.append(workers[0])
+                # Every worker training now, the one whose epoch this is among them: killing only
+                # one killed the other unit at times, before the driver had its first checkpoint.
+                for worker in cluster.unit_workers():
+                    os.kill(worker, signal.SIGKILL)
+                    killed.append(worker)
 
     observer = KillAWorker()
     out = tmp_path / "run"
