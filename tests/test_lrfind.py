@@ -75,3 +75,24 @@ def test_rules_on_a_hand_made_curve():
     assert abs(math.log10(found["steepest"]) + 3) <= 0.15
     assert abs(math.log10(found["minimum/10"] * 10) + 1.8) <= 0.35
     assert 1e-5 < found["valley"] < 1e-2
+
+
+def test_the_command_line_and_the_python_api_give_the_same_test(tmp_path, capsys):
+    import json
+
+    import reglab
+    from reglab.cli import main
+
+    study = tmp_path / "study.toml"
+    study.write_text('name = "lr"\n[data]\ndataset = "digits"\n[defaults]\nhidden = [32]\n'
+                     '[[variants]]\nname = "plain"\n', encoding="utf-8")
+    assert main(["lr-find", str(study), "--offline", "--device", "cpu", "--steps", "40",
+                 "--out", str(tmp_path / "cli"), "--lang", "en"]) == 0
+    written = json.loads((tmp_path / "cli" / "lr_find.json").read_text(encoding="utf-8"))
+    assert (tmp_path / "cli" / "lr_find.png").stat().st_size > 0 and (tmp_path / "cli" / "lr_find-ja.png").exists()
+    result = reglab.lr_find(study, offline=True, device="cpu", steps=40)  # no out: nothing written
+    assert result.variant.name == "plain" and result.paths == []
+    assert written["suggestions"] == pytest.approx(result.suggestions) and written["lrs"] == pytest.approx(result.lrs)
+    capsys.readouterr()
+    assert main(["lr-find", str(study), "--offline", "--start", "1", "--end", "0.1"]) == 2
+    assert "need 0 < start < end" in capsys.readouterr().err

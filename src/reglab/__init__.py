@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it, imported on first use (module __getattr__, PEP 562).
 _LAZY = {
     "run": "reglab.api", "resume": "reglab.api", "load": "reglab.api", "studies": "reglab.api",
+    "lr_find": "reglab.api",
     # The package reglab.techniques: calling it lists them (see its __init__); a function of that
     # name here would be replaced by the package as soon as anything imports it.
     "techniques": None, "Study": "reglab.study", "Variant": "reglab.study",

@@ -57,6 +57,33 @@ def resume(run_dir: str | Path, *, device: str | None = None, engine: str | None
     return StudyResult(store.root)
 
 
+def lr_find(study: Any = "tutorial", *, variant: str | None = None, seed: int = 0, dataset: str | None = None,
+            data_dir: str | Path | None = None, offline: bool = False, device: str = "auto", start: float = 1e-7,
+            end: float = 10.0, steps: int = 100, out: str | Path | None = None, lang: str | None = None) -> Any:
+    """The learning-rate range test (Smith 2015; fastai's lr_find), as `reglab lr-find`: one
+    variant of `study` (default: its first) with its initial weights for `seed`, its optimizer and
+    batch size, on a copy of the model; the rate grows exponentially from `start` to `end` over
+    `steps` mini-batches and the test stops where the smoothed loss diverges. No run directory is
+    touched. With `out`, lr_find.json and the figure in both languages (`lang` first) go there.
+
+    Returns a RangeTest: lrs, losses, smoothed, stop ("diverged" or "end") and suggestions by rule
+    (steepest, minimum/10, valley: docs/sweeps.md says how each is picked)."""
+    from reglab.errors import ConfigError
+    from reglab.lrfind import study_range_test, write_range_test
+    from reglab.report import default_lang
+
+    if not 0 < start < end:
+        raise ConfigError("lr_find", [f"start {start:g} and end {end:g}: need 0 < start < end"])
+    spec, _ = lab.load_study(study, dataset=dataset)
+    chosen, result = study_range_test(spec, variant, seed=seed, data_dir=Path(data_dir) if data_dir else None,
+                                      allow_download=not offline, device=device, start=start, end=end, steps=steps)
+    result.variant = chosen
+    if out is not None:
+        first = lang or default_lang()
+        result.paths = write_range_test(Path(out), chosen, result, seed, (first, "ja" if first == "en" else "en"))
+    return result
+
+
 def load(run_dir: str | Path) -> StudyResult:
     """A run directory made by reglab.run or `reglab run`: finished, partial or damaged (what
     cannot be read is listed in .missing, as the report lists it)."""

@@ -444,19 +444,15 @@ def cmd_studies(args: argparse.Namespace) -> int:
 
 
 def cmd_lr_find(args: argparse.Namespace) -> int:
-    from reglab.config import load_study
-    from reglab.lrfind import RULES, study_range_test, text, write_range_test
-    from reglab.report import default_lang
+    import reglab
+    from reglab import lab
+    from reglab.lrfind import RULES, text
 
-    study = load_study(args.study, {"dataset": args.dataset} if args.dataset else None)
-    if not 0 < args.start < args.end:
-        raise ReglabError(f"--start {args.start:g} and --end {args.end:g}: need 0 < start < end.")
-    variant, result = study_range_test(study, args.variant, seed=args.seed, data_dir=args.data_dir,
-                                       allow_download=not args.offline, device=args.device, start=args.start,
-                                       end=args.end, steps=args.steps)
-    lang = args.lang or default_lang()
-    folder = args.out or Path("runs") / f"lr-find-{study.name}"
-    paths = write_range_test(folder, variant, result, args.seed, (lang, "ja" if lang == "en" else "en"))
+    study, _ = lab.load_study(args.study, dataset=args.dataset)
+    result = reglab.lr_find(study, variant=args.variant, seed=args.seed, data_dir=args.data_dir,
+                            offline=args.offline, device=args.device, start=args.start, end=args.end,
+                            steps=args.steps, out=args.out or Path("runs") / f"lr-find-{study.name}", lang=args.lang)
+    variant, paths = result.variant, result.paths
     table = Table(title=escape(f"Learning-rate range test: {variant.name} ({variant.optimizer.name}, "
                                f"batch {variant.batch_size}, seed {args.seed})"), title_justify="left")
     table.add_column("rule")

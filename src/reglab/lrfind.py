@@ -42,6 +42,8 @@ class RangeTest:
     stop: str  # "diverged" (loss above DIVERGE x its minimum, or not finite) or "end" (reached `end`)
     suggestions: dict[str, float] = field(default_factory=dict)
     smoothing: float = 0.9
+    variant: Any = None  # the study's variant it tested (reglab.lr_find sets it)
+    paths: list[Path] = field(default_factory=list)  # lr_find.json and the figures, when written
 
     def to_json(self) -> dict[str, Any]:
         return {"lrs": self.lrs, "losses": [x if math.isfinite(x) else None for x in self.losses],
