@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("\ninterrupted.")
         return 130
+
+
+def entry() -> None:
+    """The `reglab` command (and `python -m reglab`). SIGTERM is Ctrl-C throughout (training
+    handles both at epoch ends; elsewhere both end the command with exit 130), and once main()
+    has returned neither is listened to: everything is saved by then, and a signal that landed
+    while the interpreter shut down (joining worker processes) ended the command by the signal."""
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    code = main()
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
+    raise SystemExit(code)
+
+
+def _terminate_as_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _add_live_arguments(parser: argparse.ArgumentParser, flag: bool = False) -> None:
