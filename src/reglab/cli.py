@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -227,9 +228,20 @@ def entry() -> None:
     has returned neither is listened to: everything is saved by then, and a signal that landed
     while the interpreter shut down (joining worker processes) ended the command by the signal."""
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-    code = main()
-    for stop in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop, signal.SIG_IGN)
+    try:
+        code = main()
+    except KeyboardInterrupt:  # a second signal while main() was saying that the first stopped it
+        code = 130
+    finally:
+        for stop in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop, signal.SIG_IGN)
+    if code == 130:
+        # CPython ends the process by SIGINT at exit (status -2) once a KeyboardInterrupt has
+        # escaped code it ran through its C API, even one caught since (an interrupt during
+        # `import torch` does that). Everything is saved by now: leave with the status chosen.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     raise SystemExit(code)
 
 
