@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reglab.config import VariantSpec
+from reglab.engine.stacked_mlp import evaluate_stack
 from reglab.models.cnn import CNN, SeededSpatialDropout
 from reglab.models.mlp import SeededDropout
 
@@ -157,17 +158,5 @@ class StackedCNN:
         ones = (1,) * len(shape)
         return noise.ge_(rates.view(R, *ones)).mul_(scales.view(R, *ones))
 
-    @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
-        """Per-run mean cross-entropy and accuracy, evaluation mode, on inputs every run shares."""
-        rows = max(256, EVAL_ROWS // self.runs)
-        loss_sum = torch.zeros(self.runs, device=x.device)
-        correct = torch.zeros(self.runs, device=x.device, dtype=torch.int64)
-        for start in range(0, x.shape[0], rows):
-            logits = self.forward(x[start:start + rows], False)
-            target = y[start:start + rows]
-            losses = F.cross_entropy(logits.transpose(1, 2), target.expand(self.runs, -1), reduction="none")
-            loss_sum += losses.sum(-1)
-            correct += (logits.argmax(-1) == target).sum(-1)
-        count = x.shape[0]
-        return [v / count for v in loss_sum.tolist()], [c / count for c in correct.tolist()]
+        return evaluate_stack(self, x, y, EVAL_ROWS)

@@ -205,20 +205,8 @@ class StackedMLP:
                 d.mul_(tape.masks[i - 1])
             d = self.activation_backward(d, tape.outputs[i - 1], tape.pre[i - 1])
 
-    @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
-        """Per-run mean cross-entropy and accuracy, evaluation mode, on inputs every run shares."""
-        rows = max(256, EVAL_ROWS // self.runs)
-        loss_sum = torch.zeros(self.runs, device=x.device)
-        correct = torch.zeros(self.runs, device=x.device, dtype=torch.int64)
-        for start in range(0, x.shape[0], rows):
-            logits = self.forward(x[start:start + rows], False)
-            target = y[start:start + rows]
-            losses = F.cross_entropy(logits.transpose(1, 2), target.expand(self.runs, -1), reduction="none")
-            loss_sum += losses.sum(-1)
-            correct += (logits.argmax(-1) == target).sum(-1)
-        count = x.shape[0]
-        return [v / count for v in loss_sum.tolist()], [c / count for c in correct.tolist()]
+        return evaluate_stack(self, x, y, EVAL_ROWS)
 
     def _linear(self, i: int, h: torch.Tensor) -> torch.Tensor:
         w, b = self.weights[i], self.biases[i]
@@ -252,6 +240,23 @@ class StackedMLP:
             torch.rand((B, W), generator=generators[r], device=h.device, dtype=h.dtype, out=noise[r])
         # As the reference: the mask scaled by 1 / (1 - rate), built in place.
         return noise.ge_(rates.view(R, 1, 1)).mul_(scales.view(R, 1, 1))
+
+
+@torch.no_grad()
+def evaluate_stack(stack, x: torch.Tensor, y: torch.Tensor, eval_rows: int) -> tuple[list[float], list[float]]:
+    """Per-run mean cross-entropy and accuracy of a stack (its `runs` and `forward(x, training)`),
+    evaluation mode, on inputs every run shares; about `eval_rows` rows x runs per chunk."""
+    rows = max(256, eval_rows // stack.runs)
+    loss_sum = torch.zeros(stack.runs, device=x.device)
+    correct = torch.zeros(stack.runs, device=x.device, dtype=torch.int64)
+    for start in range(0, x.shape[0], rows):
+        logits = stack.forward(x[start:start + rows], False)
+        target = y[start:start + rows]
+        losses = F.cross_entropy(logits.transpose(1, 2), target.expand(stack.runs, -1), reduction="none")
+        loss_sum += losses.sum(-1)
+        correct += (logits.argmax(-1) == target).sum(-1)
+    count = x.shape[0]
+    return [v / count for v in loss_sum.tolist()], [c / count for c in correct.tolist()]
 
 
 def loss_gradient(logits: torch.Tensor, y: torch.Tensor, smoothing: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
