@@ -8,8 +8,8 @@ smaller than a run.
 
 What crosses the network: the study's data once (ray.put: each node fetches it once), a unit's
 description and, on a retry, its last checkpoint, to the worker; its events back to the driver
-as the task yields them (started on which node, each epoch's record, each checkpoint as bytes,
-the finished runs' records and arrays). The driver (this process) writes the run store exactly
+as the task yields them (started on which node, each epoch's record with the checkpoint saved at
+its end if one was, as bytes; the finished runs' records and arrays). The driver (this process) writes the run store exactly
 as the local executor does, so workers need no shared file system and the run directory is the
 same whichever backend trained it.
 
@@ -197,9 +197,10 @@ class RayExecutor:
                         driver.unit_started(attempt.unit)
                         show_nodes()
                     elif kind == "epoch":
-                        driver.epoch_finished(attempt.unit, *payload)
-                    elif kind == "checkpoint":
-                        attempt.checkpoint.write_bytes(payload[0])
+                        position, record, checkpoint = payload
+                        if checkpoint is not None:  # first: a retry starts from it
+                            attempt.checkpoint.write_bytes(checkpoint)
+                        driver.epoch_finished(attempt.unit, position, record)
                     elif kind == "finished":
                         del flying[generator]
                         driver.unit_finished(attempt.unit, payload[0])
@@ -212,14 +213,24 @@ class RayExecutor:
     def _retry(self, attempt: _Attempt, why: str, driver: StudyDriver, submit) -> None:
         names = ", ".join(f"{variant.name} seed {seed}" for _, variant, seed in attempt.unit.members[:3])
         if attempt.attempt >= self.max_attempts:
-            raise ReglabError(f"a unit of work ({names}) failed {attempt.attempt} times on the Ray cluster, last "
-                              f"because of {why}. Its last checkpoint is kept. Fix: check the cluster's "
-                              "nodes (`ray status`, their memory and logs), then `reglab resume RUN_DIR "
-                              "--backend ray`.")
+            raise UnitLost(names, attempt.attempt, why, driver.store.root, self.address)
         restart = "from its last checkpoint" if attempt.checkpoint and attempt.checkpoint.path.is_file() else "from its start"
         driver.observer.notice(f"{names}: {why}; training it again {restart} (try {attempt.attempt + 1} "
                                f"of {self.max_attempts})")
         submit(attempt.unit, attempt.attempt + 1)
+
+
+class UnitLost(ReglabError):
+    """A unit whose tries all ended with its worker or node: the cluster's problem, not the study's."""
+
+    exit_code = 1
+
+    def __init__(self, names: str, tries: int, why: str, run_dir: Path, address: str):
+        where = "" if address == "auto" else f" --address {address}"
+        super().__init__(f"a unit of work ({names}) was lost {tries} time{'s' if tries != 1 else ''} on the Ray "
+                         f"cluster, last by {why}; its last checkpoint and the finished runs are kept in {run_dir}. "
+                         f"Fix: check the cluster's nodes (`ray status`, their memory and logs), then resume "
+                         f"with: reglab resume {run_dir} --backend ray{where}")
 
 
 @dataclass
@@ -232,7 +243,7 @@ class _Attempt:
 
 def _retryable(ray) -> tuple[type[BaseException], ...]:
     """Ray's errors for work lost with its process or machine, not raised by the unit's own code."""
-    errors = ray.exceptions
+    errors = ray.exceptions  # ObjectLostError covers OwnerDiedError and a lost object's other endings
     return (errors.WorkerCrashedError, errors.NodeDiedError, errors.ObjectLostError, errors.OutOfMemoryError,
             errors.RaySystemError)
 
@@ -295,10 +306,19 @@ def _train_unit_task(unit: Unit, data: DeviceData, device: str, threads: int, ch
             events.put(("error", error))
 
     threading.Thread(target=work, name="reglab-unit", daemon=True).start()
+    # Both engines save a checkpoint just before they report the epoch it ends: the two leave as
+    # one event. Sent apart, a node lost between them left the driver a checkpoint of an epoch it
+    # was never told of, and the retry, starting after it, never told it either.
+    checkpoint = None
     while True:
         event = events.get()
         if event[0] == "error":
             raise event[1]
+        if event[0] == "checkpoint":
+            checkpoint = event[1]
+            continue
+        if event[0] == "epoch":
+            event, checkpoint = (*event, checkpoint), None
         yield event
         if event[0] == "finished":
             return
