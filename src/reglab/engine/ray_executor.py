@@ -21,6 +21,7 @@ task retries are off: they would start the unit over without the checkpoint.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -158,11 +159,7 @@ class RayExecutor:
 
         def submit(unit: Unit, attempt: int) -> None:
             checkpoint = unit_checkpointer(unit, driver.store, driver.checkpoint_seconds, threading.Event())
-            # SPREAD: units go to every node, not first to fill the driver's (Ray's default prefers it).
-            resources = {"num_cpus": threads, "max_retries": 0, "scheduling_strategy": "SPREAD"}
-            if gpu_bytes:
-                resources["num_gpus"] = gpu_share(unit, data, gpu_bytes)
-            generator = task.options(**resources).remote(
+            generator = task.options(**task_options(unit, data, threads, gpu_bytes)).remote(
                 unit, data_ref, str(self._device), threads, driver.checkpoint_seconds,
                 checkpoint.read_bytes() if checkpoint is not None else None)
             flying[generator] = _Attempt(unit, attempt, checkpoint)
@@ -331,20 +328,49 @@ def _gpu_memory() -> int:
 # ---------------------------------------------------------------------- GPUs
 
 
+def task_options(unit: Unit, data: DeviceData, threads: int, gpu_bytes: int) -> dict[str, Any]:
+    """What a unit's Ray task asks for: `threads` CPUs, and with GPUs of `gpu_bytes` each
+    (0: none) its gpu_share of one. Ray's own retries are off (the driver retries a lost unit from
+    its checkpoint); SPREAD sends units to every node, not first to fill the driver's (Ray's
+    default prefers it)."""
+    options: dict[str, Any] = {"num_cpus": threads, "max_retries": 0, "scheduling_strategy": "SPREAD"}
+    if gpu_bytes:
+        options["num_gpus"] = gpu_share(unit, data, gpu_bytes)
+    return options
+
+
 def gpu_share(unit: Unit, data: DeviceData, gpu_bytes: int) -> float:
-    """The fraction of one GPU a unit asks Ray for, from its size: its copy of the data (measured),
-    and per run its parameters four times (weights, gradients, an optimizer's two moments) and a
-    batch's activations forward and backward, twice over for the allocator's slack, plus the
-    500 MB a CUDA context takes. Rounded up to sixteenths, at most one GPU."""
+    """The fraction of one GPU a unit asks Ray for, from its size: its copy of the data, and per
+    run its parameters four times (weights, gradients, an optimizer's two moments) and a batch's
+    inputs and layer outputs three times (forward, their gradients, the kernels' workspace), twice
+    over for the allocator's slack, plus the 500 MB a CUDA context takes. Sizes are measured: the
+    data's tensors, and each architecture's model built on the CPU (model_size). Rounded up to
+    sixteenths, at most one GPU."""
     data_bytes = sum(t.numel() * t.element_size() for t in (getattr(data, f.name) for f in fields(data))
                      if isinstance(t, torch.Tensor))
     run_bytes = 0
     for _, variant, _ in unit.members:
-        widths = (data.input_dim, *variant.hidden, data.classes)
-        parameters = sum(a * b + b for a, b in zip(widths, widths[1:]))
-        run_bytes += 4 * (4 * parameters + 3 * variant.batch_size * sum(widths))
+        parameters, outputs = model_size(variant, tuple(data.image_shape), data.classes)
+        run_bytes += 4 * (4 * parameters + 3 * variant.batch_size * (data.input_dim + outputs))
     needed = data_bytes + 2 * run_bytes + 500 * 2**20
     return min(1.0, max(GPU_SHARE_STEP, math.ceil(needed / gpu_bytes / GPU_SHARE_STEP) * GPU_SHARE_STEP))
+
+
+@functools.lru_cache(maxsize=1024)
+def model_size(variant, image_shape: tuple[int, int], classes: int) -> tuple[int, int]:
+    """(parameters, values every layer outputs for one example) of a run of `variant`: its model
+    built on the CPU and one example passed through it (milliseconds; once per variant, whatever
+    its seeds). Any architecture, the CNN's feature maps included."""
+    model = variant.architecture.build(variant, image_shape, classes, torch.Generator().manual_seed(0))
+    outputs = []
+    hooks = [module.register_forward_hook(lambda module, inputs, output: outputs.append(output.numel()))
+             for module in model.modules() if next(module.children(), None) is None]
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, image_shape[0] * image_shape[1]))
+    for hook in hooks:
+        hook.remove()
+    return sum(p.numel() for p in model.parameters()), sum(outputs)
 
 
 def split_for_gpus(units: list[Unit], gpus: int) -> list[Unit]:
