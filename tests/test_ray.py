@@ -7,9 +7,11 @@ missing Ray is one clear paragraph."""
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -242,9 +244,11 @@ def test_every_socket_of_the_cluster_and_its_driver_listens_on_loopback_only(clu
     assert [s for s in sockets if not is_loopback(s[2])] == []
 
 
-def reglab(*args: str, python: list[str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+def reglab(*args: str, python: list[str] | None = None, env: dict[str, str] | None = None,
+           **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([*(python or [sys.executable, "-m", "reglab"]), *args], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "80", "RAY_USAGE_STATS_ENABLED": "0"}, timeout=300, **kwargs)
+                          env={**(env or os.environ), "COLUMNS": "80", "RAY_USAGE_STATS_ENABLED": "0"}, timeout=300,
+                          **kwargs)
 
 
 def test_resume_with_the_ray_backend_finishes_a_study_whose_driver_was_killed(cluster, local_run, tmp_path):
@@ -275,6 +279,26 @@ def test_an_unreachable_cluster_is_one_clear_paragraph_and_exit_2(tiny_study_fil
     assert "could not connect to the cluster at 127.0.0.1:" in " ".join(done.stderr.split())
     assert "ray start --head" in done.stderr and "Traceback" not in done.stderr
     assert not out.exists()  # nothing written before the cluster was there
+
+
+def test_a_head_on_loopback_only_with_a_driver_outside_rays_single_machine_mode_is_told_the_fix(
+        tiny_study_file, tmp_path):
+    from ray._raylet import node_ip_address_from_perspective
+
+    if ipaddress.ip_address(node_ip_address_from_perspective(None)).is_loopback:
+        pytest.skip("this machine has no address but loopback: Ray keeps 127.0.0.1 as it is")
+    with socket.socket() as head:  # what answers on 127.0.0.1 only, as a head started in that mode
+        head.bind(("127.0.0.1", 0))
+        head.listen()
+        address = f"127.0.0.1:{head.getsockname()[1]}"
+        outside = {name: value for name, value in os.environ.items() if name != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+        done = reglab("run", str(tiny_study_file), "--backend", "ray", "--address", address,
+                      "--out", str(tmp_path / "run"), "--offline", env=outside)
+    assert done.returncode == 2, done.stderr  # at once: ray.init waited for ever (minutes of Ray's warnings)
+    message = " ".join(done.stderr.split())
+    assert f"the cluster at {address} answers on this machine's loopback only" in message, message
+    assert "export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0" in message and "Traceback" not in message
+    assert not (tmp_path / "run").exists()
 
 
 def test_without_ray_installed_the_message_says_how_to_install_it(tiny_study_file, tmp_path):

@@ -63,27 +63,49 @@ def _unreachable(address: str, error: BaseException) -> str:
     )
 
 
-def _check_reachable(address: str) -> None:
-    resolved = address
-    if address == "auto":  # RAY_ADDRESS, or the cluster `ray start` last started on this machine
-        try:
-            from ray._private.services import canonicalize_bootstrap_address
-        except ImportError:  # a later Ray: let ray.init find it
-            return
-        try:
-            resolved = canonicalize_bootstrap_address("auto")
-        except (ConnectionError, ValueError) as error:
-            raise ReglabError(_unreachable(address, error)) from None
-        if resolved is None:
-            raise ReglabError(_unreachable(address, ConnectionError("no running cluster was found.")))
-    host, _, port = resolved.rpartition(":")
-    if not host or not port.isdigit():
-        raise ReglabError(f"--address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379) or auto.")
+def _loopback_only(address: str, resolved: str) -> str:
+    return (f"--backend ray: the cluster at {address} answers on this machine's loopback only, but Ray "
+            f"connects to {resolved}: it replaces a loopback address by the machine's own, except in its "
+            "single-machine mode, which the cluster was started in. Fix: export "
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 in this shell too (as where `ray start` ran), then run "
+            "again; see docs/cluster.md.")
+
+
+def _no_answer(address: str) -> str | None:
+    """Why nothing answers at HOST:PORT ("Connection refused"), or None when something does."""
+    host, _, port = address.rpartition(":")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
     except OSError as error:
-        answer = ConnectionError(f"nothing answers at {resolved} ({error.strerror or error}).")
-        raise ReglabError(_unreachable(address, answer)) from None
+        return str(error.strerror or error)
+    return None
+
+
+def _check_reachable(address: str) -> None:
+    """Fails at once, with the fix, where ray.init would wait for ever: nothing answers where Ray
+    will connect."""
+    if address != "auto":
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ReglabError(f"--address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379) or auto.")
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+    except ImportError:  # a later Ray: let ray.init find it
+        return
+    try:
+        # Where ray.init connects: for "auto", RAY_ADDRESS or the cluster `ray start` last started on
+        # this machine; a loopback host becomes this machine's address (see _loopback_only).
+        resolved = canonicalize_bootstrap_address(address)
+    except (ConnectionError, ValueError) as error:
+        raise ReglabError(_unreachable(address, error)) from None
+    if resolved is None:
+        raise ReglabError(_unreachable(address, ConnectionError("no running cluster was found.")))
+    why = _no_answer(resolved)
+    if why is None:
+        return
+    if resolved != address and address != "auto" and _no_answer(address) is None:
+        raise ReglabError(_loopback_only(address, resolved))
+    raise ReglabError(_unreachable(address, ConnectionError(f"nothing answers at {resolved} ({why}).")))
 
 
 def import_ray() -> Any:
