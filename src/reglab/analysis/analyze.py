@@ -55,6 +55,9 @@ class VariantAnalysis:
     sparsity: dict[str, Interval] = field(default_factory=dict)  # layer -> share of |w| < NEAR_ZERO
     hidden_sparsity: Interval | None = None
     kernel_sample: np.ndarray | None = None  # the first seed's kernels, for the histogram
+    # The first seed's kernels per layer (conv2d_1, ..., dense_1, ...) and their shapes as Keras
+    # writes them: a CNN's report draws each layer apart (conv and dense weights differ in scale).
+    layer_samples: dict[str, np.ndarray] = field(default_factory=dict)
     first_filters: np.ndarray | None = None  # a CNN's first conv filters [out, kh, kw], first seed
     predictions: dict[int, np.ndarray] = field(default_factory=dict)
     per_class: dict[str, list[float]] | None = None  # precision/recall/f1/support per class, mean over seeds
@@ -106,6 +109,14 @@ class Analysis:
     # distance between the two runs' final hidden weights (analysis/diagnostics.py).
     pair_distances: dict[str, dict[int, float]] = field(default_factory=dict)
     sweeps: list[SweepAnalysis] = field(default_factory=list)  # sweeps' points, choice and regimes
+    # A study with a CNN: a histogram per variant and layer, on bins shared by the layers of one
+    # name and shape across variants (layer_edges[(name, shape)]); empty for MLP-only studies.
+    layer_edges: dict[tuple[str, tuple[int, ...]], np.ndarray] = field(default_factory=dict)
+    layer_histograms: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # variant -> layer -> counts
+
+    @property
+    def has_conv(self) -> bool:
+        return any(name.startswith("conv") for v in self.variants for name in v.layer_samples)
 
     def variant(self, name: str) -> VariantAnalysis | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -152,8 +163,26 @@ def analyze(collected: Collected) -> Analysis:
     focus = max(candidates, key=lambda v: v.metrics["test_accuracy"].mean).name if candidates else None
     pairs = {v.name: v.baseline for v in variants if v.baseline and D.is_decay_pair(v.changes)}
     distances = D.pair_distances(collected.variants, pairs) if pairs else {}
-    return Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing, distances,
-                    analyze_sweeps(collected))
+    analysis = Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing, distances,
+                        analyze_sweeps(collected))
+    if analysis.has_conv:
+        analysis.layer_edges, analysis.layer_histograms = _layer_histograms(variants)
+    return analysis
+
+
+def _layer_histograms(variants: list[VariantAnalysis]) -> tuple[dict, dict]:
+    keys: dict[tuple[str, tuple[int, ...]], list[np.ndarray]] = {}
+    for v in variants:
+        for name, sample in v.layer_samples.items():
+            keys.setdefault((name, W.keras_shape(sample)), []).append(sample)
+    # A first convolution has a few hundred weights: fewer bins there, so that its histogram is not
+    # mostly empty bins (about 2·sqrt(n), odd so one bin is centred on zero; at most the usual 81).
+    edges = {key: W.histogram_edges([s.ravel() for s in samples],
+                                    bins=min(W.HISTOGRAM_BINS, 2 * int(np.sqrt(max(s.size for s in samples))) | 1))
+             for key, samples in keys.items()}
+    counts = {v.name: {name: W.histogram(sample.ravel(), edges[(name, W.keras_shape(sample))])
+                       for name, sample in v.layer_samples.items()} for v in variants if v.layer_samples}
+    return edges, counts
 
 
 def _variant(source: VariantRuns, baseline_spec: dict[str, Any], labels: np.ndarray | None, classes: int,
@@ -236,6 +265,7 @@ def _add_arrays(analysis: VariantAnalysis, source: VariantRuns, labels: np.ndarr
             analysis.largest_unit_norms[stored.record.seed] = W.largest_unit_norm(arrays.weights)
             if analysis.kernel_sample is None:
                 analysis.kernel_sample = W.all_kernel_values(arrays.weights)
+                analysis.layer_samples = W.kernels(arrays.weights)
                 analysis.first_filters = W.first_filters(arrays.weights)
         if labels is None:
             continue

@@ -271,8 +271,9 @@ def _weights(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
     if not analysis.histograms:
         return tag("p", t(lang, "no_weights"))
     return join([tag("p", Html(t(lang, "weights_intro_html", threshold=f"{W.NEAR_ZERO:g}"))),
-                 figure("sparsity", pngs, t(lang, "sparsity_caption")),
-                 figure("weight_histograms", pngs, t(lang, "histogram_caption")),
+                 figure("sparsity", pngs, t(lang, "sparsity_caption_layers" if analysis.has_conv else "sparsity_caption")),
+                 figure("weight_histograms", pngs,
+                        t(lang, "histogram_caption_layers" if analysis.has_conv else "histogram_caption")),
                  figure("conv_filters", pngs, t(lang, "filters_caption")),
                  figure("weight_norms", pngs, t(lang, "weight_norm_caption"))])
 
