@@ -74,6 +74,18 @@ def test_the_choice_never_reads_test_data(tmp_path):
     assert [p.mean("test_accuracy") for p in after.points] != [p.mean("test_accuracy") for p in before.points]
 
 
+def test_the_findings_never_lead_with_a_sweep_point_chosen_by_test_accuracy(tmp_path):
+    # The test data favour l2=1e-05; the study's findings used to open with "Highest mean test
+    # accuracy: l2=1e-05", next to the sweep's own choice on validation data (l2=1e-03).
+    from reglab.analysis.analyze import analyze
+    from reglab.analysis.findings import findings as study_findings
+
+    root = make_sweep_run(tmp_path / "run", test_favours=1e-5)
+    found = study_findings(analyze(collect(RunStore.open(root))))
+    assert not [f for f in found if f.kind == "best"]
+    assert not any("Highest mean test accuracy" in f.en or "平均テスト精度が最も高い" in f.ja for f in found)
+
+
 def test_two_factor_sweeps_get_side_by_side_heatmaps_and_an_honest_sentence(tmp_path):
     root = make_sweep_run(tmp_path / "run", two_factor=True)
     sweeps = analyze_sweeps(collect(RunStore.open(root)))
