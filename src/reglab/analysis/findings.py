@@ -126,7 +126,7 @@ def _best(analysis: Analysis) -> list[Finding]:
     # and naming the point with the highest TEST accuracy first would invite choosing on test data.
     swept = {p.name for sweep in analysis.sweeps for p in sweep.points}
     scored = [v for v in analysis.variants if v.metrics["test_accuracy"].mean is not None and v.name not in swept]
-    if len(scored) < 2:  # one hand-written variant beside a sweep is not a "highest" of anything
+    if not scored or (swept and len(scored) < 2):  # one variant beside a sweep is not a "highest" of anything
         return []
     best = max(scored, key=lambda v: v.metrics["test_accuracy"].mean)
     acc = best.metrics["test_accuracy"].scaled(100)
