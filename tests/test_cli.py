@@ -200,7 +200,7 @@ def test_results_table_is_one_line_a_variant_at_80_columns(monkeypatch, baseline
     assert all("78.27 ± 11.68%" in row and "1.079 ± 0.117" in row for row in table_rows)  # nothing wrapped
     assert max(map(len, lines)) <= 80
     said = [line for line in rows[len(names):] if "compared with" in line]
-    assert said == ([] if shown else ["Every variant is compared with baseline."])
+    assert said == ([] if shown else ["Every variant is compared with the baseline 'baseline'."])
 
 
 def test_progress_lines_fit_80_columns(monkeypatch):

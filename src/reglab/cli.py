@@ -449,7 +449,7 @@ def print_results_table(results: dict[str, Any]) -> None:
         )
     out.print(table)
     if one_baseline and compared:
-        out.print(f"Every variant is compared with {escape(next(iter(compared)))}.", style="dim")
+        out.print(f"Every variant is compared with the baseline '{escape(next(iter(compared)))}'.", style="dim")
     if any(v["test_accuracy"]["n"] == 1 for v in results["variants"]):
         out.print("One seed per variant: differences between variants are not evidence yet. "
                   "Use --seeds 5 or more for intervals.", style="dim")
