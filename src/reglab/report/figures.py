@@ -596,6 +596,7 @@ def render_all(analysis: Analysis, lang: str, workers: int | None = None) -> dic
     """Every figure of FIGURES as PNG bytes (None where there is nothing to draw), in FIGURES' order."""
     global _SHARED
     names = list(FIGURES)
+    analysis = analysis.as_drawn()  # a large sweep's per-variant figures: its landmarks only
     workers = report_workers(len(names)) if workers is None else workers
     if workers > 1:
         import multiprocessing
