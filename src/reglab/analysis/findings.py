@@ -39,6 +39,7 @@ TECHNIQUES: dict[str, tuple[str, str]] = {
     "batch_size": ("batch size", "バッチサイズ"),
     "activation": ("activation", "活性化関数"),
     "init": ("initialisation", "初期化"),
+    "sweep": ("sweep", "スイープ"),
 }
 PERCENT = round(CONFIDENCE * 100)
 

@@ -392,6 +392,7 @@ pre { background: var(--soft); padding: 12px; border-radius: 6px; overflow-x: au
 code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.86em; }
 details summary { cursor: pointer; font-weight: 600; margin: 24px 0 8px; }
 tbody th { background: none; font-weight: 600; }
+tr > :first-child { white-space: nowrap; }  /* a variant's or a layer's name is never broken */
 .models { display: flex; flex-wrap: wrap; gap: 0 40px; }
 ul.findings li { margin: 6px 0; padding-left: 8px; border-left: 3px solid transparent; }
 ul.findings li.better { border-left-color: #16a34a; } ul.findings li.worse { border-left-color: #dc2626; }
