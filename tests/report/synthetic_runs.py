@@ -31,6 +31,7 @@ class Variant:
     eval_factor: float | None = None
     weight_scale: float = 1.0  # multiplies the final weights (what a decay or penalty would shrink)
     early: tuple[int, int] | None = None  # (best, stopped) epochs of early stopping, + seed each
+    kernels: tuple[tuple[int, ...], ...] = ((8, 64), (4, 8), (3, 4))  # PyTorch's shapes, in layer order
 
 
 def val_loss(overfits: bool, seed: int) -> list[float]:
@@ -54,11 +55,12 @@ def history(v: Variant, seed: int) -> tuple[EpochRecord, ...]:
         for e in range(EPOCHS))
 
 
-def weights(rng: np.random.Generator, sparse: bool) -> dict[str, np.ndarray]:
+def weights(rng: np.random.Generator, sparse: bool,
+            kernels: tuple[tuple[int, ...], ...] = Variant.kernels) -> dict[str, np.ndarray]:
     out = {}
-    for i, shape in enumerate([(8, 64), (4, 8), (3, 4)]):
+    for i, shape in enumerate(kernels):
         w = rng.uniform(-0.3, 0.3, size=shape).astype(np.float32)
-        if sparse and i < 2:
+        if sparse and i < len(kernels) - 1:
             w[rng.random(shape) < 0.7] = 0.0
         out[f"layers.{2 * i}.weight"] = w
         out[f"layers.{2 * i}.bias"] = np.zeros(shape[0], np.float32)
@@ -100,7 +102,7 @@ def make_run(root: Path, variants: list[Variant], seeds: list[int], *, class_nam
             best, stopped = (v.early[0] + seed, v.early[1] + seed) if v.early else (None, None)
             record = RunRecord(v.name, seed, "completed", history(v, seed), test_loss=1 - accuracy,
                                test_accuracy=accuracy, seconds=0.2, best_epoch=best, stopped_epoch=stopped)
-            final = weights(seed_rng, v.sparse)  # one seed's weights are the same in every variant, but scaled
+            final = weights(seed_rng, v.sparse, v.kernels)  # one seed's weights are the same in every variant, but scaled
             final = {k: (w * v.weight_scale).astype(np.float32) for k, w in final.items()}
             store.save_run(index, record, RunArrays(predictions, final))
     return root
