@@ -71,6 +71,7 @@ class LocalCluster:
         self.cpus_per_node = cpus_per_node
         self.groups: list[subprocess.Popen] = []  # every node started, the head first
         self.killed: list[subprocess.Popen] = []
+        self.node_ids: dict[int, str] = {}  # a node's `ray start` process id -> its Ray node id (hex)
         self.env = {**os.environ, **ENVIRONMENT}
 
     def _ray(self, *args: str, cpus: int, log: str) -> subprocess.Popen:
@@ -98,10 +99,11 @@ class LocalCluster:
 
     def add_node(self, cpus: int | None = None) -> subprocess.Popen:
         """Start one more node joining the head; returns once the cluster counts its CPUs."""
-        before = self._cpus()
+        before, known = self._cpus(), self._node_ids()
         cpus = cpus or self.cpus_per_node
         node = self._ray("--address", self.address, cpus=cpus, log=f"node-{len(self.groups)}.log")
         self._wait_for_cpus(before + cpus)
+        (self.node_ids[node.pid],) = self._node_ids() - known
         return node
 
     def kill_node(self, node: subprocess.Popen) -> None:
@@ -117,6 +119,15 @@ class LocalCluster:
         ray.init(address=self.address, logging_level="ERROR", log_to_driver=False)
         try:
             return ray.cluster_resources().get("CPU", 0)
+        finally:
+            ray.shutdown()
+
+    def _node_ids(self) -> set[str]:
+        import ray
+
+        ray.init(address=self.address, logging_level="ERROR", log_to_driver=False)
+        try:
+            return {node["NodeID"] for node in ray.nodes() if node["Alive"]}
         finally:
             ray.shutdown()
 

@@ -52,6 +52,16 @@ l2 = 0.0005
 augmentation = { noise = 0.02 }
 """
 
+# One variant with state in its checkpoint beyond the weights (dropout and augmentation streams),
+# long enough that a unit is still training when the driver has its first checkpoints.
+LONG_STUDY = STUDY.split("[[variants]]")[0].replace("epochs = 30", "epochs = 150") + """
+[[variants]]
+name = "regularised"
+dropout = 0.2
+l2 = 0.0005
+augmentation = { noise = 0.02 }
+"""
+
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -106,14 +116,14 @@ def with_a_progress_bar(observer: Notices) -> tuple[Observers, TerminalProgress]
     return Observers(bar, observer), bar
 
 
-def assert_each_epoch_counted_once(observer: Notices, bar: TerminalProgress) -> None:
+def assert_each_epoch_counted_once(observer: Notices, bar: TerminalProgress, study: str = STUDY) -> None:
     """A retried unit reports again the epochs after its last checkpoint (or all, from its start):
     each run's epoch is told once, and the bar ends at the study's epochs, not beyond."""
-    epochs = parse_study(STUDY).variants[0].epochs
-    expected = sorted((name, epoch) for name in ("plain", "regularised") for epoch in range(epochs) for _ in (0, 1))
-    assert sorted(observer.epochs) == expected  # two seeds of each variant: each epoch twice, no more
+    spec = parse_study(study)
+    expected = sorted((v.name, epoch) for v in spec.variants for epoch in range(v.epochs) for _ in spec.seeds)
+    assert sorted(observer.epochs) == expected  # each seed's epoch once, no more
     task = bar.progress.tasks[0]
-    assert task.completed == task.total == 4 * epochs
+    assert task.completed == task.total == len(expected)
 
 
 def test_a_study_on_the_cluster_trains_the_records_a_local_run_trains(cluster, local_run, tmp_path):
@@ -163,17 +173,34 @@ def test_a_worker_killed_mid_unit_is_retried_from_its_checkpoint_with_identical_
 
 def test_a_node_killed_mid_unit_is_retried_on_the_others_from_the_checkpoints_with_identical_results(
         cluster, local_run, tmp_path):
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
     from reglab.engine.ray_executor import RayExecutor
 
-    # A node of its own, killed whole: the module's two nodes stay for the other tests. Two CPUs,
-    # so that the study's four units all start at once, spread over the three nodes.
+    # A node of its own, killed whole: the module's two nodes stay for the other tests. While a
+    # task holds each of their CPUs, the study's first units can only start on the doomed node
+    # (left to Ray, warm nodes finished the units before the new node's workers had started).
+    # Runs of 150 epochs: the driver handles a unit's events a little after the worker sends
+    # them, and STUDY's 30 short epochs had all been sent by the time it read the first checkpoint.
+    local = tmp_path / "local"
+    run_study(parse_study(LONG_STUDY), StudyOptions(out=local, checkpoint_seconds=0))
     doomed = cluster.add_node(cpus=2)
+    doomed_label = f"127.0.0.1/{cluster.node_ids[doomed.pid][:4]}"  # as progress names nodes
+    release = tmp_path / "release"
     out = tmp_path / "run"
     killed = []
 
+    def hold_a_cpu(until: str) -> None:
+        deadline = time.monotonic() + 300  # ends by itself, whatever happens to the test
+        while not os.path.exists(until) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     class KillANode(Notices):
-        # Once every unit in flight has sent the driver a checkpoint (its file is in the run
-        # directory) and one of them trains on the doomed node: that node's units are lost mid-run.
+        # Once the units in flight have each sent the driver a checkpoint (its file is in the run
+        # directory), and every unit training on the doomed node is one of them (a task runs a
+        # moment before the driver hears it started): the node's units are lost mid-run. Then
+        # the other nodes' CPUs are let go, for the units to train again there.
         def units_running(self, nodes):
             super().units_running(nodes)
             self.kill_when_ready()
@@ -183,22 +210,37 @@ def test_a_node_killed_mid_unit_is_retried_on_the_others_from_the_checkpoints_wi
             self.kill_when_ready()
 
         def kill_when_ready(self):
-            in_flight = sum(self.nodes[-1].values()) if self.nodes else 0
-            if (not killed and in_flight and len(list(out.glob("runs/*/*.ckpt"))) >= in_flight
-                    and cluster.unit_workers(doomed)):
+            in_flight = self.nodes[-1] if self.nodes else {}
+            if (not killed and in_flight.get(doomed_label)
+                    and len(list(out.glob("runs/*/*.ckpt"))) >= sum(in_flight.values())
+                    and len(cluster.unit_workers(doomed)) == in_flight[doomed_label]):
                 cluster.kill_node(doomed)
                 killed.append(doomed.pid)
+                release.touch()
 
     observer = KillANode()
     observers, bar = with_a_progress_bar(observer)
-    run_study(parse_study(STUDY), StudyOptions(out=out, checkpoint_seconds=0), observers,
-              executor=RayExecutor(cluster.address))
-    assert killed, f"no unit trained on the added node: {observer.nodes}"
-    retried = [n for n in observer.notices if "training it again from its last checkpoint" in n]
-    assert retried, observer.notices
-    assert records(out) == records(local_run)
-    assert listing(out) == listing(local_run)
-    assert_each_epoch_counted_once(observer, bar)
+    ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)  # the executor's too
+    try:
+        others = [node["NodeID"] for node in ray.nodes()
+                  if node["Alive"] and node["NodeID"] != cluster.node_ids[doomed.pid]]
+        holders = [ray.remote(hold_a_cpu).options(num_cpus=1, scheduling_strategy=NodeAffinitySchedulingStrategy(
+            node, soft=False)).remote(str(release)) for node in others]
+        while ray.available_resources().get("CPU", 0) > 2:  # the holders have their CPUs
+            time.sleep(0.1)
+        run_study(parse_study(LONG_STUDY), StudyOptions(out=out, checkpoint_seconds=0), observers,
+                  executor=RayExecutor(cluster.address))
+        ray.get(holders)
+    finally:
+        release.touch()
+        ray.shutdown()
+    assert killed, f"the doomed node never trained a unit: {observer.nodes}"
+    assert {node for nodes in observer.nodes for node in nodes} - {doomed_label}, observer.nodes  # then the others
+    retried = [n for n in observer.notices if "NodeDiedError" in n and "again from its last checkpoint" in n]
+    assert len(retried) == 2, observer.notices  # both units of the node, each from its checkpoint
+    assert records(out) == records(local) and len(records(out)) == 2
+    assert listing(out) == listing(local)
+    assert_each_epoch_counted_once(observer, bar, LONG_STUDY)
 
 
 def test_a_unit_lost_more_often_than_allowed_stops_the_study_with_the_resume_command(cluster, tmp_path):
@@ -215,7 +257,7 @@ def test_a_unit_lost_more_often_than_allowed_stops_the_study_with_the_resume_com
 
     out = tmp_path / "run"
     with pytest.raises(ReglabError) as raised:  # one try allowed: the first loss is one too many
-        run_study(parse_study(STUDY), StudyOptions(out=out, checkpoint_seconds=0), KillTheWorkers(),
+        run_study(parse_study(LONG_STUDY), StudyOptions(out=out, checkpoint_seconds=0), KillTheWorkers(),
                   executor=RayExecutor(cluster.address, max_attempts=1))
     message = str(raised.value)
     assert killed and "\n" not in message and raised.value.exit_code == 1
