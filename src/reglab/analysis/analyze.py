@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,8 @@ class VariantAnalysis:
     largest_unit_norms: dict[int, float] = field(default_factory=dict)  # a max-norm constraint caps these
     # Batch norm: per seed, (loss on training rows in evaluation mode, training loss) at the last epoch.
     norm_check: dict[int, tuple[float, float]] = field(default_factory=dict)
+    # Max-norm: per seed, per epoch, the largest unit norm before projection over the limit (records).
+    max_norm_peaks: dict[int, list[float]] = field(default_factory=dict)
 
     @property
     def completed(self) -> list[int]:
@@ -87,6 +90,7 @@ class VariantAnalysis:
             "hidden_weight_norm": {str(s): v for s, v in self.hidden_norms.items()},
             "largest_unit_norm": {str(s): v for s, v in self.largest_unit_norms.items()},
             "batch_norm_check": {str(s): {"train_eval_loss": e, "train_loss": t} for s, (e, t) in self.norm_check.items()},
+            "max_norm_peak": {str(s): [v if np.isfinite(v) else None for v in p] for s, p in self.max_norm_peaks.items()},
             "per_class": self.per_class,
             "confusion_matrix": self.confusion.tolist() if self.confusion is not None else None,
         }
@@ -103,8 +107,11 @@ class Analysis:
     histograms: dict[str, np.ndarray]
     missing: list[Missing]
     # Variants that swap L2 for decoupled decay against their baseline: per seed, the relative
-    # distance between the two runs' final hidden weights (analysis/diagnostics.py).
+    # distance between the two runs' final hidden weights (analysis/diagnostics.py), and per epoch
+    # from their weight sketches (analysis/trajectories.py; sketch_buckets: the sketches' K).
     pair_distances: dict[str, dict[int, float]] = field(default_factory=dict)
+    pair_trajectories: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
+    sketch_buckets: int | None = None
     sweeps: list[SweepAnalysis] = field(default_factory=list)  # sweeps' points, choice and regimes
 
     def variant(self, name: str) -> VariantAnalysis | None:
@@ -151,9 +158,9 @@ def analyze(collected: Collected) -> Analysis:
     candidates = [v for v in variants if v.confusion is not None and v.metrics["test_accuracy"].mean is not None]
     focus = max(candidates, key=lambda v: v.metrics["test_accuracy"].mean).name if candidates else None
     pairs = {v.name: v.baseline for v in variants if v.baseline and D.is_decay_pair(v.changes)}
-    distances = D.pair_distances(collected.variants, pairs) if pairs else {}
-    return Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing, distances,
-                    analyze_sweeps(collected))
+    distances = D.pair_distances(collected.variants, pairs) if pairs else D.PairDistances({}, {}, None)
+    return Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing,
+                    distances.final, distances.over_training, distances.buckets, analyze_sweeps(collected))
 
 
 def _variant(source: VariantRuns, baseline_spec: dict[str, Any], labels: np.ndarray | None, classes: int,
@@ -178,6 +185,9 @@ def _variant(source: VariantRuns, baseline_spec: dict[str, Any], labels: np.ndar
         last = r.history[-1] if r.history else None
         if last is not None and last.train_eval_loss is not None:
             analysis.norm_check[r.seed] = (last.train_eval_loss, last.train_loss)
+        if any(e.max_norm_peak is not None for e in r.history):
+            analysis.max_norm_peaks[r.seed] = [math.nan if e.max_norm_peak is None else e.max_norm_peak
+                                               for e in r.history]
     _add_arrays(analysis, source, labels, classes, missing, collected.root)
     return analysis
 
