@@ -605,8 +605,10 @@ def _pair_over_training(analysis: Analysis, name: str, numbers: dict[str, Any]) 
                 f"({how_en}).",
                 f"訓練中も、{epochs} エポックのどこでも距離は最大 {_percent(peak)} でした（{how_ja}）。")
     verb_en, verb_ja = ("grew", "大きくなりました") if last > 1.5 * first else ("went", "変わりました")
+    peak_en = f", largest {_percent(peak)} at epoch {peak_epoch}" if peak_epoch != epochs - 1 else ""
+    peak_ja = f"最大はエポック {peak_epoch} の {_percent(peak)}。" if peak_epoch != epochs - 1 else ""
     return (f" Over training the distance {verb_en} from {_percent(first)} after epoch 0 to {_percent(last)} after "
-            f"epoch {epochs - 1}, largest {_percent(peak)} at epoch {peak_epoch} ({how_en}).",
+            f"epoch {epochs - 1}{peak_en} ({how_en}).",
             f"訓練中の距離は、エポック 0 の後の {_percent(first)} からエポック {epochs - 1} の後の {_percent(last)} へと"
-            f"{verb_ja}（最大はエポック {peak_epoch} の {_percent(peak)}。{how_ja}）。")
+            f"{verb_ja}（{peak_ja}{how_ja}）。")
 
