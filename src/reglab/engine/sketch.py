@@ -1,6 +1,6 @@
 """A count sketch of a run's hidden kernels, recorded at every epoch end by both engines, so that
 the distance between two runs' weights over training can be read from stored results alone
-(analysis/pair_trajectories.py): runs of a pair train in different units, often different
+(analysis/trajectories.py): runs of a pair train in different units, often different
 processes, and keeping every epoch's weights would cost the whole network per epoch.
 
 Each weight index i (over the hidden kernels, flattened and concatenated in order) is hashed to
@@ -25,30 +25,47 @@ from reglab.store.records import SKETCH_BUCKETS
 SKETCH_SEED = 20261130  # fixed, independent of every run's seed: the same hash for every run
 
 
-@lru_cache(maxsize=16)
-def _hash(size: int, buckets: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(bucket of each index [size] int64, its sign [size] float32 ±1), drawn on the host by numpy's
-    PCG64 so that every device and platform gets the very same hash."""
+def _draw(size: int, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """The hash, drawn by numpy's PCG64 from the fixed seed (every device and platform gets the
+    very same): the slot of each index [size] (a random permutation of 0..size-1) and its sign
+    [size] ±1. An index's bucket is its slot mod K: the indices are dealt out in a random order, K at
+    a time, so the buckets are balanced (each gets ceil(size/K) or one fewer) and two indices share
+    one with probability at most 1/K, which is all the count sketch's variance bound asks
+    (analysis/trajectories.py)."""
     rng = np.random.default_rng(SKETCH_SEED)
-    bucket = rng.integers(0, buckets, size=size, dtype=np.int64)
+    slot = rng.permutation(size)
     sign = np.where(rng.integers(0, 2, size=size) == 1, 1.0, -1.0).astype(np.float32)
-    return torch.from_numpy(bucket).to(device), torch.from_numpy(sign).to(device)
+    return slot, sign
+
+
+def hash_of(size: int, buckets: int = SKETCH_BUCKETS) -> tuple[np.ndarray, np.ndarray]:
+    """(bucket of each weight index [size], its sign [size]): the hash as the definition reads."""
+    slot, sign = _draw(size, buckets)
+    return slot % buckets, sign
+
+
+@lru_cache(maxsize=16)
+def _gather(size: int, buckets: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hash as a gather: for each slot, the index of the (signed, zero-padded) vector in it, in
+    bucket-major order ([rows, K]: one sum over rows gives the K bucket sums), and the signs with a
+    zero appended for the empty slots. A gather and a sum run at memory speed: index_add_ into 256
+    buckets took 10-20 ms for the tutorial's 200,000 hidden weights on a loaded CPU."""
+    slot, sign = _draw(size, buckets)
+    source = np.full(-(-size // buckets) * buckets, size, dtype=np.int64)  # past the weights: the appended zero
+    source[slot] = np.arange(size)
+    return torch.from_numpy(source).to(device), torch.from_numpy(np.append(sign, np.float32(0))).to(device)
 
 
 @torch.no_grad()
 def weight_sketch(kernels: Sequence[torch.Tensor], *, stacked: bool = False,
                   buckets: int = SKETCH_BUCKETS) -> torch.Tensor:
     """The count sketch of one run's hidden kernels [K], or of each run of a stack [R, K] when the
-    kernels are stacked ([R, ...]). One index_add per kernel: about 2 ms for 400,000 weights on
-    one CPU core, once per epoch. Both engines call this, row by row the same summation order."""
+    kernels are stacked ([R, ...]): a copy, a gather and a sum over the weights, once per epoch.
+    Both engines call this."""
     flat = [k.detach().reshape(k.shape[0], -1) if stacked else k.detach().reshape(1, -1) for k in kernels]
+    runs, device = flat[0].shape[0], flat[0].device
     size = sum(f.shape[1] for f in flat)
-    device = flat[0].device
-    bucket, sign = _hash(size, buckets, str(device))
-    out = torch.zeros(flat[0].shape[0], buckets, device=device, dtype=torch.float32)
-    offset = 0
-    for f in flat:
-        width = f.shape[1]
-        out.index_add_(1, bucket[offset:offset + width], f.float() * sign[offset:offset + width])
-        offset += width
+    source, sign = _gather(size, buckets, str(device))
+    signed = torch.cat([*(f.float() for f in flat), torch.zeros(runs, 1, device=device)], dim=1).mul_(sign)
+    out = signed.index_select(1, source).view(runs, -1, buckets).sum(1)
     return out if stacked else out[0]
