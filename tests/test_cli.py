@@ -134,11 +134,12 @@ def test_names_with_brackets_print_as_written(tmp_path):
     assert "[[variants]]" in done.stderr
 
 
-def _results(names: list[str]) -> dict:
+def _results(names: list[str], baselines: dict[str, str] | None = None) -> dict:
     def stats(mean: float) -> dict:
         return {"mean": mean, "std": 0.1168, "n": 5}
 
-    variants = [{"name": name, "baseline": names[0] if i else None, "test_accuracy": stats(0.7827),
+    baselines = baselines or {}
+    variants = [{"name": name, "baseline": baselines.get(name, names[0] if i else None), "test_accuracy": stats(0.7827),
                  "test_loss": stats(1.0791), "diverged": False,
                  "runs": [{"epochs": 15, "seconds": 7.25 + s} for s in (-2, -1, 0, 1, 2)]}
                 for i, name in enumerate(names)]
@@ -163,13 +164,43 @@ def test_results_table_shows_every_name_in_80_columns(monkeypatch, names):
     text = console.export_text()
     lines = text.splitlines()
     rule = next(i for i, line in enumerate(lines) if line.startswith("─"))
-    rows = [line for line in lines[rule + 1:] if line and not line.startswith(" ")]  # a row's first line
+    rows = [line for line in lines[rule + 1:] if line and not line.startswith((" ", "Every variant"))]
     assert [row.split()[0] for row in rows] == names  # every name whole, at the start of its row
     assert "…" not in text  # nothing cut: where the room is short, the numbers wrap
     if max(map(len, names)) < 10:  # the tutorial's names: one line a variant
         assert "78.27 ± 11.68%" in rows[0] and "1.079 ± 0.117" in rows[0]
         # seconds per run, the mean over seeds, as the report's "seconds / run" (not their sum, 36.2)
         assert "s/run" in text and rows[0].split()[-1] == "7.2"
+
+
+REGULARIZATION = ["baseline", "l1", "l2", "l1_l2", "weight_decay", "dropout", "max_norm", "batch_norm",
+                  "layer_norm", "augmentation", "label_smoothing", "early_stopping", "combined"]
+TUTORIAL_BASELINES = {name: "sgd" for name in ("momentum", "rmsprop", "adam")} | {"sgd": "sgd", "adam_lr": "adam"}
+
+
+@pytest.mark.parametrize("baselines, shown", [({}, False), (TUTORIAL_BASELINES, True)])
+def test_results_table_is_one_line_a_variant_at_80_columns(monkeypatch, baselines, shown):
+    # The numbers once wrapped onto a second line for every variant of the regularization study:
+    # a shared baseline is now said once under the table instead of in a column of its own.
+    from rich.console import Console
+
+    from reglab import cli
+
+    names = REGULARIZATION if not baselines else ["basic", "l1", "l2", "dropout", "combined", "sgd",
+                                                  "momentum", "rmsprop", "adam", "adam_lr"]
+    console = Console(width=80, record=True)
+    monkeypatch.setattr(cli, "out", console)
+    cli.print_results_table(_results(names, baselines))
+    lines = console.export_text().splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.startswith("─"))
+    header, rows = lines[rule - 1], [line for line in lines[rule + 1:] if line.strip()]
+    assert ("baseline" in header.split()) == shown
+    table_rows = rows[:len(names)]
+    assert [row.split()[0] for row in table_rows] == names
+    assert all("78.27 ± 11.68%" in row and "1.079 ± 0.117" in row for row in table_rows)  # nothing wrapped
+    assert max(map(len, lines)) <= 80
+    said = [line for line in rows[len(names):] if "compared with" in line]
+    assert said == ([] if shown else ["Every variant is compared with the baseline 'baseline'."])
 
 
 def test_progress_lines_fit_80_columns(monkeypatch):

@@ -98,20 +98,28 @@ def progress(out: Path) -> int:
     return len(list(out.glob("runs/*/seed-*.json"))) + len(list(out.glob("runs/*/seed-*.ckpt")))
 
 
-def test_sigkill_at_random_points_then_rerun_gives_identical_results(study, uninterrupted, tmp_path, fault_log):
-    out, rng, kills = tmp_path / "run", random.Random(7), 0
-    for _ in range(6):
-        process = reglab(*run_args(study, out))
+def kill_at_random_moments(args: list[str], out: Path, rng: random.Random, tries: int, longest: float) -> int:
+    """Runs `reglab ARGS` up to `tries` times, each killed (SIGKILL) at a random moment up to `longest`
+    seconds after it has written something; the number of kills (fewer when a run finished first)."""
+    kills = 0
+    for _ in range(tries):
+        process = reglab(*args)
         # Wait until training has written something, then kill at a random moment after.
         deadline = time.monotonic() + 60
         while progress(out) == 0 and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 1.5))
+        time.sleep(rng.uniform(0.0, longest))
         if process.poll() is not None:
             break
         process.send_signal(signal.SIGKILL)
         process.wait()
         kills += 1
+    return kills
+
+
+def test_sigkill_at_random_points_then_rerun_gives_identical_results(study, uninterrupted, tmp_path, fault_log):
+    out = tmp_path / "run"
+    kills = kill_at_random_moments(run_args(study, out), out, random.Random(7), tries=6, longest=1.5)
     done = finish(study, out)
     assert done.returncode == 0, done.stderr
     assert results(out) == uninterrupted

@@ -419,29 +419,37 @@ def print_results_table(results: dict[str, Any]) -> None:
     title = f"{results['study']} on {results['dataset']}"
     if splits:
         title += f" ({splits['train']} train / {splits['validation']} val / {splits['test']} test)"
-    # Fits 80 columns, rich's width when the output goes to a file or a pipe: without column rules,
-    # the tutorial's table is 79 wide. The names are what a reader looks for, so they are never cut
-    # (rich used to squeeze them to nothing at 80); where long names or a narrow terminal leave too
-    # little room, the numbers wrap (at their ±, else anywhere) rather than being cut.
+    # Fits 80 columns, rich's width when the output goes to a file or a pipe. The names are what a
+    # reader looks for, so they are never cut (rich used to squeeze them to nothing at 80); where long
+    # names or a narrow terminal leave too little room, the numbers wrap (at their ±) rather than
+    # being cut. The baseline column is shown only when the variants have different baselines: one
+    # shared baseline is said once under the table, which keeps the regularization study (names of
+    # up to 15 characters) at one line a variant.
     table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    names = [v["name"] for v in results["variants"]]
-    baselines = [v.get("baseline") or "-" for v in results["variants"]]
+    variants = results["variants"]
+    names = [v["name"] for v in variants]
+    compared = {v["baseline"] for v in variants if v.get("baseline") and v["baseline"] != v["name"]}
+    one_baseline = len(compared) <= 1
     table.add_column("variant", no_wrap=True, min_width=max(map(len, [*names, "variant"])))
-    table.add_column("baseline", no_wrap=True, min_width=max(map(len, [*baselines, "baseline"])))
+    if not one_baseline:
+        baselines = [v.get("baseline") or "-" for v in variants]
+        table.add_column("baseline", no_wrap=True, min_width=max(map(len, [*baselines, "baseline"])))
     # s/run: the mean wall-clock seconds of one run (training and validation), as the report's
     # "seconds / run" column; the sum over seeds read as a run's time and disagreed with the report.
     for column in ("test accuracy", "test loss", "seeds", "epochs", "s/run"):
         table.add_column(column, justify="right", overflow="fold")
-    for variant in results["variants"]:
+    for variant in variants:
         runs = variant["runs"]
         seeds = f"{variant['test_accuracy']['n']}/{len(runs)}" if variant["diverged"] else str(len(runs))
         add_row(
-            table, variant["name"], variant.get("baseline") or "-",
+            table, variant["name"], *([] if one_baseline else [variant.get("baseline") or "-"]),
             _mean_std(variant["test_accuracy"], percent=True), _mean_std(variant["test_loss"]),
             seeds, ",".join(sorted({str(r["epochs"]) for r in runs})) or "-",
             f"{sum(r['seconds'] for r in runs) / len(runs):.1f}" if runs else "-",
         )
     out.print(table)
+    if one_baseline and compared:
+        out.print(f"Every variant is compared with the baseline '{escape(next(iter(compared)))}'.", style="dim")
     if any(v["test_accuracy"]["n"] == 1 for v in results["variants"]):
         out.print("One seed per variant: differences between variants are not evidence yet. "
                   "Use --seeds 5 or more for intervals.", style="dim")

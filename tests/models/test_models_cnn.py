@@ -116,12 +116,13 @@ def test_summary_has_keras_output_shapes_and_counts_every_parameter():
     model = models.build(variant, (8, 8), 10, generator(0, "init"))
     rows = model.summary()
     shapes = {row.layer: row.output_shape for row in rows}
-    assert shapes["conv2d_1 (Conv2d)"] == "(None, 8, 8, 4)"  # same padding keeps 8x8
-    assert shapes["max_pooling2d_1 (MaxPool2d)"] == "(None, 4, 4, 4)"
-    assert shapes["conv2d_2 (Conv2d)"] == "(None, 3, 3, 6)"  # valid, kernel 2: 4 -> 3
-    assert shapes["max_pooling2d_2 (MaxPool2d)"] == "(None, 1, 1, 6)"  # pooling floors
+    assert shapes["conv2d_1 (Conv2D)"] == "(None, 8, 8, 4)"  # same padding keeps 8x8
+    assert shapes["max_pooling2d_1 (MaxPooling2D)"] == "(None, 4, 4, 4)"
+    assert shapes["conv2d_2 (Conv2D)"] == "(None, 3, 3, 6)"  # valid, kernel 2: 4 -> 3
+    assert shapes["max_pooling2d_2 (MaxPooling2D)"] == "(None, 1, 1, 6)"  # pooling floors
     assert shapes["flatten_1 (Flatten)"] == "(None, 6)"
-    assert rows[-1].output_shape == "(None, 10)"
+    assert rows[-1].output_shape == "(None, 10)" and rows[-1].layer.endswith(" (Dense)")
+    assert "dropout_1 (Dropout)" in shapes and "spatial_dropout2d_1 (SpatialDropout2D)" in shapes
     assert sum(r.trainable for r in rows) == sum(p.numel() for p in model.parameters())
     assert sum(r.params for r in rows) == sum(p.numel() for p in model.parameters()) + sum(
         b.numel() for b in model.buffers() if b.is_floating_point())

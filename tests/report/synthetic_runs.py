@@ -37,6 +37,7 @@ class Variant:
     weight_scale: float = 1.0
     max_norm_peaks: tuple[float, ...] | None = None  # EpochRecord.max_norm_peak per epoch (None: not recorded)
     early: tuple[int, int] | None = None  # (best, stopped) epochs of early stopping, + seed each
+    kernels: tuple[tuple[int, ...], ...] = ((8, 64), (4, 8), (3, 4))  # PyTorch's shapes, in layer order
 
 
 def val_loss(overfits: bool, seed: int) -> list[float]:
@@ -74,11 +75,12 @@ def count_sketch(vector: np.ndarray, buckets: int = SKETCH_BUCKETS) -> np.ndarra
     return np.bincount(bucket, weights=sign * vector, minlength=buckets)
 
 
-def weights(rng: np.random.Generator, sparse: bool) -> dict[str, np.ndarray]:
+def weights(rng: np.random.Generator, sparse: bool,
+            kernels: tuple[tuple[int, ...], ...] = Variant.kernels) -> dict[str, np.ndarray]:
     out = {}
-    for i, shape in enumerate([(8, 64), (4, 8), (3, 4)]):
+    for i, shape in enumerate(kernels):
         w = rng.uniform(-0.3, 0.3, size=shape).astype(np.float32)
-        if sparse and i < 2:
+        if sparse and i < len(kernels) - 1:
             w[rng.random(shape) < 0.7] = 0.0
         out[f"layers.{2 * i}.weight"] = w
         out[f"layers.{2 * i}.bias"] = np.zeros(shape[0], np.float32)
@@ -118,7 +120,7 @@ def make_run(root: Path, variants: list[Variant], seeds: list[int], *, class_nam
             accuracy = 0.8 + 0.01 * seed_rng.standard_normal() + v.accuracy_gain
             accuracy += 0.002 * rng.standard_normal() if v.accuracy_gain else 0.0  # the gain is not exact
             best, stopped = (v.early[0] + seed, v.early[1] + seed) if v.early else (None, None)
-            start = weights(seed_rng, v.sparse)  # one seed's weights are the same in every variant, but scaled
+            start = weights(seed_rng, v.sparse, v.kernels)  # one seed's weights are the same in every variant, but scaled
             hidden = hidden_vector(start)
             record = RunRecord(v.name, seed, "completed", history(v, seed, float(np.linalg.norm(hidden))),
                                test_loss=1 - accuracy, test_accuracy=accuracy, seconds=0.2, best_epoch=best,

@@ -59,7 +59,7 @@ def test_a_cnn_study_reports_conv_shapes_conv_sparsity_and_its_filters(tmp_path)
     out = tmp_path / "run"
     assert main(["run", str(study), "--out", str(out), "--device", "cpu", "--offline", "--lang", "en"]) == 0
     html = (out / "report" / "report.html").read_text(encoding="utf-8")
-    assert "conv2d_1 (Conv2d)" in html and "(None, 8, 8, 4)" in html and "(None, 4, 4, 4)" in html
+    assert "conv2d_1 (Conv2D)" in html and "(None, 8, 8, 4)" in html and "(None, 4, 4, 4)" in html
     assert "first convolution, as images" in html
     assert (out / "report" / "conv_filters.png").stat().st_size > 2_000
     results = json.loads((out / "report" / "findings.json").read_text(encoding="utf-8"))

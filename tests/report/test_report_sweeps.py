@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from html import unescape
 
 import numpy as np
 import pytest
@@ -74,6 +75,18 @@ def test_the_choice_never_reads_test_data(tmp_path):
     assert [p.mean("test_accuracy") for p in after.points] != [p.mean("test_accuracy") for p in before.points]
 
 
+def test_the_findings_never_lead_with_a_sweep_point_chosen_by_test_accuracy(tmp_path):
+    # The test data favour l2=1e-05; the study's findings used to open with "Highest mean test
+    # accuracy: l2=1e-05", next to the sweep's own choice on validation data (l2=1e-03).
+    from reglab.analysis.analyze import analyze
+    from reglab.analysis.findings import findings as study_findings
+
+    root = make_sweep_run(tmp_path / "run", test_favours=1e-5)
+    found = study_findings(analyze(collect(RunStore.open(root))))
+    assert not [f for f in found if f.kind == "best"]
+    assert not any("Highest mean test accuracy" in f.en or "平均テスト精度が最も高い" in f.ja for f in found)
+
+
 def test_two_factor_sweeps_get_side_by_side_heatmaps_and_an_honest_sentence(tmp_path):
     root = make_sweep_run(tmp_path / "run", two_factor=True)
     sweeps = analyze_sweeps(collect(RunStore.open(root)))
@@ -124,3 +137,35 @@ def test_the_sweep_report_renders_in_chromium(tmp_path, lang):
     colours = pixels.reshape(-1, 3)
     shaded = np.abs(colours - np.array([0xfd, 0xd4, 0x9e]) / 255).max(axis=1) < 0.02  # the underfitting shade
     assert shaded.mean() > 0.001
+
+
+def test_a_large_sweeps_per_variant_figures_draw_its_landmarks_and_say_so(tmp_path):
+    # Two sweeps of 10 points each: more than SWEEP_POINTS_DRAWN, so the learning curves, gaps,
+    # histograms... draw each sweep's ends, its chosen point and its plateau's ends, and say so.
+    from reglab.analysis.analyze import SWEEP_POINTS_DRAWN, analyze
+
+    root = make_sweep_run(tmp_path / "run", two_factor=True)
+    analysis = analyze(collect(RunStore.open(root)))
+    assert all(len(sweep.points) > SWEEP_POINTS_DRAWN for sweep in analysis.sweeps)
+    drawn = [v.name for v in analysis.as_drawn().variants]
+    for sweep in analysis.sweeps:
+        names = [p.name for p in sweep.points]
+        kept = [n for n in names if n in drawn]
+        plateau = [p.name for p in sweep.plateau]
+        assert kept == [n for n in names if n in {names[0], names[-1], sweep.chosen, plateau[0], plateau[-1]}]
+    assert len(drawn) < len(analysis.variants)
+    # The errors shown are those of the point chosen on validation data, never of the best on test.
+    assert analysis.focus == analysis.sweeps[0].chosen
+    for lang, words in (("en", f"draw {len(drawn)} of the study's {len(analysis.variants)} variants"),
+                        ("ja", f"{len(analysis.variants)} 個のバリアントのうち {len(drawn)} 個")):
+        page = write_report(root, tmp_path / lang, lang).read_text(encoding="utf-8")
+        assert words in unescape(page)
+    assert "the point its sweep chose on validation data" in (tmp_path / "en" / "report.html").read_text()
+
+
+def test_a_small_sweep_draws_every_point(tmp_path):
+    from reglab.analysis.analyze import analyze
+
+    analysis = analyze(collect(RunStore.open(make_sweep_run(tmp_path / "run"))))
+    assert analysis.as_drawn() is analysis
+    assert "hand-written variant" not in write_report(tmp_path / "run", tmp_path / "out").read_text(encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,10 @@ NOT_SETTINGS = ("name", "description", "description_ja", "baseline")  # words, n
 GALLERY_SIZE = 20
 SAMPLES = 10  # the tutorial shows the first ten test images with their predictions
 TOP_PAIRS = 5
+# A sweep of more points than this gets only its landmarks in the report's per-variant figures: a
+# hundred panels of learning curves is unreadable, and drawing them was most of a 1,000-run report's
+# time. The sweep's own figures (report/sweep_figures.py) show every point.
+SWEEP_POINTS_DRAWN = 8
 
 
 @dataclass
@@ -56,6 +61,9 @@ class VariantAnalysis:
     sparsity: dict[str, Interval] = field(default_factory=dict)  # layer -> share of |w| < NEAR_ZERO
     hidden_sparsity: Interval | None = None
     kernel_sample: np.ndarray | None = None  # the first seed's kernels, for the histogram
+    # The first seed's kernels per layer (conv2d_1, ..., dense_1, ...) and their shapes as Keras
+    # writes them: a CNN's report draws each layer apart (conv and dense weights differ in scale).
+    layer_samples: dict[str, np.ndarray] = field(default_factory=dict)
     first_filters: np.ndarray | None = None  # a CNN's first conv filters [out, kh, kw], first seed
     predictions: dict[int, np.ndarray] = field(default_factory=dict)
     per_class: dict[str, list[float]] | None = None  # precision/recall/f1/support per class, mean over seeds
@@ -102,7 +110,7 @@ class Analysis:
     variants: list[VariantAnalysis]
     comparisons: dict[str, list[PairedComparison]]  # metric -> one per variant that has a baseline
     class_names: list[str]
-    focus: str | None  # the variant whose errors the report shows: the best by mean test accuracy
+    focus: str | None  # the variant whose errors the report shows (_focus)
     histogram_edges: np.ndarray
     histograms: dict[str, np.ndarray]
     missing: list[Missing]
@@ -113,9 +121,27 @@ class Analysis:
     pair_trajectories: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
     sketch_buckets: int | None = None
     sweeps: list[SweepAnalysis] = field(default_factory=list)  # sweeps' points, choice and regimes
+    # A study with a CNN: a histogram per variant and layer, on bins shared by the layers of one
+    # name and shape across variants (layer_edges[(name, shape)]); empty for MLP-only studies.
+    layer_edges: dict[tuple[str, tuple[int, ...]], np.ndarray] = field(default_factory=dict)
+    layer_histograms: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # variant -> layer -> counts
+
+    @property
+    def has_conv(self) -> bool:
+        return any(name.startswith("conv") for v in self.variants for name in v.layer_samples)
 
     def variant(self, name: str) -> VariantAnalysis | None:
         return next((v for v in self.variants if v.name == name), None)
+
+    def as_drawn(self) -> Analysis:
+        """The analysis the report's per-variant figures draw: every hand-written variant and, of
+        each sweep of more than SWEEP_POINTS_DRAWN points, only its landmarks (SweepAnalysis.landmarks).
+        Itself when nothing is left out."""
+        left_out = {p.name for sweep in self.sweeps if len(sweep.points) > SWEEP_POINTS_DRAWN
+                    for p in sweep.points} - {p.name for sweep in self.sweeps for p in sweep.landmarks()}
+        if not left_out:
+            return self
+        return dataclasses.replace(self, variants=[v for v in self.variants if v.name not in left_out])
 
     def comparison(self, metric: str, variant: str) -> PairedComparison | None:
         return next((c for c in self.comparisons.get(metric, []) if c.variant == variant), None)
@@ -155,12 +181,14 @@ def analyze(collected: Collected) -> Analysis:
     samples = [v.kernel_sample for v in variants if v.kernel_sample is not None]
     edges = W.histogram_edges(samples)
     histograms = {v.name: W.histogram(v.kernel_sample, edges) for v in variants if v.kernel_sample is not None}
-    candidates = [v for v in variants if v.confusion is not None and v.metrics["test_accuracy"].mean is not None]
-    focus = max(candidates, key=lambda v: v.metrics["test_accuracy"].mean).name if candidates else None
+    sweeps = analyze_sweeps(collected)
     pairs = {v.name: v.baseline for v in variants if v.baseline and D.is_decay_pair(v.changes)}
     distances = D.pair_distances(collected.variants, pairs) if pairs else D.PairDistances({}, {}, None)
-    return Analysis(collected, variants, comparisons, class_names, focus, edges, histograms, missing,
-                    distances.final, distances.over_training, distances.buckets, analyze_sweeps(collected))
+    analysis = Analysis(collected, variants, comparisons, class_names, _focus(variants, sweeps), edges, histograms,
+                        missing, distances.final, distances.over_training, distances.buckets, sweeps)
+    if analysis.has_conv:
+        analysis.layer_edges, analysis.layer_histograms = _layer_histograms(variants)
+    return analysis
 
 
 def _variant(source: VariantRuns, baseline_spec: dict[str, Any], labels: np.ndarray | None, classes: int,
@@ -246,6 +274,7 @@ def _add_arrays(analysis: VariantAnalysis, source: VariantRuns, labels: np.ndarr
             analysis.largest_unit_norms[stored.record.seed] = W.largest_unit_norm(arrays.weights)
             if analysis.kernel_sample is None:
                 analysis.kernel_sample = W.all_kernel_values(arrays.weights)
+                analysis.layer_samples = W.kernels(arrays.weights)
                 analysis.first_filters = W.first_filters(arrays.weights)
         if labels is None:
             continue

@@ -63,6 +63,14 @@ class SweepAnalysis:
     def plateau(self) -> list[SweepPoint]:
         return [p for p in self.points if p.in_plateau]
 
+    def landmarks(self) -> list[SweepPoint]:
+        """The points a reader looks at first, in grid order: the sweep's two ends, the chosen point
+        and the ends of its plateau (at most five)."""
+        plateau = self.plateau
+        wanted = {self.points[0].name, self.points[-1].name, self.chosen,
+                  *((plateau[0].name, plateau[-1].name) if plateau else ())}
+        return [p for p in self.points if p.name in wanted]
+
     def axis(self, factor: str) -> list[Any]:
         """The factor's distinct values, in order."""
         return sorted({_key(p.values[factor]) for p in self.points})

@@ -33,6 +33,12 @@ def kernels(weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return named
 
 
+def keras_shape(kernel: np.ndarray) -> tuple[int, ...]:
+    """A kernel's shape as Keras writes it: a convolution's (kh, kw, in, out), a dense layer's
+    (in, out). PyTorch stores [out, in, kh, kw] and [out, in]."""
+    return (*kernel.shape[2:], *kernel.shape[1::-1])
+
+
 def first_filters(weights: Mapping[str, np.ndarray]) -> np.ndarray | None:
     """The first convolution's filters [out, kh, kw] (single-channel input), or None without one."""
     first = next((k for name, k in kernels(weights).items() if name == "conv2d_1"), None)

@@ -11,6 +11,35 @@ bytes: locally a file beside the run's record; on a cluster (engine/ray_executor
 sends them to the driver, which writes that same file. Sealed with its SHA-256 and never read
 through a link (store/files.py): a damaged checkpoint is refused (torch itself loads many damaged
 ones, and training went on from damaged weights) and its run starts over.
+
+One file format, two payloads. Both engines write the same envelope and the same progress:
+
+    format, engine          this module's FORMAT; "reference" or "fast" (the engine that wrote it)
+    epoch, step, seconds    epochs done, optimizer steps done, seconds spent so far
+    history                 the finished epochs' EpochRecords, as dicts
+    sketches                the finished epochs' weight sketches [epochs, K] (engine/sketch.py)
+    generators              the random streams' states: data_order, dropout, augmentation
+    techniques              Techniques.state_dict() (engine/core.py): a stateful schedule, early stopping
+
+They differ in how the network and its optimizer are held, because each engine saves the state it
+trains in and nothing else:
+
+    reference   model: the model's state_dict; optimizer: torch.optim's state over
+                model.parameters(); best_state: a state_dict (early stopping's best weights)
+    fast        stack: the run's slices of the stacked tensors, in the stack's order (every kernel,
+                then biases, norm scales and running statistics; engine/stacked_*.py `state`);
+                optimizer: the state over those [1, ...] slices, in that order; best_state in the
+                same layout, and best_steps, the step count a batch norm's num_batches_tracked is
+                rebuilt from when the best weights are loaded into the plain model
+
+One layout would mean converting the fast engine's stack state and, harder, its optimizer state
+(moments re-indexed from stack order to parameter order, reshaped, for every optimizer including
+Keras's RMSprop) at every save and restore. It would buy nothing: a checkpoint resumes only in the
+engine that wrote it anyway. The engines round differently (the equivalence tests hold them to a
+tolerance, not to the bit), so a run continued in the other engine would match neither engine's
+uninterrupted run (tests/test_resume.py checks bit-identity within each engine), and its record
+could not honestly name one engine. A checkpoint of the other engine is therefore not loaded (its
+run starts over), as one of another FORMAT is not.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn.utils import skip_init
 
 from reglab.config import VariantSpec
-from reglab.models.mlp import SeededDropout
+from reglab.models.mlp import KERAS_NAMES, SeededDropout, keras_name
 from reglab.models.catalog import blocks, feature_sizes, per_block
 from reglab.models.registry import SummaryRow
 from reglab.techniques import registry
@@ -89,20 +89,20 @@ class CNN(nn.Module):
             h = torch.zeros((1, 1, *self.image_shape), device=device)
             for module in [*self.features, nn.Flatten(), *self.head]:
                 h = module(h)
-                kind = KERAS_NAMES.get(type(module), type(module).__name__.lower())
+                kind, class_name = keras_name(module, CNN_KERAS_NAMES)
                 counts[kind] = counts.get(kind, 0) + 1
                 shape = (None, *h.shape[2:], h.shape[1]) if h.dim() == 4 else (None, *h.shape[1:])
                 trainable = sum(p.numel() for p in module.parameters())
                 statistics = sum(b.numel() for b in module.buffers() if b.is_floating_point())
-                rows.append(SummaryRow(f"{kind}_{counts[kind]} ({type(module).__name__})",
+                rows.append(SummaryRow(f"{kind}_{counts[kind]} ({class_name})",
                                        "(" + ", ".join(str(d) for d in shape) + ")", trainable + statistics, trainable))
         self.train(was_training)
         return rows
 
 
-KERAS_NAMES = {nn.Conv2d: "conv2d", nn.MaxPool2d: "max_pooling2d", nn.BatchNorm2d: "batch_normalization",
-               nn.BatchNorm1d: "batch_normalization", SeededSpatialDropout: "spatial_dropout2d",
-               SeededDropout: "dropout", nn.Flatten: "flatten", nn.Linear: "dense"}
+CNN_KERAS_NAMES = {**KERAS_NAMES, nn.Conv2d: ("conv2d", "Conv2D"), nn.MaxPool2d: ("max_pooling2d", "MaxPooling2D"),
+                   nn.BatchNorm2d: ("batch_normalization", "BatchNormalization"),
+                   SeededSpatialDropout: ("spatial_dropout2d", "SpatialDropout2D"), nn.Flatten: ("flatten", "Flatten")}
 
 
 def build_cnn(variant: VariantSpec, image_shape: tuple[int, int], classes: int,

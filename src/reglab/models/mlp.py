@@ -97,18 +97,27 @@ def build_mlp(variant: VariantSpec, input_dim: int, classes: int, init_generator
     return model
 
 
+# Keras's layer names and classes (dense_1 (Dense), not PyTorch's Linear or our SeededDropout);
+# models/cnn.py extends the table with its own layers.
+KERAS_NAMES: dict[type, tuple[str, str]] = {
+    nn.Linear: ("dense", "Dense"), SeededDropout: ("dropout", "Dropout"),
+    nn.BatchNorm1d: ("batch_normalization", "BatchNormalization"),
+    nn.LayerNorm: ("layer_normalization", "LayerNormalization")}
+
+
+def keras_name(module: nn.Module, names: dict[type, tuple[str, str]] = KERAS_NAMES) -> tuple[str, str]:
+    """A layer's name stem and class as Keras's summary prints them. Activations keep their class
+    name, which Keras has too (relu_1 (ReLU))."""
+    return names.get(type(module), (type(module).__name__.lower(), type(module).__name__))
+
+
 def summarize(model: MLP, input_dim: int | None = None) -> list[SummaryRow]:
     """Like Keras's model.summary(): one row per layer with its output shape and parameters."""
     rows = []
     width = input_dim if input_dim is not None else model.input_dim
     counts: dict[str, int] = {}
-    # Keras's layer names and classes (dense_1 (Dense), not PyTorch's Linear or our SeededDropout).
-    keras = {nn.Linear: ("dense", "Dense"), SeededDropout: ("dropout", "Dropout"),
-             nn.BatchNorm1d: ("batch_normalization", "BatchNormalization"),
-             nn.LayerNorm: ("layer_normalization", "LayerNormalization")}
     for module in model.layers:
-        # Activations keep their class name, which Keras has too (relu_1 (ReLU)).
-        kind, class_name = keras.get(type(module), (type(module).__name__.lower(), type(module).__name__))
+        kind, class_name = keras_name(module)
         counts[kind] = counts.get(kind, 0) + 1
         if isinstance(module, nn.Linear):
             width = module.out_features

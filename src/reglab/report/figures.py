@@ -382,7 +382,25 @@ def _name(names: list[str], index: int) -> str:
 # ----------------------------------------------------------------------------------- weights
 
 
+def layer_labels(v: VariantAnalysis, lang: str) -> dict[str, str]:
+    """A CNN study's layer names, in layer order: "conv 1 (3×3×1×32)", "dense 1 (3136×128)",
+    "output (128×10)", with each kernel's shape as Keras writes it (conv: height×width×input
+    channels×filters; dense: inputs×outputs). An MLP in such a study is named the same way."""
+    names = list(v.layer_samples)
+    labels = {}
+    for position, name in enumerate(names):
+        shape = "×".join(str(d) for d in W.keras_shape(v.layer_samples[name]))
+        kind, number = name.rsplit("_", 1)
+        if position == len(names) - 1:
+            labels[name] = t(lang, "fig_output_layer", shape=shape)
+        else:
+            labels[name] = t(lang, "fig_conv_layer" if kind == "conv2d" else "fig_dense_layer", i=number, shape=shape)
+    return labels
+
+
 def weight_histograms(analysis: Analysis, lang: str) -> Figure | None:
+    if analysis.has_conv:
+        return _layer_histograms(analysis, lang)
     variants = [v for v in analysis.variants if v.name in analysis.histograms]
     if not variants:
         return None
@@ -401,10 +419,48 @@ def weight_histograms(analysis: Analysis, lang: str) -> Figure | None:
     return figure
 
 
+def _layer_histograms(analysis: Analysis, lang: str) -> Figure | None:
+    """A study with a CNN: a row per variant, a panel per layer (conv and dense kernels differ in
+    scale, so pooled they hide each other). A layer of one name and shape has the same bins in
+    every row, so a column compares variants."""
+    variants = [v for v in analysis.variants if v.name in analysis.layer_histograms]
+    if not variants:
+        return None
+    colour = colours(analysis)
+    columns = max(len(analysis.layer_histograms[v.name]) for v in variants)
+    width, height = PANEL[0] * columns + 1.6, PANEL[1] * len(variants) + 1.1
+    figure = Figure(figsize=(width, height))
+    figure.subplots_adjust(left=1.55 / width, right=1 - 0.15 / width, bottom=0.75 / height, top=1 - 0.75 / height,
+                           wspace=0.22, hspace=0.75)
+    axes = figure.subplots(len(variants), columns, squeeze=False)
+    for row, v in zip(axes, variants):
+        labels = layer_labels(v, lang)
+        counts = analysis.layer_histograms[v.name]
+        for ax, (name, values) in zip(row, counts.items()):
+            edges = analysis.layer_edges[(name, W.keras_shape(v.layer_samples[name]))]
+            ax.stairs(values, edges, fill=True, color=colour[v.name], alpha=0.8)
+            ax.set_yscale("log")
+            ax.yaxis.set_minor_locator(ticker.NullLocator())
+            ax.set_ylim(bottom=0.8)
+            share = v.sparsity.get(name)
+            subtitle = (t(lang, "fig_near_zero", share=f"{share.mean * 100:.1f}")
+                        if share is not None and share.mean is not None else " ")
+            ax.set_title(f"{labels[name]}\n{subtitle}", fontsize=9)
+        for unused in row[len(counts):]:
+            unused.remove()
+        row[0].set_ylabel(short(v.name, 16), rotation=0, ha="right", va="center", fontsize=9.5, labelpad=12)
+    figure.supxlabel(t(lang, "fig_weight"), y=0.15 / height, va="bottom")
+    figure.supylabel(t(lang, "fig_count"), x=0.1 / width, ha="left")
+    figure.suptitle(t(lang, "fig_histogram_title"), y=1 - 0.12 / height, va="top")
+    return figure
+
+
 def sparsity(analysis: Analysis, lang: str) -> Figure | None:
     variants = [v for v in analysis.variants if v.sparsity]
     if not variants:
         return None
+    if analysis.has_conv:
+        return _layer_sparsity(analysis, variants, lang)
     hidden = max(len(v.sparsity) for v in variants) - 1
     columns = [t(lang, "fig_hidden", i=i + 1) for i in range(hidden)] + [t(lang, "fig_output")]
     table = np.full((len(variants), len(columns)), np.nan)
@@ -413,21 +469,46 @@ def sparsity(analysis: Analysis, lang: str) -> Figure | None:
         # Hidden layers from the left, the output layer in the last column, whatever the depth.
         table[row, : len(shares) - 1] = shares[:-1]
         table[row, -1] = shares[-1]
-    table *= 100
     figure = Figure(figsize=(max(6.0, 1.2 * len(columns) + 3.5), 0.4 * len(variants) + 1.8), layout="constrained")
     ax = figure.subplots()
-    image = ax.imshow(np.ma.masked_invalid(table), cmap="Purples", vmin=0, vmax=max(10.0, np.nanmax(table)),
-                      aspect="auto")
+    image = _share_table(ax, table * 100, columns, variants, max(10.0, np.nanmax(table * 100)))
+    ax.set_title(t(lang, "fig_sparsity_title", threshold=f"{W.NEAR_ZERO:g}"))
+    figure.colorbar(image, ax=ax, shrink=0.8)
+    return figure
+
+
+def _layer_sparsity(analysis: Analysis, variants: list[VariantAnalysis], lang: str) -> Figure:
+    """A study with a CNN: one table per architecture (the same layers), its columns the layers
+    named with their kernel shapes, so that a column never mixes a convolution with a dense layer."""
+    groups: dict[tuple[str, ...], list[VariantAnalysis]] = {}
+    for v in variants:
+        labels = layer_labels(v, lang)
+        groups.setdefault(tuple(labels.get(name, name) for name in v.sparsity), []).append(v)
+    tables = {columns: np.array([[s.mean if s.mean is not None else np.nan for s in v.sparsity.values()]
+                                 for v in members], dtype=float) * 100 for columns, members in groups.items()}
+    top = max(10.0, max(float(np.nanmax(table)) if np.isfinite(table).any() else 0.0 for table in tables.values()))
+    widest = max(len(columns) for columns in groups)
+    figure = Figure(figsize=(max(6.0, 1.7 * widest + 3.5), 0.4 * len(variants) + 1.3 * len(groups) + 0.6),
+                    layout="constrained")
+    axes = figure.subplots(len(groups), 1, squeeze=False, height_ratios=[len(m) for m in groups.values()])[:, 0]
+    for ax, (columns, members) in zip(axes, groups.items()):
+        image = _share_table(ax, tables[columns], list(columns), members, top)
+    figure.suptitle(t(lang, "fig_sparsity_title", threshold=f"{W.NEAR_ZERO:g}"))
+    figure.colorbar(image, ax=list(axes), shrink=0.8)
+    return figure
+
+
+def _share_table(ax: Any, table: np.ndarray, columns: list[str], variants: list[VariantAnalysis], top: float) -> Any:
+    """Near-zero shares (%) as a heat map with the numbers written in, rows the variants."""
+    image = ax.imshow(np.ma.masked_invalid(table), cmap="Purples", vmin=0, vmax=top, aspect="auto")
     ax.grid(False)
     for (i, j), value in np.ndenumerate(table):
         if np.isfinite(value):
             ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=8.5,
-                    color="white" if value > 0.6 * max(10.0, np.nanmax(table)) else "0.1")
+                    color="white" if value > 0.6 * top else "0.1")
     ax.set_xticks(range(len(columns)), columns)
     ax.set_yticks(range(len(variants)), [short(v.name) for v in variants])
-    ax.set_title(t(lang, "fig_sparsity_title", threshold=f"{W.NEAR_ZERO:g}"))
-    figure.colorbar(image, ax=ax, shrink=0.8)
-    return figure
+    return image
 
 
 def conv_filters(analysis: Analysis, lang: str) -> Figure | None:
@@ -545,6 +626,7 @@ def render_all(analysis: Analysis, lang: str, workers: int | None = None) -> dic
     """Every figure of FIGURES as PNG bytes (None where there is nothing to draw), in FIGURES' order."""
     global _SHARED
     names = list(FIGURES)
+    analysis = analysis.as_drawn()  # a large sweep's per-variant figures: its landmarks only
     workers = report_workers(len(names)) if workers is None else workers
     if workers > 1:
         import multiprocessing

@@ -17,7 +17,7 @@ from reglab import __version__
 from reglab.analysis import diagnostics as D
 from reglab.analysis import trajectories as T
 from reglab.analysis import weights as W
-from reglab.analysis.analyze import Analysis, VariantAnalysis
+from reglab.analysis.analyze import SWEEP_POINTS_DRAWN, Analysis, VariantAnalysis
 from reglab.analysis.findings import Finding, technique
 from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
 from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, MIN_SEEDS, Interval
@@ -123,6 +123,12 @@ def render(analysis: Analysis, found: list[Finding], pngs: dict[str, bytes], lan
         ("config", t(lang, "sec_config"), _configuration(analysis, lang)),
     ]
     sections = [s for s in sections if s is not None]
+    drawn = len(analysis.as_drawn().variants)
+    if drawn < len(analysis.variants):  # said where the per-variant figures begin
+        note = tag("p", t(lang, "figures_thinned", shown=drawn, total=len(analysis.variants),
+                          limit=SWEEP_POINTS_DRAWN), class_="caption")
+        sections = [(key, title, join([note, content]) if key == "accuracy" else content)
+                    for key, title, content in sections]
     contents = tag("nav", tag("b", t(lang, "contents")),
                    tag("ol", *(tag("li", tag("a", title, href=f"#{key}")) for key, title, _ in sections)))
     body = join([
@@ -253,7 +259,8 @@ def _errors(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
                   number(p["share_of_true"], 1, 100) + "%"] for p in pairs]
     seed = min(focus.predictions) if focus.predictions else DASH
     return join([
-        tag("p", t(lang, "errors_intro", variant=focus.name, seeds=len(focus.predictions),
+        tag("p", t(lang, "errors_intro_sweep" if any(focus.name == sw.chosen for sw in analysis.sweeps)
+                   else "errors_intro", variant=focus.name, seeds=len(focus.predictions),
                    seeds_en=plural(len(focus.predictions), "seed"), seed=seed)),
         figure("confusion_matrix", pngs, t(lang, "confusion_caption")),
         tag("h3", t(lang, "per_class_table")),
@@ -272,8 +279,9 @@ def _weights(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
     if not analysis.histograms:
         return tag("p", t(lang, "no_weights"))
     return join([tag("p", Html(t(lang, "weights_intro_html", threshold=f"{W.NEAR_ZERO:g}"))),
-                 figure("sparsity", pngs, t(lang, "sparsity_caption")),
-                 figure("weight_histograms", pngs, t(lang, "histogram_caption")),
+                 figure("sparsity", pngs, t(lang, "sparsity_caption_layers" if analysis.has_conv else "sparsity_caption")),
+                 figure("weight_histograms", pngs,
+                        t(lang, "histogram_caption_layers" if analysis.has_conv else "histogram_caption")),
                  figure("conv_filters", pngs, t(lang, "filters_caption")),
                  figure("pair_distance", pngs, t(lang, "pair_distance_caption", buckets=analysis.sketch_buckets,
                                                   error=round(2 * T.relative_std(analysis.sketch_buckets or 1) * 100))),
@@ -387,6 +395,7 @@ pre { background: var(--soft); padding: 12px; border-radius: 6px; overflow-x: au
 code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.86em; }
 details summary { cursor: pointer; font-weight: 600; margin: 24px 0 8px; }
 tbody th { background: none; font-weight: 600; }
+tr > :first-child { white-space: nowrap; }  /* a variant's or a layer's name is never broken */
 .models { display: flex; flex-wrap: wrap; gap: 0 40px; }
 ul.findings li { margin: 6px 0; padding-left: 8px; border-left: 3px solid transparent; }
 ul.findings li.better { border-left-color: #16a34a; } ul.findings li.worse { border-left-color: #dc2626; }

@@ -169,6 +169,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "errors_intro": ("These figures show {variant}, the variant with the highest mean test accuracy, over "
                      "{seeds_en} (galleries: seed {seed}).",
                      "以下は平均テスト精度が最も高い {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
+    "errors_intro_sweep": ("These figures show {variant}, the point its sweep chose on validation data, over "
+                           "{seeds_en} (galleries: seed {seed}).",
+                           "以下はスイープが検証データで選んだ {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
+    "figures_thinned": ("The figures below draw {shown} of the study's {total} variants: every hand-written variant and, "
+                        "of each sweep of more than {limit} points, its ends, its chosen point and the ends of its "
+                        "plateau. The sweep's own figures above show every point.",
+                        "以下の図は {total} 個のバリアントのうち {shown} 個を描きます。手で書いたバリアントはすべて、"
+                        "{limit} 点を超えるスイープからは両端・選ばれた点・プラトーの両端だけです。"
+                        "すべての点は上のスイープの図にあります。"),
     "confusion_caption": ("Confusion matrix summed over seeds. Each row is a true class; the colour and the number "
                           "are the share of that class predicted as each column's class (%).",
                           "シードを合計した混同行列。各行が正解のクラスで、色と数値はそのクラスが各列のクラスと予測された割合（%）です。"),
@@ -211,6 +220,20 @@ STRINGS: dict[str, tuple[str, str]] = {
                           "outermost bins.",
                           "各バリアントの最初のシードの最終的な重み（全層のカーネル）のヒストグラム。縦軸は対数で、ゼロの山と裾の両方が見えます。"
                           "横軸の範囲は最も広がったバリアントの重みの 99.9% を含み、それより外側のわずかな重みは両端の区間に数えています。"),
+    "sparsity_caption_layers": (
+        "Share of near-zero weights per layer (% of the layer's kernel, mean over seeds), one table per "
+        "architecture. Each layer is named with its kernel's shape as Keras writes it: a convolution's "
+        "height×width×input channels×filters, a dense layer's inputs×outputs.",
+        "層ごとのほぼゼロの重みの割合（その層のカーネルに占める %、シードの平均）。構造ごとに 1 つの表です。層名の括弧内は "
+        "Keras と同じ書き方のカーネルの形で、畳み込み層は 高さ×幅×入力チャネル数×フィルタ数、全結合層は 入力数×出力数 です。"),
+    "histogram_caption_layers": (
+        "Histograms of the final kernel weights of each variant's first seed, one row per variant and one panel per "
+        "layer: convolution and dense kernels start from different Glorot ranges, so pooled they would hide each "
+        "other. A layer of the same name and shape has the same range in every row (99.9% of its widest "
+        "variant's weights; the few beyond are counted in the outermost bins); the count axis is logarithmic.",
+        "各バリアントの最初のシードの最終的な重み（カーネル）のヒストグラム。1 行が 1 バリアント、1 枚が 1 層です。"
+        "畳み込み層と全結合層のカーネルは Glorot 初期化の範囲が異なるため、まとめると互いを隠してしまいます。同じ名前と形の層は"
+        "どの行でも同じ横軸の範囲（最も広がったバリアントの重みの 99.9%、外側のわずかな重みは両端の区間）で、縦軸は対数です。"),
     "no_weights": ("No stored weights could be read.", "保存された重みを読み取れませんでした。"),
     # ---------------------------------------------------------------- model
     "model_for": ("Variants: {names}", "バリアント: {names}"),
@@ -341,6 +364,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "色の範囲はバリアントごと）。ネットワークが探す線やエッジを表します。色の範囲がバリアント"
                         "ごとに異なるため、模様を比べ、重みの大きさは重みのヒストグラムで比べてください。"),
     "fig_output": ("output", "出力層"),
+    "fig_conv_layer": ("conv {i} ({shape})", "畳み込み {i}（{shape}）"),
+    "fig_dense_layer": ("dense {i} ({shape})", "全結合 {i}（{shape}）"),
+    "fig_output_layer": ("output ({shape})", "出力層（{shape}）"),
     "fig_histogram_title": ("Final kernel weights", "最終的な重み（カーネル）"),
 }
 
