@@ -68,7 +68,8 @@ def history(v: Variant, seed: int, hidden_norm: float | None = None) -> tuple[Ep
 
 
 def count_sketch(vector: np.ndarray, buckets: int = SKETCH_BUCKETS) -> np.ndarray:
-    """The count sketch of a vector, as engine/sketch.py records it (another fixed hash)."""
+    """A count sketch of a vector, like the one engine/sketch.py records (another fixed hash: the
+    analysis only ever compares sketches of one hash)."""
     rng = np.random.default_rng(7)
     bucket = rng.integers(0, buckets, size=vector.size)
     sign = np.where(rng.integers(0, 2, size=vector.size) == 1, 1.0, -1.0)

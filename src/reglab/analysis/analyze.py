@@ -191,6 +191,36 @@ def analyze(collected: Collected) -> Analysis:
     return analysis
 
 
+def _layer_histograms(variants: list[VariantAnalysis]) -> tuple[dict, dict]:
+    keys: dict[tuple[str, tuple[int, ...]], list[np.ndarray]] = {}
+    for v in variants:
+        for name, sample in v.layer_samples.items():
+            keys.setdefault((name, W.keras_shape(sample)), []).append(sample)
+    # A first convolution has a few hundred weights: fewer bins there, so that its histogram is not
+    # mostly empty bins (about 2·sqrt(n), odd so one bin is centred on zero; at most the usual 81).
+    edges = {key: W.histogram_edges([s.ravel() for s in samples],
+                                    bins=min(W.HISTOGRAM_BINS, 2 * int(np.sqrt(max(s.size for s in samples))) | 1))
+             for key, samples in keys.items()}
+    counts = {v.name: {name: W.histogram(sample.ravel(), edges[(name, W.keras_shape(sample))])
+                       for name, sample in v.layer_samples.items()} for v in variants if v.layer_samples}
+    return edges, counts
+
+
+def _focus(variants: list[VariantAnalysis], sweeps: list[SweepAnalysis]) -> str | None:
+    """The variant whose errors the report shows: the hand-written variant of best mean test
+    accuracy; in a study of sweeps only, the first sweep's point chosen on validation data (a
+    sweep's point is never singled out by its test accuracy)."""
+    swept = {p.name for sweep in sweeps for p in sweep.points}
+    candidates = [v for v in variants if v.confusion is not None and v.metrics["test_accuracy"].mean is not None]
+    written = [v for v in candidates if v.name not in swept]
+    if written:
+        return max(written, key=lambda v: v.metrics["test_accuracy"].mean).name
+    first_chosen = sweeps[0].chosen if sweeps else None
+    if any(v.name == first_chosen for v in candidates):
+        return first_chosen
+    return candidates[0].name if candidates else None
+
+
 def _variant(source: VariantRuns, baseline_spec: dict[str, Any], labels: np.ndarray | None, classes: int,
              missing: list[Missing], collected: Collected) -> VariantAnalysis:
     records = source.records
