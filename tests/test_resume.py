@@ -35,7 +35,7 @@ name = "regularised"
 dropout = 0.3
 l2 = 0.0005
 augmentation = { shift = 0.1, noise = 0.02 }
-max_norm = 1.5
+max_norm = 1.4  # acts from about the middle of the run: resumes cross its first epoch
 [[variants]]
 name = "stopping"
 optimizer = { name = "adam", lr = 0.003 }
@@ -64,12 +64,16 @@ def results(out: Path) -> dict:
             run.pop("seconds")
             for epoch in run["history"]:
                 epoch.pop("seconds")
-    arrays = {}
+    arrays, epochs = {}, {}
     for path in sorted(out.glob("runs/*/seed-*.npz")):
         with np.load(path) as bundle:
             arrays[path.relative_to(out).as_posix()] = {name: bundle[name].tobytes() for name in bundle.files}
+        # Every field of every epoch as stored (`results` shows some): max_norm_peak, weight_norm, ...
+        stored = json.loads(path.with_suffix(".json").read_text())
+        epochs[path.relative_to(out).as_posix()] = [{k: v for k, v in e.items() if k != "seconds"}
+                                                    for e in stored["history"]]
     assert all("weight_sketches" in a for a in arrays.values())
-    return {"variants": variants, "arrays": arrays}
+    return {"variants": variants, "arrays": arrays, "epochs": epochs}
 
 
 def finish(study: Path, out: Path, *options: str, env: dict | None = None) -> subprocess.CompletedProcess:

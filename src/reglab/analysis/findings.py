@@ -601,9 +601,9 @@ def _pair_over_training(analysis: Analysis, name: str, numbers: dict[str, Any]) 
                 "distance_epochs": epochs, "sketch_buckets": analysis.sketch_buckets,
                 "sketch_error_percent": error}
     how_en = (f"mean over seeds, estimated at each epoch's end from {analysis.sketch_buckets}-bucket sketches of "
-              f"the weights, each within about ±{error}% of the exact distance")
+              f"the weights: a seed's value is typically within ±{error}% of the exact distance")
     how_ja = (f"シードの平均。各エポックの終わりに重みの {analysis.sketch_buckets} バケットのスケッチから推定した値で、"
-              f"正確な距離との差は約 ±{error}% 以内")
+              f"1 シードの値と正確な距離との差は通常 ±{error}% 以内")
     if peak < D.SAME_RUN:
         return (f" Over training the distance stayed at most {_percent(peak)} in every one of the {epochs} epochs "
                 f"({how_en}).",

@@ -250,12 +250,13 @@ STRINGS: dict[str, tuple[str, str]] = {
         "their range. A decoupled-decay variant is paired with its L2 baseline. With plain SGD an L2 penalty λ and "
         "decoupled decay 2λ are one update, so that pair stays on zero; with Adam they are different regularizers "
         "and the pair parts. Estimated from {buckets}-bucket count sketches of the weights stored at each epoch: "
-        "each value is within about ±{error}% of the exact distance (two standard deviations; docs/report.md).",
+        "a seed's value is typically within ±{error}% of the exact distance (two standard deviations, so about 19 "
+        "values in 20; docs/report.md).",
         "各組の 2 つの実行（同じシード、同じ初期重みとミニバッチ）の隠れ層の重みの距離を、各エポックの終わりに基準の重みの"
         "ノルムに対する % で示します。線はシードの平均、帯はその範囲です。分離型の重み減衰のバリアントを、その基準（L2正則化）と"
         "組にしています。素の SGD では L2正則化 λ と分離型の重み減衰 2λ は同じ更新なので距離はゼロのままです。Adam では別の"
-        "正則化なので離れていきます。各エポックに保存した重みの {buckets} バケットのカウントスケッチからの推定で、正確な距離との"
-        "差は約 ±{error}% 以内です（標準偏差の 2 倍。docs/report.md）。"),
+        "正則化なので離れていきます。各エポックに保存した重みの {buckets} バケットのカウントスケッチからの推定で、1 シードの値と"
+        "正確な距離との差は通常 ±{error}% 以内です（標準偏差の 2 倍で、およそ 20 個中 19 個。docs/report.md）。"),
     "fig_pair_distance": ("distance between the pair's weights (% of norm)", "組の重みの距離（ノルムに対する %）"),
     "fig_pair_distance_title": ("Distance between the pair's weights over training", "訓練中の組の重みの距離"),
     "fig_pair_label": ("{variant} vs {baseline} (last epoch: {last})", "{variant} と {baseline}（最後のエポック: {last}）"),
