@@ -97,7 +97,7 @@ def test_max_norm_said_from_the_peaks_recorded_per_epoch(tmp_path):
     assert "一度も働きませんでした" in idle[0].ja and "78.0%" in idle[0].ja
     acted = kinds(found, "max_norm_acted")
     assert [f.variant for f in acted] == ["acts"] and acted[0].numbers["first_epoch"] == 4
-    assert "acted in all 2 seeds, first at epoch 4" in acted[0].en and "エポック 4" in acted[0].ja
+    assert "acted in all 2 seeds, first at epoch 4" in acted[0].en and "2 シードすべてで働き、最初に働いたのはエポック 4 でした" in acted[0].ja
     assert D.max_norm_use(analysis.variant("acts").max_norm_peaks).largest == pytest.approx(0.7 + 0.1 * (EPOCHS - 1))
     assert D.max_norm_use({}) is None and analysis.variant("basic").max_norm_peaks == {}
 

@@ -505,14 +505,15 @@ def _max_norm(v: VariantAnalysis) -> list[Finding]:
     when_ja = f"エポック {first}" if first == last else f"エポック {first}〜{last}"
     seeds_part = ("in its one seed" if use.runs == 1 else
                   f"in all {use.runs} seeds" if use.acted == use.runs else f"in {use.acted} of {use.runs} seeds")
-    seeds_ja = "1 シードで" if use.runs == 1 else f"{use.runs} シード中 {use.acted} で"
+    seeds_ja = ("1 シードで" if use.runs == 1 else
+                f"{use.runs} シードすべてで" if use.acted == use.runs else f"{use.runs} シード中 {use.acted} シードで")
     return [Finding(
         "max_norm_acted", v.name,
-        f"{v.name}: the max-norm constraint acted {seeds_part}, first at {when}: from then on the optimizer "
-        f"pushed some hidden unit's incoming weights past the limit {limit:g} (up to {reached:.1f}% of it before "
-        "projection) and each step projected them back.",
-        f"{v.name}: 最大ノルム制約は{seeds_ja}働き、最初に働いたのは{when_ja}でした。それ以降、最適化で隠れユニットの入力側の"
-        f"重みのノルムが上限 {limit:g} を超え（射影の前で最大 {reached:.1f}%）、各ステップで上限まで射影されました。",
+        f"{v.name}: the max-norm constraint acted {seeds_part}, first at {when}: whenever a step took a hidden "
+        f"unit's incoming weights past the limit {limit:g} it scaled them back (the largest norm before projection "
+        f"was {reached:.1f}% of the limit).",
+        f"{v.name}: 最大ノルム制約は {seeds_ja}働き、最初に働いたのは{when_ja} でした。ステップで隠れユニットの入力側の重みの"
+        f"ノルムが上限 {limit:g} を超えるたびに上限まで縮めました（射影の前のノルムは最大で上限の {reached:.1f}%）。",
         numbers)]
 
 
