@@ -583,7 +583,9 @@ def pair_distance(analysis: Analysis, lang: str) -> Figure | None:
         label = t(lang, "fig_pair_label", variant=short(name, 20), baseline=short(analysis.variant(name).baseline, 20),
                   last=f"{last * 100:.2g}%")
         ax.fill_between(epochs, band.low * 100, band.high * 100, color=colour[name], alpha=0.18, lw=0)
-        ax.plot(epochs, band.mean * 100, marker="o", ms=3, lw=1.8, color=colour[name], label=label)
+        # Not clipped: a pair that stays at float rounding lies on the axis, and must still show.
+        ax.plot(epochs, band.mean * 100, marker="o", ms=3, lw=1.8, color=colour[name], label=label, clip_on=False,
+                zorder=3)
     ax.set_ylim(bottom=0)
     ax.set_xlabel(t(lang, "fig_epoch"))
     ax.set_ylabel(t(lang, "fig_pair_distance"))
