@@ -1,7 +1,7 @@
 """Compare reglab's CNN runs with the Keras reference (docs/keras-parity.md, "The CNN").
 
 Reads the Keras side's JSON (benchmarks/keras_cnn_reference.py, one or more files) and a reglab
-run directory (`reglab run benchmarks/cnn-parity.toml ...`), prints per model the test accuracy
+run directory or more (`reglab run benchmarks/cnn-parity.toml ...`), prints per model the test accuracy
 of both sides over their seeds (mean ± sample standard deviation) with Welch's t-test, and the
 final-epoch training and validation loss, and writes every per-seed number to one JSON file:
 
@@ -35,12 +35,13 @@ def keras_runs(paths: list[Path]) -> dict[str, list[dict]]:
     return runs
 
 
-def reglab_runs(run_dir: Path) -> dict[str, list[dict]]:
+def reglab_runs(run_dirs: list[Path]) -> dict[str, list[dict]]:
     reglab = Path(sys.executable).with_name("reglab")
-    results = json.loads(subprocess.run([str(reglab), "results", str(run_dir), "--format", "json"],
-                                        check=True, capture_output=True, text=True).stdout)
+    variants = [variant for run_dir in run_dirs for variant in json.loads(subprocess.run(
+        [str(reglab), "results", str(run_dir), "--format", "json"], check=True, capture_output=True, text=True,
+    ).stdout)["variants"]]
     runs: dict[str, list[dict]] = {}
-    for variant in results["variants"]:
+    for variant in variants:
         for run in variant["runs"]:
             if run["status"] != "completed":
                 continue
@@ -60,25 +61,28 @@ def summary(values: list[float]) -> tuple[float, float]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--keras", type=Path, nargs="+", required=True, help="keras_cnn_reference.py's JSON files")
-    p.add_argument("--reglab", type=Path, required=True, help="the reglab run directory")
+    p.add_argument("--reglab", type=Path, nargs="+", required=True, help="the reglab run directories")
     p.add_argument("--out", type=Path, help="write both sides' per-seed numbers and the comparison here")
     args = p.parse_args()
     keras, reglab = keras_runs(args.keras), reglab_runs(args.reglab)
     rows = []
-    print("| model | Keras seeds | Keras | reglab seeds | reglab | difference | Welch p |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for model in [m for m in keras if m in reglab]:
+    print("| Keras model | Keras seeds | Keras | reglab variant | reglab seeds | reglab | difference | Welch p |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    # Keras's `*_warp` models (the augmentation in one warp, as reglab draws it) are compared with
+    # reglab's model of the name without the suffix.
+    pairs = [(model, model.removesuffix("_warp")) for model in keras if model.removesuffix("_warp") in reglab]
+    for model, ours in pairs:
         k = [r["test_accuracy"] * 100 for r in keras[model]]
-        g = [r["test_accuracy"] * 100 for r in reglab[model]]
+        g = [r["test_accuracy"] * 100 for r in reglab[ours]]
         (km, ks), (gm, gs) = summary(k), summary(g)
         p_value = float(stats.ttest_ind(g, k, equal_var=False).pvalue) if min(len(k), len(g)) > 1 else float("nan")
-        rows.append({"model": model, "keras": {"n": len(k), "mean": km, "sd": ks},
+        rows.append({"model": model, "reglab_model": ours, "keras": {"n": len(k), "mean": km, "sd": ks},
                      "reglab": {"n": len(g), "mean": gm, "sd": gs}, "difference": gm - km, "welch_p": p_value,
                      "keras_final_train_loss": statistics.mean(r["train_loss"] for r in keras[model]),
-                     "reglab_final_train_loss": statistics.mean(r["train_loss"] for r in reglab[model]),
+                     "reglab_final_train_loss": statistics.mean(r["train_loss"] for r in reglab[ours]),
                      "keras_final_val_loss": statistics.mean(r["val_loss"] for r in keras[model]),
-                     "reglab_final_val_loss": statistics.mean(r["val_loss"] for r in reglab[model])})
-        print(f"| {model} | {len(k)} | {km:.2f} ± {ks:.2f} | {len(g)} | {gm:.2f} ± {gs:.2f} | {gm - km:+.2f} "
+                     "reglab_final_val_loss": statistics.mean(r["val_loss"] for r in reglab[ours])})
+        print(f"| {model} | {len(k)} | {km:.2f} ± {ks:.2f} | {ours} | {len(g)} | {gm:.2f} ± {gs:.2f} | {gm - km:+.2f} "
               f"| {p_value:.2g} |")
     print()
     print("final-epoch loss, mean over seeds (Keras / reglab): " + "; ".join(
@@ -87,7 +91,7 @@ def main() -> int:
     if args.out:
         args.out.write_text(json.dumps({"comparison": rows, "keras": keras, "reglab": reglab,
                                         "keras_files": [str(path) for path in args.keras],
-                                        "reglab_run_dir": str(args.reglab)}, indent=1) + "\n")
+                                        "reglab_run_dirs": [str(path) for path in args.reglab]}, indent=1) + "\n")
     return 0
 
 
