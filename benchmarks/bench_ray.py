@@ -27,6 +27,9 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # The Ray instance this script starts is its own, on this machine: without this, Ray 2.60 writes
 # an authentication token into ~/.ray, and every cluster started on the machine later requires it.
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+# Ray's single-machine mode: the instance's servers listen on 127.0.0.1, not on every interface
+# (docs/cluster.md, "Which addresses the cluster listens on").
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
 def study(units: int, epochs: int):

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 STUDY = """
@@ -34,6 +35,7 @@ name = "regularised"
 dropout = 0.3
 l2 = 0.0005
 augmentation = { shift = 0.1, noise = 0.02 }
+max_norm = 1.4  # acts from about the middle of the run: resumes cross its first epoch
 [[variants]]
 name = "stopping"
 optimizer = { name = "adam", lr = 0.003 }
@@ -51,8 +53,9 @@ def run_args(study: Path, out: Path) -> list[str]:
     return ["run", str(study), "--out", str(out), "--checkpoint-seconds", "0", "--no-report", "--offline"]
 
 
-def results(out: Path) -> list[dict]:
-    """Every number of every run, without wall-clock times (which differ between any two runs)."""
+def results(out: Path) -> dict:
+    """Every number of every run, without wall-clock times (which differ between any two runs),
+    and every run's arrays: its test predictions, final weights and per-epoch weight sketches."""
     done = subprocess.run([sys.executable, "-m", "reglab", "results", str(out), "--format", "json"],
                           capture_output=True, text=True, check=True)
     variants = json.loads(done.stdout)["variants"]
@@ -61,7 +64,16 @@ def results(out: Path) -> list[dict]:
             run.pop("seconds")
             for epoch in run["history"]:
                 epoch.pop("seconds")
-    return variants
+    arrays, epochs = {}, {}
+    for path in sorted(out.glob("runs/*/seed-*.npz")):
+        with np.load(path) as bundle:
+            arrays[path.relative_to(out).as_posix()] = {name: bundle[name].tobytes() for name in bundle.files}
+        # Every field of every epoch as stored (`results` shows some): max_norm_peak, weight_norm, ...
+        stored = json.loads(path.with_suffix(".json").read_text())
+        epochs[path.relative_to(out).as_posix()] = [{k: v for k, v in e.items() if k != "seconds"}
+                                                    for e in stored["history"]]
+    assert all("weight_sketches" in a for a in arrays.values())
+    return {"variants": variants, "arrays": arrays, "epochs": epochs}
 
 
 def finish(study: Path, out: Path, *options: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -78,7 +90,7 @@ def study(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(study, tmp_path_factory) -> list[dict]:
+def uninterrupted(study, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("clean") / "run"
     done = finish(study, out)
     assert done.returncode == 0, done.stderr
@@ -90,20 +102,28 @@ def progress(out: Path) -> int:
     return len(list(out.glob("runs/*/seed-*.json"))) + len(list(out.glob("runs/*/seed-*.ckpt")))
 
 
-def test_sigkill_at_random_points_then_rerun_gives_identical_results(study, uninterrupted, tmp_path, fault_log):
-    out, rng, kills = tmp_path / "run", random.Random(7), 0
-    for _ in range(6):
-        process = reglab(*run_args(study, out))
+def kill_at_random_moments(args: list[str], out: Path, rng: random.Random, tries: int, longest: float) -> int:
+    """Runs `reglab ARGS` up to `tries` times, each killed (SIGKILL) at a random moment up to `longest`
+    seconds after it has written something; the number of kills (fewer when a run finished first)."""
+    kills = 0
+    for _ in range(tries):
+        process = reglab(*args)
         # Wait until training has written something, then kill at a random moment after.
         deadline = time.monotonic() + 60
         while progress(out) == 0 and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 1.5))
+        time.sleep(rng.uniform(0.0, longest))
         if process.poll() is not None:
             break
         process.send_signal(signal.SIGKILL)
         process.wait()
         kills += 1
+    return kills
+
+
+def test_sigkill_at_random_points_then_rerun_gives_identical_results(study, uninterrupted, tmp_path, fault_log):
+    out = tmp_path / "run"
+    kills = kill_at_random_moments(run_args(study, out), out, random.Random(7), tries=6, longest=1.5)
     done = finish(study, out)
     assert done.returncode == 0, done.stderr
     assert results(out) == uninterrupted

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_resume import progress, reglab, results
+import test_resume as resume_tests
+from test_resume import kill_at_random_moments, reglab, results, run_args
 
 STUDY = """
 name = "sweepable"
@@ -31,14 +32,8 @@ name = "plain"
 SWEEP = ["--sweep", "l2=1e-4:1e-1:log:3", "--sweep", "dropout.rate=0,0.4"]
 
 
-def command(study: Path, out: Path) -> list[str]:
-    return ["run", str(study), *SWEEP, "--out", str(out), "--checkpoint-seconds", "0", "--no-report", "--offline"]
-
-
 def finish(study: Path, out: Path) -> subprocess.CompletedProcess:
-    process = reglab(*command(study, out))
-    stdout, stderr = process.communicate(timeout=600)
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    return resume_tests.finish(study, out, *SWEEP)
 
 
 @pytest.fixture(scope="module")
@@ -63,18 +58,8 @@ def uninterrupted(study, tmp_path_factory) -> list[dict]:
 
 def test_a_sweep_killed_at_random_points_then_rerun_gives_identical_results(study, uninterrupted, tmp_path,
                                                                             fault_log):
-    out, rng, kills = tmp_path / "run", random.Random(3), 0
-    for _ in range(3):
-        process = reglab(*command(study, out))
-        deadline = time.monotonic() + 60
-        while progress(out) == 0 and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 1.0))
-        if process.poll() is not None:
-            break
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        kills += 1
+    out = tmp_path / "run"
+    kills = kill_at_random_moments([*run_args(study, out), *SWEEP], out, random.Random(3), tries=3, longest=1.0)
     done = finish(study, out)
     assert done.returncode == 0, done.stderr
     assert results(out) == uninterrupted
@@ -85,7 +70,7 @@ def test_a_sweep_killed_at_random_points_then_rerun_gives_identical_results(stud
 def test_a_sweep_interrupted_with_ctrl_c_resumes_to_identical_results(study, uninterrupted, tmp_path, fault_log):
     out = tmp_path / "run"
     started = time.time()
-    process = reglab(*command(study, out))
+    process = reglab(*run_args(study, out), *SWEEP)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(p.stat().st_mtime > started for p in out.glob("runs/*/*.ckpt")):
         time.sleep(0.05)

@@ -8,8 +8,8 @@ smaller than a run.
 
 What crosses the network: the study's data once (ray.put: each node fetches it once), a unit's
 description and, on a retry, its last checkpoint, to the worker; its events back to the driver
-as the task yields them (started on which node, each epoch's record, each checkpoint as bytes,
-the finished runs' records and arrays). The driver (this process) writes the run store exactly
+as the task yields them (started on which node, each epoch's record with the checkpoint saved at
+its end if one was, as bytes; the finished runs' records and arrays). The driver (this process) writes the run store exactly
 as the local executor does, so workers need no shared file system and the run directory is the
 same whichever backend trained it.
 
@@ -21,6 +21,7 @@ task retries are off: they would start the unit over without the checkpoint.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -62,27 +63,49 @@ def _unreachable(address: str, error: BaseException) -> str:
     )
 
 
-def _check_reachable(address: str) -> None:
-    resolved = address
-    if address == "auto":  # RAY_ADDRESS, or the cluster `ray start` last started on this machine
-        try:
-            from ray._private.services import canonicalize_bootstrap_address
-        except ImportError:  # a later Ray: let ray.init find it
-            return
-        try:
-            resolved = canonicalize_bootstrap_address("auto")
-        except (ConnectionError, ValueError) as error:
-            raise ReglabError(_unreachable(address, error)) from None
-        if resolved is None:
-            raise ReglabError(_unreachable(address, ConnectionError("no running cluster was found.")))
-    host, _, port = resolved.rpartition(":")
-    if not host or not port.isdigit():
-        raise ReglabError(f"--address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379) or auto.")
+def _loopback_only(address: str, resolved: str) -> str:
+    return (f"--backend ray: the cluster at {address} answers on this machine's loopback only, but Ray "
+            f"connects to {resolved}: it replaces a loopback address by the machine's own, except in its "
+            "single-machine mode, which the cluster was started in. Fix: export "
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 in this shell too (as where `ray start` ran), then run "
+            "again; see docs/cluster.md.")
+
+
+def _no_answer(address: str) -> str | None:
+    """Why nothing answers at HOST:PORT ("Connection refused"), or None when something does."""
+    host, _, port = address.rpartition(":")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
     except OSError as error:
-        answer = ConnectionError(f"nothing answers at {resolved} ({error.strerror or error}).")
-        raise ReglabError(_unreachable(address, answer)) from None
+        return str(error.strerror or error)
+    return None
+
+
+def _check_reachable(address: str) -> None:
+    """Fails at once, with the fix, where ray.init would wait for ever: nothing answers where Ray
+    will connect."""
+    if address != "auto":
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ReglabError(f"--address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379) or auto.")
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+    except ImportError:  # a later Ray: let ray.init find it
+        return
+    try:
+        # Where ray.init connects: for "auto", RAY_ADDRESS or the cluster `ray start` last started on
+        # this machine; a loopback host becomes this machine's address (see _loopback_only).
+        resolved = canonicalize_bootstrap_address(address)
+    except (ConnectionError, ValueError) as error:
+        raise ReglabError(_unreachable(address, error)) from None
+    if resolved is None:
+        raise ReglabError(_unreachable(address, ConnectionError("no running cluster was found.")))
+    why = _no_answer(resolved)
+    if why is None:
+        return
+    if resolved != address and address != "auto" and _no_answer(address) is None:
+        raise ReglabError(_loopback_only(address, resolved))
+    raise ReglabError(_unreachable(address, ConnectionError(f"nothing answers at {resolved} ({why}).")))
 
 
 def import_ray() -> Any:
@@ -158,11 +181,7 @@ class RayExecutor:
 
         def submit(unit: Unit, attempt: int) -> None:
             checkpoint = unit_checkpointer(unit, driver.store, driver.checkpoint_seconds, threading.Event())
-            # SPREAD: units go to every node, not first to fill the driver's (Ray's default prefers it).
-            resources = {"num_cpus": threads, "max_retries": 0, "scheduling_strategy": "SPREAD"}
-            if gpu_bytes:
-                resources["num_gpus"] = gpu_share(unit, data, gpu_bytes)
-            generator = task.options(**resources).remote(
+            generator = task.options(**task_options(unit, data, threads, gpu_bytes)).remote(
                 unit, data_ref, str(self._device), threads, driver.checkpoint_seconds,
                 checkpoint.read_bytes() if checkpoint is not None else None)
             flying[generator] = _Attempt(unit, attempt, checkpoint)
@@ -197,9 +216,10 @@ class RayExecutor:
                         driver.unit_started(attempt.unit)
                         show_nodes()
                     elif kind == "epoch":
-                        driver.epoch_finished(attempt.unit, *payload)
-                    elif kind == "checkpoint":
-                        attempt.checkpoint.write_bytes(payload[0])
+                        position, record, checkpoint = payload
+                        if checkpoint is not None:  # first: a retry starts from it
+                            attempt.checkpoint.write_bytes(checkpoint)
+                        driver.epoch_finished(attempt.unit, position, record)
                     elif kind == "finished":
                         del flying[generator]
                         driver.unit_finished(attempt.unit, payload[0])
@@ -212,14 +232,24 @@ class RayExecutor:
     def _retry(self, attempt: _Attempt, why: str, driver: StudyDriver, submit) -> None:
         names = ", ".join(f"{variant.name} seed {seed}" for _, variant, seed in attempt.unit.members[:3])
         if attempt.attempt >= self.max_attempts:
-            raise ReglabError(f"a unit of work ({names}) failed {attempt.attempt} times on the Ray cluster, last "
-                              f"because of {why}. Its last checkpoint is kept. Fix: check the cluster's "
-                              "nodes (`ray status`, their memory and logs), then `reglab resume RUN_DIR "
-                              "--backend ray`.")
+            raise UnitLost(names, attempt.attempt, why, driver.store.root, self.address)
         restart = "from its last checkpoint" if attempt.checkpoint and attempt.checkpoint.path.is_file() else "from its start"
         driver.observer.notice(f"{names}: {why}; training it again {restart} (try {attempt.attempt + 1} "
                                f"of {self.max_attempts})")
         submit(attempt.unit, attempt.attempt + 1)
+
+
+class UnitLost(ReglabError):
+    """A unit whose tries all ended with its worker or node: the cluster's problem, not the study's."""
+
+    exit_code = 1
+
+    def __init__(self, names: str, tries: int, why: str, run_dir: Path, address: str):
+        where = "" if address == "auto" else f" --address {address}"
+        super().__init__(f"a unit of work ({names}) was lost {tries} time{'s' if tries != 1 else ''} on the Ray "
+                         f"cluster, last by {why}; its last checkpoint and the finished runs are kept in {run_dir}. "
+                         f"Fix: check the cluster's nodes (`ray status`, their memory and logs), then resume "
+                         f"with: reglab resume {run_dir} --backend ray{where}")
 
 
 @dataclass
@@ -232,7 +262,7 @@ class _Attempt:
 
 def _retryable(ray) -> tuple[type[BaseException], ...]:
     """Ray's errors for work lost with its process or machine, not raised by the unit's own code."""
-    errors = ray.exceptions
+    errors = ray.exceptions  # ObjectLostError covers OwnerDiedError and a lost object's other endings
     return (errors.WorkerCrashedError, errors.NodeDiedError, errors.ObjectLostError, errors.OutOfMemoryError,
             errors.RaySystemError)
 
@@ -295,10 +325,19 @@ def _train_unit_task(unit: Unit, data: DeviceData, device: str, threads: int, ch
             events.put(("error", error))
 
     threading.Thread(target=work, name="reglab-unit", daemon=True).start()
+    # Both engines save a checkpoint just before they report the epoch it ends: the two leave as
+    # one event. Sent apart, a node lost between them left the driver a checkpoint of an epoch it
+    # was never told of, and the retry, starting after it, never told it either.
+    checkpoint = None
     while True:
         event = events.get()
         if event[0] == "error":
             raise event[1]
+        if event[0] == "checkpoint":
+            checkpoint = event[1]
+            continue
+        if event[0] == "epoch":
+            event, checkpoint = (*event, checkpoint), None
         yield event
         if event[0] == "finished":
             return
@@ -311,20 +350,49 @@ def _gpu_memory() -> int:
 # ---------------------------------------------------------------------- GPUs
 
 
+def task_options(unit: Unit, data: DeviceData, threads: int, gpu_bytes: int) -> dict[str, Any]:
+    """What a unit's Ray task asks for: `threads` CPUs, and with GPUs of `gpu_bytes` each
+    (0: none) its gpu_share of one. Ray's own retries are off (the driver retries a lost unit from
+    its checkpoint); SPREAD sends units to every node, not first to fill the driver's (Ray's
+    default prefers it)."""
+    options: dict[str, Any] = {"num_cpus": threads, "max_retries": 0, "scheduling_strategy": "SPREAD"}
+    if gpu_bytes:
+        options["num_gpus"] = gpu_share(unit, data, gpu_bytes)
+    return options
+
+
 def gpu_share(unit: Unit, data: DeviceData, gpu_bytes: int) -> float:
-    """The fraction of one GPU a unit asks Ray for, from its size: its copy of the data (measured),
-    and per run its parameters four times (weights, gradients, an optimizer's two moments) and a
-    batch's activations forward and backward, twice over for the allocator's slack, plus the
-    500 MB a CUDA context takes. Rounded up to sixteenths, at most one GPU."""
+    """The fraction of one GPU a unit asks Ray for, from its size: its copy of the data, and per
+    run its parameters four times (weights, gradients, an optimizer's two moments) and a batch's
+    inputs and layer outputs three times (forward, their gradients, the kernels' workspace), twice
+    over for the allocator's slack, plus the 500 MB a CUDA context takes. Sizes are measured: the
+    data's tensors, and each architecture's model built on the CPU (model_size). Rounded up to
+    sixteenths, at most one GPU."""
     data_bytes = sum(t.numel() * t.element_size() for t in (getattr(data, f.name) for f in fields(data))
                      if isinstance(t, torch.Tensor))
     run_bytes = 0
     for _, variant, _ in unit.members:
-        widths = (data.input_dim, *variant.hidden, data.classes)
-        parameters = sum(a * b + b for a, b in zip(widths, widths[1:]))
-        run_bytes += 4 * (4 * parameters + 3 * variant.batch_size * sum(widths))
+        parameters, outputs = model_size(variant, tuple(data.image_shape), data.classes)
+        run_bytes += 4 * (4 * parameters + 3 * variant.batch_size * (data.input_dim + outputs))
     needed = data_bytes + 2 * run_bytes + 500 * 2**20
     return min(1.0, max(GPU_SHARE_STEP, math.ceil(needed / gpu_bytes / GPU_SHARE_STEP) * GPU_SHARE_STEP))
+
+
+@functools.lru_cache(maxsize=1024)
+def model_size(variant, image_shape: tuple[int, int], classes: int) -> tuple[int, int]:
+    """(parameters, values every layer outputs for one example) of a run of `variant`: its model
+    built on the CPU and one example passed through it (milliseconds; once per variant, whatever
+    its seeds). Any architecture, the CNN's feature maps included."""
+    model = variant.architecture.build(variant, image_shape, classes, torch.Generator().manual_seed(0))
+    outputs = []
+    hooks = [module.register_forward_hook(lambda module, inputs, output: outputs.append(output.numel()))
+             for module in model.modules() if next(module.children(), None) is None]
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, image_shape[0] * image_shape[1]))
+    for hook in hooks:
+        hook.remove()
+    return sum(p.numel() for p in model.parameters()), sum(outputs)
 
 
 def split_for_gpus(units: list[Unit], gpus: int) -> list[Unit]:

@@ -153,12 +153,19 @@ class StudyDriver:
     def __init__(self, store, observer, checkpoint_seconds: float | None):
         self.store, self.observer = store, observer
         self.checkpoint_seconds = checkpoint_seconds
+        self.epochs_reported: dict[tuple[int, int], int] = {}  # (variant index, seed) -> epochs told so far
 
     def unit_started(self, unit: Unit) -> None:
         self.observer.runs_started([(variant, seed) for _, variant, seed in unit.members])
 
     def epoch_finished(self, unit: Unit, position: int, record: EpochRecord) -> None:
         index, variant, seed = unit.members[position]
+        # A unit trained again (a cluster's lost worker, from its last checkpoint or its start; a
+        # GPU stack split after running out of memory) reports epochs it had reported: they are
+        # the same epochs (training is deterministic), told once, so that progress counts each once.
+        if record.epoch < self.epochs_reported.get((index, seed), 0):
+            return
+        self.epochs_reported[(index, seed)] = record.epoch + 1
         self.store.save_progress(index, variant.name, seed, record)  # what the live page shows (reglab.live)
         self.observer.epoch_finished(variant, record)
 
