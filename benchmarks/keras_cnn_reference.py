@@ -20,6 +20,8 @@ kh·kw·channels), zero bias, Adam epsilon 1e-7, BatchNormalization momentum 0.9
     cnn_aug     RandomTranslation 0.1, RandomRotation ±10°, RandomZoom ±10% in front of the network
                 (active only while training), zeros outside the image as reglab's augmentation
     cnn_bn_aug  both
+    cnn_aug_warp, cnn_bn_aug_warp   the augmentation as one warp per image, as reglab draws it
+                (RandomWarp below), instead of Keras's three layers (not run by default)
 
 Data as keras_reference.py and reglab's study: pixels / 255, train on x_train[:10000], validate
 on x_train[10000:12000], test on all 10,000 test images.
@@ -41,9 +43,44 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from keras_reference import load_fashion_mnist  # noqa: E402
 
 
-def create_cnn(batch_norm: bool, augmentation: bool) -> keras.Model:
+class RandomWarp(layers.Layer):
+    """reglab's augmentation (techniques/augmentation.py) as one Keras layer: per image, one affine
+    warp drawn uniformly (shift ± `shift` of the size, rotation ± `rotation` degrees, scale
+    1 ± `scale`, about the image centre), one bilinear resampling, zeros outside. Keras's own
+    layers (RandomTranslation, RandomRotation, RandomZoom) resample three times in a row."""
+
+    def __init__(self, shift: float, rotation: float, scale: float, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.shift, self.rotation, self.scale = shift, rotation, scale
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=False):
+        if not training:
+            return images
+        ops = keras.ops
+        height, width = images.shape[1], images.shape[2]
+        u = keras.random.uniform((ops.shape(images)[0], 4), -1.0, 1.0, seed=self.seed_generator)
+        angle = u[:, 2] * (self.rotation * np.pi / 180)
+        factor = 1.0 + u[:, 3] * self.scale
+        tx, ty = u[:, 0] * (self.shift * width), u[:, 1] * (self.shift * height)
+        # affine_transform maps each output pixel (x, y) to the input point it samples:
+        # in = M·out + offset, M the inverse of factor·rotation, about the centre (cx, cy).
+        a0, a1 = ops.cos(angle) / factor, -ops.sin(angle) / factor
+        b0, b1 = ops.sin(angle) / factor, ops.cos(angle) / factor
+        cx, cy = (width - 1) / 2, (height - 1) / 2
+        a2 = cx - (a0 * (cx + tx) + a1 * (cy + ty))
+        b2 = cy - (b0 * (cx + tx) + b1 * (cy + ty))
+        zeros = ops.zeros_like(a0)
+        transform = ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+        return ops.image.affine_transform(images, transform, interpolation="bilinear", fill_mode="constant",
+                                          fill_value=0, data_format="channels_last")
+
+
+def create_cnn(batch_norm: bool, augmentation: bool, one_warp: bool = False) -> keras.Model:
     stack = [keras.Input(shape=(28, 28, 1))]
-    if augmentation:
+    if augmentation and one_warp:
+        stack.append(RandomWarp(shift=0.1, rotation=10.0, scale=0.1))
+    elif augmentation:
         # reglab draws one affine warp per image (shift as a fraction of the size, rotation in
         # degrees, scale 1 ± 0.1) with zeros outside; Keras applies three layers in turn.
         stack += [layers.RandomTranslation(0.1, 0.1, fill_mode="constant"),
@@ -65,6 +102,10 @@ MODELS = {
     "cnn_aug": dict(batch_norm=False, augmentation=True),
     "cnn_bn": dict(batch_norm=True, augmentation=False),
     "cnn_bn_aug": dict(batch_norm=True, augmentation=True),
+    # The augmentation as reglab draws it, in one warp (RandomWarp): tells the augmentation
+    # layers' own effect apart from the rest of the network.
+    "cnn_aug_warp": dict(batch_norm=False, augmentation=True, one_warp=True),
+    "cnn_bn_aug_warp": dict(batch_norm=True, augmentation=True, one_warp=True),
 }
 
 
@@ -72,7 +113,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data", default="../shared/data/fashion-mnist")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--models", nargs="+", default=["cnn", "cnn_aug", "cnn_bn", "cnn_bn_aug"], choices=list(MODELS))
     p.add_argument("--epochs", type=int, default=15, help="the study's 15 by default")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threads", type=int, default=1, help="TensorFlow's intra- and inter-op threads")

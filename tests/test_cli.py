@@ -120,6 +120,21 @@ def test_studies_and_help_list_things():
     assert done.returncode == 0 and "--seeds" in done.stdout and "--data-dir" in done.stdout
 
 
+def test_every_help_fits_80_columns(monkeypatch):
+    # argparse wraps what it formats, but not the examples it prints as written: a command in an
+    # example once ran to 98 columns.
+    import argparse
+
+    from reglab import cli
+
+    monkeypatch.setenv("COLUMNS", "80")
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in [("reglab", parser), *commands.choices.items()]:
+        long = [line for line in sub.format_help().splitlines() if len(line) > 80]
+        assert not long, (name, long)
+
+
 def test_names_with_brackets_print_as_written(tmp_path):
     # Rich would read "[bold]" as markup; a user's names must print as they wrote them.
     study = tmp_path / "brackets.toml"

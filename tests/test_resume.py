@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 STUDY = """
@@ -34,6 +35,7 @@ name = "regularised"
 dropout = 0.3
 l2 = 0.0005
 augmentation = { shift = 0.1, noise = 0.02 }
+max_norm = 1.4  # acts from about the middle of the run: resumes cross its first epoch
 [[variants]]
 name = "stopping"
 optimizer = { name = "adam", lr = 0.003 }
@@ -51,8 +53,9 @@ def run_args(study: Path, out: Path) -> list[str]:
     return ["run", str(study), "--out", str(out), "--checkpoint-seconds", "0", "--no-report", "--offline"]
 
 
-def results(out: Path) -> list[dict]:
-    """Every number of every run, without wall-clock times (which differ between any two runs)."""
+def results(out: Path) -> dict:
+    """Every number of every run, without wall-clock times (which differ between any two runs),
+    and every run's arrays: its test predictions, final weights and per-epoch weight sketches."""
     done = subprocess.run([sys.executable, "-m", "reglab", "results", str(out), "--format", "json"],
                           capture_output=True, text=True, check=True)
     variants = json.loads(done.stdout)["variants"]
@@ -61,7 +64,16 @@ def results(out: Path) -> list[dict]:
             run.pop("seconds")
             for epoch in run["history"]:
                 epoch.pop("seconds")
-    return variants
+    arrays, epochs = {}, {}
+    for path in sorted(out.glob("runs/*/seed-*.npz")):
+        with np.load(path) as bundle:
+            arrays[path.relative_to(out).as_posix()] = {name: bundle[name].tobytes() for name in bundle.files}
+        # Every field of every epoch as stored (`results` shows some): max_norm_peak, weight_norm, ...
+        stored = json.loads(path.with_suffix(".json").read_text())
+        epochs[path.relative_to(out).as_posix()] = [{k: v for k, v in e.items() if k != "seconds"}
+                                                    for e in stored["history"]]
+    assert all("weight_sketches" in a for a in arrays.values())
+    return {"variants": variants, "arrays": arrays, "epochs": epochs}
 
 
 def finish(study: Path, out: Path, *options: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -78,7 +90,7 @@ def study(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(study, tmp_path_factory) -> list[dict]:
+def uninterrupted(study, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("clean") / "run"
     done = finish(study, out)
     assert done.returncode == 0, done.stderr

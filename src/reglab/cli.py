@@ -28,19 +28,22 @@ out = Console()
 err = Console(stderr=True)
 
 EPILOG = """examples:
-  reglab run                              the tutorial's ten models on the default dataset
-  reglab run tutorial --seeds 5           five seeds of each, for intervals
-  reglab run my-study.toml --device cuda  your own study (TOML), on the GPU
+  reglab run                          the tutorial's ten models, default dataset
+  reglab run tutorial --seeds 5       five seeds of each, for intervals
+  reglab run my-study.toml --device cuda
+                                      your own study (TOML), on the GPU
+  reglab run l2-strength              which L2 strength? a sweep, chosen on
+                                      validation data
   reglab results runs/tutorial-20261122-101500 --format json
-  reglab data fetch mnist                 download MNIST once into the cache
+  reglab data fetch mnist             download MNIST once into the cache
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reglab",
-        description="Train studies (variants x seeds) that show what regularization and optimization do "
-                    "to a neural network, store every run, and summarise the results.",
+        description="Train studies (variants x seeds) that show what regularization and optimization\n"
+                    "do to a neural network, store every run, and summarise the results.",  # raw: 80 columns
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"reglab {__version__}")
@@ -142,10 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
                                              "TensorBoard event files (one run per variant and seed), an MLflow\n"
                                              "experiment (SQLite by default), or CSV tables. Exporting again adds\n"
                                              "what finished since and duplicates nothing.",
-                                 epilog="examples:\n  reglab export runs/tutorial-20261122-101500 --to tensorboard tb "
-                                        "&& tensorboard --logdir tb\n  reglab export RUN_DIR --to mlflow "
-                                        "&& mlflow ui --backend-store-uri sqlite:///mlflow.db\n  reglab export RUN_DIR "
-                                        "--to csv tables",
+                                 epilog="examples:\n"
+                                        "  reglab export runs/tutorial-20261122-101500 --to tensorboard tb\n"
+                                        "  tensorboard --logdir tb\n"
+                                        "  reglab export RUN_DIR --to mlflow\n"
+                                        "  mlflow ui --backend-store-uri sqlite:///mlflow.db\n"
+                                        "  reglab export RUN_DIR --to csv tables",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     export.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
     export.add_argument("--to", required=True, nargs="+", metavar=("TARGET", "DIR"),

@@ -26,6 +26,7 @@ from reglab.models import build_mlp
 from reglab.observers import Silent
 from reglab.store.memory import MemoryStore
 from reglab.techniques import registry
+from same_runs import assert_same_diagnostics
 
 RTOL = 1e-5
 
@@ -61,6 +62,8 @@ def assert_same_records(fast, reference):
     for name, value in reference.arrays.weights.items():
         if np.isfinite(value).all():
             np.testing.assert_allclose(fast.arrays.weights[name], value, rtol=1e-4, atol=1e-5)
+    assert_same_diagnostics(fast, reference)  # the max-norm peak per epoch, the weight sketches
+
 
 
 FAMILIES = {

@@ -20,6 +20,7 @@ from reglab.engine.reference import train_run
 from reglab.engine.seeding import generator
 from reglab.engine.stacked_cnn import StackedCNN
 from reglab.techniques import registry
+from same_runs import assert_same_diagnostics
 
 RTOL = 1e-5
 HEADER = """[defaults]
@@ -51,6 +52,7 @@ def assert_same_records(fast, reference, rtol=RTOL):
     assert sorted(fast.arrays.weights) == sorted(reference.arrays.weights)
     for name, value in reference.arrays.weights.items():
         np.testing.assert_allclose(fast.arrays.weights[name], value, rtol=1e-4, atol=1e-5)
+    assert_same_diagnostics(fast, reference)  # the max-norm peak per epoch, the weight sketches
 
 
 # Every family that applies to a CNN; runs of one family share a stack (a stack key).

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from reglab.analysis.weights import hidden_vector
 from reglab.store import EpochRecord, RunArrays, RunRecord, RunStore
+from reglab.store.records import SKETCH_BUCKETS
 
 CLASSES = ["zero", "one", "two"]
 TEST_SIZE = 60
@@ -29,7 +31,11 @@ class Variant:
     lr: tuple[float, ...] | None = None  # per epoch; constant 0.001 when None
     # Batch norm's check: train_eval_loss = train_loss * eval_factor at every epoch (None: not recorded).
     eval_factor: float | None = None
-    weight_scale: float = 1.0  # multiplies the final weights (what a decay or penalty would shrink)
+    # Multiplies the final weights (what a decay or penalty would shrink); over training the weights
+    # go from 1 to weight_scale times the seed's: w·(1 + (weight_scale − 1)·(e + 1)/EPOCHS) after epoch e,
+    # which the per-epoch weight norms and sketches record.
+    weight_scale: float = 1.0
+    max_norm_peaks: tuple[float, ...] | None = None  # EpochRecord.max_norm_peak per epoch (None: not recorded)
     early: tuple[int, int] | None = None  # (best, stopped) epochs of early stopping, + seed each
     kernels: tuple[tuple[int, ...], ...] = ((8, 64), (4, 8), (3, 4))  # PyTorch's shapes, in layer order
 
@@ -43,7 +49,11 @@ def val_loss(overfits: bool, seed: int) -> list[float]:
     return list(curve + 0.001 * seed)
 
 
-def history(v: Variant, seed: int) -> tuple[EpochRecord, ...]:
+def epoch_scale(v: Variant, epoch: int) -> float:
+    return 1.0 + (v.weight_scale - 1.0) * (epoch + 1) / EPOCHS
+
+
+def history(v: Variant, seed: int, hidden_norm: float | None = None) -> tuple[EpochRecord, ...]:
     val = val_loss(v.overfits, seed)
     lr = v.lr or (0.001,) * EPOCHS
     def train(e: int) -> float:
@@ -51,8 +61,19 @@ def history(v: Variant, seed: int) -> tuple[EpochRecord, ...]:
     return tuple(
         EpochRecord(epoch=e, train_loss=train(e), train_accuracy=min(1.0, 0.5 + 0.03 * e),
                     val_loss=val[e], val_accuracy=min(1.0, 0.45 + 0.025 * e), lr=lr[e], seconds=0.01,
-                    train_eval_loss=None if v.eval_factor is None else train(e) * v.eval_factor)
+                    train_eval_loss=None if v.eval_factor is None else train(e) * v.eval_factor,
+                    weight_norm=None if hidden_norm is None else hidden_norm * epoch_scale(v, e),
+                    max_norm_peak=None if v.max_norm_peaks is None else v.max_norm_peaks[e])
         for e in range(EPOCHS))
+
+
+def count_sketch(vector: np.ndarray, buckets: int = SKETCH_BUCKETS) -> np.ndarray:
+    """A count sketch of a vector, like the one engine/sketch.py records (another fixed hash: the
+    analysis only ever compares sketches of one hash)."""
+    rng = np.random.default_rng(7)
+    bucket = rng.integers(0, buckets, size=vector.size)
+    sign = np.where(rng.integers(0, 2, size=vector.size) == 1, 1.0, -1.0)
+    return np.bincount(bucket, weights=sign * vector, minlength=buckets)
 
 
 def weights(rng: np.random.Generator, sparse: bool,
@@ -100,11 +121,14 @@ def make_run(root: Path, variants: list[Variant], seeds: list[int], *, class_nam
             accuracy = 0.8 + 0.01 * seed_rng.standard_normal() + v.accuracy_gain
             accuracy += 0.002 * rng.standard_normal() if v.accuracy_gain else 0.0  # the gain is not exact
             best, stopped = (v.early[0] + seed, v.early[1] + seed) if v.early else (None, None)
-            record = RunRecord(v.name, seed, "completed", history(v, seed), test_loss=1 - accuracy,
-                               test_accuracy=accuracy, seconds=0.2, best_epoch=best, stopped_epoch=stopped)
-            final = weights(seed_rng, v.sparse, v.kernels)  # one seed's weights are the same in every variant, but scaled
-            final = {k: (w * v.weight_scale).astype(np.float32) for k, w in final.items()}
-            store.save_run(index, record, RunArrays(predictions, final))
+            start = weights(seed_rng, v.sparse, v.kernels)  # one seed's weights are the same in every variant, but scaled
+            hidden = hidden_vector(start)
+            record = RunRecord(v.name, seed, "completed", history(v, seed, float(np.linalg.norm(hidden))),
+                               test_loss=1 - accuracy, test_accuracy=accuracy, seconds=0.2, best_epoch=best,
+                               stopped_epoch=stopped)
+            final = {k: (w * v.weight_scale).astype(np.float32) for k, w in start.items()}
+            sketches = np.array([count_sketch(hidden) * epoch_scale(v, e) for e in range(EPOCHS)], np.float32)
+            store.save_run(index, record, RunArrays(predictions, final, sketches))
     return root
 
 

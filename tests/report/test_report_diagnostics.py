@@ -9,6 +9,7 @@ import pytest
 from synthetic_runs import EPOCHS, Variant, make_run
 
 from reglab.analysis import diagnostics as D
+from reglab.analysis import trajectories as T
 from reglab.analysis.analyze import analyze
 from reglab.analysis.collect import collect
 from reglab.analysis.findings import _f, findings
@@ -78,6 +79,29 @@ def test_max_norm_that_never_reached_its_limit_is_said(tmp_path):
     assert max(analysis.variant("tight").largest_unit_norms.values()) > 0.5  # reached: nothing said
 
 
+def test_max_norm_said_from_the_peaks_recorded_per_epoch(tmp_path):
+    # Planted peaks (largest unit norm before projection over the limit, per epoch): one variant
+    # stays below its limit throughout (79% at most), one first passes it at epoch 3.
+    idle_peaks = tuple(0.4 + 0.02 * e for e in range(EPOCHS))
+    acting_peaks = tuple(0.7 + 0.1 * e for e in range(EPOCHS))  # 1.0 at epoch 3 is not above: 1.1 at 4
+    root = make_run(tmp_path / "run", [
+        Variant("basic"),
+        Variant("never", "basic", settings={"max_norm": {"max_value": 3.0}}, max_norm_peaks=idle_peaks),
+        Variant("acts", "basic", settings={"max_norm": {"max_value": 0.5}}, max_norm_peaks=acting_peaks)],
+        seeds=[0, 1])
+    analysis, found = analysed(root)
+    idle = kinds(found, "max_norm_idle")
+    assert [f.variant for f in idle] == ["never"]
+    assert idle[0].numbers["largest_percent_of_limit"] == pytest.approx(78.0) and idle[0].numbers["acted_seeds"] == 0
+    assert "never acted" in idle[0].en and "reached 78.0% of the limit 3" in idle[0].en
+    assert "一度も働きませんでした" in idle[0].ja and "78.0%" in idle[0].ja
+    acted = kinds(found, "max_norm_acted")
+    assert [f.variant for f in acted] == ["acts"] and acted[0].numbers["first_epoch"] == 4
+    assert "acted in all 2 seeds, first at epoch 4" in acted[0].en and "2 シードすべてで働き、最初に働いたのはエポック 4 でした" in acted[0].ja
+    assert D.max_norm_use(analysis.variant("acts").max_norm_peaks).largest == pytest.approx(0.7 + 0.1 * (EPOCHS - 1))
+    assert D.max_norm_use({}) is None and analysis.variant("basic").max_norm_peaks == {}
+
+
 def test_the_l2_and_decay_pair_is_the_same_run_under_sgd_and_not_under_adam(tmp_path):
     sgd = {"optimizer": {"name": "sgd", "lr": 0.05}}
     adam = {"optimizer": {"name": "adam", "lr": 0.001}}
@@ -97,6 +121,21 @@ def test_the_l2_and_decay_pair_is_the_same_run_under_sgd_and_not_under_adam(tmp_
     assert "the same run" in pair["sgd_decay"].en and "one update" in pair["sgd_decay"].en
     assert "differ by 20% of their norm" in pair["adam_decay"].en and "different regularizers" in pair["adam_decay"].en
     assert "同じ実行" in pair["sgd_decay"].ja and "別の正則化" in pair["adam_decay"].ja
+    # Over training, from the sketches: the planted weights go from w to 0.8 w linearly over the
+    # epochs against a baseline that keeps w, so the distance after epoch e is 0.2·(e + 1)/EPOCHS
+    # of the norm, as the sketch sees it (its estimate of ||w||, exact for this linear planting).
+    for seed, trajectory in analysis.pair_trajectories["adam_decay"].items():
+        assert len(trajectory) == EPOCHS
+        expected = 0.2 * (np.arange(EPOCHS) + 1) / EPOCHS
+        # Within the sketch's error (4 standard deviations of sqrt(1/(2K))) of the exact distances.
+        np.testing.assert_allclose(trajectory, expected, rtol=4 * T.relative_std(analysis.sketch_buckets))
+        assert np.ptp(trajectory / expected) < 1e-6  # one estimate of ||w||, scaled: the same ratio every epoch
+    assert all(np.all(t == 0) for t in analysis.pair_trajectories["sgd_decay"].values())
+    assert "Over training the distance stayed at most 0% in every one of the 20 epochs" in pair["sgd_decay"].en
+    assert "Over training the distance grew from 1% after epoch 0 to 2" in pair["adam_decay"].en
+    assert "256-bucket sketches" in pair["adam_decay"].en and "±9%" in pair["adam_decay"].en
+    assert "訓練中の距離は" in pair["adam_decay"].ja and "大きくなりました" in pair["adam_decay"].ja
+    assert "訓練中も" in pair["sgd_decay"].ja
 
 
 def test_an_sgd_pair_of_unequal_strengths_differs_by_strength_not_by_kind(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,8 @@ class VariantAnalysis:
     largest_unit_norms: dict[int, float] = field(default_factory=dict)  # a max-norm constraint caps these
     # Batch norm: per seed, (loss on training rows in evaluation mode, training loss) at the last epoch.
     norm_check: dict[int, tuple[float, float]] = field(default_factory=dict)
+    # Max-norm: per seed, per epoch, the largest unit norm before projection over the limit (records).
+    max_norm_peaks: dict[int, list[float]] = field(default_factory=dict)
 
     @property
     def completed(self) -> list[int]:
@@ -95,6 +98,7 @@ class VariantAnalysis:
             "hidden_weight_norm": {str(s): v for s, v in self.hidden_norms.items()},
             "largest_unit_norm": {str(s): v for s, v in self.largest_unit_norms.items()},
             "batch_norm_check": {str(s): {"train_eval_loss": e, "train_loss": t} for s, (e, t) in self.norm_check.items()},
+            "max_norm_peak": {str(s): [v if np.isfinite(v) else None for v in p] for s, p in self.max_norm_peaks.items()},
             "per_class": self.per_class,
             "confusion_matrix": self.confusion.tolist() if self.confusion is not None else None,
         }
@@ -111,8 +115,11 @@ class Analysis:
     histograms: dict[str, np.ndarray]
     missing: list[Missing]
     # Variants that swap L2 for decoupled decay against their baseline: per seed, the relative
-    # distance between the two runs' final hidden weights (analysis/diagnostics.py).
+    # distance between the two runs' final hidden weights (analysis/diagnostics.py), and per epoch
+    # from their weight sketches (analysis/trajectories.py; sketch_buckets: the sketches' K).
     pair_distances: dict[str, dict[int, float]] = field(default_factory=dict)
+    pair_trajectories: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
+    sketch_buckets: int | None = None
     sweeps: list[SweepAnalysis] = field(default_factory=list)  # sweeps' points, choice and regimes
     # A study with a CNN: a histogram per variant and layer, on bins shared by the layers of one
     # name and shape across variants (layer_edges[(name, shape)]); empty for MLP-only studies.
@@ -176,9 +183,9 @@ def analyze(collected: Collected) -> Analysis:
     histograms = {v.name: W.histogram(v.kernel_sample, edges) for v in variants if v.kernel_sample is not None}
     sweeps = analyze_sweeps(collected)
     pairs = {v.name: v.baseline for v in variants if v.baseline and D.is_decay_pair(v.changes)}
-    distances = D.pair_distances(collected.variants, pairs) if pairs else {}
+    distances = D.pair_distances(collected.variants, pairs) if pairs else D.PairDistances({}, {}, None)
     analysis = Analysis(collected, variants, comparisons, class_names, _focus(variants, sweeps), edges, histograms,
-                        missing, distances, sweeps)
+                        missing, distances.final, distances.over_training, distances.buckets, sweeps)
     if analysis.has_conv:
         analysis.layer_edges, analysis.layer_histograms = _layer_histograms(variants)
     return analysis
@@ -236,6 +243,9 @@ def _variant(source: VariantRuns, baseline_spec: dict[str, Any], labels: np.ndar
         last = r.history[-1] if r.history else None
         if last is not None and last.train_eval_loss is not None:
             analysis.norm_check[r.seed] = (last.train_eval_loss, last.train_loss)
+        if any(e.max_norm_peak is not None for e in r.history):
+            analysis.max_norm_peaks[r.seed] = [math.nan if e.max_norm_peak is None else e.max_norm_peak
+                                               for e in r.history]
     _add_arrays(analysis, source, labels, classes, missing, collected.root)
     return analysis
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from reglab.analysis import diagnostics as D
+from reglab.analysis import trajectories as T
 from reglab.analysis import weights as W
 from reglab.analysis.analyze import Analysis, VariantAnalysis
 from reglab.analysis.onset import OnsetSpread
@@ -26,6 +27,7 @@ TECHNIQUES: dict[str, tuple[str, str]] = {
     "l1_l2": ("L1 and L2 penalties", "L1・L2正則化"),
     "weight_decay": ("decoupled weight decay", "重み減衰（分離型）"),
     "dropout": ("dropout", "ドロップアウト"),
+    "spatial_dropout": ("spatial dropout", "空間ドロップアウト"),
     "max_norm": ("max-norm constraint", "最大ノルム制約"),
     "batch_norm": ("batch normalization", "バッチ正規化"),
     "layer_norm": ("layer normalization", "レイヤー正規化"),
@@ -34,6 +36,8 @@ TECHNIQUES: dict[str, tuple[str, str]] = {
     "early_stopping": ("early stopping", "早期終了"),
     "schedule": ("learning-rate schedule", "学習率スケジューリング"),
     "optimizer": ("optimizer", "最適化アルゴリズム"),
+    "model": ("architecture", "モデルの種類"),
+    "conv": ("conv layers", "畳み込み層"),
     "hidden": ("layer sizes", "層の構成"),
     "epochs": ("epochs", "エポック数"),
     "batch_size": ("batch size", "バッチサイズ"),
@@ -475,8 +479,51 @@ def _weight_norm(v: VariantAnalysis, analysis: Analysis) -> list[Finding]:
 
 
 def _max_norm(v: VariantAnalysis) -> list[Finding]:
+    """Whether a max-norm constraint acted, and from when: from the peaks both engines record per
+    epoch (EpochRecord.max_norm_peak); runs stored before them are judged from the final weights."""
     limit = (v.spec.get("max_norm") or {}).get("max_value")
-    if limit is None or not v.largest_unit_norms:
+    if limit is None:
+        return []
+    use = D.max_norm_use(v.max_norm_peaks)
+    if use is None:
+        return _max_norm_from_final_weights(v, limit)
+    reached = _round(use.largest * 100, 1)
+    numbers: dict[str, Any] = {"max_value": limit, "largest_percent_of_limit": reached, "seeds": use.runs,
+                               "acted_seeds": use.acted, "epochs": use.epochs}
+    if not use.acted:
+        where_en = "its one seed" if use.runs == 1 else f"all {use.runs} seeds"
+        return [Finding(
+            "max_norm_idle", v.name,
+            f"{v.name}: the max-norm constraint never acted: over the {use.epochs} epochs of {where_en}, the largest "
+            f"norm of a hidden unit's incoming weights before projection reached {reached:.1f}% of the limit "
+            f"{limit:g}, so nothing was ever projected and this variant trained as it would have without it. "
+            "A limit below that norm would act.",
+            f"{v.name}: 最大ノルム制約は一度も働きませんでした。{use.runs} シードの {use.epochs} エポックを通じて、"
+            f"射影の前の隠れユニットの入力側の重みのノルムは最大でも上限 {limit:g} の {reached:.1f}% で、射影は一度も"
+            "起きず、このバリアントは制約なしと同じように訓練されました。このノルムより小さい上限なら働きます。",
+            numbers)]
+    first, last = min(use.first_epochs), max(use.first_epochs)
+    numbers |= {"first_epoch": first, "first_epoch_latest": last}
+    when = f"epoch {first}" if first == last else f"epochs {first}–{last}"
+    when_ja = f"エポック {first}" if first == last else f"エポック {first}〜{last}"
+    seeds_part = ("in its one seed" if use.runs == 1 else
+                  f"in all {use.runs} seeds" if use.acted == use.runs else f"in {use.acted} of {use.runs} seeds")
+    seeds_ja = ("1 シードで" if use.runs == 1 else
+                f"{use.runs} シードすべてで" if use.acted == use.runs else f"{use.runs} シード中 {use.acted} シードで")
+    return [Finding(
+        "max_norm_acted", v.name,
+        f"{v.name}: the max-norm constraint acted {seeds_part}, first at {when}: whenever a step took a hidden "
+        f"unit's incoming weights past the limit {limit:g} it scaled them back (the largest norm before projection "
+        f"was {reached:.1f}% of the limit).",
+        f"{v.name}: 最大ノルム制約は {seeds_ja}働き、最初に働いたのは{when_ja} でした。ステップで隠れユニットの入力側の重みの"
+        f"ノルムが上限 {limit:g} を超えるたびに上限まで縮めました（射影の前のノルムは最大で上限の {reached:.1f}%）。",
+        numbers)]
+
+
+def _max_norm_from_final_weights(v: VariantAnalysis, limit: float) -> list[Finding]:
+    """Runs stored before the per-epoch peaks: only the final weights tell, and only when no unit
+    ended at the limit (a unit at the limit at the end may or may not have been projected)."""
+    if not v.largest_unit_norms:
         return []
     largest = max(v.largest_unit_norms.values())
     if largest >= limit * (1 - 1e-3):
@@ -531,4 +578,45 @@ def _decay_pair(v: VariantAnalysis, analysis: Analysis) -> list[Finding]:
               "because the optimizer rescales the penalty's gradient and not the decay (Loshchilov & Hutter).")
         ja = (f"{head_ja}。{optimizer} では L2正則化と分離型の重み減衰は別の正則化です。最適化アルゴリズムはペナルティの勾配を"
               "スケールし直しますが、減衰はスケールしないためです（Loshchilov & Hutter）。")
-    return [Finding("decay_pair", v.name, en, ja, numbers)]
+    over_en, over_ja = _pair_over_training(analysis, v.name, numbers)
+    return [Finding("decay_pair", v.name, en + over_en, ja + over_ja, numbers)]
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.2g}%"
+
+
+def _pair_over_training(analysis: Analysis, name: str, numbers: dict[str, Any]) -> tuple[str, str]:
+    """The pair's distance at every epoch, from the runs' weight sketches: a sentence in each
+    language (empty for runs stored before the sketches)."""
+    per_seed = analysis.pair_trajectories.get(name)
+    if not per_seed or not analysis.sketch_buckets:
+        return "", ""
+    mean = T.band_over_seeds(per_seed).mean
+    if not np.isfinite(mean).any():
+        return "", ""
+    epochs = int(np.max(np.nonzero(np.isfinite(mean))[0])) + 1
+    mean = mean[:epochs]
+    peak_epoch = int(np.nanargmax(mean))
+    first, last, peak = float(mean[0]), float(mean[-1]), float(mean[peak_epoch])
+    error = round(2 * T.relative_std(analysis.sketch_buckets) * 100)
+    numbers |= {"distance_first_epoch": float(f"{first:.2g}"), "distance_last_epoch": float(f"{last:.2g}"),
+                "distance_largest": float(f"{peak:.2g}"), "distance_largest_epoch": peak_epoch,
+                "distance_epochs": epochs, "sketch_buckets": analysis.sketch_buckets,
+                "sketch_error_percent": error}
+    how_en = (f"mean over seeds, estimated at each epoch's end from {analysis.sketch_buckets}-bucket sketches of "
+              f"the weights: a seed's value is typically within ±{error}% of the exact distance")
+    how_ja = (f"シードの平均。各エポックの終わりに重みの {analysis.sketch_buckets} バケットのスケッチから推定した値で、"
+              f"1 シードの値と正確な距離との差は通常 ±{error}% 以内")
+    if peak < D.SAME_RUN:
+        return (f" Over training the distance stayed at most {_percent(peak)} in every one of the {epochs} epochs "
+                f"({how_en}).",
+                f"訓練中も、{epochs} エポックのどこでも距離は最大 {_percent(peak)} でした（{how_ja}）。")
+    verb_en, verb_ja = ("grew", "大きくなりました") if last > 1.5 * first else ("went", "変わりました")
+    peak_en = f", largest {_percent(peak)} at epoch {peak_epoch}" if peak_epoch != epochs - 1 else ""
+    peak_ja = f"最大はエポック {peak_epoch} の {_percent(peak)}。" if peak_epoch != epochs - 1 else ""
+    return (f" Over training the distance {verb_en} from {_percent(first)} after epoch 0 to {_percent(last)} after "
+            f"epoch {epochs - 1}{peak_en} ({how_en}).",
+            f"訓練中の距離は、エポック 0 の後の {_percent(first)} からエポック {epochs - 1} の後の {_percent(last)} へと"
+            f"{verb_ja}（{peak_ja}{how_ja}）。")
+

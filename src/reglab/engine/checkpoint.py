@@ -17,6 +17,7 @@ One file format, two payloads. Both engines write the same envelope and the same
     format, engine          this module's FORMAT; "reference" or "fast" (the engine that wrote it)
     epoch, step, seconds    epochs done, optimizer steps done, seconds spent so far
     history                 the finished epochs' EpochRecords, as dicts
+    sketches                the finished epochs' weight sketches [epochs, K] (engine/sketch.py)
     generators              the random streams' states: data_order, dropout, augmentation
     techniques              Techniques.state_dict() (engine/core.py): a stateful schedule, early stopping
 

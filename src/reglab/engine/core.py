@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from reglab.config import StudySpec, VariantSpec
 from reglab.errors import ConfigError
-from reglab.store.records import COMPLETED, DIVERGED, EpochRecord, RunArrays, RunRecord
+from reglab.store.records import COMPLETED, DIVERGED, SKETCH_BUCKETS, EpochRecord, RunArrays, RunRecord
 from reglab.techniques import registry
 
 STOPPED = "stopped"  # early stopping ended the run; its status stays COMPLETED
@@ -79,6 +79,7 @@ class Techniques:
         constraints = built("constraint")
         self.before_step = [c.before_step for c in constraints if c.before_step]
         self.after_step = [c.after_step for c in constraints if c.after_step]
+        self.norm_peaks = [c.peak for c in constraints if c.peak is not None]
         self.label_smoothing = next(iter(built("loss")), 0.0)
         self.augment = next(iter(built("augmentation")), None)
         self.early_stopping = next(iter(built("training")), None)
@@ -99,6 +100,11 @@ class Techniques:
             return None, False
         improved, stop = self.early_stopping.observe(record.epoch, getattr(record, self.early_stopping.monitor))
         return (STOPPED if stop else None), improved and self.early_stopping.restore_best
+
+    def max_norm_peak(self) -> float | None:
+        """EpochRecord.max_norm_peak of the epoch just trained (None without a max-norm constraint)."""
+        peaks = [p for p in (peak.take() for peak in self.norm_peaks) if p is not None]
+        return max(peaks) if peaks else None
 
     def state_dict(self) -> dict:
         """What a checkpoint keeps of the techniques: a stateful schedule, early stopping."""
@@ -136,8 +142,9 @@ def batch_bounds(n: int, variant: VariantSpec) -> list[tuple[int, int]]:
 
 def tested_outcome(model: torch.nn.Module, data: DeviceData, *, variant: VariantSpec, seed: int, status: str,
                    history: list[EpochRecord], seconds: float, engine: str, diverged_at: int | None,
-                   best_epoch: int | None, stopped_epoch: int | None) -> RunOutcome:
-    """How every run ends, in either engine: test its final model and package the record."""
+                   best_epoch: int | None, stopped_epoch: int | None, sketches: list[np.ndarray]) -> RunOutcome:
+    """How every run ends, in either engine: test its final model and package the record with its
+    arrays (`sketches`: one weight sketch per epoch of `history`, engine/sketch.py)."""
     test_loss, test_accuracy, predictions = evaluate(model, data.x_test, data.y_test)
     finite = status == COMPLETED
     record = RunRecord(
@@ -146,7 +153,8 @@ def tested_outcome(model: torch.nn.Module, data: DeviceData, *, variant: Variant
         seconds=seconds, engine=engine, diverged_at=diverged_at, best_epoch=best_epoch, stopped_epoch=stopped_epoch,
     )
     weights = {name: p.detach().cpu().numpy().copy() for name, p in model.state_dict().items()}
-    return RunOutcome(record, RunArrays(predictions.cpu().numpy().astype(np.int16), weights))
+    sketched = np.stack(sketches).astype(np.float32) if sketches else np.zeros((0, SKETCH_BUCKETS), np.float32)
+    return RunOutcome(record, RunArrays(predictions.cpu().numpy().astype(np.int16), weights, sketched))
 
 
 @torch.no_grad()

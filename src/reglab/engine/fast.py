@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -28,6 +29,7 @@ from reglab.engine import step_graph
 from reglab.engine.checkpoint import RESTORE_ERRORS, Checkpointer, check_progress
 from reglab.engine.core import DeviceData, RunOutcome, Techniques, batch_bounds, set_lr, tested_outcome
 from reglab.engine.seeding import generator
+from reglab.engine.sketch import weight_sketch
 from reglab.engine.stacked_mlp import loss_gradient
 from reglab.engine.step_graph import StepGraph
 from reglab import models
@@ -63,6 +65,7 @@ class _Run:
     dropout: torch.Generator
     augmentation: torch.Generator
     history: list[EpochRecord] = field(default_factory=list)
+    sketches: list = field(default_factory=list)  # the hidden kernels' count sketch per epoch (numpy [K])
     active: bool = True
     step: int = 0
     lr: float = 0.0
@@ -308,6 +311,7 @@ def train_stack(
         with torch.no_grad():
             end_penalties = penalty.add_gradient(net.hidden_kernels(), None) if penalty.any else penalty_sums
             weight_norms = torch.stack([k.square().sum(dim=tuple(range(1, k.dim()))) for k in net.hidden_kernels()]).sum(0).sqrt()
+            stack_sketches = weight_sketch(net.hidden_kernels(), stacked=True).cpu().numpy()
         # .tolist() syncs with the GPU: once per epoch.
         loss_list, correct_list = loss_sums.tolist(), correct.tolist()
         penalty_list, end_penalty_list = penalty_sums.tolist(), end_penalties.tolist()
@@ -318,9 +322,10 @@ def train_stack(
                 val_loss=val_losses[run.index], val_accuracy=val_accuracies[run.index], lr=lr_at_start[run.index],
                 seconds=seconds, train_penalty=penalty_list[run.index] / n, penalty=end_penalty_list[run.index],
                 train_eval_loss=train_eval_losses[run.index] if train_eval_losses is not None else None,
-                weight_norm=norm_list[run.index],
+                weight_norm=norm_list[run.index], max_norm_peak=run.tech.max_norm_peak(),
             )
             run.history.append(record)
+            run.sketches.append(stack_sketches[run.index].copy())
             _after_epoch(net, run, record, data, started)
         if checkpoint is not None and runs[0].active:
             checkpoint.maybe_save(lambda: _run_state(net, runs[0], groups[0], orders[seeds[0]], epoch, started))
@@ -381,7 +386,8 @@ def _run_state(net, run: _Run, group: _OptimizerGroup, order: torch.Generator, e
     """A single-run stack's checkpoint: everything the next epoch depends on (see engine/checkpoint.py)."""
     return {
         "epoch": epoch + 1, "step": run.step, "seconds": time.perf_counter() - started,
-        "history": [asdict(e) for e in run.history], "stack": net.state(run.index),
+        "history": [asdict(e) for e in run.history], "sketches": torch.from_numpy(np.stack(run.sketches)),
+        "stack": net.state(run.index),
         "optimizer": group.optimizer.state_dict(),
         "generators": {"data_order": order.get_state(), "dropout": run.dropout.get_state(),
                        "augmentation": run.augmentation.get_state()},
@@ -398,6 +404,9 @@ def _restore_run(net, run: _Run, group: _OptimizerGroup, order: torch.Generator,
     run.tech.load_state_dict(saved["techniques"])
     run.step, run.best_state, run.best_steps = saved["step"], saved["best_state"], saved["best_steps"]
     run.history = [EpochRecord(**e) for e in saved["history"]]
+    run.sketches = list(saved["sketches"].numpy())
+    if len(run.sketches) != len(run.history):
+        raise ValueError("a checkpoint whose sketches do not match its history")
 
 
 def _autograd_backward(net, runs: list[_Run], logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -444,4 +453,5 @@ def _finish(net, run: _Run, data: DeviceData, started: float) -> None:
         # Runs of a stack share the clock: each is charged its share of the stack's time so far.
         seconds=(time.perf_counter() - started) / net.runs, engine="fast", diverged_at=run.diverged_at,
         best_epoch=stopper.best_epoch if stopper is not None else None, stopped_epoch=run.stopped_epoch,
+        sketches=run.sketches,
     )

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -22,6 +23,7 @@ from reglab.engine.core import (  # noqa: F401
     DeviceData, RunOutcome, Techniques, batch_bounds, evaluate, set_lr, tested_outcome,
 )
 from reglab.engine.seeding import generator
+from reglab.engine.sketch import weight_sketch
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord
 from reglab.techniques import registry
 
@@ -48,6 +50,7 @@ def train_run(
     stopper, best_state = tech.early_stopping, None
 
     history: list[EpochRecord] = []
+    sketches: list[np.ndarray] = []  # the hidden kernels' count sketch at each epoch's end
     n = data.x_train.shape[0]
     step, first_epoch, earlier_seconds = 0, 0, 0.0
     saved = checkpoint.load() if checkpoint is not None else None
@@ -55,6 +58,9 @@ def train_run(
         try:
             first_epoch, step, earlier_seconds = check_progress(saved, variant.epochs), saved["step"], saved["seconds"]
             history = [EpochRecord(**e) for e in saved["history"]]
+            sketches = list(saved["sketches"].numpy())
+            if len(sketches) != len(history):
+                raise ValueError("a checkpoint whose sketches do not match its history")
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
             for name, stream in streams.items():
@@ -109,6 +115,7 @@ def train_run(
         with torch.no_grad():
             end_penalty = tech.penalty(model.regularized_kernels()).item() if tech.penalties else 0.0
             weight_norm = torch.sqrt(sum(k.square().sum() for k in model.regularized_kernels())).item()
+            sketches.append(weight_sketch(model.regularized_kernels()).cpu().numpy())
         # .item() syncs with the GPU: once per epoch, not per step.
         record = EpochRecord(
             epoch=epoch,
@@ -122,6 +129,7 @@ def train_run(
             penalty=end_penalty,
             train_eval_loss=train_eval_loss,
             weight_norm=weight_norm,
+            max_norm_peak=tech.max_norm_peak(),
         )
         history.append(record)
         verdict, keep_weights = tech.end_of_epoch(record)
@@ -137,6 +145,7 @@ def train_run(
         if checkpoint is not None:
             checkpoint.maybe_save(lambda: {
                 "epoch": epoch + 1, "step": step, "history": [asdict(e) for e in history],
+                "sketches": torch.from_numpy(np.stack(sketches)),
                 "seconds": earlier_seconds + time.perf_counter() - started,
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "generators": {name: stream.get_state() for name, stream in streams.items()},
@@ -150,6 +159,7 @@ def train_run(
         model, data, variant=variant, seed=seed, status=status, history=history,
         seconds=earlier_seconds + time.perf_counter() - started, engine="reference", diverged_at=diverged_at,
         best_epoch=stopper.best_epoch if stopper is not None else None, stopped_epoch=stopped_epoch,
+        sketches=sketches,
     )
 
 

@@ -20,6 +20,7 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from reglab.analysis import trajectories as T
 from reglab.analysis import weights as W
 from reglab.analysis.analyze import Analysis, VariantAnalysis
 from reglab.analysis.statistics import BETTER, INCONCLUSIVE, WORSE
@@ -564,6 +565,36 @@ def weight_norms(analysis: Analysis, lang: str) -> Figure | None:
     return figure
 
 
+def pair_distance(analysis: Analysis, lang: str) -> Figure | None:
+    """The weight-decay lesson over training: for each pair (a decoupled-decay variant and its L2
+    baseline), the distance between the two runs' hidden weights at every epoch's end, relative
+    to the baseline's norm, from their weight sketches: the mean over seeds and their range. One
+    axis for every pair, so that the pair that stays on zero and the pair that parts show together."""
+    pairs = {name: T.band_over_seeds(per_seed) for name, per_seed in analysis.pair_trajectories.items() if per_seed}
+    pairs = {name: b for name, b in pairs.items() if np.isfinite(b.mean).any() and analysis.variant(name)}
+    if not pairs or not analysis.sketch_buckets:
+        return None
+    colour = colours(analysis)
+    figure = Figure(figsize=(8.5, 4.2 + 0.2 * len(pairs)), layout="constrained")
+    ax = figure.subplots()
+    for name, band in pairs.items():
+        epochs = np.arange(len(band.mean))
+        last = band.mean[np.isfinite(band.mean)][-1]
+        label = t(lang, "fig_pair_label", variant=short(name, 20), baseline=short(analysis.variant(name).baseline, 20),
+                  last=f"{last * 100:.2g}%")
+        ax.fill_between(epochs, band.low * 100, band.high * 100, color=colour[name], alpha=0.18, lw=0)
+        # Not clipped: a pair that stays at float rounding lies on the axis, and must still show.
+        ax.plot(epochs, band.mean * 100, marker="o", ms=3, lw=1.8, color=colour[name], label=label, clip_on=False,
+                zorder=3)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(t(lang, "fig_epoch"))
+    ax.set_ylabel(t(lang, "fig_pair_distance"))
+    ax.set_title(t(lang, "fig_pair_distance_title"))
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    figure.legend(loc="outside lower center", ncols=1, fontsize=8.5)
+    return figure
+
+
 # The figures in the order the report shows them: file name -> drawing function.
 FIGURES: dict[str, Callable[[Analysis, str], Figure | None]] = {
     "test_accuracy": test_accuracy,
@@ -578,6 +609,7 @@ FIGURES: dict[str, Callable[[Analysis, str], Figure | None]] = {
     "sparsity": sparsity,
     "weight_histograms": weight_histograms,
     "conv_filters": conv_filters,
+    "pair_distance": pair_distance,
     "weight_norms": weight_norms,
 }
 

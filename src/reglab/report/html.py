@@ -15,6 +15,7 @@ from typing import Any
 
 from reglab import __version__
 from reglab.analysis import diagnostics as D
+from reglab.analysis import trajectories as T
 from reglab.analysis import weights as W
 from reglab.analysis.analyze import SWEEP_POINTS_DRAWN, Analysis, VariantAnalysis
 from reglab.analysis.findings import Finding, technique
@@ -282,6 +283,8 @@ def _weights(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
                  figure("weight_histograms", pngs,
                         t(lang, "histogram_caption_layers" if analysis.has_conv else "histogram_caption")),
                  figure("conv_filters", pngs, t(lang, "filters_caption")),
+                 figure("pair_distance", pngs, t(lang, "pair_distance_caption", buckets=analysis.sketch_buckets,
+                                                  error=round(2 * T.relative_std(analysis.sketch_buckets or 1) * 100))),
                  figure("weight_norms", pngs, t(lang, "weight_norm_caption"))])
 
 

@@ -6,7 +6,6 @@ POSIX), then fsync the directory so the rename itself survives a power cut.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -101,12 +100,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    write_bytes(path, buffer.getvalue())
 
 
 def _fsync_dir(directory: Path) -> None:

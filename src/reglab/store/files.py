@@ -108,8 +108,17 @@ def unseal_bytes(data: bytes) -> bytes:
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An .npz that np.load reads. Floating-point arrays (weights) are stored as they are: deflate
+    shrank them by under 10% and inflating them was a quarter of the time of a 1,000-run report.
+    The others (predictions, labels, images) shrink many times and are compressed."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, value in arrays.items():
+            array = np.asanyarray(value)
+            member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            member.compress_type = zipfile.ZIP_STORED if array.dtype.kind == "f" else zipfile.ZIP_DEFLATED
+            with archive.open(member, "w", force_zip64=True) as handle:
+                np.lib.format.write_array(handle, array, allow_pickle=False)
     return buffer.getvalue()
 
 

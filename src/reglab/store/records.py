@@ -10,6 +10,10 @@ import numpy as np
 
 COMPLETED = "completed"
 DIVERGED = "diverged"
+# Buckets of the count sketch of the hidden kernels recorded per epoch (RunArrays.weight_sketches,
+# engine/sketch.py): 1 KB per epoch in float32; the estimated distance between two runs is within
+# about sqrt(1/(2K)) = 4.4% (one standard deviation) of the exact one.
+SKETCH_BUCKETS = 256
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,10 @@ class EpochRecord:
     train_eval_loss: float | None = None
     # sqrt(Σ w²) over the hidden kernels (those the penalties and decay act on) at the epoch's end.
     weight_norm: float | None = None
+    # Variants with a max-norm constraint only: the largest norm of one unit's incoming weights (a
+    # kernel's row, or a filter) seen just before the projection, over the epoch's steps, divided by
+    # the limit c. Above 1 at some epoch: the constraint acted then; at most 1 throughout: it never did.
+    max_norm_peak: float | None = None
 
 
 @dataclass(frozen=True)
@@ -66,3 +74,6 @@ class RunArrays:
 
     test_predictions: np.ndarray  # int, one per test example
     weights: dict[str, np.ndarray]  # final parameters by name, float32
+    # [epochs, SKETCH_BUCKETS] float32: the count sketch of the hidden kernels at each epoch's end
+    # (engine/sketch.py), for distances between runs over training; None in runs stored before it.
+    weight_sketches: np.ndarray | None = None

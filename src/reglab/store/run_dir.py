@@ -10,7 +10,7 @@
                                report needs for confusion matrices and galleries, without the dataset
       runs/NN-slug/model.json  the variant's model summary (layers, output shapes, parameters)
       runs/NN-slug/seed-S.json one record per run (RunRecord)
-      runs/NN-slug/seed-S.npz  its test predictions and final weights
+      runs/NN-slug/seed-S.npz  its test predictions, final weights and per-epoch weight sketches
       runs/NN-slug/seed-S.ckpt a run in progress: its last epoch checkpoint (gone once it finishes)
       runs/NN-slug/seed-S.progress  a run in progress: its epochs so far, JSON lines (progress.py; gone once it finishes)
       options.json             how it was run (data dir, device, engine): what `reglab resume` reuses
@@ -84,7 +84,10 @@ class StoredRun:
                    if not (k.endswith("num_batches_tracked") and v.dtype.kind in "iu" and v.ndim == 0)}
         if any(v.dtype.kind != "f" for v in weights.values()):
             raise Damaged("weights that are not floating point")
-        return RunArrays(predictions, weights)
+        sketches = bundle.get("weight_sketches")  # absent in runs stored before it was recorded
+        if sketches is not None and (sketches.ndim != 2 or sketches.dtype.kind != "f"):
+            raise Damaged("weight sketches that are not a float [epochs, buckets] array")
+        return RunArrays(predictions, weights, sketches)
 
 
 class RunStore:
@@ -166,6 +169,7 @@ class RunStore:
         written = npz_bytes({
             "test_predictions": arrays.test_predictions,
             **{f"weight/{name}": value for name, value in arrays.weights.items()},
+            **({"weight_sketches": arrays.weight_sketches} if arrays.weight_sketches is not None else {}),
         })
         self.files.write_bytes(path.with_suffix(".npz"), written)
         self.files.write_json(path, {**record.to_json(), "arrays_sha256": digest(written)})

@@ -23,7 +23,8 @@ MAYBE_STR = (str, type(None))
 MAYBE_NUMBER = (float, type(None))  # null stays None (test accuracy of a diverged run)
 
 EPOCH = {"epoch": int, "train_loss": NUMBER, "train_accuracy": NUMBER, "val_loss": NUMBER,
-         "val_accuracy": NUMBER, "lr": NUMBER, "seconds": NUMBER, "train_penalty?": NUMBER, "penalty?": NUMBER}
+         "val_accuracy": NUMBER, "lr": NUMBER, "seconds": NUMBER, "train_penalty?": NUMBER, "penalty?": NUMBER,
+         "max_norm_peak?": MAYBE_NUMBER}
 RECORD = {"variant": str, "seed": int, "status": str, "history": [EPOCH], "test_loss": MAYBE_NUMBER,
           "test_accuracy": MAYBE_NUMBER, "seconds": NUMBER, "engine?": str, "diverged_at?": MAYBE_INT,
           "best_epoch?": MAYBE_INT, "stopped_epoch?": MAYBE_INT, "extra?": dict, "arrays_sha256?": str}

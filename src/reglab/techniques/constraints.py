@@ -16,11 +16,32 @@ import torch
 Kernels = Sequence[torch.Tensor]
 
 
+class NormPeak:
+    """The largest norm of one unit's incoming weights seen before a max-norm projection since the
+    last take(), over the limit: a device tensor, updated at every step without being read (no
+    host sync per step); both engines take() it once per epoch (EpochRecord.max_norm_peak)."""
+
+    def __init__(self, limit: float):
+        self.limit = limit
+        self.largest: torch.Tensor | None = None
+
+    def observe(self, kernels: Kernels) -> None:
+        for kernel in kernels:
+            largest = torch.linalg.vector_norm(kernel.reshape(kernel.shape[0], -1), dim=1).max()
+            self.largest = largest if self.largest is None else torch.maximum(self.largest, largest)
+
+    def take(self) -> float | None:
+        """The epoch's peak / limit (None when no step was observed), and a fresh start for the next."""
+        largest, self.largest = self.largest, None
+        return None if largest is None else largest.item() / self.limit  # .item(): once per epoch
+
+
 @dataclass(frozen=True)
 class Constraint:
     # Called with the hidden kernels and the current learning rate, under torch.no_grad().
     before_step: Callable[[Kernels, float], None] | None = None
     after_step: Callable[[Kernels, float], None] | None = None
+    peak: NormPeak | None = None  # what a projection would have cut, for the records
 
 
 def _weight_decay(p: dict[str, Any]) -> Constraint:
@@ -37,11 +58,14 @@ def _weight_decay(p: dict[str, Any]) -> Constraint:
 
 def _max_norm(p: dict[str, Any]) -> Constraint:
     limit = p["max_value"]
+    peak = NormPeak(limit)
 
     def clip(kernels: Kernels, lr: float) -> None:
         # Srivastava et al. (2014): each unit's incoming weight vector is a row of a PyTorch
         # kernel (out_features x in_features); rows longer than `limit` are scaled back to it.
+        # Their norms are taken first for the records: one more read of the kernels per step.
+        peak.observe(kernels)
         for kernel in kernels:
             kernel.renorm_(p=2, dim=0, maxnorm=limit)
 
-    return Constraint(after_step=clip)
+    return Constraint(after_step=clip, peak=peak)
