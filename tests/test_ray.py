@@ -79,6 +79,13 @@ def local_run(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def long_local_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("local") / "long"
+    run_study(parse_study(LONG_STUDY), StudyOptions(out=out, checkpoint_seconds=0))
+    return out
+
+
 def records(run_dir: Path) -> dict[str, dict]:
     """Every run's record without wall-clock times, and its arrays, by file name."""
     found = {}
@@ -140,7 +147,7 @@ def test_a_study_on_the_cluster_trains_the_records_a_local_run_trains(cluster, l
     assert len({node for nodes in observer.nodes for node in nodes}) == 2
 
 
-def test_a_worker_killed_mid_unit_is_retried_from_its_checkpoint_with_identical_results(cluster, local_run,
+def test_a_worker_killed_mid_unit_is_retried_from_its_checkpoint_with_identical_results(cluster, long_local_run,
                                                                                          tmp_path):
     from reglab.engine.ray_executor import RayExecutor
 
@@ -150,7 +157,8 @@ def test_a_worker_killed_mid_unit_is_retried_from_its_checkpoint_with_identical_
         def epoch_finished(self, variant, record):
             super().epoch_finished(variant, record)
             # Once, at epoch 3 of a run: the driver has its checkpoint after epoch 3's end
-            # (checkpoint_seconds=0), and the worker is a few epochs further on.
+            # (checkpoint_seconds=0), and the worker is a few epochs further on, far from the
+            # end of LONG_STUDY's 150 (STUDY's 30 could all be sent before the driver read epoch 3).
             if not killed and record.epoch == 2:
                 # Every worker training now, the one whose epoch this is among them: killing only
                 # one killed the other unit at times, before the driver had its first checkpoint.
@@ -161,18 +169,18 @@ def test_a_worker_killed_mid_unit_is_retried_from_its_checkpoint_with_identical_
     observer = KillAWorker()
     observers, bar = with_a_progress_bar(observer)
     out = tmp_path / "run"
-    run_study(parse_study(STUDY), StudyOptions(out=out, checkpoint_seconds=0), observers,
+    run_study(parse_study(LONG_STUDY), StudyOptions(out=out, checkpoint_seconds=0), observers,
               executor=RayExecutor(cluster.address))
     assert killed, "no worker was training a unit when the test looked"
     retried = [n for n in observer.notices if "training it again from its last checkpoint" in n]
     assert retried, observer.notices
-    assert records(out) == records(local_run)
+    assert records(out) == records(long_local_run) and len(records(out)) == 2
     assert not list(out.glob("runs/*/*.ckpt"))
-    assert_each_epoch_counted_once(observer, bar)
+    assert_each_epoch_counted_once(observer, bar, LONG_STUDY)
 
 
 def test_a_node_killed_mid_unit_is_retried_on_the_others_from_the_checkpoints_with_identical_results(
-        cluster, local_run, tmp_path):
+        cluster, long_local_run, tmp_path):
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -183,8 +191,6 @@ def test_a_node_killed_mid_unit_is_retried_on_the_others_from_the_checkpoints_wi
     # (left to Ray, warm nodes finished the units before the new node's workers had started).
     # Runs of 150 epochs: the driver handles a unit's events a little after the worker sends
     # them, and STUDY's 30 short epochs had all been sent by the time it read the first checkpoint.
-    local = tmp_path / "local"
-    run_study(parse_study(LONG_STUDY), StudyOptions(out=local, checkpoint_seconds=0))
     doomed = cluster.add_node(cpus=2)
     doomed_label = f"127.0.0.1/{cluster.node_ids[doomed.pid][:4]}"  # as progress names nodes
     release = tmp_path / "release"
@@ -238,8 +244,8 @@ def test_a_node_killed_mid_unit_is_retried_on_the_others_from_the_checkpoints_wi
     assert {node for nodes in observer.nodes for node in nodes} - {doomed_label}, observer.nodes  # then the others
     retried = [n for n in observer.notices if "NodeDiedError" in n and "again from its last checkpoint" in n]
     assert len(retried) == 2, observer.notices  # both units of the node, each from its checkpoint
-    assert records(out) == records(local) and len(records(out)) == 2
-    assert listing(out) == listing(local)
+    assert records(out) == records(long_local_run) and len(records(out)) == 2
+    assert listing(out) == listing(long_local_run)
     assert_each_epoch_counted_once(observer, bar, LONG_STUDY)
 
 
