@@ -9,14 +9,15 @@ smaller than a run.
 What crosses the network: the study's data once (ray.put: each node fetches it once), a unit's
 description and, on a retry, its last checkpoint, to the worker; its events back to the driver
 as the task yields them (started on which node, each epoch's record with the checkpoint saved at
-its end if one was, as bytes; the finished runs' records and arrays). The driver (this process) writes the run store exactly
-as the local executor does, so workers need no shared file system and the run directory is the
-same whichever backend trained it.
+its end if one was, as bytes; the finished runs' records and arrays). The driver (this process)
+writes the run store exactly as the local executor does, so workers need no shared file system
+and the run directory is the same whichever backend trained it.
 
 Faults: a worker process or a node that dies mid-unit ends its task with a Ray system error; the
 driver submits the unit again, from the last checkpoint it received (checkpoints are files in
-the run directory, so a resumed study starts from them too), up to MAX_ATTEMPTS times. Ray's own
-task retries are off: they would start the unit over without the checkpoint.
+the run directory, so a resumed study starts from them too), up to MAX_ATTEMPTS tries in all,
+then stops the study with UnitLost and the resume command. Ray's own task retries are off: they
+would start the unit over without the checkpoint.
 """
 
 from __future__ import annotations
@@ -233,7 +234,8 @@ class RayExecutor:
         names = ", ".join(f"{variant.name} seed {seed}" for _, variant, seed in attempt.unit.members[:3])
         if attempt.attempt >= self.max_attempts:
             raise UnitLost(names, attempt.attempt, why, driver.store.root, self.address)
-        restart = "from its last checkpoint" if attempt.checkpoint and attempt.checkpoint.path.is_file() else "from its start"
+        resumable = attempt.checkpoint is not None and attempt.checkpoint.path.is_file()
+        restart = "from its last checkpoint" if resumable else "from its start"
         driver.observer.notice(f"{names}: {why}; training it again {restart} (try {attempt.attempt + 1} "
                                f"of {self.max_attempts})")
         submit(attempt.unit, attempt.attempt + 1)
@@ -364,8 +366,8 @@ def task_options(unit: Unit, data: DeviceData, threads: int, gpu_bytes: int) -> 
 def gpu_share(unit: Unit, data: DeviceData, gpu_bytes: int) -> float:
     """The fraction of one GPU a unit asks Ray for, from its size: its copy of the data, and per
     run its parameters four times (weights, gradients, an optimizer's two moments) and a batch's
-    inputs and layer outputs three times (forward, their gradients, the kernels' workspace), twice
-    over for the allocator's slack, plus the 500 MB a CUDA context takes. Sizes are measured: the
+    inputs and layer outputs three times (the values kept for the backward pass, their gradients,
+    temporaries), twice over for the allocator's slack, plus the 500 MB a CUDA context takes. Sizes are measured: the
     data's tensors, and each architecture's model built on the CPU (model_size). Rounded up to
     sixteenths, at most one GPU."""
     data_bytes = sum(t.numel() * t.element_size() for t in (getattr(data, f.name) for f in fields(data))
