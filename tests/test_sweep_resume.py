@@ -44,16 +44,17 @@ def study(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(study, tmp_path_factory) -> list[dict]:
+def uninterrupted(study, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("clean") / "run"
     done = finish(study, out)
     assert done.returncode == 0, done.stderr
     assert "This study makes 12 runs (6 variants x 2 seeds)" in done.stderr.replace("\n", " ")
-    found = results(out)
+    everything = results(out)  # every number, every epoch field and every array of every run
+    found = everything["variants"]
     assert [v["name"] for v in found] == [f"l2={l2} dropout={d}" for l2 in ("1e-04", "3e-03", "1e-01")
                                           for d in ("0", "0.4")]
     assert found[3]["sweep"] == {"name": "l2 x dropout", "values": {"l2": 0.00316227766017, "dropout.rate": 0.4}}
-    return found
+    return everything
 
 
 def test_a_sweep_killed_at_random_points_then_rerun_gives_identical_results(study, uninterrupted, tmp_path,

@@ -6,6 +6,8 @@ report draws it and says it in both languages."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -53,3 +55,7 @@ def test_the_report_draws_the_distance_over_training(trained, tmp_path, lang):
     assert (tmp_path / lang / "pair_distance.png").stat().st_size > 10_000
     caption = {"en": "count sketches of the weights", "ja": "カウントスケッチからの推定"}[lang]
     assert caption in html
+    pairs = json.loads((tmp_path / lang / "findings.json").read_text(encoding="utf-8"))["pair_distances"]
+    assert sorted(pairs) == ["adam_decay", "sgd_decay", "sgd_decay_half"]
+    assert all(len(curve) == 20 for curve in pairs["adam_decay"]["per_epoch"].values())
+    assert pairs["adam_decay"]["sketch_buckets"] == 256 and len(pairs["sgd_decay"]["final"]) == SEEDS

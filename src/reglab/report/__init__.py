@@ -117,6 +117,13 @@ def findings_json(analysis: Analysis, found: list[Finding], lang: str) -> dict[s
         "focus_variant": analysis.focus,
         "class_names": analysis.class_names,
         "confused_pairs": analysis.confused_pairs(),
+        # The L2/decay pairs: per variant (its baseline is the other run), per seed, the relative distance
+        # of the final weights (exact) and per epoch (estimated from the weight sketches; docs/report.md).
+        "pair_distances": {
+            name: {"final": {str(s): d for s, d in analysis.pair_distances[name].items()},
+                   "per_epoch": {str(s): list(c) for s, c in analysis.pair_trajectories.get(name, {}).items()},
+                   "sketch_buckets": analysis.sketch_buckets}
+            for name in analysis.pair_distances},
         "variants": [v.to_json() for v in analysis.variants],
         "missing": [m.to_json() | {"en": t("en", f"missing_{m.kind}"), "ja": t("ja", f"missing_{m.kind}")}
                     for m in analysis.missing],
