@@ -148,7 +148,7 @@ def test_a_study_on_the_cluster_trains_the_records_a_local_run_trains(cluster, l
 
 
 def test_a_worker_killed_mid_unit_is_retried_from_its_checkpoint_with_identical_results(cluster, long_local_run,
-                                                                                         tmp_path):
+                                                                                         tmp_path, fault_log):
     from reglab.engine.ray_executor import RayExecutor
 
     killed = []
@@ -177,10 +177,12 @@ def test_a_worker_killed_mid_unit_is_retried_from_its_checkpoint_with_identical_
     assert records(out) == records(long_local_run) and len(records(out)) == 2
     assert not list(out.glob("runs/*/*.ckpt"))
     assert_each_epoch_counted_once(observer, bar, LONG_STUDY)
+    fault_log("--backend ray: every worker training a unit killed (SIGKILL) mid-unit", len(killed),
+              "each unit retried from the last checkpoint the driver had; records identical to a local run")
 
 
 def test_a_node_killed_mid_unit_is_retried_on_the_others_from_the_checkpoints_with_identical_results(
-        cluster, long_local_run, tmp_path):
+        cluster, long_local_run, tmp_path, fault_log):
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -247,9 +249,12 @@ def test_a_node_killed_mid_unit_is_retried_on_the_others_from_the_checkpoints_wi
     assert records(out) == records(long_local_run) and len(records(out)) == 2
     assert listing(out) == listing(long_local_run)
     assert_each_epoch_counted_once(observer, bar, LONG_STUDY)
+    fault_log("--backend ray: a whole node (its raylet, object store and workers) killed mid-unit", 1,
+              "its units retried on the other nodes from their checkpoints (NodeDiedError); run directory "
+              "identical to a local run's")
 
 
-def test_a_unit_lost_more_often_than_allowed_stops_the_study_with_the_resume_command(cluster, tmp_path):
+def test_a_unit_lost_more_often_than_allowed_stops_the_study_with_the_resume_command(cluster, tmp_path, fault_log):
     from reglab.engine.ray_executor import RayExecutor
 
     killed = []
@@ -270,6 +275,8 @@ def test_a_unit_lost_more_often_than_allowed_stops_the_study_with_the_resume_com
     assert "was lost 1 time on the Ray cluster, last by WorkerCrashedError" in message, message
     assert message.endswith(f"reglab resume {out} --backend ray --address {cluster.address}")
     assert list(out.glob("runs/*/*.ckpt")), "the lost unit's checkpoint was not kept"
+    fault_log("--backend ray: a unit lost more often than its tries allow", 1,
+              "exit 1, one line ending with the resume command; its checkpoint kept")
 
 
 def test_every_socket_of_the_cluster_and_its_driver_listens_on_loopback_only(cluster):
@@ -299,7 +306,8 @@ def reglab(*args: str, python: list[str] | None = None, env: dict[str, str] | No
                           **kwargs)
 
 
-def test_resume_with_the_ray_backend_finishes_a_study_whose_driver_was_killed(cluster, local_run, tmp_path):
+def test_resume_with_the_ray_backend_finishes_a_study_whose_driver_was_killed(cluster, local_run, tmp_path,
+                                                                             fault_log):
     study = tmp_path / "cluster.toml"
     study.write_text(STUDY, encoding="utf-8")
     out = tmp_path / "run"
@@ -317,9 +325,11 @@ def test_resume_with_the_ray_backend_finishes_a_study_whose_driver_was_killed(cl
     done = reglab("resume", str(out), "--backend", "ray", "--address", cluster.address, "--no-report")
     assert done.returncode == 0, done.stderr
     assert records(out) == records(local_run)
+    fault_log("--backend ray: the driver killed (SIGKILL) with units in flight", 1,
+              "`reglab resume RUN_DIR --backend ray` finishes it; records identical to a local run")
 
 
-def test_an_unreachable_cluster_is_one_clear_paragraph_and_exit_2(tiny_study_file, tmp_path):
+def test_an_unreachable_cluster_is_one_clear_paragraph_and_exit_2(tiny_study_file, tmp_path, fault_log):
     out = tmp_path / "run"
     done = reglab("run", str(tiny_study_file), "--backend", "ray", "--address", f"127.0.0.1:{free_port()}",
                   "--out", str(out), "--offline")
@@ -327,6 +337,8 @@ def test_an_unreachable_cluster_is_one_clear_paragraph_and_exit_2(tiny_study_fil
     assert "could not connect to the cluster at 127.0.0.1:" in " ".join(done.stderr.split())
     assert "ray start --head" in done.stderr and "Traceback" not in done.stderr
     assert not out.exists()  # nothing written before the cluster was there
+    fault_log("--backend ray with nothing answering at --address", 1,
+              "exit 2, one paragraph: how to start a cluster; nothing written")
 
 
 def test_a_head_on_loopback_only_with_a_driver_outside_rays_single_machine_mode_is_told_the_fix(
