@@ -204,6 +204,23 @@ def test_interrupt_from_python_saves_then_resume_gives_the_uninterrupted_results
     assert resumed.complete and numbers(stopped) == numbers(clean.run_dir)
 
 
+class InterruptWhenFinished:
+    """Ctrl-C once every run is stored, while the study's end is being said (before its report)."""
+
+    def study_finished(self, run_dir):
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_an_interrupt_after_every_run_is_stored_still_names_the_run_directory(tmp_path):
+    # It used to escape as a bare KeyboardInterrupt ("interrupted." and no directory on the command line).
+    study = reglab.Study("late", [reglab.Variant("plain")], seeds=[0], data={"dataset": "digits"},
+                         defaults={"hidden": [16], "epochs": 2})
+    out = tmp_path / "run"
+    with pytest.raises(reglab.StudyInterrupted) as interrupt:
+        reglab.run(study, out=out, offline=True, progress=False, observers=(InterruptWhenFinished(),))
+    assert interrupt.value.run_dir == out and reglab.load(out).complete
+
+
 def test_the_command_line_holds_no_orchestration():
     # cli.py parses, calls the library (lab.py, the API) and prints: it reaches no engine, store or
     # analysis of its own, so the command line and the Python API cannot drift apart.

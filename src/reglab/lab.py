@@ -185,9 +185,12 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Any = None, *, 
     finally:
         if executor is not None:
             executor.close()
-    observer.study_finished(store.root)
-    if report:
-        write_report(store.root, None, lang, observer)
+    try:
+        observer.study_finished(store.root)
+        if report:
+            write_report(store.root, None, lang, observer)
+    except KeyboardInterrupt:  # every run is stored: the run directory is named, as for any interrupt
+        raise StudyInterrupted(store.root) from None
     return store
 
 
