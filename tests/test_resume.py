@@ -167,6 +167,7 @@ def test_ctrl_c_saves_and_exits_130_then_resume_finishes(study, uninterrupted, t
         interrupts += 1
         assert process.returncode == 130, stderr
         assert f"reglab resume {out}" in stderr and "Traceback" not in stderr
+    assert interrupts, "the study finished before the first Ctrl-C landed: it tested nothing"
     done = subprocess.run([sys.executable, "-m", "reglab", "resume", str(out), "--no-report"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

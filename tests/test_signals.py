@@ -24,7 +24,7 @@ seeds = [0, 1]
 dataset = "digits"
 [defaults]
 hidden = [64]
-epochs = 12
+epochs = 60  # long enough on an idle machine for the signals to land mid-training
 batch_size = 32
 [[variants]]
 name = "plain"
@@ -90,6 +90,7 @@ def test_random_signals_then_the_same_command_give_identical_results(tmp_path, e
                 assert f"reglab resume {out}" in " ".join(err.split()), err
             else:
                 assert "interrupted" in err, err
+    assert sent, "the study finished before any signal landed: it tested nothing"
     final = start(study, out, engine)
     _, err = final.communicate(timeout=600)
     assert final.returncode == 0, err

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import test_resume as resume_tests
-from test_resume import kill_at_random_moments, reglab, results, run_args
+from test_resume import kill_at_random_moments, progress, reglab, results, run_args
 
 STUDY = """
 name = "sweepable"
@@ -70,11 +70,12 @@ def test_a_sweep_killed_at_random_points_then_rerun_gives_identical_results(stud
 
 def test_a_sweep_interrupted_with_ctrl_c_resumes_to_identical_results(study, uninterrupted, tmp_path, fault_log):
     out = tmp_path / "run"
-    started = time.time()
     process = reglab(*run_args(study, out), *SWEEP)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(p.stat().st_mtime > started for p in out.glob("runs/*/*.ckpt")):
-        time.sleep(0.05)
+    # At the first stored epoch (a checkpoint, or a record): a stack of several runs checkpoints
+    # none, and waiting for a checkpoint let an idle machine finish the sweep before the signal.
+    while time.monotonic() < deadline and process.poll() is None and not progress(out):
+        time.sleep(0.02)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode in (0, 130), stderr
