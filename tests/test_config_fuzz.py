@@ -116,6 +116,7 @@ def test_any_bytes_decoded_loosely_give_a_spec_or_a_config_error(data):
 
 
 def test_log_what_was_tried(fault_log):
+    studies = "study" if TRIED["spec"] == 1 else "studies"
     fault_log("random study structures, TOML text, arbitrary text and bytes (hypothesis)", sum(TRIED.values()),
-              f"{TRIED['config error']} clean configuration errors (exit 2), {TRIED['spec']} valid {'study' if TRIED['spec'] == 1 else 'studies'}, "
+              f"{TRIED['config error']} clean configuration errors (exit 2), {TRIED['spec']} valid {studies}, "
               "no other exception")
