@@ -48,7 +48,7 @@ class StackedCNN:
         # Per dropout layer, each run's rate: on the host (whether to draw) and on the device.
         self.rates: dict[str, tuple[list[float], torch.Tensor, torch.Tensor]] = {}
         for name, module in models[0].named_modules():
-            if isinstance(module, (SeededDropout, SeededSpatialDropout)):
+            if isinstance(module, SeededDropout):  # SeededSpatialDropout too
                 host = [m.get_submodule(name).rate for m in models]
                 self.rates[name] = (host, torch.tensor(host, dtype=torch.float32, device=device),
                                     torch.tensor([1.0 / (1.0 - r) for r in host], dtype=torch.float32, device=device))

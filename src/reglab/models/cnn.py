@@ -33,23 +33,13 @@ from reglab.models.registry import SummaryRow
 from reglab.techniques import registry
 from reglab.techniques.layers import torch_momentum
 
-class SeededSpatialDropout(nn.Module):
+
+class SeededSpatialDropout(SeededDropout):
     """Spatial dropout (Keras SpatialDropout2D, PyTorch Dropout2d): drops whole feature maps, one
     draw per (image, channel), from an explicit generator as SeededDropout does."""
 
-    def __init__(self, rate: float):
-        super().__init__()
-        self.rate = rate
-        self.generator: torch.Generator | None = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.rate == 0.0:
-            return x
-        noise = torch.rand((x.shape[0], x.shape[1], 1, 1), generator=self.generator, device=x.device, dtype=x.dtype)
-        return x * noise.ge_(self.rate).mul_(1.0 / (1.0 - self.rate))
-
-    def extra_repr(self) -> str:
-        return f"rate={self.rate}"
+    def noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        return (x.shape[0], x.shape[1], 1, 1)
 
 
 class CNN(nn.Module):
@@ -76,7 +66,7 @@ class CNN(nn.Module):
 
     def set_dropout_generator(self, generator: torch.Generator) -> None:
         for module in self.modules():
-            if isinstance(module, (SeededDropout, SeededSpatialDropout)):
+            if isinstance(module, SeededDropout):  # SeededSpatialDropout too
                 module.generator = generator
 
     def summary(self) -> list[SummaryRow]:

@@ -31,10 +31,14 @@ class SeededDropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.rate == 0.0:
             return x
-        noise = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
+        noise = torch.rand(self.noise_shape(x), generator=self.generator, device=x.device, dtype=x.dtype)
         # The mask, already scaled, is built in place in the noise's memory: one product with x
         # is the only step autograd sees (a bool mask times x would convert it twice a step).
         return x * noise.ge_(self.rate).mul_(1.0 / (1.0 - self.rate))
+
+    def noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        """One draw per unit (Keras's noise_shape: which units share a draw)."""
+        return tuple(x.shape)
 
     def extra_repr(self) -> str:
         return f"rate={self.rate}"
