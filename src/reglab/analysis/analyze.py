@@ -15,7 +15,7 @@ from reglab.analysis import weights as W
 from reglab.analysis.collect import Collected, Missing, VariantRuns
 from reglab.analysis.curves import Band, curves
 from reglab.analysis.onset import Onset, OnsetSpread, onset_spread, overfitting_onset
-from reglab.analysis.sweeps import SweepAnalysis, analyze_sweeps
+from reglab.analysis.sweeps import SweepAnalysis, analyze_sweeps, point_names
 from reglab.analysis.statistics import (
     DIFFERENCE_OF_PROPORTIONS, NON_NEGATIVE, PROPORTION, Interval, PairedComparison, paired_comparison, t_interval,
     with_holm,
@@ -210,7 +210,7 @@ def _focus(variants: list[VariantAnalysis], sweeps: list[SweepAnalysis]) -> str 
     """The variant whose errors the report shows: the hand-written variant of best mean test
     accuracy; in a study of sweeps only, the first sweep's point chosen on validation data (a
     sweep's point is never singled out by its test accuracy)."""
-    swept = {p.name for sweep in sweeps for p in sweep.points}
+    swept = point_names(sweeps)
     candidates = [v for v in variants if v.confusion is not None and v.metrics["test_accuracy"].mean is not None]
     written = [v for v in candidates if v.name not in swept]
     if written:

@@ -19,6 +19,7 @@ from reglab.analysis import weights as W
 from reglab.analysis.analyze import Analysis, VariantAnalysis
 from reglab.analysis.onset import OnsetSpread
 from reglab.analysis.statistics import BETTER, CONFIDENCE, INCONCLUSIVE, MIN_SEEDS, WORSE, PairedComparison
+from reglab.analysis.sweeps import point_names
 
 # A resolved variant's settings, named as the tutorial names them.
 TECHNIQUES: dict[str, tuple[str, str]] = {
@@ -129,7 +130,7 @@ def seeds_en(n: int) -> str:
 def _best(analysis: Analysis) -> list[Finding]:
     # A sweep's points are left out: a sweep chooses its point on validation data (analysis/sweeps.py),
     # and naming the point with the highest TEST accuracy first would invite choosing on test data.
-    swept = {p.name for sweep in analysis.sweeps for p in sweep.points}
+    swept = point_names(analysis.sweeps)
     scored = [v for v in analysis.variants if v.metrics["test_accuracy"].mean is not None and v.name not in swept]
     if not scored or (swept and len(scored) < 2):  # one variant beside a sweep is not a "highest" of anything
         return []

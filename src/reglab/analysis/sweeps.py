@@ -86,6 +86,11 @@ class SweepAnalysis:
                                            "more of the loss of quality than the gap, else overfitting"}}
 
 
+def point_names(sweeps: list[SweepAnalysis]) -> set[str]:
+    """The variants that are sweeps' points: never singled out by their test accuracy."""
+    return {p.name for sweep in sweeps for p in sweep.points}
+
+
 def analyze_sweeps(collected: Collected) -> list[SweepAnalysis]:
     sweeps: dict[str, SweepAnalysis] = {}
     for variant in collected.variants:
