@@ -155,19 +155,18 @@ def test_runs_sharing_an_optimizer_are_stepped_together_and_returned_in_the_call
 
 
 def test_stacked_penalties_equal_each_runs_own(data):
-    from reglab.engine.fast import _Run, _StackPenalty
-    from reglab.engine.reference import Techniques
-    from reglab.techniques.penalties import Penalty
+    from reglab.engine.core import Techniques
+    from reglab.techniques.penalties import Penalty, StackedPenalty
 
     vs = variants('[[variants]]\nname = "none"\n[[variants]]\nname = "l1"\nl1 = 0.01\n'
                   '[[variants]]\nname = "both"\nl1_l2 = { l1 = 0.002, l2 = 0.03 }\n')
     device = data.x_train.device
-    runs = [_Run(i, i, v, 0, None, Techniques(v, 0.1), None, None) for i, v in enumerate(vs)]
+    per_run = [[runtime for _, runtime in Techniques(v, 0.1).entries] for v in vs]
     kernels = [torch.randn(3, 24, 16, device=device), torch.randn(3, 12, 24, device=device)]
     kernels[0][0, 0, 0] = float("inf")  # the run without penalties still has none
     grads = [torch.randn_like(k) for k in kernels]
     expected_grads = [g.clone() for g in grads]
-    values = _StackPenalty(runs, device).add_gradient(kernels, grads)
+    values = StackedPenalty(per_run, device).add_gradient(kernels, grads)
     assert values[0] == 0
     for r, penalty in ((1, Penalty(l1=0.01)), (2, Penalty(l1=0.002, l2=0.03))):
         value = penalty.add_gradient([k[r] for k in kernels], [g[r] for g in expected_grads])
