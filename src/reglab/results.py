@@ -175,11 +175,18 @@ class StudyResult:
             return pd.DataFrame(columns=columns)
         return frame[columns + [c for c in frame.columns if c not in columns]]
 
-    def summary(self) -> pd.DataFrame:
-        """One row per variant: test accuracy and loss over seeds (mean, std and the 95% t interval
-        of the mean), seeds completed and diverged, and the comparison with its baseline."""
+    def summary(self, lang: str | None = None) -> pd.DataFrame:
+        """One row per variant: test accuracy and loss over seeds (mean, std and the 95% interval of
+        the mean, which stays inside the quantity's range: docs/report.md), seeds completed and
+        diverged, and the comparison with its baseline on test accuracy: the mean difference with
+        its paired t interval (not adjusted for the study's comparisons), the Holm-adjusted p, and
+        the verdict in words of `lang` (`verdict_code`: the same as data, docs/report.md)."""
         import pandas as pd
 
+        from reglab.analysis.statistics import MIN_SEEDS
+        from reglab.report.i18n import t
+
+        lang = _lang(lang)
         rows = []
         for v in self.analysis.variants:
             row: dict[str, Any] = {"variant": v.name, "baseline": v.baseline, "seeds": len(v.seeds),
@@ -189,7 +196,13 @@ class StudyResult:
                 for part in ("mean", "std", "low", "high"):
                     row[f"{metric}_{part}"] = getattr(interval, part) if interval is not None else None
             comparison = self.analysis.comparison("test_accuracy", v.name)
-            row["verdict"] = comparison.verdict if comparison is not None else None
+            difference = comparison.difference if comparison is not None else None
+            for part in ("mean", "low", "high"):
+                row[f"difference_{part}"] = getattr(difference, part) if difference is not None else None
+            row["holm_p"] = comparison.holm_p if comparison is not None else None
+            row["verdict"] = (t(lang, f"verdict_{comparison.verdict}", min_seeds=MIN_SEEDS)
+                              if comparison is not None else None)
+            row["verdict_code"] = comparison.verdict if comparison is not None else None
             rows.append(row)
         return pd.DataFrame(rows).set_index("variant") if rows else pd.DataFrame()
 
