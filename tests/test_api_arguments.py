@@ -222,7 +222,7 @@ def test_predictions_of_a_linked_arrays_file_is_a_reglab_error(finished, tmp_pat
 
 
 def test_one_observer_alone_is_taken_as_a_list_of_one(finished):
-    from reglab.observers import Recorder
+    from reglab.progress.events import Recorder
 
     heard = Recorder()
     reglab.resume(finished, progress=False, report=False, observers=heard)

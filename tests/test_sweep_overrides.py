@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from reglab import lab
 from reglab.cli import main
-from reglab.config import DATA_KEYS, STUDY_KEYS, TRAINING_KEYS, parse_study, unseen_character
+from reglab.config import DATA_KEYS, STUDY_KEYS, TRAINING_KEYS, parse_study
+from reglab.config.study_spec import unseen_character
 from reglab.errors import ConfigError
-from reglab.sweeps import NOT_SETTINGS, parse_sweep
+from reglab.config.sweep_points import NOT_SETTINGS, parse_sweep
 
 HEAD = """
 name = "s"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reglab.errors import ConfigError
-from reglab.observers import EVENTS
+from reglab.progress.events import EVENTS
 
 
 def refuse(where: str, argument: str, value: Any, takes: str) -> ConfigError:
@@ -101,7 +101,7 @@ def observers(where: str, value: Any) -> tuple[Any, ...]:
     if isinstance(listed, (list, tuple)) and all(is_observer(o) for o in listed):
         return tuple(listed)
     raise refuse(where, "observers", value, "takes observers (objects with some of the methods "
-                 f"{', '.join(EVENTS[:5])}, ...: see reglab.observers), one or a list of them")
+                 f"{', '.join(EVENTS[:5])}, ...: see reglab.progress.events), one or a list of them")
 
 
 def is_observer(value: Any) -> bool:
