@@ -33,7 +33,7 @@ TORCH_SIDE = (
     "reglab.techniques.optimizers",
     "reglab.techniques.penalties",
     "reglab.techniques.soft_targets",
-    "reglab.estimate",  # times a few training steps
+    "reglab.cost.time_estimate",  # times a few training steps
     "reglab.lrfind",  # the learning-rate range test trains a copy of a model
 )
 
