@@ -55,6 +55,7 @@ register(Architecture(
     init_key=lambda variant: (variant.hidden, variant.init.name),
     stack_key=_mlp_stack_key,
     stacker="reglab.engine.stacked_mlp:StackedMLP",
+    example={"hidden": [8]},
 ))
 
 # ------------------------------------------------------------------------------------------ cnn
@@ -174,6 +175,7 @@ register(Architecture(
     stack_key=_cnn_stack_key,
     stacker="reglab.engine.stacked_cnn:StackedCNN",
     check=_cnn_check,
+    example={"conv": [{"filters": 4, "kernel_size": 3, "padding": "same", "pool": 2}], "hidden": [8]},
 ))
 
 # ------------------------------------------------------------------------------------------ resmlp
@@ -215,4 +217,5 @@ register(Architecture(
     init_key=lambda variant: (variant.model_params, variant.hidden, variant.init.name),
     stack_key=lambda variant: None,
     stacker=None,  # no stacked form: the fast engine leaves these variants to the reference loop
+    example={"width": 8, "hidden": [8, 8]},
 ))

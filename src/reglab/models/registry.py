@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -76,6 +76,9 @@ class Architecture:
     stacker: str | None = None  # "module:Class"(models, variants, device): the fast engine's stacked form
     # Checks across a variant's keys once it is built (rates per conv block, ...); returns problems.
     check: Callable[[VariantSpec], list[str]] = lambda variant: []
+    # A small network of this architecture as a variant's keys would give it: what the conformance
+    # suite trains every technique on (tests/techniques/test_conformance.py) and the docs show.
+    example: Mapping[str, Any] = field(default_factory=dict)
 
     def key(self, name: str) -> ModelKey | None:
         return next((k for k in self.keys if k.name == name), None)
