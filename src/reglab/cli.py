@@ -311,12 +311,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     study, source_text = lab.load_study(args.study, seeds=args.seeds, epochs=args.epochs, dataset=args.dataset,
                                         sweep=args.sweep, sweep_random=args.sweep_random, sweep_seed=args.sweep_seed,
                                         sweep_base=args.sweep_base, choose=args.choose, max_runs=args.max_runs)
-    err.print(lab.plan(study, args.device).describe(), highlight=False)
+    err.print(lab.plan(study).describe(), highlight=False)
     options = lab.run_options(study, out=args.out, data_dir=args.data_dir, device=args.device, engine=args.engine,
                               allow_download=not args.offline, checkpoint_seconds=args.checkpoint_seconds,
                               source_text=source_text)
     return _train(lambda observer: lab.run_study(study, options, observer, report=not args.no_report,
-                                                 lang=args.lang, backend=args.backend, address=args.address),
+                                                 lang=args.lang, backend=args.backend, address=args.address,
+                                                 estimate=True, started=_command_started()),
                   options.out, args)
 
 
@@ -326,7 +327,17 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _train(lambda observer: lab.resume(args.run_dir, observer, device=args.device, engine=args.engine,
                                               checkpoint_seconds=args.checkpoint_seconds,
                                               report=not args.no_report, lang=args.lang, backend=args.backend,
-                                              address=args.address), args.run_dir, args)
+                                              address=args.address, estimate=True, started=_command_started()),
+                  args.run_dir, args)
+
+
+def _command_started() -> float:
+    """When this command started, on time.monotonic()'s clock: the estimate counts its start-up."""
+    import time
+
+    from reglab.estimate import process_seconds
+
+    return time.monotonic() - process_seconds()
 
 
 def _train(train, run_dir: Path, args: argparse.Namespace) -> int:
