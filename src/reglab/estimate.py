@@ -17,8 +17,11 @@ run, measured here once the data is loaded and the engine has planned its work:
 - report: REPORT_* below, seconds of one core measured with benchmarks/bench_estimate.py, the
   figures drawn over up to four processes as report/figures.py does.
 
-What is not modelled: early stopping (the estimate assumes every epoch runs) and a machine that
-others share (probes keep the fastest epoch; the study then takes longer). When the model cannot
+A machine that others share: the probes keep the fastest epoch (what the code costs on free
+cores). How long others will keep the cores is not predictable from a few seconds (tried: the
+share of a core the probes had, turned into the workers' share, said 2.1 min for a digits
+tutorial that took 42 s, at a load of 15 on two cores), so the estimate says when the probes' thread had less than BUSY of its
+core (CPU time over wall time) instead of scaling the number. Not modelled: early stopping (the estimate assumes every epoch runs). When the model cannot
 be applied (a cluster; more kinds of unit than MAX_PROBES) the estimate says so and gives no
 number. benchmarks/bench_estimate.py keeps its error: estimate against actual for the built-in
 studies (benchmarks/README.md).
@@ -35,6 +38,7 @@ PROBE_EPOCHS = 3  # the first warms up; the fastest of the others is kept
 PROBE_STEPS = 8  # the second probe's extra steps an epoch
 PROBE_ROWS = 2048  # at most this many validation and test rows in a probe; more are scaled
 MAX_PROBES = 24  # kinds of unit probed at most; beyond, no number
+BUSY = 0.9  # a probe thread with less of its core than this: the machine is busy, and it is said
 # The report (report/__init__.write_report), seconds of one core on the machine of
 # benchmarks/README.md: imports and HTML; per variant (analysis, its curves in the figures);
 # per run (reading its records, arrays and predictions). Figures are drawn by up to 4 processes.
@@ -67,6 +71,7 @@ class Estimate:
     training: float | None  # None: not modelled (the reason says why)
     report: float
     reason: str = ""
+    busy: float = 1.0  # the share of a core the probes' thread had (CPU time over wall time)
 
     @property
     def seconds(self) -> float | None:
@@ -76,8 +81,12 @@ class Estimate:
         if self.training is None:
             return f"no time estimate: {self.reason}"
         parts = f"training {duration(self.training)}" + (f", report {duration(self.report)}" if self.report else "")
-        return (f"estimated time about {duration(self.seconds)} in all ({parts}; measured from a few steps of "
+        text = (f"estimated time about {duration(self.seconds)} in all ({parts}; measured from a few steps of "
                 "each kind of run here, assuming every epoch runs and the cores are free)")
+        if self.busy < BUSY:
+            text += (f". This machine is busy (the measuring thread had {self.busy:.0%} of a core): "
+                     "expect longer")
+        return text
 
 
 @dataclass(frozen=True)
@@ -101,12 +110,14 @@ def estimate(schedule, data, *, so_far: float, report_runs: tuple[int, int] | No
     if len(kinds) > MAX_PROBES:
         return Estimate(so_far, None, report, f"{len(kinds)} different kinds of run, too many to measure "
                                               f"quickly (at most {MAX_PROBES})")
-    measuring = time.perf_counter()
+    measuring, cpu = time.perf_counter(), time.thread_time()
     costs = {kind: probe(next(u for u in schedule.units if _kind(u) == kind), data, schedule.threads_per_worker)
              for kind in kinds}
+    probing = time.perf_counter() - measuring
+    got = (time.thread_time() - cpu) / probing if probing > 0 else 1.0
     times = [unit_seconds(unit, costs[_kind(unit)], data) for unit in schedule.units]
-    so_far += time.perf_counter() - measuring  # the probes are part of the command's time
-    return Estimate(so_far, makespan(times, schedule.workers), report)
+    so_far += probing  # the probes are part of the command's time
+    return Estimate(so_far, makespan(times, schedule.workers), report, busy=min(1.0, got))
 
 
 def unit_seconds(unit, cost: UnitCost, data) -> float:
