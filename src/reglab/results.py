@@ -13,15 +13,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reglab.store import EpochRecord, RunRecord, RunStore
+from reglab.errors import ReglabError
+from reglab.store import COMPLETED, EpochRecord, RunRecord, RunStore, StoredRun
+from reglab.store.files import Damaged
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import torch
     from matplotlib.figure import Figure
 
     from reglab.analysis.analyze import Analysis
-    from reglab.analysis.collect import Collected
+    from reglab.analysis.collect import Collected, VariantRuns
+    from reglab.data.preprocessing import Preprocessing
 
 # Keras's History.history keys and how each is made from a stored epoch. Keras reports its losses
 # with the L1/L2 term included (EpochRecord keeps the two parts apart).
@@ -124,8 +128,6 @@ class StudyResult:
     def _test_split(self) -> tuple[np.ndarray, np.ndarray]:
         collected = self._collected
         if collected.test_labels is None or collected.test_images is None:
-            from reglab.errors import ReglabError
-
             raise ReglabError(f"{self.run_dir / 'test_split.npz'} is missing or damaged: the test labels and "
                               "images cannot be read (the runs' records and curves still can).")
         return collected.test_labels, collected.test_images
@@ -133,6 +135,132 @@ class StudyResult:
     @property
     def class_names(self) -> list[str]:
         return list(self._collected.data.get("class_names") or [])
+
+    # ------------------------------------------------------------------ the trained networks
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """How inputs become the networks' features, as fitted when the study read its data
+        (reglab.data.preprocessing): `predict` applies it; `.transform(X)` gives the features."""
+        from reglab.data.preprocessing import preprocessing_from_json
+
+        return preprocessing_from_json(self._data_json())
+
+    @property
+    def test_inputs(self) -> np.ndarray:
+        """The test split as inputs for `predict`: `predict(v, result.test_inputs, seed=s)`
+        gives `predictions(v, s)` exactly (on the device type the run was tested on)."""
+        return self.preprocessing.stored_test_inputs(self.test_images)
+
+    def model(self, variant: str, seed: int = 0) -> torch.nn.Module:
+        """One run's trained network (a torch.nn.Module in eval mode, on the CPU), rebuilt from the
+        run directory's stored weights. It takes features, not raw inputs: its `.preprocessing`
+        (also `result.preprocessing`) turns inputs into features, and its `.class_names` names its
+        outputs, which are logits (softmax gives the probabilities)."""
+        from reglab.models.restore import rebuild
+
+        stored = self._finished_run(variant, seed)
+        try:
+            weights = stored.arrays().weights
+        except Damaged as exc:
+            npz = stored.path.with_suffix(".npz")
+            raise ReglabError(f"{npz} is {'missing' if exc.missing else f'damaged ({exc.reason})'}: the weights "
+                              f"of {variant!r} seed {seed} cannot be read. Fix: `reglab resume {self.run_dir}` "
+                              "trains that run again (the other runs are kept).") from None
+        data = self._data_json()
+        model = rebuild(self._study_json(), variant, tuple(data["image_shape"]), len(data["class_names"]), weights,
+                        where=str(stored.path.with_suffix(".npz")))
+        model.preprocessing = self.preprocessing  # plain attributes: not part of its state_dict
+        model.class_names = self.class_names
+        return model
+
+    def predict_proba(self, variant: str, X: Any, seed: int | list[int] | str = 0, *,
+                      preprocessed: bool = False, eight_bit: bool = False) -> np.ndarray:
+        """Class probabilities, float32 (rows, classes), as Keras's `model.predict` and
+        scikit-learn's `predict_proba` give them. `X`: inputs as the dataset has them (images
+        H x W or rows of H*W pixels, 0..255, or 0..16 for digits), prepared as for training;
+        `preprocessed=True`: X are the model's features already; `eight_bit=True`: 8-bit images
+        (0..255) of a dataset with other pixel levels. `seed`: one run, a list of seeds, or "all"
+        (every finished run of the variant): an ensemble averages its runs' probabilities."""
+        return self.predict_with_probabilities(variant, X, seed, preprocessed=preprocessed, eight_bit=eight_bit)[1]
+
+    def predict(self, variant: str, X: Any, seed: int | list[int] | str = 0, *,
+                preprocessed: bool = False, eight_bit: bool = False) -> np.ndarray:
+        """The predicted class of each row (an index into `class_names`), as `predict_proba`
+        takes its arguments. One run's predictions are the argmax of its logits, as its test was
+        scored; an ensemble's the argmax of its averaged probabilities."""
+        return self.predict_with_probabilities(variant, X, seed, preprocessed=preprocessed, eight_bit=eight_bit)[0]
+
+    def models(self, variant: str, seed: int | list[int] | str = 0) -> list[torch.nn.Module]:
+        """The trained networks of `seed`: one seed, a list of seeds, or "all" (every finished
+        run of the variant), as `model` gives each."""
+        if seed == "all":
+            seeds = [r.record.seed for r in self._variant_runs(variant).runs if r.record.status == COMPLETED]
+        elif isinstance(seed, (list, tuple)):
+            seeds = list(seed)
+        else:
+            seeds = [seed]
+        if not seeds:
+            raise ReglabError(f"{variant!r} has no finished run in {self.run_dir} to predict with. Fix: "
+                              f"`reglab resume {self.run_dir}` finishes its runs.")
+        return [self.model(variant, s) for s in seeds]
+
+    def predict_with_probabilities(self, variant: str, X: Any, seed: int | list[int] | str = 0, *,
+                                   preprocessed: bool = False, eight_bit: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(`predict`, `predict_proba`) at the cost of one: the networks run once."""
+        import torch
+
+        models = self.models(variant, seed)
+        features = self._features(X, preprocessed, eight_bit)
+        logits = [self._logits(model, features) for model in models]
+        probabilities = torch.stack([torch.softmax(z, dim=1) for z in logits]).mean(0)
+        classes = logits[0].argmax(1) if len(logits) == 1 else probabilities.argmax(1)
+        return classes.numpy(), probabilities.numpy()
+
+    def _features(self, X: Any, preprocessed: bool, eight_bit: bool) -> np.ndarray:
+        prep = self.preprocessing
+        return prep.features(X) if preprocessed else prep.transform(X, eight_bit=eight_bit)
+
+    @staticmethod
+    def _logits(model: torch.nn.Module, features: np.ndarray) -> torch.Tensor:
+        import torch
+
+        from reglab.engine.core import chunked_logits
+
+        chunks = [logits for _, logits in chunked_logits(model, torch.from_numpy(features))]
+        return torch.cat(chunks) if chunks else torch.zeros((0, len(model.class_names)))
+
+    def _variant_runs(self, variant: str) -> VariantRuns:
+        collected = self._collected.variant(variant)
+        if collected is None or variant not in self.variants:
+            raise ReglabError(f"{variant!r} is not a variant of the study in {self.run_dir}. Fix: name one of "
+                              f"its variants: {', '.join(self.variants)}.")
+        return collected
+
+    def _finished_run(self, variant: str, seed: int) -> StoredRun:
+        runs = self._variant_runs(variant).runs
+        stored = next((r for r in runs if r.record.seed == seed), None)
+        if stored is None:
+            finished = [r.record.seed for r in runs]
+            raise ReglabError(f"{variant!r} has no finished run of seed {seed!r} in {self.run_dir} (finished seeds: "
+                              f"{', '.join(map(str, finished)) or 'none'}). Fix: pass one of those, or "
+                              f"`reglab resume {self.run_dir}` to finish the study.")
+        if stored.record.status != COMPLETED:
+            raise ReglabError(f"{variant!r} seed {seed} diverged (epoch {stored.record.diverged_at}): its weights are "
+                              "not finite and predict nothing. Fix: predict with another seed or variant.")
+        return stored
+
+    def _data_json(self) -> dict[str, Any]:
+        if not self._collected.data:
+            raise ReglabError(f"{self.run_dir / 'data.json'} is missing or damaged: what the networks were trained "
+                              f"on is unknown. Fix: `reglab resume {self.run_dir}` writes it again.")
+        return self._collected.data
+
+    def _study_json(self) -> dict[str, Any]:
+        if not self._collected.study:
+            raise ReglabError(f"{self.run_dir / 'study.json'} and its copy are damaged: the networks cannot be "
+                              "rebuilt. Fix: train the study anew.")
+        return self._collected.study
 
     def history(self, variant: str, seed: int = 0) -> dict[str, list[float]]:
         """One run's epochs in the form of Keras's `History.history`: loss, accuracy, val_loss,

@@ -25,7 +25,7 @@ def every_technique():
 
 def study_text(family: str, name: str) -> str:
     # Enough learning rate for every optimizer to move in a few epochs on this problem.
-    fast_lr = {"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.1}
+    fast_lr = {"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.1, "adadelta": 1.0}
     lines = ['[[variants]]', 'name = "probe"', "hidden = [32, 16]", "epochs = 4", "batch_size = 32"]
     if name in models.lookup("mlp").refuses:
         lines += ['model = "cnn"', 'conv = [{ filters = 8, kernel_size = 3, padding = "same", pool = 2 }]']

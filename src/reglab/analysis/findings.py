@@ -150,11 +150,9 @@ def _best(analysis: Analysis) -> list[Finding]:
         ja = f"平均テスト精度が最も高いのは {best.name} で {_f(acc.mean, 1)}%"
     if acc.low is not None:
         numbers |= {"ci_low_percent": _round(acc.low, 1), "ci_high_percent": _round(acc.high, 1),
-                    "confidence_percent": PERCENT, "ci_clipped": acc.clipped}
-        cut_en = ", cut at 100%" if acc.clipped else ""
-        cut_ja = "、100% で打ち切り" if acc.clipped else ""
-        en += f" ({PERCENT}% CI [{_f(acc.low, 1)}, {_f(acc.high, 1)}]{cut_en}, {seeds_en(acc.n)})."
-        ja += f"（{PERCENT}% 信頼区間 [{_f(acc.low, 1)}, {_f(acc.high, 1)}]{cut_ja}、{acc.n} シード）。"
+                    "confidence_percent": PERCENT}
+        en += f" ({PERCENT}% CI [{_f(acc.low, 1)}, {_f(acc.high, 1)}], {seeds_en(acc.n)})."
+        ja += f"（{PERCENT}% 信頼区間 [{_f(acc.low, 1)}, {_f(acc.high, 1)}]、{acc.n} シード）。"
     else:
         en += f" ({seeds_en(acc.n)})."
         ja += f"（{acc.n} シード）。"

@@ -28,23 +28,23 @@ BETTER, WORSE, NO_DIFFERENCE, INCONCLUSIVE = "better", "worse", "no_clear_differ
 
 @dataclass(frozen=True)
 class Interval:
-    """Mean and a t interval of the mean; `std` is the sample standard deviation (n - 1).
-    `clipped`: the t interval passed a bound of the quantity (accuracy 0..1, a loss >= 0) and was
-    cut at it; the report says so wherever it shows such an interval."""
+    """Mean and an interval of the mean; `std` is the sample standard deviation (n - 1).
+    `scale`: where the interval was computed ("t": the plain t interval; "logit" or "log": on the
+    scale where a bounded quantity is unbounded, mapped back: `bounded_interval`)."""
 
     mean: float | None
     low: float | None
     high: float | None
     std: float | None
     n: int
-    clipped: bool = False
+    scale: str = "t"
 
     def scaled(self, factor: float) -> Interval:
         def s(value: float | None) -> float | None:
             return None if value is None else value * factor
-        return Interval(s(self.mean), s(self.low), s(self.high), s(self.std), self.n, self.clipped)
+        return Interval(s(self.mean), s(self.low), s(self.high), s(self.std), self.n, self.scale)
 
-    def to_json(self) -> dict[str, float | int | None]:
+    def to_json(self) -> dict[str, float | int | str | None]:
         return asdict(self)
 
 
@@ -57,9 +57,8 @@ DIFFERENCE_OF_PROPORTIONS = (-1.0, 1.0)
 def t_interval(values: Sequence[float], confidence: float = CONFIDENCE,
                bounds: tuple[float, float] | None = None) -> Interval:
     """mean ± t(n-1) · s / √n. No interval from a single value: one seed says nothing about spread.
-    With `bounds`, an end past a bound is cut at it (with 3 seeds at 97 ± 2% the t interval reaches
-    past 100%, which no accuracy can): a t interval clipped, rather than a transformed interval, so
-    that the unclipped end stays the textbook one and the cut is visible as a flag."""
+    With `bounds`, the interval of a bounded quantity (an accuracy in [0, 1], a loss >= 0): see
+    `bounded_interval`. Without, the textbook t interval (scipy's ttest_1samp(...).confidence_interval)."""
     x = np.asarray(values, dtype=float)
     n = len(x)
     if n == 0:
@@ -68,11 +67,40 @@ def t_interval(values: Sequence[float], confidence: float = CONFIDENCE,
     if n == 1:
         return Interval(mean, None, None, None, 1)
     std = float(x.std(ddof=1))
+    if bounds is not None:
+        return bounded_interval(mean, std / math.sqrt(n), n - 1, bounds, confidence, std=std, n=n)
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
-    low, high = mean - half, mean + half
-    if bounds is None or (bounds[0] <= low and high <= bounds[1]):
-        return Interval(mean, low, high, std, n)
-    return Interval(mean, max(low, bounds[0]), min(high, bounds[1]), std, n, clipped=True)
+    return Interval(mean, mean - half, mean + half, std, n)
+
+
+def bounded_interval(mean: float, se: float, df: float, bounds: tuple[float, float],
+                     confidence: float = CONFIDENCE, *, std: float | None = None, n: int = 0) -> Interval:
+    """The t interval of a bounded quantity's mean, computed where the quantity is unbounded and
+    mapped back: on the logit scale of (x - a) / (b - a) for a quantity in [a, b] (an accuracy),
+    on the log scale of x - a for one in [a, ∞) (a loss). With g that transform,
+        g⁻¹( g(mean) ± t(df) · se · g'(mean) )
+    (the delta method: the standard error carried to g's scale). It always lies inside the range
+    and holds the mean; far from a bound it is the t interval to first order, and near a bound it
+    is asymmetric, short on the side of the bound. A t interval cut at the bound would claim
+    certainty it does not have: with 2 seeds at 99% and 100% the t interval of 99.5% reaches 105.9%.
+    A mean on the bound itself (every seed at 100%) has no spread: the interval is that point."""
+    low_bound, high_bound = bounds
+    t = float(stats.t.ppf(0.5 + confidence / 2, df))
+    if not (low_bound < mean < high_bound) or se == 0:
+        return Interval(mean, mean, mean, std, n, "t")
+    if math.isinf(high_bound):
+        shifted = mean - low_bound
+        factor = math.exp(t * se / shifted)
+        return Interval(mean, low_bound + shifted / factor, low_bound + shifted * factor, std, n, "log")
+    width = high_bound - low_bound
+    p = (mean - low_bound) / width
+    centre = math.log(p / (1 - p))
+    half = t * (se / width) / (p * (1 - p))
+
+    def back(z: float) -> float:
+        return low_bound + width / (1 + math.exp(-z)) if z >= 0 else low_bound + width * math.exp(z) / (1 + math.exp(z))
+
+    return Interval(mean, back(centre - half), back(centre + half), std, n, "logit")
 
 
 def bounded_interval(values: Sequence[float], bounds: tuple[float, float], confidence: float = CONFIDENCE) -> Interval:
@@ -146,7 +174,7 @@ def paired_comparison(metric: str, variant: str, baseline: str, variant_values: 
     sign = 1.0 if higher_is_better else -1.0
     better, worse = int(np.sum(sign * d > 0)), int(np.sum(sign * d < 0))
     base = dict(metric=metric, higher_is_better=higher_is_better, variant=variant, baseline=baseline, seeds=seeds, differences=tuple(d.tolist()),
-                difference=t_interval(d, bounds=bounds), better=better, worse=worse)
+                difference=difference_interval(d, bounds), better=better, worse=worse)
     if len(d) < 2:
         return PairedComparison(**base, bootstrap_low=None, bootstrap_high=None, t_p=None, wilcoxon_p=None,
                                 effect_size=None)
@@ -154,6 +182,18 @@ def paired_comparison(metric: str, variant: str, baseline: str, variant_values: 
     sd = float(d.std(ddof=1))
     return PairedComparison(**base, bootstrap_low=low, bootstrap_high=high, t_p=paired_t_p(d),
                             wilcoxon_p=wilcoxon_p(d), effect_size=float(d.mean()) / sd if sd > 0 else None)
+
+
+def difference_interval(differences: Sequence[float], bounds: tuple[float, float] | None = None) -> Interval:
+    """The paired t interval of the mean difference: it excludes 0 exactly when the paired t-test
+    rejects at 1 - CONFIDENCE, so the two never disagree. Where it would leave the differences'
+    range (2-3 seeds with a large spread: two seeds at +40 and -10 points give ±318 points), the
+    interval on the bounded scale (`bounded_interval`) instead, and the pairing with the test is lost
+    only where the t interval was impossible anyway."""
+    plain = t_interval(differences)
+    if bounds is None or plain.low is None or (bounds[0] <= plain.low and plain.high <= bounds[1]):
+        return plain
+    return t_interval(differences, bounds=bounds)
 
 
 def paired_t_p(differences: np.ndarray) -> float:

@@ -272,9 +272,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "method_html": (
         "<p><b>Intervals.</b> For every metric, the mean over seeds and a {confidence}% t interval: mean ± "
         "t<sub>n−1</sub> · s / √n, with s the sample standard deviation. A single seed has no interval. An "
-        "interval of a bounded quantity (an accuracy, a share of weights between 0 and 100%, a loss or a time "
-        "that cannot be negative) is cut at the bound when the t interval would pass it, and marked with "
-        "{clip}.</p>"
+        "interval of a bounded quantity (an accuracy or a share of weights between 0 and 100%, a loss or a time "
+        "that cannot be negative) is the t interval computed where the quantity is unbounded (the logit of an "
+        "accuracy, the log of a loss) and mapped back, so that it stays inside the range without being cut.</p>"
         "<p><b>Paired comparisons.</b> Each variant is compared with its baseline (the study's <code>baseline</code>) "
         "over the seeds both completed. The same seed means the same data order and, for the same architecture, "
         "the same initial weights, so the difference per seed cancels what the seed itself contributes. Reported: "
@@ -299,7 +299,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "not across machines.</p>",
         "<p><b>信頼区間。</b>各指標について、シードの平均と {confidence}% t 信頼区間（平均 ± t<sub>n−1</sub> · s / √n、"
         "s は標本標準偏差）を示します。シードが 1 つのときは区間はありません。値の範囲が決まっている量（精度や重みの割合は 0〜100%、"
-        "損失や時間は負にならない）の区間は、t 区間がその範囲を越えるときは境界で打ち切り、{clip} を付けます。</p>"
+        "損失や時間は負にならない）の区間は、範囲の制約のない尺度（精度ならロジット、損失なら対数）で t 区間を求めて元の尺度に戻したもので、"
+        "境界で打ち切らずに範囲内に収まります。</p>"
         "<p><b>対応のある比較。</b>各バリアントを、その基準（研究の <code>baseline</code>）と、両方が完了した同じシードで比べます。"
         "同じシードはデータの順序が同じで、同じ構造なら初期重みも同じなので、シードごとの差をとるとシード自体の影響が打ち消されます。"
         "示すのは、差の平均とその t 信頼区間、差の平均のパーセンタイル・ブートストラップ区間（{resamples} 回の再標本化、"
