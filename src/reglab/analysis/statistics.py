@@ -103,33 +103,6 @@ def bounded_interval(mean: float, se: float, df: float, bounds: tuple[float, flo
     return Interval(mean, back(centre - half), back(centre + half), std, n, "logit")
 
 
-def bounded_interval(values: Sequence[float], bounds: tuple[float, float], confidence: float = CONFIDENCE) -> Interval:
-    """A mean over seeds of a bounded quantity, with an interval that stays inside its range by
-    construction (never a clip): the t interval's `mean ± t·s/√n`, but with the spread allowed to
-    shrink toward the bound as a bounded quantity's does.
-
-    PROPORTION (accuracies): Wilson's score interval (Wilson 1927) with the seeds' own dispersion,
-    the set of μ where |m − μ| ≤ t(n−1)·√(φ·μ(1−μ)/n), φ = s²/(m(1−m)); at μ = m the right side is
-    s/√n, so in the middle of the range it is the t interval, and it never reaches 0 or 1 unless
-    every seed is there. NON_NEGATIVE (losses): the t interval of log m by the delta method,
-    m·exp(±t·s/(m√n)). Other bounds: the plain t interval (`clipped` set if it leaves them)."""
-    plain = t_interval(values, confidence)
-    if plain.std is None or plain.mean is None or plain.std == 0:
-        return plain
-    m, s, n = plain.mean, plain.std, plain.n
-    t = float(stats.t.ppf(0.5 + confidence / 2, n - 1))
-    if bounds == PROPORTION and 0.0 < m < 1.0:
-        effective = n * m * (1 - m) / s ** 2  # the binomial size with the seeds' variance of the mean
-        z2 = t * t / effective
-        centre = (m + z2 / 2) / (1 + z2)
-        half = math.sqrt(z2 * (m * (1 - m) + z2 / 4)) / (1 + z2)
-        return Interval(m, max(centre - half, 0.0), min(centre + half, 1.0), s, n)
-    if bounds == NON_NEGATIVE and m > 0:
-        factor = math.exp(t * s / (m * math.sqrt(n)))
-        return Interval(m, m / factor, m * factor, s, n)
-    return t_interval(values, confidence, bounds)
-
-
 @dataclass(frozen=True)
 class PairedComparison:
     """A variant against its baseline on one metric, over the seeds both completed."""

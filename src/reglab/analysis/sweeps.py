@@ -18,12 +18,12 @@ import numpy as np
 
 from reglab.analysis.collect import Collected
 from reglab.analysis.statistics import DIFFERENCE_OF_PROPORTIONS, NON_NEGATIVE, PROPORTION, Interval, \
-    PairedComparison, bounded_interval, paired_comparison, t_interval
+    PairedComparison, paired_comparison, t_interval
 from reglab.store import COMPLETED
 
 METRICS = ("train_accuracy", "val_accuracy", "train_loss", "val_loss", "test_accuracy", "gap")
 BOUNDS = {"train_accuracy": PROPORTION, "val_accuracy": PROPORTION, "test_accuracy": PROPORTION,
-          "train_loss": NON_NEGATIVE, "val_loss": NON_NEGATIVE}  # the gap is a difference: a t interval
+          "train_loss": NON_NEGATIVE, "val_loss": NON_NEGATIVE, "gap": DIFFERENCE_OF_PROPORTIONS}
 HIGHER_IS_BETTER = {"val_loss": False, "val_accuracy": True}
 OTHER_METRIC = {"val_loss": "val_accuracy", "val_accuracy": "val_loss"}
 UNDERFITTING, GOOD, OVERFITTING = "underfitting", "good", "overfitting"
@@ -176,8 +176,7 @@ def analyze_sweeps(collected: Collected) -> list[SweepAnalysis]:
 
 
 def _point(name: str, values: dict[str, Any], per_seed: dict[str, dict[int, float]]) -> SweepPoint:
-    stats = {k: bounded_interval(list(v.values()), BOUNDS[k]) if k in BOUNDS else t_interval(list(v.values()))
-             for k, v in per_seed.items()}
+    stats = {k: t_interval(list(v.values()), bounds=BOUNDS.get(k)) for k, v in per_seed.items()}
     return SweepPoint(name, values, per_seed, stats)
 
 

@@ -153,8 +153,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                      "{b} の最良の減衰は {a} より学習率に依存しにくいとは言えません。"),
     "to": ("{a} to {b}", "{a} から {b}"),
     "method": ("Sweeps. Each point's metrics are those of its runs' last epoch, averaged over seeds; the 95% "
-               "intervals of accuracies are Wilson score intervals with the seeds' own spread and those of losses "
-               "are t intervals on the log scale, so neither leaves its range. The recommendation follows the "
+               "intervals are t intervals computed on the logit scale for accuracies and on the log scale for "
+               "losses and mapped back, so neither leaves its range. The recommendation follows the "
                "one-standard-error rule (Breiman et al. 1984; Hastie, Tibshirani & Friedman, ESL §7.10; glmnet's "
                "lambda.1se) on the sweep's validation metric: the best mean, the standard error of that best "
                "point's mean over seeds, and the strongest setting whose mean is within one standard error of it "
@@ -167,8 +167,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                "{margin} point and more than one standard error of the paired differences. The comparison with "
                "doing nothing is a paired t interval over seeds on test accuracy, for reading only. "
                "Definitions: docs/report.md.",
-               "スイープ。各点の値は各実行の最後のエポックの値をシードで平均したもの。95% 区間は、精度にはシード間の"
-               "ばらつきを使った Wilson のスコア区間、損失には対数尺度の t 区間を使うので、値の範囲からはみ出しません。"
+               "スイープ。各点の値は各実行の最後のエポックの値をシードで平均したもの。95% 区間は、精度はロジット尺度、"
+               "損失は対数尺度で求めた t 区間を元の尺度に戻したもので、値の範囲からはみ出しません。"
                "推奨はスイープの検証指標に 1 標準誤差ルール（Breiman et al. 1984; Hastie, Tibshirani & Friedman, "
                "ESL §7.10; glmnet の lambda.1se）を適用したもの: 平均が最良の点と、その平均のシード間の標準誤差を求め、"
                "最良から 1 標準誤差以内（1 SE 帯）で最も強い設定を選びます。強さの順序がない設定（学習率、2 因子の格子）"
