@@ -18,7 +18,7 @@ from matplotlib.patches import Patch, Rectangle
 
 from reglab.analysis.sweeps import GOOD, MIN_SEEDS_ONE_SE, ONE_SE, OVERFITTING, UNDERFITTING, SweepAnalysis, _key
 from reglab.report.figures import short
-from reglab.report.sweep_text import factor_label, named_value, s, value_text
+from reglab.report.sweep_text import factor_label, named_value, s, seeds_text, value_text
 
 REGIME_COLOURS = {UNDERFITTING: "#fdd49e", GOOD: "#d9f0d3", OVERFITTING: "#c6dbef"}
 LINES = {  # metric -> colour, style
@@ -82,7 +82,7 @@ def one_factor(sweep: SweepAnalysis, lang: str) -> Figure | None:
     key = ("sweep_title_undecided" if not sweep.decided else
            "sweep_title" if sweep.choice.rule == ONE_SE else "sweep_title_best")
     title = s(lang, key, name=short(sweep.name, 40), choose=s(lang, sweep.choose), n=_seeds(sweep),
-              min=MIN_SEEDS_ONE_SE)
+              seeds=seeds_text(_seeds(sweep), lang), min=MIN_SEEDS_ONE_SE)
     figure.suptitle(title, x=0.07, y=0.97, ha="left", fontsize=11)
     if handles:
         figure.legend(handles=handles, loc="upper right", ncol=len(handles), bbox_to_anchor=(0.98, 0.97),

@@ -32,8 +32,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "{name}: {n} シードの平均と 95% 区間; {choose}に 1 標準誤差ルール"),
     "sweep_title_best": ("{name}: mean over {n} seeds with 95% band; best {choose}",
                          "{name}: {n} シードの平均と 95% 区間; {choose}が最良の点"),
-    "sweep_title_undecided": ("{name}: {n} seed(s), undecided (the one-SE rule needs {min})",
-                              "{name}: {n} シード、未決定（1 標準誤差ルールには {min} シード必要）"),
+    "sweep_title_undecided": ("{name}: {seeds}, undecided (the one-SE rule needs {min})",
+                              "{name}: {seeds}、未決定（1 標準誤差ルールには {min} シード必要）"),
     "heatmap_title": ("Two-factor sweeps, mean over {n} seeds; the boxed cell is the one recommended on validation data",
                       "2 因子スイープ ({n} シードの平均)。枠のセルが検証データで推奨した点"),
     "one_caption": ("Left: accuracy on training, validation and test data; right: loss; each a mean over seeds with "
@@ -85,10 +85,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_order_grid": ("A grid of two settings has no single order of strength, so the one-SE rule (which picks "
                       "the strongest) does not apply.",
                       "2 つの設定の格子には強さの順序が 1 つに決まらないので、最も強い設定を選ぶ 1 標準誤差ルールは使えません。"),
-    "undecided": ("{name}: undecided with {n} seed(s). {reason} So nothing is recommended, no band or regime is "
+    "undecided": ("{name}: undecided with {seeds}. {reason} So nothing is recommended, no band or regime is "
                   "drawn, and no two points are told apart; the lowest mean {metric} is at {point} ({value}), shown "
                   "for reading only. {min} or more seeds (--seeds {min}) would let the rule decide.",
-                  "{name}: {n} シードでは未決定です。{reason}そのため推奨はせず、帯も領域も示さず、どの 2 点も区別しません。"
+                  "{name}: {seeds}では未決定です。{reason}そのため推奨はせず、帯も領域も示さず、どの 2 点も区別しません。"
                   "{metric}の平均が最も良いのは {point}（{value}）ですが、参考として示すだけです。"
                   "{min} シード以上（--seeds {min}）あればルールで決められます。"),
     "reason_1": ("The one-standard-error rule needs a standard error, and one seed gives none.",
@@ -243,7 +243,7 @@ def sweep_findings(sweep: SweepAnalysis, lang: str) -> list[str]:
     out: list[str] = []
     if not sweep.decided:
         reason = s(lang, "reason_1" if sweep.seeds <= 1 else "reason_2")
-        out.append(s(lang, "undecided", name=sweep.name, n=sweep.seeds, reason=reason, metric=metric,
+        out.append(s(lang, "undecided", name=sweep.name, seeds=seeds_text(sweep.seeds, lang), reason=reason, metric=metric,
                      point=point_text(sweep, chosen, lang), value=_metric(chosen, sweep.choose), min=MIN_SEEDS_ONE_SE))
         out += _against_nothing(sweep, lang)
         return out
@@ -345,6 +345,12 @@ def _against_nothing(sweep: SweepAnalysis, lang: str) -> list[str]:
                            metric=s(lang, sweep.choose), ours=f"{ours * scale:.{digits}f}{unit}",
                            theirs=f"{theirs * scale:.{digits}f}{unit}"))
     return [("" if lang == "ja" else " ").join(parts)] if parts else []
+
+
+def seeds_text(n: int, lang: str) -> str:
+    if lang == "ja":
+        return f"{n} シード"
+    return "one seed" if n == 1 else f"{n} seeds"
 
 
 def _metric(point: SweepPoint, metric: str) -> str:
