@@ -79,7 +79,8 @@ def test_disagreeing_validation_loss_and_accuracy_are_said_first_and_compared_wi
     seeds = range(5)
     d = np.array([disagreeing(1e-3, s)["test_accuracy"] - disagreeing(None, s)["test_accuracy"] for s in seeds]) * 100
     half = stats.t.ppf(0.975, 4) * d.std(ddof=1) / math.sqrt(5)
-    numbers = f"−{-d.mean():.2f} {'points' if lang == 'en' else 'ポイント'} [−{half - d.mean():.2f}, −{-d.mean() - half:.2f}]"
+    numbers = (f"−{-d.mean():.2f} {'points, 95% CI' if lang == 'en' else 'ポイント、95% 信頼区間'} "
+               f"[−{half - d.mean():.2f}, −{-d.mean() - half:.2f}]")
     if lang == "en":
         assert first.startswith("L2: validation loss and validation accuracy point to different settings: the "
                                 "one-SE rule gives L2 λ = 1e-03 on validation loss and L2 λ = 1e-05 on validation "

@@ -58,14 +58,15 @@ STRINGS: dict[str, tuple[str, str]] = {
                  "{name}: 検証損失と検証精度が別の設定を指しています。1 標準誤差ルールは検証損失では {a}、"
                  "検証精度では {b} を選びます。このスイープは{choose}で選ぶので推奨は {chosen} です。"),
     "disagree_why": ("Why they differ: accuracy counts right answers, while the loss (cross-entropy) also scores "
-                     "how much probability the network puts on the right class, so it rewards confidence. A "
-                     "penalty such as L2, or label smoothing, makes the network less confident (closer to "
-                     "calibrated), which lowers the loss of its mistakes even where it picks the same classes. "
+                     "how much probability the network puts on the right class, so it rewards confidence. "
+                     "Regularization (L2, label smoothing, to a degree dropout) makes the network less confident "
+                     "(closer to calibrated), which lowers the loss of its mistakes even where it picks the same "
+                     "classes. "
                      "Choose on accuracy if you use the predicted class, on the loss if you use the probabilities "
                      "(reglab stores predicted classes only, so it does not compute calibration error).",
                      "違う理由: 精度は正解の数だけを数えますが、損失（交差エントロピー）は正しいクラスにどれだけ確率を"
-                     "置いたかも評価するので、自信の強さに報います。L2 などのペナルティやラベル平滑化はネットワークの"
-                     "自信を弱め（較正に近づけ）、同じクラスを選んでいても誤りの損失を下げます。予測したクラスを使うなら"
+                     "置いたかも評価するので、自信の強さに報います。正則化（L2、ラベル平滑化、ある程度は"
+                     "ドロップアウトも）はネットワークの自信を弱め（較正に近づけ）、同じクラスを選んでいても誤りの損失を下げます。予測したクラスを使うなら"
                      "精度で、確率を使うなら損失で選んでください（reglab は予測クラスだけを保存するので、較正誤差は"
                      "計算しません）。"),
     "recommend": ("{name}: recommended {point}, by the one-standard-error rule on {metric} (Breiman et al. 1984; "
@@ -121,13 +122,13 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "帯の外ですが、訓練精度も汎化ギャップも {chosen} との差が {margin} ポイント未満なので領域は"
                     "示しません（{metric}だけが悪い）: {points}。"),
     # ---- against doing nothing (test accuracy, paired by seed)
-    "vs_better": ("{point} improves test accuracy over {ref}: {diff} points {ci}, better in {k} of {n} seeds.",
-                  "{point} は {ref} よりテスト精度を上げます: {diff} ポイント {ci}、{n} シード中 {k} で上回る。"),
-    "vs_worse": ("{point} lowers test accuracy against {ref}: {diff} points {ci}, better in {k} of {n} seeds.",
-                 "{point} は {ref} よりテスト精度を下げます: {diff} ポイント {ci}、{n} シード中 {k} で上回る。"),
-    "vs_unclear": ("{point} shows no clear change in test accuracy against {ref}: {diff} points {ci} (the 95% "
-                   "interval contains 0: a gain of at most {high} points), better in {k} of {n} seeds.",
-                   "{point} と {ref} のテスト精度の差ははっきりしません: {diff} ポイント {ci}（95% 区間が 0 を含む。"
+    "vs_better": ("{point} improves test accuracy over {ref}: {diff} points, 95% CI {ci}, better in {k} of {n} seeds.",
+                  "{point} は {ref} よりテスト精度を上げます: {diff} ポイント、95% 信頼区間 {ci}、{n} シード中 {k} で上回る。"),
+    "vs_worse": ("{point} lowers test accuracy against {ref}: {diff} points, 95% CI {ci}, better in {k} of {n} seeds.",
+                 "{point} は {ref} よりテスト精度を下げます: {diff} ポイント、95% 信頼区間 {ci}、{n} シード中 {k} で上回る。"),
+    "vs_unclear": ("{point} shows no clear change in test accuracy against {ref}: {diff} points, 95% CI {ci} (it "
+                   "contains 0: a gain of at most {high} points), better in {k} of {n} seeds.",
+                   "{point} と {ref} のテスト精度の差ははっきりしません: {diff} ポイント、95% 信頼区間 {ci}（0 を含む。"
                    "上がるとしても最大 {high} ポイント）、{n} シード中 {k} で上回る。"),
     "vs_one": ("{point} against {ref}: {diff} points of test accuracy in the one seed (no interval from one seed).",
                "{point} と {ref} の比較: 1 シードでテスト精度 {diff} ポイント（1 シードでは区間なし）。"),
