@@ -40,7 +40,9 @@ class StudyResult:
     """The runs of one run directory, and what the report says about them."""
 
     def __init__(self, run_dir: str | Path):
-        self.run_dir = Path(run_dir)
+        from reglab import api_arguments as A
+
+        self.run_dir = A.path("reglab.load", "run_dir", run_dir)
         self._store = RunStore.open(self.run_dir)
 
     def __repr__(self) -> str:
@@ -100,20 +102,36 @@ class StudyResult:
         return not any(m.kind in ("record", "damaged") for m in self._collected.missing) and bool(self.runs)
 
     def run(self, variant: str, seed: int = 0) -> RunRecord:
+        """One run's record; reglab.UnknownName (a KeyError) for a variant or seed that is not stored."""
+        return self._stored(variant, seed).record
+
+    def _stored(self, variant: str, seed: int) -> Any:
+        from reglab import api_arguments as A
+        from reglab.errors import UnknownName
+
+        A.text("StudyResult", "variant", variant)
+        A.whole("StudyResult", "seed", seed)
         collected = self._collected.variant(variant)
         if collected is None:
-            raise KeyError(f"{variant!r} is not a variant of this study: {', '.join(self.variants)}")
+            raise UnknownName(f"{variant!r} is not a variant of this study: {', '.join(self.variants)}")
         for stored in collected.runs:
             if stored.record.seed == seed:
-                return stored.record
+                return stored
         seeds = [r.record.seed for r in collected.runs]
-        raise KeyError(f"{variant!r} has no stored run of seed {seed} (stored seeds: {seeds or 'none'})")
+        raise UnknownName(f"{variant!r} has no stored run of seed {seed} (stored seeds: {seeds or 'none'})")
 
     def predictions(self, variant: str, seed: int = 0) -> np.ndarray:
         """One run's predicted class for every test example (in the order of `test_labels`)."""
-        self.run(variant, seed)  # a clear KeyError for a variant or seed that is not there
-        stored = next(r for r in self._collected.variant(variant).runs if r.record.seed == seed)
-        return stored.arrays().test_predictions
+        from reglab.errors import ReglabError
+        from reglab.store.files import Damaged
+
+        stored = self._stored(variant, seed)
+        try:
+            return stored.arrays().test_predictions
+        except Damaged as exc:  # the store's own word; a user gets the file and what to do
+            raise ReglabError(f"{stored.path.with_suffix('.npz')}: {exc.reason}, so this run's predictions cannot "
+                              f"be read (its record and curves still can). Fix: `reglab resume {self.run_dir}` "
+                              "trains the run again when its arrays are lost or damaged.") from None
 
     @property
     def test_labels(self) -> np.ndarray:
@@ -313,11 +331,18 @@ class StudyResult:
             return pd.DataFrame(columns=columns)
         return frame[columns + [c for c in frame.columns if c not in columns]]
 
-    def summary(self) -> pd.DataFrame:
-        """One row per variant: test accuracy and loss over seeds (mean, std and the 95% t interval
-        of the mean), seeds completed and diverged, and the comparison with its baseline."""
+    def summary(self, lang: str | None = None) -> pd.DataFrame:
+        """One row per variant: test accuracy and loss over seeds (mean, std and the 95% interval of
+        the mean, which stays inside the quantity's range: docs/report.md), seeds completed and
+        diverged, and the comparison with its baseline on test accuracy: the mean difference with
+        its paired t interval (not adjusted for the study's comparisons), the Holm-adjusted p, and
+        the verdict in words of `lang` (`verdict_code`: the same as data, docs/report.md)."""
         import pandas as pd
 
+        from reglab.analysis.statistics import MIN_SEEDS
+        from reglab.report.i18n import t
+
+        lang = _lang(lang)
         rows = []
         for v in self.analysis.variants:
             row: dict[str, Any] = {"variant": v.name, "baseline": v.baseline, "seeds": len(v.seeds),
@@ -327,7 +352,13 @@ class StudyResult:
                 for part in ("mean", "std", "low", "high"):
                     row[f"{metric}_{part}"] = getattr(interval, part) if interval is not None else None
             comparison = self.analysis.comparison("test_accuracy", v.name)
-            row["verdict"] = comparison.verdict if comparison is not None else None
+            difference = comparison.difference if comparison is not None else None
+            for part in ("mean", "low", "high"):
+                row[f"difference_{part}"] = getattr(difference, part) if difference is not None else None
+            row["holm_p"] = comparison.holm_p if comparison is not None else None
+            row["verdict"] = (t(lang, f"verdict_{comparison.verdict}", min_seeds=MIN_SEEDS)
+                              if comparison is not None else None)
+            row["verdict_code"] = comparison.verdict if comparison is not None else None
             rows.append(row)
         return pd.DataFrame(rows).set_index("variant") if rows else pd.DataFrame()
 

@@ -81,7 +81,10 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     finished = _already_finished(options.out, study)
     if finished is not None:  # before the data: nothing to train needs no download
         finished.lock_for_writing()  # another process may be writing its report or a repair into it
-        finished.remove_partial_writes()  # a crashed process's leftovers, as a resume would remove them
+        try:
+            finished.remove_partial_writes()  # a crashed process's leftovers, as a resume would remove them
+        finally:
+            finished.release_writing_lock()  # held only as long as this process writes here (a notebook lives on)
         count = len(study.variants) * len(study.seeds)
         observer.notice(f"{finished.root}: {'its one run is' if count == 1 else f'all {count} runs are'} "
                         "already finished: nothing to train")

@@ -212,9 +212,12 @@ class RunStore:
             raise ReglabError(f"another reglab process (pid {holder}) is training into {self.root}. Fix: wait "
                               "for it to finish (or stop it), then run again to resume; or choose another "
                               "--out.") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
-        self._lock = fd
+        self._lock = fd  # from here on release_writing_lock() frees it, whatever fails next
+        try:  # the holder's pid, for the message another process gives
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        except OSError:
+            pass  # a full disk: the lock holds all the same; the other process's message says "unknown"
 
     def release_writing_lock(self) -> None:
         if self._lock is not None:
