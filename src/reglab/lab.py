@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from reglab.config import StudySpec, study_from_dict
 from reglab.config import load_study as _load_study
 from reglab.errors import ConfigError, ReglabError
-from reglab.observers import Observers, Silent
+from reglab.progress.events import Observers, Silent
 
 if TYPE_CHECKING:
     from reglab.engine.study import StudyOptions
@@ -97,9 +97,9 @@ def load_study(source: Any, *, seeds: int | list[int] | None = None, epochs: int
 
 
 def plan(study: StudySpec):
-    """How many runs the study makes (reglab.estimate.Plan); instant. The time is estimated once
+    """How many runs the study makes (reglab.cost.time_estimate.Plan); instant. The time is estimated once
     the data is loaded and the work planned: run_study(..., estimate=True)."""
-    from reglab.estimate import plan as count
+    from reglab.cost.time_estimate import plan as count
 
     return count(study)
 
@@ -108,7 +108,7 @@ def sweep_table(sweep: Any) -> dict[str, Any]:
     """A [[sweeps]] table from what `sweep=` may be: the table itself ({"values": {...}, ...}),
     just its values ({"l2": {"log": [1e-6, 1e-1], "points": 5}}), or the command line's
     SETTING=... texts ("l2=1e-6:1e-1:log:5", or a list of them, one per factor)."""
-    from reglab import sweeps
+    from reglab.config import sweep_points as sweeps
 
     if isinstance(sweep, str):
         sweep = [sweep]
@@ -170,7 +170,7 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Any = None, *, 
     StudyInterrupted after saving when interrupted. backend "ray" trains the units on the Ray
     cluster at `address` (default auto) and writes the same run directory (docs/cluster.md).
     `estimate`: tell the observer (a notice) how long the whole command will take, measured once
-    the data is loaded (reglab.estimate); `started` is when the command started (time.monotonic()
+    the data is loaded (reglab.cost.time_estimate); `started` is when the command started (time.monotonic()
     minus what it spent before: default now)."""
     from reglab.engine.study import run_study as train
 
@@ -180,7 +180,7 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Any = None, *, 
     executor = executor_for(backend, address)  # before anything is written: a missing cluster costs nothing
 
     def estimated(schedule, data) -> str:
-        from reglab.estimate import estimate as model
+        from reglab.cost.time_estimate import estimate as model
 
         return model(schedule, data, so_far=time.monotonic() - started, cluster=executor is not None,
                      report_runs=(len(study.variants), len(study.variants) * len(study.seeds)) if report else None
@@ -290,6 +290,40 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
     return path
 
 
+def predict(run_dir: Path | str, variant: str, inputs: Path | str, out: Path | str,
+            seed: int | list[int] | str = 0) -> tuple[Path, int]:
+    """`reglab predict`: one run's (or an ensemble's) predictions for the inputs in a CSV file, a
+    NumPy file or a folder of images, prepared with the run's stored preprocessing, written to the
+    CSV `out` (row, file for images, predicted class and its name, a probability per class).
+    Returns (out, rows). The file appears whole or not at all."""
+    import pandas as pd
+
+    from reglab.data import DataError
+    from reglab.data.prediction_inputs import read_inputs
+    from reglab.results import StudyResult
+    from reglab.store.atomic import write_atomic
+
+    result = StudyResult(run_dir)
+    result.models(variant, seed)  # an unknown variant or seed, or damaged weights: before reading inputs
+    read = read_inputs(inputs)
+    try:
+        predicted, probabilities = result.predict_with_probabilities(variant, read.values, seed,
+                                                                     eight_bit=read.eight_bit)
+    except DataError as exc:  # the inputs are not what the model was trained on: say which file
+        raise DataError(f"{inputs}: {exc.problem}", exc.fix) from None
+    names = result.class_names
+    table = pd.DataFrame({"row": range(len(predicted))})
+    if read.names is not None:
+        table["file"] = read.names
+    table["predicted"] = predicted
+    table["class"] = [names[i] for i in predicted]
+    for index, name in enumerate(names):
+        table[f"p_{name}"] = probabilities[:, index]
+    out = Path(out)
+    write_atomic(out, lambda handle: handle.write(table.to_csv(index=False, float_format="%.6g").encode("utf-8")))
+    return out, len(table)
+
+
 def summary_dataset(study: StudySpec, dataset: str | None = None, offline: bool = False) -> tuple[str, int, str | None]:
     """The dataset a run of `study` would train on, its inputs per example, and a note when that
     depends on the network; makes no network request. `auto` is MNIST when it is cached (or a system
@@ -312,20 +346,7 @@ def summary_dataset(study: StudySpec, dataset: str | None = None, offline: bool 
 
 
 def model_summaries(study: StudySpec, input_dim: int | None = None) -> list[tuple[str, int, list[Any]]]:
-    """(variant name, inputs, its layers as its architecture summarizes them), like Keras's
-    model.summary(); the inputs default to 64 for digits, else 784 (28 x 28 images). A CNN needs
-    square images: a ConfigError says so for another number of inputs."""
-    import math
-
+    """Each variant's layers, like Keras's model.summary() (models.summaries; builds the models)."""
     from reglab import models
-    from reglab.engine.core import check_fits
 
-    input_dim = input_dim or (64 if study.data.dataset == "digits" else 784)
-    side = math.isqrt(input_dim)
-    square = side * side == input_dim
-    image_shape = (side, side) if square else (1, input_dim)
-    if not square and any(v.model != "mlp" for v in study.variants):
-        raise ConfigError("--input-dim", [f"{input_dim} inputs are not a square image, and a CNN needs one: "
-                                          "give a square number such as 64 (8x8) or 784 (28x28)"])
-    check_fits(study, image_shape)
-    return [(variant.name, input_dim, models.summary(variant, image_shape, 10)) for variant in study.variants]
+    return models.summaries(study, input_dim)

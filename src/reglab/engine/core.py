@@ -6,15 +6,17 @@ are peers over this module; engine/checkpoint.py is their one checkpoint file fo
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reglab.config import StudySpec, VariantSpec
+from reglab.config import VariantSpec
 from reglab.errors import ConfigError
 from reglab.store.records import COMPLETED, DIVERGED, SKETCH_BUCKETS, EpochRecord, RunArrays, RunRecord
+from reglab.models import check_fits  # noqa: F401  (engine.study and tests import it from here)
 from reglab.techniques import registry
 
 STOPPED = "stopped"  # early stopping ended the run; its status stays COMPLETED
@@ -157,15 +159,24 @@ def tested_outcome(model: torch.nn.Module, data: DeviceData, *, variant: Variant
     return RunOutcome(record, RunArrays(predictions.cpu().numpy().astype(np.int16), weights, sketched))
 
 
+def chunked_logits(model: torch.nn.Module, x: torch.Tensor) -> Iterator[tuple[slice, torch.Tensor]]:
+    """The model's logits for `x` in evaluation mode (no dropout), EVAL_CHUNK rows at a time. A
+    prediction (reglab predict) takes the same chunks as the test did, so it computes the same
+    numbers, not only nearly the same (a matrix product's rounding may depend on its row count)."""
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, x.shape[0], EVAL_CHUNK):
+            rows = slice(start, start + EVAL_CHUNK)
+            yield rows, model(x[rows])
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, torch.Tensor]:
     """Mean cross-entropy, accuracy and predicted classes, in evaluation mode (no dropout)."""
-    model.eval()
     loss_sum = torch.zeros((), device=x.device)
     predictions = []
-    for start in range(0, x.shape[0], EVAL_CHUNK):
-        logits = model(x[start:start + EVAL_CHUNK])
-        loss_sum += F.cross_entropy(logits, y[start:start + EVAL_CHUNK], reduction="sum")
+    for rows, logits in chunked_logits(model, x):
+        loss_sum += F.cross_entropy(logits, y[rows], reduction="sum")
         predictions.append(logits.argmax(1))
     predicted = torch.cat(predictions)
     accuracy = (predicted == y).float().mean().item()
@@ -175,15 +186,3 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
-
-
-def check_fits(study: StudySpec, image_shape: tuple[int, int]) -> None:
-    """Before anything trains: every variant's network fits the data's images (a CNN's convolutions
-    and pooling shrink them), else a ConfigError that names the variant and the fix."""
-    problems = []
-    for index, variant in enumerate(study.variants):
-        message = variant.architecture.fits(variant, tuple(image_shape))
-        if message:
-            problems.append(f"variants[{index}] ({variant.name!r}): {message}")
-    if problems:
-        raise ConfigError(study.source or study.name, problems)

@@ -20,11 +20,12 @@ import torch
 from reglab import __version__
 from reglab.config import DESCRIPTIVE_KEYS, StudySpec
 from reglab.data import make_splits, resolve_dataset
+from reglab.data.preprocessing import ImagePixels
 from reglab import models
 from reglab.engine.core import DeviceData, check_fits
 from reglab.engine.scheduler import Executor, LocalExecutor, Schedule, execute, plan
 from reglab.errors import ReglabError
-from reglab.observers import Observer, Silent
+from reglab.progress.events import Observer, Silent
 from reglab.store import RunStore
 from reglab.store.files import Damaged
 
@@ -82,7 +83,10 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     finished = _already_finished(options.out, study)
     if finished is not None:  # before the data: nothing to train needs no download
         finished.lock_for_writing()  # another process may be writing its report or a repair into it
-        finished.remove_partial_writes()  # a crashed process's leftovers, as a resume would remove them
+        try:
+            finished.remove_partial_writes()  # a crashed process's leftovers, as a resume would remove them
+        finally:
+            finished.release_writing_lock()  # held only as long as this process writes here (a notebook lives on)
         count = len(study.variants) * len(study.seeds)
         observer.notice(f"{finished.root}: {'its one run is' if count == 1 else f'all {count} runs are'} "
                         "already finished: nothing to train")
@@ -107,6 +111,8 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
         "splits": {"train": len(splits.y_train), "validation": len(splits.y_val), "test": len(splits.y_test)},
         "requested": {"train": study.data.train, "validation": study.data.validation, "test": study.data.test},
         "notes": list(splits.notes),
+        # The fit that made the features (data/preprocessing.py): what a later prediction applies.
+        "preprocessing": ImagePixels(splits.image_shape, dataset.pixel_max).to_json(),
     }
 
     check_fits(study, splits.image_shape)  # a CNN too deep for these images: before any directory is made

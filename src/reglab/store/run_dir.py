@@ -45,7 +45,7 @@ from reglab import __version__
 from reglab.errors import ReglabError
 from reglab.store import shapes
 from reglab.store.files import Damaged, RunFiles, digest, npz_bytes, read_npz_bytes
-from reglab.store.progress import SUFFIX as PROGRESS_SUFFIX, ProgressWriter, progress_path, read_progress
+from reglab.store.epoch_log import SUFFIX as PROGRESS_SUFFIX, ProgressWriter, progress_path, read_progress
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord, RunArrays, RunRecord
 
 FORMAT = "reglab-run/2"  # 2: every file carries a checksum
@@ -212,9 +212,12 @@ class RunStore:
             raise ReglabError(f"another reglab process (pid {holder}) is training into {self.root}. Fix: wait "
                               "for it to finish (or stop it), then run again to resume; or choose another "
                               "--out.") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
-        self._lock = fd
+        self._lock = fd  # from here on release_writing_lock() frees it, whatever fails next
+        try:  # the holder's pid, for the message another process gives
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        except OSError:
+            pass  # a full disk: the lock holds all the same; the other process's message says "unknown"
 
     def release_writing_lock(self) -> None:
         if self._lock is not None:

@@ -151,7 +151,7 @@ def probe(unit, data, threads: int | None) -> UnitCost:
     1 + PROBE_STEPS; each for PROBE_EPOCHS epochs, the fastest epoch after the first kept."""
     import torch
 
-    from reglab.startup import import_dynamo
+    from reglab.engine.startup import import_dynamo
 
     import_dynamo()  # paid once before the workers fork, as the executor does
     variant = unit.members[0][1]

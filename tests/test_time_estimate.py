@@ -1,4 +1,4 @@
-"""The time estimate (reglab/estimate.py): a model of the program that runs, not of a stand-in.
+"""The time estimate (reglab/cost/time_estimate.py): a model of the program that runs, not of a stand-in.
 
 Its accuracy against the actual time is a benchmark's (benchmarks/bench_estimate.py: timings do
 not belong in unit tests); here: the algebra of the model, that the probe trains the engine's own
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from reglab import estimate as E
+from reglab.cost import time_estimate as E
 from reglab import lab
 
 
