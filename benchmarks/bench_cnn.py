@@ -109,7 +109,7 @@ def measure_one(config: str, device: str, epochs: int, digits: bool) -> dict:
     """Runs in a child process: train the `cnn` study one way, report its seconds."""
     from reglab.config import load_study
     from reglab.engine.scheduler import execute, plan
-    from reglab.observers import Silent
+    from reglab.progress.events import Silent
     from reglab.store.memory import MemoryStore
 
     data, name = load_data(device, digits)

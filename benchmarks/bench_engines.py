@@ -100,7 +100,7 @@ def measure_one(config: str, device: str, quick: bool, seeds: int = 1) -> dict:
     """Runs in a child process: train the tutorial one way, report seconds and peak memory."""
     from reglab.config import load_study
     from reglab.engine.scheduler import execute, plan
-    from reglab.observers import Silent
+    from reglab.progress.events import Silent
     from reglab.store.memory import MemoryStore
 
     def study_with(epochs: int | None):

@@ -1,4 +1,4 @@
-"""What watching costs the trainer: the per-epoch progress files (store/progress.py) that the live
+"""What watching costs the trainer: the per-epoch progress files (store/epoch_log.py) that the live
 page reads, and a live page open while the study trains.
 
 Three configurations of the same study (digits, small MLPs: epochs of a few milliseconds, where a

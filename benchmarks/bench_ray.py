@@ -71,7 +71,7 @@ def main() -> None:
     from reglab.engine.ray_executor import RayExecutor
     from reglab.engine.reference import DeviceData
     from reglab.engine.scheduler import LocalExecutor, execute, plan
-    from reglab.observers import Silent
+    from reglab.progress.events import Silent
     from reglab.store.memory import MemoryStore
 
     splits = make_splits(load_dataset("digits"), train=600, validation=150, test=200)

@@ -77,11 +77,11 @@ wrap(study, "resolve_dataset", "data: load")
 wrap(study, "make_splits", "data: splits")
 wrap(study.DeviceData, "from_arrays", "data: tensors")
 wrap(study, "plan", "plan")
-try:  # after: reglab.startup.import_dynamo, called by the run's estimate and by the scheduler
-    import reglab.startup, reglab.estimate
-    wrap(reglab.startup, "import_dynamo", "torch._dynamo import")
-    scheduler.import_dynamo = reglab.estimate.import_dynamo = reglab.startup.import_dynamo
-    wrap(reglab.estimate, "plan", "the run's time estimate (measures a few steps)")
+try:  # after: reglab.engine.startup.import_dynamo, called by the run's estimate and by the scheduler
+    import reglab.engine.startup, reglab.cost.time_estimate
+    wrap(reglab.engine.startup, "import_dynamo", "torch._dynamo import")
+    scheduler.import_dynamo = reglab.cost.time_estimate.import_dynamo = reglab.engine.startup.import_dynamo
+    wrap(reglab.cost.time_estimate, "plan", "the run's time estimate (measures a few steps)")
 except ImportError:  # before: imported inside execute(), by importlib.import_module("torch._dynamo")
     import_module = scheduler.importlib.import_module
     class Importlib:

@@ -21,7 +21,7 @@ from bench_engines import load_data  # noqa: E402
 
 from reglab.config import load_study  # noqa: E402
 from reglab.engine.scheduler import execute, plan  # noqa: E402
-from reglab.observers import Silent  # noqa: E402
+from reglab.progress.events import Silent  # noqa: E402
 from reglab.store.memory import MemoryStore  # noqa: E402
 
 

@@ -34,7 +34,7 @@ def numbers(run_dir) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def from_python(tmp_path_factory, tiny_study_text):
-    from reglab.observers import Recorder
+    from reglab.progress.events import Recorder
 
     study = reglab.Study.from_toml_text(tiny_study_text)
     events = Recorder()
@@ -143,7 +143,7 @@ BAD_VARIANTS = [
 
 @pytest.mark.parametrize("bad", BAD_VARIANTS, ids=[v["name"] for v in BAD_VARIANTS])
 def test_config_error_from_python_lists_the_problems_the_toml_file_has(bad):
-    from reglab.study import to_toml
+    from reglab.config.python_study import to_toml
 
     table = {"name": "s", "seeds": 2, "variants": [{"name": "ok"}, bad]}
     with pytest.raises(reglab.ConfigError) as from_toml:

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from reglab.config import parse_study
-from reglab.progress import TerminalProgress
+from reglab.progress.terminal import TerminalProgress
 
 
 def test_the_units_in_flight_per_node_fit_80_columns():

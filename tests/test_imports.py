@@ -31,7 +31,7 @@ TORCH_SIDE = (
     "reglab.techniques.keras_optimizers",
     "reglab.techniques.optimizers",
     "reglab.techniques.penalties",
-    "reglab.estimate",  # times a few training steps
+    "reglab.cost.time_estimate",  # times a few training steps
     "reglab.lrfind",  # the learning-rate range test trains a copy of a model
 )
 

@@ -28,8 +28,8 @@ from rich.console import Console  # noqa: E402
 from reglab.config import parse_study  # noqa: E402
 from reglab.engine.study import StudyOptions, run_study  # noqa: E402
 from reglab.errors import ReglabError  # noqa: E402
-from reglab.observers import Observers, Silent  # noqa: E402
-from reglab.progress import TerminalProgress  # noqa: E402
+from reglab.progress.events import Observers, Silent  # noqa: E402
+from reglab.progress.terminal import TerminalProgress  # noqa: E402
 
 STUDY = """
 name = "cluster"

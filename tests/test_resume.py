@@ -334,7 +334,7 @@ def test_a_finished_directory_says_at_once_there_is_nothing_to_do_and_loads_no_d
     import reglab.engine.study as engine_study
     from reglab.config import parse_study
     from reglab.engine.study import StudyOptions, run_study
-    from reglab.observers import Recorder
+    from reglab.progress.events import Recorder
 
     study = parse_study('name = "done"\nseeds = [0]\n[data]\ndataset = "digits"\n[defaults]\nhidden = [8]\n'
                         'epochs = 1\n[[variants]]\nname = "a"\n')

@@ -10,7 +10,7 @@ import pytest
 
 from reglab.config import MAX_RUNS, MAX_RUNS_CEILING, parse_study, study_from_dict
 from reglab.errors import ConfigError
-from reglab.sweeps import SweepError, parse_cli, parse_sweep
+from reglab.config.sweep_points import SweepError, parse_cli, parse_sweep
 
 HEAD = """
 name = "s"

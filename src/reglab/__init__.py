@@ -24,7 +24,7 @@ _LAZY = {
     "lr_find": "reglab.api",
     # The package reglab.techniques: calling it lists them (see its __init__); a function of that
     # name here would be replaced by the package as soon as anything imports it.
-    "techniques": None, "Study": "reglab.study", "Variant": "reglab.study",
+    "techniques": None, "Study": "reglab.config.python_study", "Variant": "reglab.config.python_study",
     "StudyResult": "reglab.results", "Report": "reglab.results", "StudyInterrupted": "reglab.lab",
 }
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from reglab import lab
-from reglab.notebook import progress_observer
-from reglab.observers import Observers
+from reglab.progress.notebook import progress_observer
+from reglab.progress.events import Observers
 from reglab.results import StudyResult
-from reglab.study import Study
+from reglab.config.python_study import Study
 
 
 def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs: int | None = None,
@@ -28,7 +28,7 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
     sweep: replace the variants by a sweep's points: {"l2": {"log": [1e-6, 1e-1], "points": 5}},
         a whole [[sweeps]] table, or "l2=1e-6:1e-1:log:5" as on the command line.
     progress: True (a widget or plain lines in Jupyter, a bar in a terminal), False (nothing), or an
-        observer of your own (see reglab.observers). observers: more observers, all told everything.
+        observer of your own (see reglab.progress.events). observers: more observers, all told everything.
     backend: "local" (this machine) or "ray": the runs train on the Ray cluster at `address`
         ("HOST:PORT", default "auto"); the run directory is written here (docs/cluster.md).
 
@@ -102,10 +102,4 @@ def techniques() -> list[dict[str, Any]]:
     in English and Japanese, its parameters (type, default, range) and its Keras defaults."""
     from reglab.techniques import registry
 
-    return [
-        {"name": t.name, "family": family, "key": family if family in registry.CHOICE_FAMILIES else t.name,
-         "summary": {"en": t.summary_en, "ja": t.summary_ja},
-         "parameters": [p.as_json() for p in t.params],
-         "keras_defaults": dict(t.keras_defaults)}
-        for family, members in registry.families().items() for t in members.values()
-    ]
+    return registry.listing()

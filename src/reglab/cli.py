@@ -22,7 +22,7 @@ from rich.table import Table
 
 from reglab import __version__
 from reglab.errors import ReglabError
-from reglab.progress import TerminalProgress
+from reglab.progress.terminal import TerminalProgress
 
 out = Console()
 err = Console(stderr=True)
@@ -333,7 +333,7 @@ def _train(train, run_dir: Path, args: argparse.Namespace) -> int:
     """Train (or finish) a study with a progress bar; Ctrl-C stops it at the next epoch end.
     With --live, its live page is served from the start of training until the end."""
     from reglab.lab import StudyInterrupted
-    from reglab.observers import Observers
+    from reglab.progress.events import Observers
 
     if not args.live and (args.port or args.host != "127.0.0.1"):
         raise ReglabError("--port and --host are for the live page: add --live (or leave them out).")

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from reglab.config import StudySpec, study_from_dict
 from reglab.config import load_study as _load_study
 from reglab.errors import ConfigError, ReglabError
-from reglab.observers import Observers, Silent
+from reglab.progress.events import Observers, Silent
 
 if TYPE_CHECKING:
     from reglab.engine.study import StudyOptions
@@ -96,8 +96,8 @@ def load_study(source: Any, *, seeds: int | list[int] | None = None, epochs: int
 
 
 def plan(study: StudySpec, device: str = "auto"):
-    """How many runs the study makes and a time estimate measured here (reglab.estimate.Plan)."""
-    from reglab.estimate import plan as measure
+    """How many runs the study makes and a time estimate measured here (reglab.cost.time_estimate.Plan)."""
+    from reglab.cost.time_estimate import plan as measure
 
     return measure(study, device)
 
@@ -106,7 +106,7 @@ def sweep_table(sweep: Any) -> dict[str, Any]:
     """A [[sweeps]] table from what `sweep=` may be: the table itself ({"values": {...}, ...}),
     just its values ({"l2": {"log": [1e-6, 1e-1], "points": 5}}), or the command line's
     SETTING=... texts ("l2=1e-6:1e-1:log:5", or a list of them, one per factor)."""
-    from reglab import sweeps
+    from reglab.config import sweep_points as sweeps
 
     if isinstance(sweep, str):
         sweep = [sweep]
@@ -294,20 +294,7 @@ def summary_dataset(study: StudySpec, dataset: str | None = None, offline: bool 
 
 
 def model_summaries(study: StudySpec, input_dim: int | None = None) -> list[tuple[str, int, list[Any]]]:
-    """(variant name, inputs, its layers as its architecture summarizes them), like Keras's
-    model.summary(); the inputs default to 64 for digits, else 784 (28 x 28 images). A CNN needs
-    square images: a ConfigError says so for another number of inputs."""
-    import math
-
+    """Each variant's layers, like Keras's model.summary() (models.summaries; builds the models)."""
     from reglab import models
-    from reglab.engine.core import check_fits
 
-    input_dim = input_dim or (64 if study.data.dataset == "digits" else 784)
-    side = math.isqrt(input_dim)
-    square = side * side == input_dim
-    image_shape = (side, side) if square else (1, input_dim)
-    if not square and any(v.model != "mlp" for v in study.variants):
-        raise ConfigError("--input-dim", [f"{input_dim} inputs are not a square image, and a CNN needs one: "
-                                          "give a square number such as 64 (8x8) or 784 (28x28)"])
-    check_fits(study, image_shape)
-    return [(variant.name, input_dim, models.summary(variant, image_shape, 10)) for variant in study.variants]
+    return models.summaries(study, input_dim)

@@ -10,8 +10,8 @@ from rich.console import Console
 
 from reglab.config import parse_study
 from reglab.engine.scheduler import StudyDriver, Unit
-from reglab.observers import Observers, Recorder
-from reglab.progress import TerminalProgress
+from reglab.progress.events import Observers, Recorder
+from reglab.progress.terminal import TerminalProgress
 from reglab.store.memory import MemoryStore
 from reglab.store.records import EpochRecord
 

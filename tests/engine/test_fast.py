@@ -23,7 +23,7 @@ from reglab.engine.scheduler import Schedule, Unit, execute, plan
 from reglab.engine.seeding import generator
 from reglab.errors import ReglabError
 from reglab.models import build_mlp
-from reglab.observers import Silent
+from reglab.progress.events import Silent
 from reglab.store.memory import MemoryStore
 from reglab.techniques import registry
 from same_runs import assert_same_diagnostics

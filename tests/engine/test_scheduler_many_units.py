@@ -12,7 +12,7 @@ from reglab.config import MAX_RUNS_CEILING, parse_study
 from reglab.engine import scheduler
 from reglab.engine.reference import RunOutcome
 from reglab.errors import ConfigError
-from reglab.observers import Silent
+from reglab.progress.events import Silent
 from reglab.store.memory import MemoryStore
 from reglab.store.records import COMPLETED, RunArrays, RunRecord
 

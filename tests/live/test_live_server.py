@@ -21,7 +21,7 @@ from reglab.errors import ReglabError
 from reglab.live import LiveServer, is_loopback, serve
 from reglab.live.state import snapshot
 from reglab.store import EpochRecord, RunArrays, RunRecord, RunStore
-from reglab.store.progress import progress_path
+from reglab.store.epoch_log import progress_path
 
 
 def get(server: LiveServer, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:

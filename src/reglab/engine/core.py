@@ -12,9 +12,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reglab.config import StudySpec, VariantSpec
+from reglab.config import VariantSpec
 from reglab.errors import ConfigError
 from reglab.store.records import COMPLETED, DIVERGED, SKETCH_BUCKETS, EpochRecord, RunArrays, RunRecord
+from reglab.models import check_fits  # noqa: F401  (engine.study and tests import it from here)
 from reglab.techniques import registry
 
 STOPPED = "stopped"  # early stopping ended the run; its status stays COMPLETED
@@ -175,15 +176,3 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
-
-
-def check_fits(study: StudySpec, image_shape: tuple[int, int]) -> None:
-    """Before anything trains: every variant's network fits the data's images (a CNN's convolutions
-    and pooling shrink them), else a ConfigError that names the variant and the fix."""
-    problems = []
-    for index, variant in enumerate(study.variants):
-        message = variant.architecture.fits(variant, tuple(image_shape))
-        if message:
-            problems.append(f"variants[{index}] ({variant.name!r}): {message}")
-    if problems:
-        raise ConfigError(study.source or study.name, problems)

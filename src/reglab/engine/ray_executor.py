@@ -40,7 +40,7 @@ from reglab.engine.checkpoint import Checkpointer
 from reglab.engine.reference import DeviceData
 from reglab.engine.scheduler import Interrupted, Schedule, StudyDriver, Unit, train_unit, unit_checkpointer
 from reglab.errors import ReglabError
-from reglab.startup import import_dynamo
+from reglab.engine.startup import import_dynamo
 
 MAX_ATTEMPTS = 3  # tries of one unit when its worker or node dies
 GPU_SHARE_STEP = 1 / 16  # fractions of a GPU are multiples of this

@@ -41,7 +41,7 @@ from reglab.engine.fast import stack_key, train_stack
 from reglab.engine.core import DeviceData, RunOutcome
 from reglab.engine.reference import train_run
 from reglab.errors import ReglabError
-from reglab.startup import import_dynamo
+from reglab.engine.startup import import_dynamo
 from reglab.store.records import EpochRecord
 
 ENGINES = ("auto", "reference", "fast")

@@ -24,7 +24,7 @@ from reglab import models
 from reglab.engine.core import DeviceData, check_fits
 from reglab.engine.scheduler import Executor, LocalExecutor, execute, plan
 from reglab.errors import ReglabError
-from reglab.observers import Observer, Silent
+from reglab.progress.events import Observer, Silent
 from reglab.store import RunStore
 from reglab.store.files import Damaged
 

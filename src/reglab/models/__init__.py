@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from reglab.errors import ConfigError
 from reglab.models.registry import Architecture, ModelKey, SummaryRow, architectures, lookup
 
-__all__ = ["Architecture", "ModelKey", "SummaryRow", "architectures", "lookup", "build", "summary",
-           "MLP", "build_mlp", "summarize"]
+__all__ = ["Architecture", "ModelKey", "SummaryRow", "architectures", "lookup", "build", "summary", "summaries",
+           "check_fits", "MLP", "build_mlp", "summarize"]
 
 
 def build(variant, image_shape: tuple[int, int], classes: int, init_generator) -> Any:
@@ -28,6 +29,35 @@ def summary(variant, image_shape: tuple[int, int], classes: int) -> list[Summary
     from reglab.engine.seeding import generator
 
     return build(variant, image_shape, classes, generator(0, "init")).summary()
+
+
+def check_fits(study, image_shape: tuple[int, int]) -> None:
+    """Before anything trains: every variant's network fits the data's images (a CNN's convolutions
+    and pooling shrink them), else a ConfigError that names the variant and the fix."""
+    problems = []
+    for index, variant in enumerate(study.variants):
+        message = variant.architecture.fits(variant, tuple(image_shape))
+        if message:
+            problems.append(f"variants[{index}] ({variant.name!r}): {message}")
+    if problems:
+        raise ConfigError(study.source or study.name, problems)
+
+
+def summaries(study, input_dim: int | None = None) -> list[tuple[str, int, list[SummaryRow]]]:
+    """(variant name, inputs, its layers as its architecture summarizes them), like Keras's
+    model.summary(); the inputs default to 64 for digits, else 784 (28 x 28 images). A CNN needs
+    square images: a ConfigError says so for another number of inputs."""
+    import math
+
+    input_dim = input_dim or (64 if study.data.dataset == "digits" else 784)
+    side = math.isqrt(input_dim)
+    square = side * side == input_dim
+    image_shape = (side, side) if square else (1, input_dim)
+    if not square and any(v.model != "mlp" for v in study.variants):
+        raise ConfigError("--input-dim", [f"{input_dim} inputs are not a square image, and a CNN needs one: "
+                                          "give a square number such as 64 (8x8) or 784 (28x28)"])
+    check_fits(study, image_shape)
+    return [(variant.name, input_dim, summary(variant, image_shape, 10)) for variant in study.variants]
 
 
 def __getattr__(name: str) -> Any:

@@ -45,7 +45,7 @@ from reglab import __version__
 from reglab.errors import ReglabError
 from reglab.store import shapes
 from reglab.store.files import Damaged, RunFiles, digest, npz_bytes, read_npz_bytes
-from reglab.store.progress import SUFFIX as PROGRESS_SUFFIX, ProgressWriter, progress_path, read_progress
+from reglab.store.epoch_log import SUFFIX as PROGRESS_SUFFIX, ProgressWriter, progress_path, read_progress
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord, RunArrays, RunRecord
 
 FORMAT = "reglab-run/2"  # 2: every file carries a checksum

@@ -14,10 +14,10 @@ from typing import Any
 
 class _Listing(types.ModuleType):
     def __call__(self) -> list[dict[str, Any]]:
-        """Every technique: see reglab.api.techniques."""
-        from reglab.api import techniques
+        """Every technique: see registry.listing."""
+        from reglab.techniques import registry
 
-        return techniques()
+        return registry.listing()
 
 
 sys.modules[__name__].__class__ = _Listing

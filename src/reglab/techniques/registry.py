@@ -107,6 +107,19 @@ def lookup(family_name: str, name: str) -> Technique:
     return family(family_name)[name]
 
 
+def listing() -> list[dict[str, Any]]:
+    """Every technique as `reglab.techniques()` and `reglab techniques --format json` list it: name,
+    family, the key that turns it on, a one-line summary in English and Japanese, its parameters
+    (type, default, range) and its Keras defaults."""
+    return [
+        {"name": t.name, "family": family, "key": family if family in CHOICE_FAMILIES else t.name,
+         "summary": {"en": t.summary_en, "ja": t.summary_ja},
+         "parameters": [p.as_json() for p in t.params],
+         "keras_defaults": dict(t.keras_defaults)}
+        for family, members in families().items() for t in members.values()
+    ]
+
+
 def _load_all() -> None:
     # Importing the modules registers their entries; kept here so `family()` is always complete.
     # Only torch-free modules: the torch-backed families are declared in `catalog`.

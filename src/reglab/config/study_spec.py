@@ -16,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from reglab import sweeps as sweeping
-from reglab import memory
+from reglab.config import sweep_points as sweeping
+from reglab.cost import memory_model as memory
 from reglab.errors import ConfigError
 from reglab.models import registry as models
 from reglab.techniques import registry

@@ -161,11 +161,11 @@ class Study:
         models, so it imports torch."""
         import pandas as pd
 
-        from reglab.lab import model_summaries
+        from reglab.models import summaries
 
         return pd.DataFrame([{"variant": name, "layer": row.layer, "output_shape": row.output_shape,
                               "params": row.params, "trainable": row.trainable}
-                             for name, _, rows in model_summaries(self.spec, input_dim) for row in rows])
+                             for name, _, rows in summaries(self.spec, input_dim) for row in rows])
 
     def to_dict(self) -> dict[str, Any]:
         """As written (defaults not filled in): the TOML file's table."""

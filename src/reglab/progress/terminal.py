@@ -1,6 +1,6 @@
 """Progress of a study in a terminal: a rich bar over all epochs, the current runs and their
 latest metrics, a line per finished run. Used by `reglab run` and by reglab.run in a terminal
-(in a notebook, reglab.notebook draws it instead)."""
+(in a notebook, reglab.progress.notebook draws it instead)."""
 
 from __future__ import annotations
 

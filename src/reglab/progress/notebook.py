@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reglab.observers import Silent
+from reglab.progress.events import Silent
 
 
 def in_notebook() -> bool:
@@ -30,7 +30,7 @@ def progress_observer(progress: Any) -> Any:
             return NotebookProgress()
         from rich.console import Console
 
-        from reglab.progress import TerminalProgress
+        from reglab.progress.terminal import TerminalProgress
 
         return TerminalProgress(Console(stderr=True))
     if progress is False or progress is None:

@@ -11,9 +11,9 @@ import os
 import time
 from dataclasses import dataclass
 
-from reglab.startup import import_dynamo, long_lived_imports
+from reglab.engine.startup import import_dynamo, long_lived_imports
 
-with long_lived_imports():  # see startup.py
+with long_lived_imports():  # see reglab/engine/startup.py
     import torch
     import torch.nn.functional as F
 
