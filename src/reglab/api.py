@@ -14,7 +14,8 @@ from reglab.config.python_study import Study
 
 
 def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs: int | None = None,
-        dataset: str | None = None, data_dir: str | Path | None = None, device: str = "auto",
+        dataset: str | None = None, data: Any = None, target: str | None = None, missing: str | None = None,
+        data_dir: str | Path | None = None, device: str = "auto",
         engine: str = "auto", out: str | Path | None = None, sweep: Any = None, report: bool = True,
         lang: str | None = None, progress: Any = True, offline: bool = False,
         checkpoint_seconds: float | None = lab.DEFAULT_CHECKPOINT_SECONDS, observers: tuple[Any, ...] = (),
@@ -24,6 +25,10 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
 
     study: a built-in name ("tutorial"; see reglab.studies()), a path to a .toml file, or a
         reglab.Study. seeds: a count (seeds 0..N-1) or a list. epochs, dataset: override the study's.
+    data: your own data instead of the study's (docs/data.md): a path (.csv, .parquet, .npz, .npy, a
+        folder of images), a dict of NumPy arrays (x_train, y_train, and optionally x_val, y_val,
+        x_test, y_test; or x, y for one set that the study's sizes split), a pair (x, y), or a pandas
+        DataFrame. target: a table's label column; missing: "error" (default) or "impute".
     out: the run directory (default ./runs/STUDY-TIME); an existing one of the same study is resumed.
     sweep: replace the variants by a sweep's points: {"l2": {"log": [1e-6, 1e-1], "points": 5}},
         a whole [[sweeps]] table, or "l2=1e-6:1e-1:log:5" as on the command line.
@@ -35,10 +40,13 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
     Returns the StudyResult. Raises reglab.ConfigError for a study that cannot run, and
     KeyboardInterrupt (lab.StudyInterrupted) after saving when interrupted: reglab.resume(out) goes on.
     """
-    spec, source_text = lab.load_study(study, seeds=seeds, epochs=epochs, dataset=dataset, sweep=sweep)
+    path = data if isinstance(data, (str, Path)) else None
+    arrays = data if data is not None and path is None else None
+    spec, source_text = lab.load_study(study, seeds=seeds, epochs=epochs, dataset="arrays" if arrays is not None
+                                       else dataset, data=path, target=target, missing=missing, sweep=sweep)
     options = lab.run_options(spec, out=out, data_dir=data_dir, device=device, engine=engine,
                               allow_download=not offline, checkpoint_seconds=checkpoint_seconds,
-                              source_text=source_text)
+                              source_text=source_text, data=arrays)
     store = lab.run_study(spec, options, Observers(progress_observer(progress), *observers), report=report, lang=lang,
                           backend=backend, address=address)
     return StudyResult(store.root)
@@ -47,13 +55,15 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
 def resume(run_dir: str | Path, *, device: str | None = None, engine: str | None = None, report: bool = True,
            lang: str | None = None, progress: Any = True,
            checkpoint_seconds: float | None = lab.DEFAULT_CHECKPOINT_SECONDS,
-           observers: tuple[Any, ...] = (), backend: str = "local", address: str | None = None) -> StudyResult:
+           observers: tuple[Any, ...] = (), backend: str = "local", address: str | None = None,
+           data: Any = None) -> StudyResult:
     """Finish an interrupted run directory: finished runs are kept, interrupted ones continue from
     their last checkpoint, and the results equal an uninterrupted run's (as `reglab resume`), here
-    or on a Ray cluster (backend="ray", address=...)."""
+    or on a Ray cluster (backend="ray", address=...). A study run on arrays from Python needs the
+    same arrays again (`data`); other data are refused, with the reason."""
     store = lab.resume(run_dir, Observers(progress_observer(progress), *observers), device=device, engine=engine,
                        checkpoint_seconds=checkpoint_seconds, report=report, lang=lang, backend=backend,
-                       address=address)
+                       address=address, data=data)
     return StudyResult(store.root)
 
 

@@ -49,7 +49,8 @@ class DataSource:
 
     def prepare(self, spec: Any, context: PrepareContext) -> Prepared:
         if self.refused:
-            raise DataError(f"dataset {self.name!r}: {self.refused}")
+            problem, _, fix = self.refused.partition(" Fix: ")
+            raise DataError(f"dataset {self.name!r}: {problem}", fix or None)
         module, name = self.preparer.split(":")
         return getattr(importlib.import_module(module), name)(self, spec, context)
 

@@ -5,9 +5,13 @@
       study.json               the resolved study: every default filled in
       study.toml               the study's source text, as the user wrote it
       environment.json         Python, torch, numpy, reglab versions; device; threads
-      data.json                dataset, where it came from, split sizes and notes, class names
+      data.json                dataset, where it came from (path, bytes, sha256 fingerprint, columns),
+                               split sizes and notes, class names and the labels they stand for
       test_split.npz           the test split's labels and images (uint8, 0-255 grey, H x W): what the
-                               report needs for confusion matrices and galleries, without the dataset
+                               report needs for confusion matrices and galleries, without the dataset;
+                               a table's encoded test rows too (test_features, float32)
+      preprocessing.json       the fit from data to network inputs: pixels / max, or a table's
+                               means, scales, medians and categories from the training rows
       runs/NN-slug/model.json  the variant's model summary (layers, output shapes, parameters)
       runs/NN-slug/seed-S.json one record per run (RunRecord)
       runs/NN-slug/seed-S.npz  its test predictions, final weights and per-epoch weight sketches
@@ -157,10 +161,15 @@ class RunStore:
             self.files.write_bytes("study.toml", source_text.encode("utf-8"))
         self._write_manifest(study, self.options(), source_text or (self.study_toml() or ""))
 
-    def write_data(self, info: dict[str, Any], test_labels: np.ndarray, test_images: np.ndarray) -> None:
-        # The split first, then data.json with its checksum: data.json on disk means a whole split.
-        written = npz_bytes({"test_labels": test_labels, "test_images": test_images})
+    def write_data(self, info: dict[str, Any], test_labels: np.ndarray, test_images: np.ndarray,
+                   preprocessing: dict[str, Any] | None = None, test_features: np.ndarray | None = None) -> None:
+        # The split and the fit first, then data.json with the split's checksum: data.json on disk
+        # means a whole split. test_features: a table's encoded test rows, which images cannot hold.
+        arrays = {"test_labels": test_labels, "test_images": test_images}
+        written = npz_bytes(arrays if test_features is None else {**arrays, "test_features": test_features})
         self.files.write_bytes("test_split.npz", written)
+        if preprocessing is not None:
+            self.files.write_json("preprocessing.json", preprocessing)
         self.files.write_json("data.json", {**info, "test_split_sha256": digest(written)})
 
     def save_run(self, variant_index: int, record: RunRecord, arrays: RunArrays) -> Path:
@@ -342,6 +351,10 @@ class RunStore:
     def data(self) -> dict[str, Any]:
         return self._json("data.json", shapes.DATA)
 
+    def preprocessing(self) -> dict[str, Any]:
+        """The fit that turns the data's rows or pixels into the network's inputs (data/prepared.py)."""
+        return self._json("preprocessing.json", shapes.PREPROCESSING)
+
     def environment(self) -> dict[str, Any]:
         return self._json("environment.json", shapes.ENVIRONMENT)
 
@@ -431,10 +444,12 @@ class RunStore:
             raise Damaged("not the study's text")
 
     def data_intact(self) -> str | None:
-        """None when data.json and the test split are intact, else why not (resume writes them again)."""
+        """None when data.json, the test split and preprocessing.json are intact, else why not (resume
+        writes them again)."""
         try:
             self.data()
             self.test_split()
+            self.preprocessing()
         except Damaged as exc:
             return exc.reason
         return None
