@@ -4,7 +4,8 @@ What `data=` may be:
 - a dict with `x_train`, `y_train` and optionally `x_val`, `y_val`, `x_test`, `y_test` (a .npz
   holds the same keys), or `x`, `y` for one set that the study splits;
 - a pair `(x, y)`: one set;
-- a pandas DataFrame: a table, with [data] `target` naming the label column.
+- a pandas DataFrame: a table, with [data] `target` naming the label column; or a dict of them,
+  {"train": ..., "validation": ..., "test": ...} (validation and test optional).
 
 Features of shape (rows, columns) are a table of numeric columns (standardized with the training
 rows' statistics, as any table); (rows, H, W) or (rows, H, W, 1) are grey images (uint8 divided
@@ -29,9 +30,10 @@ KEYS = {"train": ("x_train", "y_train"), "validation": ("x_val", "y_val"), "test
 def prepare_arrays(source: DataSource, spec: Any, context: PrepareContext) -> Prepared:
     if source.name == "arrays":
         data, provenance = context.arrays, {"origin": "arrays passed from Python", "name": "arrays"}
-        if _is_frame(data):
-            provenance["fingerprint"] = _frame_digest(data)
-            return prepare_frames(source, spec, {"train": data}, provenance)
+        frames = {"train": data} if _is_frame(data) else data if _frames(data) else None
+        if frames is not None:
+            provenance["fingerprint"] = array_digest(np.array([f"{p}:{_frame_digest(f)}" for p, f in frames.items()]))
+            return prepare_frames(source, spec, dict(frames), provenance)
         parts = _parts(data, "data=")
     else:
         path = existing(spec.path)
@@ -82,6 +84,12 @@ def _with_target(spec: Any, target: str, columns: list[str]) -> Any:
 
 def _is_frame(data: Any) -> bool:
     return type(data).__name__ == "DataFrame" and hasattr(data, "columns")
+
+
+def _frames(data: Any) -> bool:
+    """{"train": DataFrame, "validation": ..., "test": ...}: a table's parts, as given."""
+    return (isinstance(data, dict) and "train" in data and set(data) <= {"train", "validation", "test"}
+            and all(_is_frame(f) for f in data.values()))
 
 
 def _parts(data: Any, name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:

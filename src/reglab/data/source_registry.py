@@ -73,7 +73,7 @@ def lookup(name: str) -> DataSource:
     try:
         return _REGISTRY[name]
     except KeyError:
-        named = ", ".join(n for n, s in _REGISTRY.items() if s.takes == BUILT_IN)
+        named = ", ".join(n for n, s in _REGISTRY.items() if s.takes == BUILT_IN and n != "auto")
         raise DataError(f"unknown dataset {name!r}",
                         f"use one of: {named} (or `auto`); or your own data: `path = \"FILE\"` in [data] "
                         "(a .csv, .parquet, .npz or .npy file, or a folder of images), or reglab.run(study, "

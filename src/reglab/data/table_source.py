@@ -58,14 +58,13 @@ def prepare_embedded_table(source: DataSource, spec: Any, context: PrepareContex
     frame = bunch.frame
     target = "target"
     names = [str(n) for n in bunch.target_names]
-    frame = frame.assign(target=[names[int(i)] for i in frame[target]])  # classes by name, as the report shows them
     provenance = {"origin": "scikit-learn embedded", "name": source.name, "columns": list(bunch.feature_names)}
     provenance["fingerprint"] = _frame_digest(frame)
-    return prepare_frames(source, spec, {"train": frame}, provenance, target=target)
+    return prepare_frames(source, spec, {"train": frame}, provenance, target=target, class_names=names)
 
 
 def prepare_frames(source: DataSource, spec: Any, frames: dict[str, Any], provenance: dict[str, Any],
-                   target: str | None = None) -> Prepared:
+                   target: str | None = None, class_names: list[str] | None = None) -> Prepared:
     """Split (what is not given), fit on the training rows, encode every part."""
     name = provenance.get("name", source.name)
     target = target or spec.target
@@ -105,8 +104,9 @@ def prepare_frames(source: DataSource, spec: Any, frames: dict[str, Any], proven
         encoded[part] = (x, rows[part][1])
         notes += more
     width = encoded["train"][0].shape[1]
-    splits = Splits(*encoded["train"], *encoded["validation"], *encoded["test"], (1, width),
-                    tuple(str(v) for v in values), tuple(notes), kind=TABLE, task=CLASSIFICATION)
+    names = tuple(class_names[v] for v in values) if class_names else tuple(str(v) for v in values)
+    splits = Splits(*encoded["train"], *encoded["validation"], *encoded["test"], (1, width), names,
+                    tuple(notes), kind=TABLE, task=CLASSIFICATION)
     provenance = {**provenance, "target": target, "features": features,
                   "rows": {p: int(len(f)) for p, f in frames.items()}}
     info = user_info(source, spec, splits, values, provenance)
