@@ -576,12 +576,13 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     from reglab.data import fetch
     from reglab.data.sources import SOURCES
+    from reglab.data.table_source import EMBEDDED as EMBEDDED_TABLES
 
     name = args.name
     if name == "auto":  # what `auto` uses when it can; offline it falls back to the embedded digits
         err.print("auto means MNIST when it is cached or can be downloaded: fetching mnist.", highlight=False)
         name = "mnist"
-    if name in SOURCES and SOURCES[name].embedded:
+    if (name in SOURCES and SOURCES[name].embedded) or name in EMBEDDED_TABLES:
         err.print(f"{name} ships with scikit-learn: there is nothing to download, and `--dataset {name}` "
                   "works offline.", highlight=False, markup=False)
         return 0
