@@ -34,7 +34,6 @@ KINDS = {
     "options.json": ("options.json", "json"),
     "data.json": ("data.json", "json"),
     "test_split.npz": ("test_split.npz", "binary"),
-    "preprocessing.json": ("preprocessing.json", "json"),
     "model.json": ("runs/00-basic/model.json", "json"),
     "run record": ("runs/*/seed-*.json", "json"),
     "run arrays": ("runs/*/seed-*.npz", "binary"),
@@ -232,7 +231,7 @@ def test_the_matrix_covers_every_file_the_store_writes():
 
     named = {pattern.split("/")[-1] for pattern, _ in KINDS.values()}
     assert set(run_dir.CREATION_FILES) - {".write-test"} <= named
-    assert {"manifest.json", "data.json", "test_split.npz", "preprocessing.json", "model.json", "seed-*.json",
-            "seed-*.npz", "seed-*.ckpt"} <= named
+    assert {"manifest.json", "data.json", "test_split.npz", "model.json", "seed-*.json", "seed-*.npz",
+            "seed-*.ckpt"} <= named
     assert len(SAMPLE) == len(STATES) * len(KINDS) - 1
     assert {d for _, _, d in SAMPLE} == {d for damages in DAMAGES.values() for d in damages}

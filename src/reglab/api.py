@@ -3,9 +3,11 @@ A thin face over lab.py, as the command line is (docs/python-api.md)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
+from reglab import api_arguments as A
 from reglab import lab
 from reglab.progress.notebook import progress_observer
 from reglab.progress.events import Observers
@@ -18,7 +20,7 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
         data_dir: str | Path | None = None, device: str = "auto",
         engine: str = "auto", out: str | Path | None = None, sweep: Any = None, report: bool = True,
         lang: str | None = None, progress: Any = True, offline: bool = False,
-        checkpoint_seconds: float | None = lab.DEFAULT_CHECKPOINT_SECONDS, observers: tuple[Any, ...] = (),
+        checkpoint_seconds: float | None = lab.DEFAULT_CHECKPOINT_SECONDS, observers: Any = (),
         backend: str = "local", address: str | None = None) -> StudyResult:
     """Train every variant of `study` for every seed, store each run, write the report; as
     `reglab run` does, with the same defaults, checks and run directory.
@@ -33,13 +35,29 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
     sweep: replace the variants by a sweep's points: {"l2": {"log": [1e-6, 1e-1], "points": 5}},
         a whole [[sweeps]] table, or "l2=1e-6:1e-1:log:5" as on the command line.
     progress: True (a widget or plain lines in Jupyter, a bar in a terminal), False (nothing), or an
-        observer of your own (see reglab.progress.events). observers: more observers, all told everything.
+        observer of your own (see reglab.progress.events). observers: more observers (one, or a list), all told
+        everything.
     backend: "local" (this machine) or "ray": the runs train on the Ray cluster at `address`
         ("HOST:PORT", default "auto"); the run directory is written here (docs/cluster.md).
 
     Returns the StudyResult. Raises reglab.ConfigError for a study that cannot run, and
     KeyboardInterrupt (lab.StudyInterrupted) after saving when interrupted: reglab.resume(out) goes on.
     """
+    where = "reglab.run"
+    observers = _common(where, report=report, lang=lang, progress=progress, observers=observers,
+                        checkpoint_seconds=checkpoint_seconds, backend=backend, address=address)
+    out = A.path(where, "out", out, optional=True)
+    data_dir = A.path(where, "data_dir", data_dir, optional=True)
+    A.seeds(where, "seeds", seeds)
+    A.whole(where, "epochs", epochs, low=1, optional=True)
+    A.text(where, "dataset", dataset, optional=True)
+    A.text(where, "device", device, choices=DEVICES)
+    A.text(where, "engine", engine, choices=ENGINES)
+    A.flag(where, "offline", offline)
+    A.text(where, "target", target, optional=True)
+    A.text(where, "missing", missing, choices=("error", "impute"), optional=True)
+    if not isinstance(study, (str, Path, Study)) and not hasattr(study, "variants"):
+        raise A.refuse(where, "study", study, "takes a built-in study's name, a .toml path or a reglab.Study")
     path = data if isinstance(data, (str, Path)) else None
     arrays = data if data is not None and path is None else None
     spec, source_text = lab.load_study(study, seeds=seeds, epochs=epochs, dataset="arrays" if arrays is not None
@@ -55,12 +73,18 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
 def resume(run_dir: str | Path, *, device: str | None = None, engine: str | None = None, report: bool = True,
            lang: str | None = None, progress: Any = True,
            checkpoint_seconds: float | None = lab.DEFAULT_CHECKPOINT_SECONDS,
-           observers: tuple[Any, ...] = (), backend: str = "local", address: str | None = None,
+           observers: Any = (), backend: str = "local", address: str | None = None,
            data: Any = None) -> StudyResult:
     """Finish an interrupted run directory: finished runs are kept, interrupted ones continue from
     their last checkpoint, and the results equal an uninterrupted run's (as `reglab resume`), here
     or on a Ray cluster (backend="ray", address=...). A study run on arrays from Python needs the
     same arrays again (`data`); other data are refused, with the reason."""
+    where = "reglab.resume"
+    observers = _common(where, report=report, lang=lang, progress=progress, observers=observers,
+                        checkpoint_seconds=checkpoint_seconds, backend=backend, address=address)
+    run_dir = A.path(where, "run_dir", run_dir)
+    A.text(where, "device", device, choices=DEVICES, optional=True)
+    A.text(where, "engine", engine, choices=ENGINES, optional=True)
     store = lab.resume(run_dir, Observers(progress_observer(progress), *observers), device=device, engine=engine,
                        checkpoint_seconds=checkpoint_seconds, report=report, lang=lang, backend=backend,
                        address=address, data=data)
@@ -82,6 +106,19 @@ def lr_find(study: Any = "tutorial", *, variant: str | None = None, seed: int = 
     from reglab.lrfind import study_range_test, write_range_test
     from reglab.report import default_lang
 
+    where = "reglab.lr_find"
+    for argument, value in (("start", start), ("end", end)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise A.refuse(where, argument, value, "takes a learning rate (a finite number)")
+    A.whole(where, "seed", seed)
+    A.whole(where, "steps", steps, low=1)
+    A.text(where, "variant", variant, optional=True)
+    data_dir = A.path(where, "data_dir", data_dir, optional=True)
+    out = A.path(where, "out", out, optional=True)
+    A.text(where, "device", device, choices=DEVICES)
+    A.text(where, "lang", lang, choices=("en", "ja"), optional=True)
+    A.text(where, "dataset", dataset, optional=True)
+    A.flag(where, "offline", offline)
     if not 0 < start < end:
         raise ConfigError("lr_find", [f"start {start:g} and end {end:g}: need 0 < start < end"])
     spec, _ = lab.load_study(study, dataset=dataset)
@@ -97,7 +134,26 @@ def lr_find(study: Any = "tutorial", *, variant: str | None = None, seed: int = 
 def load(run_dir: str | Path) -> StudyResult:
     """A run directory made by reglab.run or `reglab run`: finished, partial or damaged (what
     cannot be read is listed in .missing, as the report lists it)."""
-    return StudyResult(run_dir)
+    return StudyResult(A.path("reglab.load", "run_dir", run_dir))
+
+
+DEVICES = ("auto", "cpu", "cuda")
+ENGINES = ("auto", "reference", "fast")
+
+
+def _common(where: str, *, report: Any, lang: Any, progress: Any, observers: Any, checkpoint_seconds: Any,
+            backend: Any, address: Any) -> tuple[Any, ...]:
+    """The arguments run and resume share, checked before anything is read or written; the observers as a tuple."""
+    from reglab.report.i18n import LANGS
+
+    A.flag(where, "report", report)
+    A.text(where, "lang", lang, choices=LANGS, optional=True)
+    if progress not in (True, False, None) and not A.is_observer(progress):
+        raise A.refuse(where, "progress", progress, "takes True, False or an observer of your own")
+    A.seconds(where, "checkpoint_seconds", checkpoint_seconds)
+    A.text(where, "backend", backend, choices=lab.BACKENDS)
+    A.text(where, "address", address, optional=True)
+    return A.observers(where, observers)
 
 
 def studies() -> dict[str, Study]:

@@ -147,25 +147,56 @@ def build_parser() -> argparse.ArgumentParser:
     _add_live_arguments(watch)
     watch.set_defaults(handler=cmd_watch)
 
-    export = commands.add_parser("export", help="export the runs to TensorBoard, MLflow or CSV",
+    export = commands.add_parser("export", help="export the runs to TensorBoard, MLflow or CSV, or the trained "
+                                                "networks as safetensors or ONNX",
                                  description="Write the finished runs of a run directory for other tools:\n"
                                              "TensorBoard event files (one run per variant and seed), an MLflow\n"
                                              "experiment (SQLite by default), or CSV tables. Exporting again adds\n"
-                                             "what finished since and duplicates nothing.",
+                                             "what finished since and duplicates nothing.\n"
+                                             "--to model writes each trained network as files plain PyTorch loads\n"
+                                             "(model.safetensors + model.json, docs/models.md); --to onnx adds\n"
+                                             "model.onnx, checked with onnxruntime against PyTorch.",
                                  epilog="examples:\n"
                                         "  reglab export runs/tutorial-20261122-101500 --to tensorboard tb\n"
                                         "  tensorboard --logdir tb\n"
                                         "  reglab export RUN_DIR --to mlflow\n"
                                         "  mlflow ui --backend-store-uri sqlite:///mlflow.db\n"
-                                        "  reglab export RUN_DIR --to csv tables",
+                                        "  reglab export RUN_DIR --to csv tables\n"
+                                        "  reglab export RUN_DIR --to model models --variant l2 --seed 0",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     export.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
     export.add_argument("--to", required=True, nargs="+", metavar=("TARGET", "DIR"),
-                        help="tensorboard DIR, csv DIR, or mlflow [DIR] (DIR: the folder of mlflow.db, default the "
-                             "current one)")
+                        help="tensorboard DIR, csv DIR, model DIR, onnx DIR, or mlflow [DIR] (DIR: the folder of "
+                             "mlflow.db, default the current one)")
     export.add_argument("--tracking-uri", metavar="URI",
                         help="mlflow: the tracking store (default: sqlite:///mlflow.db in DIR or the current folder)")
+    export.add_argument("--variant", action="append", metavar="V",
+                        help="model, onnx: the variant whose networks to write (repeat it; default: every variant)")
+    export.add_argument("--seed", action="append", type=int, metavar="S",
+                        help="model, onnx: the seeds whose networks to write (repeat it; default: every finished one)")
     export.set_defaults(handler=cmd_export)
+
+    predict = commands.add_parser(
+        "predict", help="classify new inputs with a trained run: a CSV, a NumPy file or a folder of images",
+        description="Rebuild a run's trained network from the run directory, prepare the inputs as its\n"
+                    "training data were prepared (the stored preprocessing), and write one row per input:\n"
+                    "the predicted class, its name and a probability per class (p_NAME).",
+        epilog="examples:\n"
+               "  reglab predict runs/tutorial-20261122-101500 --variant l2 new.npy --out preds.csv\n"
+               "  reglab predict RUN_DIR --variant l2 --seed all images/ --out preds.csv\n"
+               "                                      an ensemble of every seed's run\n"
+               "inputs: a CSV (one row of pixel values per example), .npy/.npz (images N x H x W or\n"
+               "rows of H*W values, as the dataset has them: 0..255, digits 0..16), or a folder of\n"
+               "images (8-bit grey; needs Pillow: pip install 'reglab[images]').",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    predict.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
+    predict.add_argument("inputs", type=Path, metavar="INPUT", help="a .csv, .npy or .npz file, or a folder of images")
+    predict.add_argument("--variant", required=True, help="the variant whose trained network predicts")
+    predict.add_argument("--seed", action="append", metavar="S",
+                         help="the run's seed (default 0); repeat it, or give `all`, for an ensemble that averages "
+                              "the runs' probabilities")
+    predict.add_argument("--out", type=Path, required=True, metavar="CSV", help="where to write the predictions")
+    predict.set_defaults(handler=cmd_predict)
 
     studies = commands.add_parser("studies", help="list the built-in studies")
     studies.set_defaults(handler=cmd_studies)
@@ -304,8 +335,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     target, *rest = args.to
     if len(rest) > 1:
         raise ReglabError(f"--to takes a target and at most one folder, got {' '.join(args.to)}.")
-    where = export(args.run_dir, target, Path(rest[0]) if rest else None, tracking_uri=args.tracking_uri, say=_say)
+    where = export(args.run_dir, target, Path(rest[0]) if rest else None, tracking_uri=args.tracking_uri,
+                   variants=args.variant, seeds=args.seed, say=_say)
     _say(f"Exported to {target}: {where}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from reglab import lab
+
+    seeds = args.seed or ["0"]
+    if seeds == ["all"]:
+        seed: int | list[int] | str = "all"
+    else:
+        try:
+            numbers = [int(s) for s in seeds]
+        except ValueError:
+            raise ReglabError(f"--seed {' '.join(seeds)}: give whole numbers (repeat --seed for an ensemble), or "
+                              "--seed all.") from None
+        seed = numbers[0] if len(numbers) == 1 else numbers
+    out, rows = lab.predict(args.run_dir, args.variant, args.inputs, args.out, seed)
+    _say(f"Predicted {rows} row{'s' if rows != 1 else ''} with {args.variant!r} "
+         f"(seed {seed if not isinstance(seed, list) else ', '.join(map(str, seed))}): {out}")
     return 0
 
 

@@ -10,12 +10,20 @@ class ReglabError(Exception):
 class ConfigError(ReglabError):
     """A study that cannot be run as written. Holds every problem found, not just the first."""
 
-    def __init__(self, source: str, problems: list[str]):
+    def __init__(self, source: str, problems: list[str], about: str = "the study"):
         self.source = source
         self.problems = list(problems)
         count = len(self.problems)
-        head = f"{source}: {count} problem{'s' if count != 1 else ''} in the study"
+        head = f"{source}: {count} problem{'s' if count != 1 else ''} in {about}"
         super().__init__(head + "\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class UnknownName(ReglabError, KeyError):
+    """A variant, seed or figure asked for by a name a study or run directory does not have. A
+    KeyError too, for code that catches that."""
+
+    def __str__(self) -> str:  # a KeyError would show its message quoted, as a key
+        return str(self.args[0]) if self.args else ""
 
 
 class StorageError(ReglabError):

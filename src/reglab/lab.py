@@ -283,6 +283,40 @@ def write_report(run_dir: Path | str, out_dir: Path | str | None = None, lang: s
     return path
 
 
+def predict(run_dir: Path | str, variant: str, inputs: Path | str, out: Path | str,
+            seed: int | list[int] | str = 0) -> tuple[Path, int]:
+    """`reglab predict`: one run's (or an ensemble's) predictions for the inputs in a CSV file, a
+    NumPy file or a folder of images, prepared with the run's stored preprocessing, written to the
+    CSV `out` (row, file for images, predicted class and its name, a probability per class).
+    Returns (out, rows). The file appears whole or not at all."""
+    import pandas as pd
+
+    from reglab.data import DataError
+    from reglab.data.prediction_inputs import read_inputs
+    from reglab.results import StudyResult
+    from reglab.store.atomic import write_atomic
+
+    result = StudyResult(run_dir)
+    result.models(variant, seed)  # an unknown variant or seed, or damaged weights: before reading inputs
+    read = read_inputs(inputs)
+    try:
+        predicted, probabilities = result.predict_with_probabilities(variant, read.values, seed,
+                                                                     eight_bit=read.eight_bit)
+    except DataError as exc:  # the inputs are not what the model was trained on: say which file
+        raise DataError(f"{inputs}: {exc.problem}", exc.fix) from None
+    names = result.class_names
+    table = pd.DataFrame({"row": range(len(predicted))})
+    if read.names is not None:
+        table["file"] = read.names
+    table["predicted"] = predicted
+    table["class"] = [names[i] for i in predicted]
+    for index, name in enumerate(names):
+        table[f"p_{name}"] = probabilities[:, index]
+    out = Path(out)
+    write_atomic(out, lambda handle: handle.write(table.to_csv(index=False, float_format="%.6g").encode("utf-8")))
+    return out, len(table)
+
+
 def summary_dataset(study: StudySpec, dataset: str | None = None, offline: bool = False) -> tuple[str, int, str | None]:
     """The dataset a run of `study` would train on, its inputs per example, and a note when that
     depends on the network; makes no network request. `auto` is MNIST when it is cached (or a system

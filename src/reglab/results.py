@@ -13,15 +13,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reglab.store import EpochRecord, RunRecord, RunStore
+from reglab.errors import ReglabError
+from reglab.store import COMPLETED, EpochRecord, RunRecord, RunStore, StoredRun
+from reglab.store.files import Damaged
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import torch
     from matplotlib.figure import Figure
 
     from reglab.analysis.analyze import Analysis
-    from reglab.analysis.collect import Collected
+    from reglab.analysis.collect import Collected, VariantRuns
+    from reglab.data.preprocessing import Preprocessing
 
 # Keras's History.history keys and how each is made from a stored epoch. Keras reports its losses
 # with the L1/L2 term included (EpochRecord keeps the two parts apart).
@@ -36,7 +40,9 @@ class StudyResult:
     """The runs of one run directory, and what the report says about them."""
 
     def __init__(self, run_dir: str | Path):
-        self.run_dir = Path(run_dir)
+        from reglab import api_arguments as A
+
+        self.run_dir = A.path("reglab.load", "run_dir", run_dir)
         self._store = RunStore.open(self.run_dir)
 
     def __repr__(self) -> str:
@@ -96,20 +102,36 @@ class StudyResult:
         return not any(m.kind in ("record", "damaged") for m in self._collected.missing) and bool(self.runs)
 
     def run(self, variant: str, seed: int = 0) -> RunRecord:
+        """One run's record; reglab.UnknownName (a KeyError) for a variant or seed that is not stored."""
+        return self._stored(variant, seed).record
+
+    def _stored(self, variant: str, seed: int) -> Any:
+        from reglab import api_arguments as A
+        from reglab.errors import UnknownName
+
+        A.text("StudyResult", "variant", variant)
+        A.whole("StudyResult", "seed", seed)
         collected = self._collected.variant(variant)
         if collected is None:
-            raise KeyError(f"{variant!r} is not a variant of this study: {', '.join(self.variants)}")
+            raise UnknownName(f"{variant!r} is not a variant of this study: {', '.join(self.variants)}")
         for stored in collected.runs:
             if stored.record.seed == seed:
-                return stored.record
+                return stored
         seeds = [r.record.seed for r in collected.runs]
-        raise KeyError(f"{variant!r} has no stored run of seed {seed} (stored seeds: {seeds or 'none'})")
+        raise UnknownName(f"{variant!r} has no stored run of seed {seed} (stored seeds: {seeds or 'none'})")
 
     def predictions(self, variant: str, seed: int = 0) -> np.ndarray:
         """One run's predicted class for every test example (in the order of `test_labels`)."""
-        self.run(variant, seed)  # a clear KeyError for a variant or seed that is not there
-        stored = next(r for r in self._collected.variant(variant).runs if r.record.seed == seed)
-        return stored.arrays().test_predictions
+        from reglab.errors import ReglabError
+        from reglab.store.files import Damaged
+
+        stored = self._stored(variant, seed)
+        try:
+            return stored.arrays().test_predictions
+        except Damaged as exc:  # the store's own word; a user gets the file and what to do
+            raise ReglabError(f"{stored.path.with_suffix('.npz')}: {exc.reason}, so this run's predictions cannot "
+                              f"be read (its record and curves still can). Fix: `reglab resume {self.run_dir}` "
+                              "trains the run again when its arrays are lost or damaged.") from None
 
     @property
     def test_labels(self) -> np.ndarray:
@@ -124,8 +146,6 @@ class StudyResult:
     def _test_split(self) -> tuple[np.ndarray, np.ndarray]:
         collected = self._collected
         if collected.test_labels is None or collected.test_images is None:
-            from reglab.errors import ReglabError
-
             raise ReglabError(f"{self.run_dir / 'test_split.npz'} is missing or damaged: the test labels and "
                               "images cannot be read (the runs' records and curves still can).")
         return collected.test_labels, collected.test_images
@@ -133,6 +153,150 @@ class StudyResult:
     @property
     def class_names(self) -> list[str]:
         return list(self._collected.data.get("class_names") or [])
+
+    # ------------------------------------------------------------------ the trained networks
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """How inputs become the networks' features, as fitted when the study read its data
+        (reglab.data.preprocessing): `predict` applies it; `.transform(X)` gives the features."""
+        from reglab.data.preprocessing import preprocessing_from_json
+
+        return preprocessing_from_json(self._data_json())
+
+    @property
+    def test_inputs(self) -> np.ndarray:
+        """The test split as inputs for `predict`: `predict(v, result.test_inputs, seed=s)`
+        gives `predictions(v, s)` exactly (on the device type the run was tested on)."""
+        prep = self.preprocessing
+        if prep.kind != "table":
+            return prep.stored_test_inputs(self.test_images)
+        try:  # a table's rows as read, kept column by column beside the test images
+            rows = self._store.test_rows()
+        except Damaged as exc:
+            raise ReglabError(f"{self.run_dir / 'test_split.npz'} is {'missing' if exc.missing else 'damaged'}: its "
+                              f"test rows cannot be read. Fix: `reglab resume {self.run_dir}` writes it again.") from None
+        return prep.stored_test_inputs(self.test_images, rows)
+
+    def model(self, variant: str, seed: int = 0) -> torch.nn.Module:
+        """One run's trained network (a torch.nn.Module in eval mode, on the CPU), rebuilt from the
+        run directory's stored weights. It takes features, not raw inputs: its `.preprocessing`
+        (also `result.preprocessing`) turns inputs into features, and its `.class_names` names its
+        outputs, which are logits (softmax gives the probabilities)."""
+        from reglab.models.restore import rebuild
+
+        stored = self.stored_run(variant, seed)
+        try:
+            weights = stored.arrays().weights
+        except Damaged as exc:
+            npz = stored.path.with_suffix(".npz")
+            raise ReglabError(f"{npz} is {'missing' if exc.missing else f'damaged ({exc.reason})'}: the weights "
+                              f"of {variant!r} seed {seed} cannot be read. Fix: `reglab resume {self.run_dir}` "
+                              "trains that run again (the other runs are kept).") from None
+        data = self._data_json()
+        model = rebuild(self._study_json(), variant, tuple(data["image_shape"]), len(data["class_names"]), weights,
+                        where=str(stored.path.with_suffix(".npz")))
+        model.preprocessing = self.preprocessing  # plain attributes: not part of its state_dict
+        model.class_names = self.class_names
+        return model
+
+    def save_model(self, variant: str, folder: str | Path, seed: int = 0, *, onnx: bool = False) -> Path:
+        """Write one run's network as files that plain PyTorch loads without reglab (docs/models.md):
+        model.safetensors (its state_dict) and model.json (its layers as torch.nn classes, the
+        preprocessing, the class names); with onnx=True also model.onnx, checked with onnxruntime
+        against PyTorch. Returns model.json's path. Needs reglab[safetensors] (and reglab[onnx])."""
+        from reglab.export.model_files import save_model
+
+        return save_model(self, variant, folder, seed, onnx=onnx)
+
+    def predict_proba(self, variant: str, X: Any, seed: int | list[int] | str = 0, *,
+                      preprocessed: bool = False, eight_bit: bool = False) -> np.ndarray:
+        """Class probabilities, float32 (rows, classes), as Keras's `model.predict` and
+        scikit-learn's `predict_proba` give them. `X`: inputs as the dataset has them (images
+        H x W or rows of H*W pixels, 0..255, or 0..16 for digits), prepared as for training;
+        `preprocessed=True`: X are the model's features already; `eight_bit=True`: 8-bit images
+        (0..255) of a dataset with other pixel levels. `seed`: one run, a list of seeds, or "all"
+        (every finished run of the variant): an ensemble averages its runs' probabilities."""
+        return self.predict_with_probabilities(variant, X, seed, preprocessed=preprocessed, eight_bit=eight_bit)[1]
+
+    def predict(self, variant: str, X: Any, seed: int | list[int] | str = 0, *,
+                preprocessed: bool = False, eight_bit: bool = False) -> np.ndarray:
+        """The predicted class of each row (an index into `class_names`), as `predict_proba`
+        takes its arguments. One run's predictions are the argmax of its logits, as its test was
+        scored; an ensemble's the argmax of its averaged probabilities."""
+        return self.predict_with_probabilities(variant, X, seed, preprocessed=preprocessed, eight_bit=eight_bit)[0]
+
+    def models(self, variant: str, seed: int | list[int] | str = 0) -> list[torch.nn.Module]:
+        """The trained networks of `seed`: one seed, a list of seeds, or "all" (every finished
+        run of the variant), as `model` gives each."""
+        if seed == "all":
+            seeds = [r.record.seed for r in self._variant_runs(variant).runs if r.record.status == COMPLETED]
+        elif isinstance(seed, (list, tuple)):
+            seeds = list(seed)
+        else:
+            seeds = [seed]
+        if not seeds:
+            raise ReglabError(f"{variant!r} has no finished run in {self.run_dir} to predict with. Fix: "
+                              f"`reglab resume {self.run_dir}` finishes its runs.")
+        return [self.model(variant, s) for s in seeds]
+
+    def predict_with_probabilities(self, variant: str, X: Any, seed: int | list[int] | str = 0, *,
+                                   preprocessed: bool = False, eight_bit: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(`predict`, `predict_proba`) at the cost of one: the networks run once."""
+        import torch
+
+        models = self.models(variant, seed)
+        features = self._features(X, preprocessed, eight_bit)
+        logits = [self._logits(model, features) for model in models]
+        probabilities = torch.stack([torch.softmax(z, dim=1) for z in logits]).mean(0)
+        classes = logits[0].argmax(1) if len(logits) == 1 else probabilities.argmax(1)
+        return classes.numpy(), probabilities.numpy()
+
+    def _features(self, X: Any, preprocessed: bool, eight_bit: bool) -> np.ndarray:
+        prep = self.preprocessing
+        return prep.features(X) if preprocessed else prep.transform(X, eight_bit=eight_bit)
+
+    @staticmethod
+    def _logits(model: torch.nn.Module, features: np.ndarray) -> torch.Tensor:
+        import torch
+
+        from reglab.engine.core import chunked_logits
+
+        chunks = [logits for _, logits in chunked_logits(model, torch.from_numpy(features))]
+        return torch.cat(chunks) if chunks else torch.zeros((0, len(model.class_names)))
+
+    def _variant_runs(self, variant: str) -> VariantRuns:
+        collected = self._collected.variant(variant)
+        if collected is None or variant not in self.variants:
+            raise ReglabError(f"{variant!r} is not a variant of the study in {self.run_dir}. Fix: name one of "
+                              f"its variants: {', '.join(self.variants)}.")
+        return collected
+
+    def stored_run(self, variant: str, seed: int) -> StoredRun:
+        """One finished run as the store holds it (its record and where its weights are)."""
+        runs = self._variant_runs(variant).runs
+        stored = next((r for r in runs if r.record.seed == seed), None)
+        if stored is None:
+            finished = [r.record.seed for r in runs]
+            raise ReglabError(f"{variant!r} has no finished run of seed {seed!r} in {self.run_dir} (finished seeds: "
+                              f"{', '.join(map(str, finished)) or 'none'}). Fix: pass one of those, or "
+                              f"`reglab resume {self.run_dir}` to finish the study.")
+        if stored.record.status != COMPLETED:
+            raise ReglabError(f"{variant!r} seed {seed} diverged (epoch {stored.record.diverged_at}): its weights are "
+                              "not finite and predict nothing. Fix: predict with another seed or variant.")
+        return stored
+
+    def _data_json(self) -> dict[str, Any]:
+        if not self._collected.data:
+            raise ReglabError(f"{self.run_dir / 'data.json'} is missing or damaged: what the networks were trained "
+                              f"on is unknown. Fix: `reglab resume {self.run_dir}` writes it again.")
+        return self._collected.data
+
+    def _study_json(self) -> dict[str, Any]:
+        if not self._collected.study:
+            raise ReglabError(f"{self.run_dir / 'study.json'} and its copy are damaged: the networks cannot be "
+                              "rebuilt. Fix: train the study anew.")
+        return self._collected.study
 
     def history(self, variant: str, seed: int = 0) -> dict[str, list[float]]:
         """One run's epochs in the form of Keras's `History.history`: loss, accuracy, val_loss,
@@ -175,11 +339,18 @@ class StudyResult:
             return pd.DataFrame(columns=columns)
         return frame[columns + [c for c in frame.columns if c not in columns]]
 
-    def summary(self) -> pd.DataFrame:
-        """One row per variant: test accuracy and loss over seeds (mean, std and the 95% t interval
-        of the mean), seeds completed and diverged, and the comparison with its baseline."""
+    def summary(self, lang: str | None = None) -> pd.DataFrame:
+        """One row per variant: test accuracy and loss over seeds (mean, std and the 95% interval of
+        the mean, which stays inside the quantity's range: docs/report.md), seeds completed and
+        diverged, and the comparison with its baseline on test accuracy: the mean difference with
+        its paired t interval (not adjusted for the study's comparisons), the Holm-adjusted p, and
+        the verdict in words of `lang` (`verdict_code`: the same as data, docs/report.md)."""
         import pandas as pd
 
+        from reglab.analysis.statistics import MIN_SEEDS
+        from reglab.report.i18n import t
+
+        lang = _lang(lang)
         rows = []
         for v in self.analysis.variants:
             row: dict[str, Any] = {"variant": v.name, "baseline": v.baseline, "seeds": len(v.seeds),
@@ -189,7 +360,13 @@ class StudyResult:
                 for part in ("mean", "std", "low", "high"):
                     row[f"{metric}_{part}"] = getattr(interval, part) if interval is not None else None
             comparison = self.analysis.comparison("test_accuracy", v.name)
-            row["verdict"] = comparison.verdict if comparison is not None else None
+            difference = comparison.difference if comparison is not None else None
+            for part in ("mean", "low", "high"):
+                row[f"difference_{part}"] = getattr(difference, part) if difference is not None else None
+            row["holm_p"] = comparison.holm_p if comparison is not None else None
+            row["verdict"] = (t(lang, f"verdict_{comparison.verdict}", min_seeds=MIN_SEEDS)
+                              if comparison is not None else None)
+            row["verdict_code"] = comparison.verdict if comparison is not None else None
             rows.append(row)
         return pd.DataFrame(rows).set_index("variant") if rows else pd.DataFrame()
 

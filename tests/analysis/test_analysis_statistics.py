@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from reglab.analysis.statistics import (BETTER, INCONCLUSIVE, MIN_SEEDS, NO_DIFFERENCE, WORSE, bootstrap_interval,
+from reglab.analysis.statistics import (BETTER, DIFFERENCE_OF_PROPORTIONS, INCONCLUSIVE, MIN_SEEDS, NO_DIFFERENCE,
+                                        NON_NEGATIVE, PROPORTION, WORSE, bootstrap_interval,
                                         holm, paired_comparison, t_interval, with_holm)
 
 SAMPLES = [
@@ -117,3 +118,61 @@ def test_holm_is_applied_across_the_comparisons():
     comparisons = [paired([0.95, 0.96, 0.97, 0.95, 0.96], [0.90, 0.91, 0.92, 0.90, 0.91]) for _ in range(3)]
     adjusted = with_holm(comparisons)
     assert adjusted[0].holm_p == pytest.approx(min(1.0, 3 * comparisons[0].t_p))
+
+
+# ----------------------------------------------------------------------------- bounded quantities
+
+
+def test_an_accuracy_interval_is_the_logit_t_interval_mapped_back_by_hand():
+    # Three seeds at 97, 99 and 100%: the t interval [94.9, 102.5] passes 100%. By hand, on the
+    # logit scale: mean m, standard error se = s/√3, half-width t(0.975, 2)·se/(m(1−m)).
+    values = [0.97, 0.99, 1.0]
+    m = (0.97 + 0.99 + 1.0) / 3
+    s = ((0.97 - m) ** 2 + (0.99 - m) ** 2 + (1.0 - m) ** 2) ** 0.5 / (3 - 1) ** 0.5
+    half = 4.302652729911275 * (s / 3 ** 0.5) / (m * (1 - m))
+    centre = np.log(m / (1 - m))
+    expected = (1 / (1 + np.exp(-(centre - half))), 1 / (1 + np.exp(-(centre + half))))
+    ours = t_interval(values, bounds=PROPORTION)
+    assert (ours.low, ours.high) == pytest.approx(expected, rel=1e-9)
+    assert 0.0 < ours.low < ours.mean < ours.high < 1.0 and ours.scale == "logit"
+    assert ours.mean == pytest.approx(m) and ours.std == pytest.approx(s)
+
+
+def test_a_loss_interval_is_the_log_t_interval_mapped_back_by_hand():
+    # Two seeds at 0.05 and 0.60: the t interval of 0.325 is [−3.17, 3.82]; on the log scale
+    # m·exp(±t(0.975, 1)·se/m), with se = |0.60 − 0.05| / 2.
+    ours = t_interval([0.05, 0.60], bounds=NON_NEGATIVE)
+    factor = np.exp(12.706204736174698 * 0.275 / 0.325)
+    assert (ours.low, ours.high) == pytest.approx((0.325 / factor, 0.325 * factor), rel=1e-9)
+    assert ours.low > 0 and ours.scale == "log"
+
+
+@pytest.mark.parametrize("values, bounds", [([0.99, 1.0], PROPORTION), ([0.0, 0.004], PROPORTION),
+                                            ([0.001, 0.2], NON_NEGATIVE), ([-0.9, 0.4], DIFFERENCE_OF_PROPORTIONS)])
+def test_two_seed_intervals_near_a_bound_stay_strictly_inside_without_a_cut(values, bounds):
+    # Each of these t intervals passes its bound (t(0.975, 1) = 12.7); a cut would end exactly on it.
+    plain = t_interval(values)
+    assert plain.low < bounds[0] or plain.high > bounds[1]
+    ours = t_interval(values, bounds=bounds)
+    assert bounds[0] < ours.low < ours.mean < ours.high < bounds[1]
+
+
+def test_far_from_its_bounds_the_bounded_interval_is_the_t_interval_to_first_order():
+    rng = np.random.default_rng(1)
+    values = rng.normal(0.5, 0.01, 20)
+    plain, ours = t_interval(values), t_interval(values, bounds=PROPORTION)
+    assert (ours.low, ours.high) == pytest.approx((plain.low, plain.high), abs=2e-5)
+
+
+def test_a_mean_on_its_bound_has_no_spread_to_show():
+    ours = t_interval([1.0, 1.0, 1.0], bounds=PROPORTION)
+    assert (ours.low, ours.mean, ours.high) == (1.0, 1.0, 1.0)
+
+
+def test_a_difference_keeps_the_paired_t_interval_unless_that_leaves_minus_one_to_one():
+    inside = paired([0.95, 0.93, 0.96], [0.94, 0.92, 0.94])
+    assert (inside.difference.low, inside.difference.high) == pytest.approx(
+        tuple(stats.ttest_rel([0.95, 0.93, 0.96], [0.94, 0.92, 0.94]).confidence_interval(0.95)))
+    wild = paired_comparison("test_accuracy", "v", "b", {0: 0.9, 1: 0.3}, {0: 0.5, 1: 0.4}, higher_is_better=True,
+                             bounds=DIFFERENCE_OF_PROPORTIONS)
+    assert -1.0 < wild.difference.low < wild.difference.high < 1.0

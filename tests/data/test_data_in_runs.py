@@ -54,7 +54,8 @@ def test_a_csv_from_the_command_line_is_recorded_reported_and_guarded(tmp_path, 
     assert main(["run", str(study), "--data", str(table), "--target", "kind", "--missing", "impute", "--out", str(out),
                  "--device", "cpu", "--no-report"]) == 0
     store = RunStore.open(out)
-    data, fit = store.data(), store.preprocessing()
+    data = store.data()
+    fit = data["preprocessing"]
     assert data["dataset"] == "csv" and data["kind"] == "table" and data["class_names"] == ["big", "small"]
     assert data["source"]["sha256"] == hashlib.sha256(table.read_bytes()).hexdigest() == data["fingerprint"]
     assert data["source"]["bytes"] == table.stat().st_size and data["source"]["features"] == ["size", "colour", "weight"]
@@ -72,6 +73,17 @@ def test_a_csv_from_the_command_line_is_recorded_reported_and_guarded(tmp_path, 
     assert "from the 120 training rows only" in english and "訓練の 120 行だけ" in japanese and "目的列 kind" in japanese
     assert data_note(data["notes"][0], "ja") == ("table.csv: 200 行から 120/40/40 行（訓練/検証/テスト）を取り出しています"
                                                   "（要求は 120/40/40、層化抽出、split_seed=0）")
+
+    # The trained networks take the table's own rows: the stored fit encodes them as training did.
+    result = reglab.load(out)
+    for variant in ("plain", "dropout"):
+        assert (result.predict(variant, result.test_inputs, seed=0) == result.predictions(variant, 0)).all()
+    rows = pd.read_csv(table)
+    assert result.predict("plain", rows.head(17)).shape == (17,)  # missing cells imputed from the stored fit
+    with pytest.raises(DataError, match="(?s)no column 'weight', which the model was trained on.*Fix: give rows"):
+        result.predict("plain", rows.drop(columns="weight"))
+    assert main(["predict", str(out), "--variant", "plain", str(table), "--out", str(tmp_path / "p.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 200
 
     # The same file edited: resuming is refused with the reason, and nothing in the directory changes.
     (out / "runs").joinpath(next(p.name for p in (out / "runs").iterdir())).joinpath("seed-0.json").unlink()

@@ -36,7 +36,7 @@ PINNED_FASHION = "aa8735059f4c73499172d9bb5dbe6bd4837005c6ee6e5bac9b4dfb8e9b9970
 def test_digits_through_the_registry_are_the_arrays_of_before(sizes, seed):
     prepared = prepare_data(DataSpec("digits", *sizes, split_seed=seed))
     assert _splits_sha256(prepared.splits) == PINNED_DIGITS[(sizes, seed)]
-    assert prepared.preprocessing["pixel_max"] == 16.0 and prepared.info["kind"] == IMAGES
+    assert prepared.info["preprocessing"]["pixel_max"] == 16.0 and prepared.info["kind"] == IMAGES
 
 
 def test_fashion_mnist_through_the_registry_is_the_split_of_before():
@@ -76,7 +76,7 @@ def test_embedded_table_is_read_whole_and_encoded_from_its_training_rows(name, l
 
     bunch = getattr(datasets, loader)()
     prepared = prepare_data(DataSpec(name, 100000, 100000, 100000))  # asks for more: every row is used
-    splits, fit = prepared.splits, prepared.preprocessing
+    splits, fit = prepared.splits, prepared.info["preprocessing"]
     assert len(splits.y_train) + len(splits.y_val) + len(splits.y_test) == len(bunch.target)
     assert list(splits.class_names) == [str(n) for n in bunch.target_names]
     assert np.bincount(np.concatenate([splits.y_train, splits.y_val, splits.y_test])).tolist() == \

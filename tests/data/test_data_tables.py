@@ -55,7 +55,7 @@ def test_csv_is_encoded_as_scikit_learn_encodes_it_from_the_training_rows(tmp_pa
     table = _table()
     table.to_csv(tmp_path / "t.csv", index=False)
     prepared = prepare_data(_spec(tmp_path / "t.csv"))
-    splits, fit = prepared.splits, prepared.preprocessing
+    splits, fit = prepared.splits, prepared.info["preprocessing"]
     assert fit["output_columns"] == ["age", "age (missing)", "income", "city=(missing)", "city=kyoto", "city=osaka",
                                      "city=tokyo"]
     assert list(splits.class_names) == ["no", "yes"] and prepared.info["label_values"] == ["no", "yes"]
@@ -95,12 +95,12 @@ def test_statistics_come_from_the_training_rows_only(fault_log):
     shifted.loc[:39, "x"] = np.nan
     spec = DataSpec("arrays", 1000, 1000, 1000, target="y", missing="impute")
     prepared = prepare_data(spec, PrepareContext(arrays={"train": train, "validation": shifted, "test": shifted}))
-    x_fit = prepared.preprocessing["columns"][0]
+    x_fit = prepared.info["preprocessing"]["columns"][0]
     known = train["x"].dropna()
     assert x_fit["median"] == pytest.approx(known.median(), rel=1e-12)
     filled = train["x"].fillna(known.median())
     assert x_fit["mean"] == pytest.approx(filled.mean(), rel=1e-12) and x_fit["scale"] == pytest.approx(filled.std(ddof=0), rel=1e-12)
-    assert prepared.preprocessing["columns"][1]["categories"] == ["a", "b"]  # not "z"
+    assert prepared.info["preprocessing"]["columns"][1]["categories"] == ["a", "b"]  # not "z"
     x_test = prepared.splits.x_test
     assert (x_test[:40, 0] == np.float32((known.median() - x_fit["mean"]) / x_fit["scale"])).all()  # the train median
     assert (x_test[:, 2:] == 0).all()  # "z": no column of its own, all zeros

@@ -38,7 +38,7 @@ def test_flat_arrays_are_a_numeric_table_with_given_test_set(digits):
     x = images.reshape(len(images), -1).astype(np.float64)
     prepared = _arrays({"x_train": x[:1200], "y_train": labels[:1200], "x_test": x[1200:], "y_test": labels[1200:]},
                        train=800, validation=300, test=10000)
-    splits, fit = prepared.splits, prepared.preprocessing
+    splits, fit = prepared.splits, prepared.info["preprocessing"]
     assert splits.kind == "table" and len(splits.y_test) == 597 and (splits.y_test == labels[1200:]).all()
     assert len(splits.y_train) == 800 and len(splits.y_val) == 300  # drawn from the 1,200 training rows only
     assert prepared.info["fingerprint"] == array_digest(x[:1200], labels[:1200], x[1200:], labels[1200:])

@@ -25,7 +25,7 @@ from reglab.store.files import Damaged
 
 # Compared against the baseline: metric -> whether higher is better.
 COMPARED = {"test_accuracy": True, "test_loss": False}
-# The range of each bounded per-seed metric: its interval is cut there (statistics.t_interval).
+# The range of each bounded per-seed metric: its interval stays inside it (statistics.bounded_interval).
 BOUNDS = {"test_accuracy": PROPORTION, "test_loss": NON_NEGATIVE, "final_train_loss": NON_NEGATIVE,
           "final_val_loss": NON_NEGATIVE, "best_val_loss": NON_NEGATIVE, "best_val_epoch": NON_NEGATIVE,
           "final_accuracy_gap": DIFFERENCE_OF_PROPORTIONS, "seconds": NON_NEGATIVE}

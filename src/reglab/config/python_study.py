@@ -20,8 +20,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from reglab import api_arguments as A
 from reglab.config import StudySpec, builtin_studies, study_from_dict
-from reglab.errors import ConfigError
+from reglab.errors import ConfigError, UnknownName
 
 
 class Variant:
@@ -31,6 +32,7 @@ class Variant:
     comes from the study's `defaults`, then reglab's."""
 
     def __init__(self, name: str, **settings: Any):
+        A.text("reglab.Variant", "name", name)
         self._table = {"name": name, **copy.deepcopy(settings)}
 
     @property
@@ -72,6 +74,14 @@ class Study:
                  defaults: Mapping[str, Any] | None = None, baseline: str | None = None,
                  keras_compat: bool = True, sweeps: list[Mapping[str, Any]] | None = None,
                  max_runs: int | None = None):
+        where = f"reglab.Study({name!r})"
+        A.text(where, "name", name)
+        if isinstance(variants, (Variant, Mapping, str)) or not isinstance(variants, Iterable):
+            raise A.refuse(where, "variants", variants, "takes a list of reglab.Variant (or dicts), "
+                           "even for one: [reglab.Variant(...)]")
+        for key, value in (("data", data), ("defaults", defaults)):
+            A.table(where, key, value)
+        A.tables(where, "sweeps", sweeps)
         raw: dict[str, Any] = {"name": name}
         if description:
             raw["description"] = description
@@ -101,6 +111,8 @@ class Study:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], label: str | None = None) -> Study:
         """From a dict shaped like the TOML file (what tomllib gives)."""
+        raw = A.table("reglab.Study.from_dict", "raw", raw, optional=False)
+        A.text("reglab.Study.from_dict", "label", label, optional=True)
         study = cls.__new__(cls)
         study._set(dict(raw), label or f"Study({raw.get('name', 'study')!r})")
         return study
@@ -109,7 +121,7 @@ class Study:
     def from_toml(cls, path: str | Path) -> Study:
         """A study file, or the name of a built-in study."""
         builtins = builtin_studies()
-        source = builtins.get(str(path), Path(path))
+        source = builtins.get(str(path), A.path("reglab.Study.from_toml", "path", path))
         try:
             text = Path(source).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -118,6 +130,9 @@ class Study:
 
     @classmethod
     def from_toml_text(cls, text: str, label: str = "<study>") -> Study:
+        A.text("reglab.Study.from_toml_text", "label", label)
+        if not isinstance(text, str):
+            raise A.refuse(label, "text", text, "takes the TOML file's text (a str; Study.from_toml reads a file)")
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -127,6 +142,7 @@ class Study:
 
     @classmethod
     def builtin(cls, name: str) -> Study:
+        A.text("reglab.Study.builtin", "name", name)
         if name not in builtin_studies():
             raise ConfigError(name, [f"no built-in study of that name. Built-in: {', '.join(sorted(builtin_studies()))}"])
         return cls.from_toml(name)
@@ -153,7 +169,7 @@ class Study:
         for variant in self.variants:
             if variant.name == name:
                 return variant
-        raise KeyError(f"{name!r} is not a variant of {self.name!r}: {', '.join(v.name for v in self.variants)}")
+        raise UnknownName(f"{name!r} is not a variant of {self.name!r}: {', '.join(v.name for v in self.variants)}")
 
     def model_summary(self, input_dim: int | None = None):
         """Each variant's layers, output shapes and parameters, as Keras's model.summary() lists
@@ -191,7 +207,7 @@ class Study:
 
     def with_seeds(self, seeds: int | list[int]) -> Study:
         """Seeds 0..N-1 for a count, else the listed seeds."""
-        return self._with(seeds=list(seeds) if not isinstance(seeds, int) else seeds)
+        return self._with(seeds=A.seeds(f"{self.name}.with_seeds", "seeds", seeds, optional=False))
 
     def with_epochs(self, epochs: int) -> Study:
         """Every variant trained for `epochs` (as `reglab run --epochs`)."""
@@ -207,14 +223,21 @@ class Study:
         """These variants added, or replacing the ones of the same name."""
         tables = {v["name"]: v for v in self._raw["variants"]}
         for variant in variants:
+            if not isinstance(variant, Variant):
+                raise A.refuse(f"{self.name}.with_variants", "variants", variant, "takes reglab.Variant objects")
             tables[variant.name] = variant.to_dict()
         return self._with(variants=list(tables.values()))
 
     def only(self, *names: str) -> Study:
         """Only the named variants (the baseline moves to the first when it is left out)."""
-        missing = [n for n in names if n not in {v["name"] for v in self._raw["variants"]}]
-        if missing:
-            raise KeyError(f"not variants of {self.name!r}: {', '.join(missing)}")
+        known = [v["name"] for v in self._raw["variants"]]
+        for name in names:
+            A.text(f"{self.name}.only", "names", name)
+        missing = [n for n in names if n not in known]
+        if missing or not names:
+            raise UnknownName(f"{', '.join(map(repr, missing)) or 'no name'}: not "
+                              f"{'a variant' if len(missing) == 1 else 'variants'} of {self.name!r}. "
+                              f"Its variants: {', '.join(known)}")
         kept = [v for v in self._raw["variants"] if v["name"] in names]
         changes: dict[str, Any] = {"variants": kept}
         if self._raw.get("baseline") not in (None, *names):

@@ -11,6 +11,7 @@ import difflib
 import os
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -32,6 +33,8 @@ OWN_DATA_KEYS = ("path", "target", "features", "categorical", "missing", "image_
 MISSING_RULES = ("error", "impute")
 TRAINING_KEYS = ("model", "hidden", "epochs", "batch_size") + CHOICE_FAMILIES
 VARIANT_ONLY_KEYS = ("name", "description", "description_ja", "baseline", "sweep")
+# The command line's (and reglab.run's) overrides that set a variant's setting in every variant.
+VARIANT_OVERRIDES = ("epochs",)
 # Words for the reader, not settings: they may change without changing what a run trains.
 DESCRIPTIVE_KEYS = ("description", "description_ja")
 
@@ -255,6 +258,7 @@ class _Checker:
         self.sweep_names: dict[int, str] = {}
         self.point_names: dict[tuple[int, int], str] = {}
         self.variant_places: dict[str, str] = {}  # variant name -> where it is (variants[2], sweeps[0].points[3])
+        self.refused: set[str] = set()  # variants with problems of their own
 
     def problem(self, where: str, message: str) -> None:
         """`where` is a plain path (variants[2].optimizer.lr); the message also shows the variant's name."""
@@ -277,6 +281,9 @@ class _Checker:
     def study(self, raw: dict[str, Any], overrides: dict[str, Any]) -> StudySpec | None:
         self._unknown_keys(raw, STUDY_KEYS, "")
         name = self._string(raw, "name", "", default="study")
+        if (hidden_char := unseen_character(name)) is not None:
+            self.problem("name", f"{name!r} holds {hidden_char}: the study's name is shown in terminals and "
+                         "reports and names its run directory. Fix: printable characters only")
         description = self._string(raw, "description", "", default="")
         keras_compat = raw.get("keras_compat", True)
         if not isinstance(keras_compat, bool):
@@ -315,9 +322,8 @@ class _Checker:
             if not isinstance(raw_variant, dict):
                 self.problem(where, "must be a table: [[variants]]")
                 continue
-            merged = {**BUILTIN_DEFAULTS, **defaults, **raw_variant}
-            if "epochs" in overrides:
-                merged["epochs"] = overrides["epochs"]
+            merged = {**BUILTIN_DEFAULTS, **defaults, **raw_variant,
+                      **{k: overrides[k] for k in VARIANT_OVERRIDES if k in overrides}}
             variant = self._variant(merged, raw_variant, where, keras_compat)
             if variant is not None:
                 variants.append(variant)
@@ -454,6 +460,14 @@ class _Checker:
 
     def _variant(self, merged: dict[str, Any], own: dict[str, Any], where: str, keras: bool) -> VariantSpec | None:
         before = len(self.problems)
+        try:
+            return self._checked_variant(merged, own, where, keras, before)
+        finally:
+            if len(self.problems) > before and isinstance(own.get("name"), str):
+                self.refused.add(own["name"])  # its own problems are listed: not also "not a variant" elsewhere
+
+    def _checked_variant(self, merged: dict[str, Any], own: dict[str, Any], where: str, keras: bool,
+                         before: int) -> VariantSpec | None:
         switches = registry.switches()
         self._unknown_keys(own, VARIANT_ONLY_KEYS + TRAINING_KEYS + models.all_keys() + tuple(switches), where)
         name = own.get("name")
@@ -466,6 +480,10 @@ class _Checker:
                 self.variant_names[int(where[len("variants["):-1])] = name
             if len(name) > NAME_LIMIT:
                 self.problem(f"{where}.name", f"is {len(name)} characters long: at most {NAME_LIMIT}")
+            if (hidden_char := unseen_character(name)) is not None:
+                self.problem(f"{where}.name", f"{name!r} holds {hidden_char}: names are shown in terminals, "
+                             "figures and file exports, where it would be invisible or reorder the text. "
+                             "Fix: printable characters only")
         label = where
         description = self._string(own, "description", label, default="")
         description_ja = self._string(own, "description_ja", label, default="")
@@ -618,12 +636,14 @@ class _Checker:
         if study_baseline is None:
             study_baseline = variants[0].name
         elif study_baseline not in names:
+            if study_baseline in self.refused:
+                return variants
             self.problem("baseline", f"{study_baseline!r} is not a variant{_did_you_mean(study_baseline, names)}")
             return variants
         resolved = []
         for variant in variants:
             baseline = variant.baseline if variant.baseline is not None else study_baseline
-            if baseline not in names:
+            if baseline not in names and baseline not in self.refused:
                 self.problem(f"{self.variant_places.get(variant.name, 'variants')}.baseline",
                              f"{baseline!r} is not a variant{_did_you_mean(baseline, names)}")
             resolved.append(replace(variant, baseline=None if baseline == variant.name else baseline))
@@ -641,14 +661,30 @@ class _Checker:
                 self.problem(f"sweeps[{index}]" + (f".{exc.where}" if exc.where else ""), exc.message)
                 continue
             self.sweep_names[index] = sweep.name
+            if (hidden_char := unseen_character(sweep.name)) is not None:
+                self.problem(f"sweeps[{index}].name", f"{sweep.name!r} holds {hidden_char}. Fix: printable "
+                             "characters only")
+                continue
+            for factor in sweep.factors:
+                if factor.key in VARIANT_OVERRIDES and factor.key in overrides:
+                    # The override would replace every point's value: identical runs under different names.
+                    given = overrides[factor.key]
+                    self.problem(f"sweeps[{index}].values.{factor.key}",
+                                 f"the sweep sets {factor.key}, and so does --{factor.key} {given} ({factor.key}="
+                                 f"{given} in Python): every point would train with {factor.key} {given} whatever "
+                                 f"its name says. Fix: leave out --{factor.key} (the sweep's points set it), or "
+                                 "sweep another setting")
             parsed.append((index, sweep))
         points = sum(s.size for _, s in parsed)
         if (fixed + points) * seeds > max_runs:
-            sizes = " + ".join(f"{s.size} ({s.name})" for _, s in parsed)
+            parts = [f"{fixed} variant{'s' * (fixed != 1)}"] if fixed or not parsed else []
+            parts += [f"{s.size} {s.name} sweep point{'s' * (s.size != 1)}" for _, s in parsed]
+            made = " + ".join(parts) if len(parts) == 1 else f"({' + '.join(parts)})"
             self.problem("sweeps" if parsed else "variants",
-                         f"the study makes {(fixed + points) * seeds:,} runs ({fixed} variants + {sizes} sweep points, "
-                         f"x {seeds} seeds), over the maximum of {max_runs:,}. Fix: fewer points or `random = N` "
-                         "in a sweep, fewer seeds, or raise the limit (max_runs = N in the study, --max-runs N)")
+                         f"the study makes {(fixed + points) * seeds:,} runs: {made} x {seeds} "
+                         f"seed{'s' * (seeds != 1)}, over the maximum of {max_runs:,}. Fix: "
+                         + ("fewer points or `random = N` in a sweep, " if parsed else "fewer variants, ")
+                         + "fewer seeds, or raise the limit (max_runs = N in the study, --max-runs N)")
             return []
         by_name = {v["name"]: v for v in raw_variants if isinstance(v, dict) and isinstance(v.get("name"), str)}
         shorthands = {name: t.shorthand for name, t in registry.switches().items() if t.shorthand}
@@ -674,9 +710,10 @@ class _Checker:
                     sweeping.apply(own, inherited, key, value, shorthands)
                 english, japanese = sweep.describe(point)
                 own.update(name=point.name, description=english, description_ja=japanese, baseline=baseline)
-                merged = {**inherited, **own}
-                if "epochs" in overrides:
-                    merged["epochs"] = overrides["epochs"]
+                # An override the sweep also sets is refused above, and the point's own value is
+                # still checked against its range.
+                merged = {**inherited, **own, **{k: overrides[k] for k in VARIANT_OVERRIDES
+                                                 if k in overrides and k not in own}}
                 variant = self._variant(merged, own, where, keras)
                 if variant is not None:
                     out.append(replace(variant, sweep=sweep.tag(point)))
@@ -768,7 +805,7 @@ def _suggest_param(word: str, technique: registry.Technique) -> str:
     """" (did you mean ...?)" over a technique's parameter names and their Keras/PyTorch spellings."""
     names = {p.name: p.name for p in technique.params}
     names |= {alias: name for alias, name in ALIASES.items() if name in names}
-    close = difflib.get_close_matches(str(word), list(names), n=1, cutoff=0.6)
+    close = _closest(str(word), list(names))
     if not close:
         return ""
     if close[0] == names[close[0]]:
@@ -776,6 +813,36 @@ def _suggest_param(word: str, technique: registry.Technique) -> str:
     return f" (did you mean {names[close[0]]!r}? {close[0]!r} is accepted too)"
 
 
+def unseen_character(text: str) -> str | None:
+    """The first character of `text` that a terminal, a figure or a spreadsheet would not show as
+    itself, described ("U+202E (RIGHT-TO-LEFT OVERRIDE)"), or None: control characters (NUL, ESC,
+    newlines), format characters (the bidirectional overrides, zero-width ones), line and paragraph
+    separators, surrogates, private-use and unassigned code points."""
+    for char in text:
+        if char != " " and unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            return f"U+{ord(char):04X} ({unicodedata.name(char, 'a control character')})"
+    return None
+
+
 def _did_you_mean(word: str, options: Any) -> str:
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    close = _closest(str(word), [str(o) for o in options])
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _closest(word: str, options: list[str]) -> list[str]:
+    """The likeliest meant option, as a list of at most one: among difflib's close matches, the
+    fewest typing edits (two swapped letters count as one), so that 'adma' is 'adam', not 'adamax'
+    (which difflib's ratio ranks first: 0.8 against 0.75)."""
+    close = difflib.get_close_matches(word, options, n=5, cutoff=0.6)
+    return sorted(close, key=lambda option: _edits(word, option))[:1]
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]

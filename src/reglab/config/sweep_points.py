@@ -32,6 +32,17 @@ SWEEP_KEYS = ("name", "base", "description", "description_ja", "values", "random
 RANGE_KEYS = ("log", "linear", "points", "integer")
 CHOOSE = ("val_loss", "val_accuracy")
 MAX_POINTS_PER_FACTOR = 1000
+# Keys a point cannot vary, and why: a sweep's factors are a variant's settings.
+_NAMED = "a point's {} is the sweep's to set (from its values). Fix: sweep a setting of the variant"
+NOT_SETTINGS = {
+    **{key: _NAMED.format(key) for key in ("name", "description", "description_ja", "baseline", "sweep")},
+    "seeds": "seeds are not a factor: every point is trained with each of the study's seeds. Fix: --seeds N, "
+             "or seeds = [...] in the study",
+    **{key: "one study trains on one dataset and one split. Fix: run the study once per dataset (--dataset NAME), "
+            "each into its own run directory" for key in ("data", "dataset", "train", "validation", "test",
+                                                           "split_seed")},
+    **{key: f"{key} is the study's, not a variant's. Fix: sweep a setting of the variant" for key in ("max_runs", "keras_compat")},
+}
 
 
 class SweepError(ValueError):
@@ -139,7 +150,11 @@ def parse_sweep(raw: Any, index: int) -> Sweep:
     if not isinstance(values, dict) or not values:
         raise SweepError("values", "a sweep needs `values`: a table of setting = list or range, "
                                    "e.g. values.l2 = { log = [1e-6, 1e-1], points = 11 }")
-    factors = tuple(_factor(key, spec) for key, spec in _flatten(values))
+    flat = _flatten(values)
+    for key, _ in flat:
+        if key.partition(".")[0] in NOT_SETTINGS:
+            raise SweepError(f"values.{key}", NOT_SETTINGS[key.partition(".")[0]])
+    factors = tuple(_factor(key, spec) for key, spec in flat)
     random_points = raw.get("random")
     if random_points is not None and (isinstance(random_points, bool) or not isinstance(random_points, int)
                                       or random_points < 1):
@@ -269,14 +284,16 @@ def _factor(key: str, spec: Any) -> Factor:
         values = [math.exp(math.log(low) + i * (math.log(high) - math.log(low)) / (points - 1)) for i in range(points)]
     else:
         values = [low + i * (high - low) / (points - 1) for i in range(points)]
-    values[0], values[-1] = low, high  # exactly the ends written, not exp(log(x))
+    if not integer:  # 1e-05, not 1.0000000000000016e-05, in results; still inside the range
+        values = [min(max(float(f"{v:.12g}"), low), high) for v in values]
+    values[0], values[-1] = low, high  # exactly the ends written, not exp(log(x)) nor a rounding of them
     if integer:
         values = [int(round(v)) for v in values]
         if len(set(values)) != len(values):
             raise SweepError(where, f"{points} integer points between {low} and {high} repeat ({values}): "
                                     "use fewer points, or write the bounds as 0.0 and 1.0 for real values")
     else:
-        values = [float(f"{v:.12g}") for v in values]  # 1e-05, not 1.0000000000000016e-05, in results
+        values = [float(v) for v in values]
     return Factor(key, tuple(values), scale, integer, float(low), float(high))
 
 
@@ -302,7 +319,8 @@ def _labels(keys: list[str]) -> list[str]:
 
 def _format_column(factor: Factor, values: list[Any]) -> list[str]:
     """The shortest text that keeps every distinct value of the column distinct (and at least
-    readable: 1e-04, 0.3, 64), so that names are stable and unique."""
+    readable: 1e-04, 0.3, 64), so that names are stable and unique, and that reads back as a number
+    inside the range (1.7e308 is not written 2e+308, which is past the range and not even finite)."""
     if (all(isinstance(v, bool) or not isinstance(v, float) for v in values)
             or any(isinstance(v, (str, list, tuple, bool)) for v in values)):
         return [_plain(v) for v in values]
@@ -314,9 +332,15 @@ def _format_column(factor: Factor, values: list[Any]) -> list[str]:
             texts = {v: f"{v:.{digits}e}" for v in distinct}
         else:
             texts = {v: _trim(f"{v:.{digits}f}") for v in distinct}
-        if len(set(texts.values())) == len(distinct):
+        if len(set(texts.values())) == len(distinct) and all(_inside(factor, float(t)) for t in texts.values()):
             return [texts[v] for v in values]
     return [repr(v) for v in values]
+
+
+def _inside(factor: Factor, value: float) -> bool:
+    if factor.low is None or factor.high is None:  # a list: its values are written as given
+        return math.isfinite(value)
+    return factor.low <= value <= factor.high
 
 
 def _trim(text: str) -> str:

@@ -2,8 +2,8 @@
 
 `prepare_data(spec, context)` looks the source up in the registry (data/source_registry.py) and
 returns a Prepared: the splits, `info` (data.json: the dataset, where it came from, its sha256
-fingerprint, columns, rows per split, the class mapping) and `preprocessing` (preprocessing.json:
-the fit that turns raw rows or pixels into the network's inputs, from training rows only).
+fingerprint, columns, rows per split, the class mapping, and under "preprocessing" the fit that
+turns raw rows or pixels into the network's inputs, from training rows only: data/preprocessing.py).
 
 The built-in image datasets go through load.py and splits.py exactly as before, so their arrays
 and splits are bit for bit those of earlier versions (tests/data/test_data_sources.py pins them).
@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import DataError
 from .load import resolve_dataset
+from .preprocessing import ImagePixels, Preprocessing
 from .source_registry import CLASSIFICATION, FILE, FOLDER, IMAGES, PYTHON, DataSource, for_path, lookup
 from .splits import Splits, _fit, _stratified, make_splits
 
@@ -44,12 +45,12 @@ class PrepareContext:
 @dataclass(frozen=True, eq=False)
 class Prepared:
     splits: Splits
-    info: dict[str, Any]  # data.json
-    preprocessing: dict[str, Any]  # preprocessing.json
+    info: dict[str, Any]  # data.json, its "preprocessing" included
+    preprocessing: Preprocessing  # the fit (data/preprocessing.py) that made the splits' features
     notices: tuple[str, ...] = ()
-    # The network's test inputs where images cannot hold them (a table's encoded columns), for
-    # test_split.npz: predicting from them gives the stored test predictions.
-    test_features: np.ndarray | None = field(default=None)
+    # A table's test rows as read, column by column, for test_split.npz (images cannot hold them):
+    # the stored test inputs that a prediction encodes again (TableFit.stored_test_inputs).
+    test_rows: dict[str, np.ndarray] | None = field(default=None)
 
 
 def prepare_data(spec: Any, context: PrepareContext | None = None) -> Prepared:
@@ -81,20 +82,16 @@ def prepare_builtin_images(source: DataSource, spec: Any, context: PrepareContex
                          split_seed=spec.split_seed)
     arrays = [a for a in (dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels)
               if a is not None]
+    pixels = ImagePixels(splits.image_shape, dataset.pixel_max)  # make_splits's own transform
     info = {
         "dataset": dataset.name, "origin": dataset.origin, "verified": dataset.verified,
         "class_names": list(dataset.class_names), "image_shape": list(splits.image_shape),
         "splits": sizes_of(splits), "requested": requested(spec), "notes": list(splits.notes),
+        # The fit that made the features (data/preprocessing.py): what a later prediction applies.
+        "preprocessing": pixels.to_json(),
         "kind": IMAGES, "task": CLASSIFICATION, "fingerprint": array_digest(*arrays),
     }
-    return Prepared(splits, info, pixel_fit(splits.image_shape, dataset.pixel_max), tuple(notices))
-
-
-def pixel_fit(image_shape: tuple[int, int], pixel_max: float | None) -> dict[str, Any]:
-    """preprocessing.json of images: nothing is fitted, the rule is fixed."""
-    return {"kind": IMAGES, "image_shape": list(image_shape), "pixel_max": pixel_max,
-            "rule": "grey pixels, flattened row by row, as float32" +
-                    (f", divided by {pixel_max:g}" if pixel_max else ", used as given")}
+    return Prepared(splits, info, pixels, tuple(notices))
 
 
 # ------------------------------------------------------------------------ what a user brings
@@ -273,7 +270,7 @@ def split_note(name: str, n_pool: int, parts: dict[str, np.ndarray], given: set[
 def prepare_image_pool(source: DataSource, spec: Any, parts: dict[str, tuple[np.ndarray, np.ndarray]],
                        provenance: dict[str, Any], notices: tuple[str, ...] = ()) -> Prepared:
     """Splits of grey images (N, H, W) given as a pool ("train") and optionally validation / test
-    sets of their own: uint8 pixels are divided by 255, other numbers used as they are."""
+    sets of their own: uint8 pixels are divided by 255; other numbers must be in [0, 1] already."""
     name = provenance.get("name", source.name)
     shapes = {part: images.shape[1:] for part, (images, _) in parts.items()}
     if len(set(shapes.values())) > 1:
@@ -281,19 +278,19 @@ def prepare_image_pool(source: DataSource, spec: Any, parts: dict[str, tuple[np.
                         "give images of one size (H x W) in every set")
     for part, (images, labels) in parts.items():
         check_lengths(images, labels, part, name)
-        if images.dtype.kind not in "uif" or (images.dtype.kind == "f" and not np.isfinite(images).all()):
+        floats = images.dtype.kind == "f" or (images.dtype.kind in "iu" and images.dtype != np.uint8)
+        if images.dtype.kind not in "uif" or (floats and images.size and not (
+                np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1)):
             raise DataError(f"{name}: the {part} images hold {images.dtype} values" +
-                            ("" if images.dtype.kind not in "f" else " that are not all finite (NaN or infinite)"),
-                            "give numeric pixels (uint8 0..255, or floats you scaled yourself), all finite")
+                            (" outside 0..1 (or not finite)" if images.dtype.kind in "uif" else ""),
+                            "give pixels as uint8 (0..255, divided by 255 here) or as numbers already in [0, 1]")
     pool_images, pool_labels = parts["train"]
     given = {p for p in parts if p != "train"}
     values, indexed = class_mapping(pool_labels, {p: parts[p][1] for p in given}, name)
     chosen = split_pool(indexed["pool"], spec, given, name, values)
-    pixel_max = 255.0 if pool_images.dtype == np.uint8 else None
-
-    def flat(images: np.ndarray) -> np.ndarray:
-        x = images.reshape(len(images), -1).astype(np.float32)
-        return x / np.float32(pixel_max) if pixel_max else x
+    image_shape = tuple(int(s) for s in pool_images.shape[1:])
+    pixels = ImagePixels(image_shape, 255.0 if pool_images.dtype == np.uint8 else 1.0)
+    flat = pixels.transform  # the stored fit's own transform: a prediction gets the features training had
 
     arrays = {}
     for part in PARTS:
@@ -302,20 +299,20 @@ def prepare_image_pool(source: DataSource, spec: Any, parts: dict[str, tuple[np.
         else:
             arrays[part] = (flat(parts[part][0][: getattr(spec, part)]), indexed[part][: getattr(spec, part)])
     note = split_note(name, len(pool_labels), chosen, given, spec)
-    image_shape = tuple(int(s) for s in pool_images.shape[1:])
     splits = Splits(*arrays["train"], *arrays["validation"], *arrays["test"], image_shape,
                     tuple(str(v) for v in values), (note,), kind=IMAGES, task=CLASSIFICATION)
-    info = user_info(source, spec, splits, values, provenance)
-    return Prepared(splits, info, pixel_fit(image_shape, pixel_max), notices)
+    info = user_info(source, spec, splits, values, provenance, pixels.to_json())
+    return Prepared(splits, info, pixels, notices)
 
 
 def user_info(source: DataSource, spec: Any, splits: Splits, values: list[Any],
-              provenance: dict[str, Any]) -> dict[str, Any]:
+              provenance: dict[str, Any], preprocessing: dict[str, Any]) -> dict[str, Any]:
     """data.json for data a user brought: the common keys, then where the data came from."""
     return {
         "dataset": source.name, "origin": provenance.get("origin"), "verified": False,
         "class_names": list(splits.class_names), "image_shape": list(splits.image_shape),
         "splits": sizes_of(splits), "requested": requested(spec), "notes": list(splits.notes),
+        "preprocessing": preprocessing,
         "kind": splits.kind, "task": splits.task, "fingerprint": provenance["fingerprint"],
         "label_values": values, "source": {k: v for k, v in provenance.items() if k not in ("fingerprint", "origin")},
     }

@@ -5,7 +5,7 @@ A source is a small declaration registered once (below); its `preparer` ("module
 that reading this table imports neither pandas nor torch) turns the study's [data] into a
 data.prepared.Prepared: the train / validation / test arrays, what the run directory records
 about the data (data.json: where they came from, sha256, columns, rows per split) and the
-preprocessing fitted on the training rows (preprocessing.json).
+preprocessing fitted on the training rows (data/preprocessing.py; data.json keeps it).
 
 Every source says:
 - `kind`: "images" (pixels scaled by a fixed maximum, nothing fitted) or "table" (columns

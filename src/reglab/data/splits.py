@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from .errors import DataError
 from .load import Dataset
+from .preprocessing import ImagePixels
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,16 +83,12 @@ def make_splits(
                 f"split_seed={split_seed}; " + test_note,
             )
 
+    # The stored fit's own transform (data.json keeps it): a prediction gets the features training had.
+    pixels = ImagePixels(dataset.image_shape, dataset.pixel_max)
     (xtr, ytr), (xva, yva), (xte, yte) = (
-        (_flatten(x, dataset.pixel_max), np.asarray(y, dtype=np.int64)) for x, y in parts
+        (pixels.transform(x), np.asarray(y, dtype=np.int64)) for x, y in parts
     )
     return Splits(xtr, ytr, xva, yva, xte, yte, dataset.image_shape, dataset.class_names, notes)
-
-
-def _flatten(images: np.ndarray, pixel_max: float) -> np.ndarray:
-    x = images.reshape(len(images), -1).astype(np.float32)
-    x /= np.float32(pixel_max)  # in float32, as the tutorial's x.astype('float32') / 255
-    return x
 
 
 def _fit(requested: tuple[int, ...], available: int) -> tuple[int, ...]:

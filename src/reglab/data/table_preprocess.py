@@ -10,18 +10,20 @@
   categorical column's missing values a category of their own;
 - infinite numbers are refused under either rule (they are no measurement one can impute).
 
-The fit is plain JSON (`to_json` / `from_json`): the run directory keeps it as preprocessing.json,
-and predicting on new rows applies the same fit (never one fitted again).
+The fit is plain JSON (`to_json` / `from_json`), registered with data/preprocessing.py as the kind
+"table": data.json keeps it, and predicting on new rows applies the same fit (never one fitted
+again) through the same `encode` that made the training features.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .errors import DataError
+from .preprocessing import Preprocessing, register
 
 MISSING_RULES = ("error", "impute")
 MISSING_CATEGORY = "(missing)"
@@ -44,26 +46,103 @@ class ColumnFit:
         return [self.name] + ([f"{self.name} (missing)"] if self.indicator else [])
 
 
+@register
 @dataclass(frozen=True)
-class TableFit:
+class TableFit(Preprocessing):
+    """A table's fit (data/preprocessing.py's kind "table"): its feature columns in order, each
+    with the statistics read from the training rows."""
+
     columns: tuple[ColumnFit, ...]
     missing: str
+    kind: ClassVar[str] = "table"
 
     @property
     def output_names(self) -> list[str]:
         return [name for column in self.columns for name in column.outputs()]
 
+    @property
+    def n_features(self) -> int:
+        return len(self.output_names)
+
     def to_json(self) -> dict[str, Any]:
-        return {"kind": "table", "missing": self.missing, "output_columns": self.output_names,
+        return {"kind": self.kind, "missing": self.missing, "output_columns": self.output_names,
                 "columns": [{k: (list(v) if isinstance(v, tuple) else v) for k, v in column.__dict__.items()}
                             for column in self.columns]}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TableFit:
-        return cls(tuple(ColumnFit(**{**c, "categories": tuple(c.get("categories", ()))}) for c in data["columns"]),
-                   data["missing"])
+    def from_json(cls, raw: dict[str, Any]) -> TableFit:
+        return cls(tuple(ColumnFit(**{**c, "categories": tuple(c.get("categories", ()))}) for c in raw["columns"]),
+                   raw["missing"])
 
-    def transform(self, frame: Any, part: str, name: str) -> tuple[np.ndarray, list[str]]:
+    def describe(self) -> str:
+        numeric = sum(c.type == "numeric" for c in self.columns)
+        return (f"a table of {len(self.columns)} columns: {numeric} numeric standardized, "
+                f"{len(self.columns) - numeric} categorical one-hot, to {self.n_features} features "
+                f"(missing values: {self.missing})")
+
+    def transform(self, inputs: Any, *, eight_bit: bool = False) -> np.ndarray:
+        """Rows as the training table had them (a DataFrame with its feature columns; other
+        columns are ignored), or a 2-D array with one column per feature, in order."""
+        return self.encode(self._frame(inputs), "given", "inputs")[0]
+
+    def features(self, inputs: Any) -> np.ndarray:
+        x = np.asarray(inputs, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise DataError(f"the features have shape {x.shape}; the model takes rows of {self.n_features}",
+                            "pass rows of the table (without preprocessed=True) to have them encoded")
+        return x
+
+    def stored_test_inputs(self, test_images: np.ndarray, test_rows: dict[str, np.ndarray] | None = None) -> Any:
+        """The test rows as the table had them: test_split.npz keeps them column by column."""
+        import pandas as pd
+
+        if not test_rows:
+            raise DataError("this run's test split does not keep its table rows", "run the study again")
+        frame = {}
+        for i, column in enumerate(self.columns):
+            values = test_rows[f"test_rows/{i}"]
+            if column.type == "categorical":
+                values = np.where(test_rows[f"test_rows_missing/{i}"], None, values.astype(object))
+            frame[column.name] = values
+        return pd.DataFrame(frame)
+
+    def stored_rows(self, frame: Any) -> dict[str, np.ndarray]:
+        """The arrays `stored_test_inputs` reads back: numbers as float64 (NaN where missing), text as
+        unicode with a mask of the missing cells (an .npz holds no Python objects)."""
+        import pandas as pd
+
+        arrays = {}
+        for i, column in enumerate(self.columns):
+            values = frame[column.name]
+            if column.type == "numeric":
+                arrays[f"test_rows/{i}"] = _numbers(values, column.name, "test", "")[0]
+            else:
+                absent = np.asarray(pd.isna(values))
+                arrays[f"test_rows/{i}"] = np.array(["" if a else str(v) for v, a in zip(values.tolist(), absent)])
+                arrays[f"test_rows_missing/{i}"] = absent
+        return arrays
+
+    def _frame(self, inputs: Any) -> Any:
+        import pandas as pd
+
+        names = [c.name for c in self.columns]
+        if isinstance(inputs, pd.DataFrame):
+            missing = [n for n in names if n not in inputs.columns]
+            if missing and list(inputs.columns) == list(range(len(names))):
+                return inputs.set_axis(names, axis=1)  # a CSV without a header: the columns in training's order
+            if missing:
+                raise DataError(f"the inputs have no column {', '.join(map(repr, missing[:5]))}, which the model was "
+                                f"trained on (its columns: {', '.join(map(repr, names))})",
+                                "give rows with the training table's feature columns (by name; others are ignored)")
+            return inputs
+        x = np.asarray(inputs)
+        if x.ndim != 2 or x.shape[1] != len(names):
+            raise DataError(f"the inputs have shape {x.shape}; the model was trained on rows of {len(names)} columns "
+                            f"({', '.join(map(repr, names[:8]))}{' ...' if len(names) > 8 else ''})",
+                            "pass a DataFrame with those columns, or an array of that many columns in that order")
+        return pd.DataFrame(x, columns=names)
+
+    def encode(self, frame: Any, part: str, name: str) -> tuple[np.ndarray, list[str]]:
         """float32 (rows, outputs) and notes (unseen categories); DataError for what cannot be encoded."""
         blocks, notes = [], []
         for column in self.columns:

@@ -100,7 +100,7 @@ def prepare_frames(source: DataSource, spec: Any, frames: dict[str, Any], proven
     fit = fit_table(rows["train"][0], features, tuple(spec.categorical), spec.missing, name)
     encoded, notes = {}, [split_note(name, len(pool), chosen, given, spec)]
     for part in PARTS:
-        x, more = fit.transform(rows[part][0], part, name)
+        x, more = fit.encode(rows[part][0], part, name)
         encoded[part] = (x, rows[part][1])
         notes += more
     width = encoded["train"][0].shape[1]
@@ -109,9 +109,8 @@ def prepare_frames(source: DataSource, spec: Any, frames: dict[str, Any], proven
                     tuple(notes), kind=TABLE, task=CLASSIFICATION)
     provenance = {**provenance, "target": target, "features": features,
                   "rows": {p: int(len(f)) for p, f in frames.items()}}
-    info = user_info(source, spec, splits, values, provenance)
-    preprocessing = {**fit.to_json(), "target": target, "features": features}
-    return Prepared(splits, info, preprocessing, (), test_features=encoded["test"][0])
+    info = user_info(source, spec, splits, values, provenance, fit.to_json())
+    return Prepared(splits, info, fit, (), test_rows=fit.stored_rows(rows["test"][0]))
 
 
 def _frame_digest(frame: Any) -> str:

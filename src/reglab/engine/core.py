@@ -6,6 +6,7 @@ are peers over this module; engine/checkpoint.py is their one checkpoint file fo
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -180,15 +181,24 @@ def tested_outcome(model: torch.nn.Module, data: DeviceData, *, variant: Variant
     return RunOutcome(record, RunArrays(predictions.cpu().numpy().astype(np.int16), weights, sketched))
 
 
+def chunked_logits(model: torch.nn.Module, x: torch.Tensor) -> Iterator[tuple[slice, torch.Tensor]]:
+    """The model's logits for `x` in evaluation mode (no dropout), EVAL_CHUNK rows at a time. A
+    prediction (reglab predict) takes the same chunks as the test did, so it computes the same
+    numbers, not only nearly the same (a matrix product's rounding may depend on its row count)."""
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, x.shape[0], EVAL_CHUNK):
+            rows = slice(start, start + EVAL_CHUNK)
+            yield rows, model(x[rows])
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, torch.Tensor]:
     """Mean cross-entropy, accuracy and predicted classes, in evaluation mode (no dropout)."""
-    model.eval()
     loss_sum = torch.zeros((), device=x.device)
     predictions = []
-    for start in range(0, x.shape[0], EVAL_CHUNK):
-        logits = model(x[start:start + EVAL_CHUNK])
-        loss_sum += F.cross_entropy(logits, y[start:start + EVAL_CHUNK], reduction="sum")
+    for rows, logits in chunked_logits(model, x):
+        loss_sum += F.cross_entropy(logits, y[rows], reduction="sum")
         predictions.append(logits.argmax(1))
     predicted = torch.cat(predictions)
     accuracy = (predicted == y).float().mean().item()

@@ -81,7 +81,10 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     finished = _already_finished(options.out, study)
     if finished is not None:  # before the data: nothing to train needs no download
         finished.lock_for_writing()  # another process may be writing its report or a repair into it
-        finished.remove_partial_writes()  # a crashed process's leftovers, as a resume would remove them
+        try:
+            finished.remove_partial_writes()  # a crashed process's leftovers, as a resume would remove them
+        finally:
+            finished.release_writing_lock()  # held only as long as this process writes here (a notebook lives on)
         count = len(study.variants) * len(study.seeds)
         observer.notice(f"{finished.root}: {'its one run is' if count == 1 else f'all {count} runs are'} "
                         "already finished: nothing to train")
@@ -112,13 +115,13 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
                 observer.notice(line)
             damaged_data = store.data_intact()
             if damaged_data is not None:  # never written (a crash while making the directory) or damaged
-                store.write_data(data_info, splits.y_test, test_images, prepared.preprocessing, prepared.test_features)
-                observer.notice(f"data.json, test_split.npz, preprocessing.json: {damaged_data}; written again")
+                store.write_data(data_info, splits.y_test, test_images, prepared.test_rows)
+                observer.notice(f"data.json, test_split.npz: {damaged_data}; written again")
             done = frozenset(store.finished())
             observer.notice(f"resuming {root}: {len(done)} of {len(study.seeds) * len(study.variants)} runs "
                             "already finished")
         else:
-            store.write_data(data_info, splits.y_test, test_images, prepared.preprocessing, prepared.test_features)
+            store.write_data(data_info, splits.y_test, test_images, prepared.test_rows)
             done = frozenset()
 
         data = DeviceData.from_arrays(splits, executor.data_device(device))

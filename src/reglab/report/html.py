@@ -26,7 +26,6 @@ from reglab.report.i18n import KEY_NAMES_JA, TECHNIQUE_NOTES, data_note, t
 
 PERCENT = round(CONFIDENCE * 100)
 DASH = "–"
-CLIPPED = "†"  # after an interval cut at a bound of its quantity (statistics.t_interval)
 
 
 class Html(str):
@@ -87,7 +86,6 @@ def with_ci(interval: Interval | None, digits: int = 2, scale: float = 1.0, sign
     text = number(interval.mean, digits, scale, sign)
     if interval.low is not None:
         text += f" [{number(interval.low, digits, scale)}, {number(interval.high, digits, scale)}]"
-        text += CLIPPED if interval.clipped else ""
     return text
 
 
@@ -321,7 +319,7 @@ def _techniques(analysis: Analysis, lang: str) -> Html:
 
 
 def _method(lang: str) -> Html:
-    return Html(t(lang, "method_html", confidence=PERCENT, clip=CLIPPED, resamples=f"{BOOTSTRAP_RESAMPLES:,}",
+    return Html(t(lang, "method_html", confidence=PERCENT, resamples=f"{BOOTSTRAP_RESAMPLES:,}",
                   bootstrap_seed=BOOTSTRAP_SEED, alpha=ALPHA, min_seeds=MIN_SEEDS, width=SMOOTHING_WIDTH,
                   margin=round(RISE_MARGIN * 100)))
 

@@ -6,12 +6,11 @@
       study.toml               the study's source text, as the user wrote it
       environment.json         Python, torch, numpy, reglab versions; device; threads
       data.json                dataset, where it came from (path, bytes, sha256 fingerprint, columns),
-                               split sizes and notes, class names and the labels they stand for
+                               split sizes and notes, class names and the labels they stand for,
+                               the preprocessing fitted (pixels / max, or a table's statistics)
       test_split.npz           the test split's labels and images (uint8, 0-255 grey, H x W): what the
                                report needs for confusion matrices and galleries, without the dataset;
-                               a table's encoded test rows too (test_features, float32)
-      preprocessing.json       the fit from data to network inputs: pixels / max, or a table's
-                               means, scales, medians and categories from the training rows
+                               a table's test rows too, column by column (test_rows/N)
       runs/NN-slug/model.json  the variant's model summary (layers, output shapes, parameters)
       runs/NN-slug/seed-S.json one record per run (RunRecord)
       runs/NN-slug/seed-S.npz  its test predictions, final weights and per-epoch weight sketches
@@ -162,14 +161,11 @@ class RunStore:
         self._write_manifest(study, self.options(), source_text or (self.study_toml() or ""))
 
     def write_data(self, info: dict[str, Any], test_labels: np.ndarray, test_images: np.ndarray,
-                   preprocessing: dict[str, Any] | None = None, test_features: np.ndarray | None = None) -> None:
-        # The split and the fit first, then data.json with the split's checksum: data.json on disk
-        # means a whole split. test_features: a table's encoded test rows, which images cannot hold.
-        arrays = {"test_labels": test_labels, "test_images": test_images}
-        written = npz_bytes(arrays if test_features is None else {**arrays, "test_features": test_features})
+                   test_rows: dict[str, np.ndarray] | None = None) -> None:
+        # The split first, then data.json with its checksum: data.json on disk means a whole split.
+        # test_rows: a table's test rows as read, column by column (images cannot hold them).
+        written = npz_bytes({"test_labels": test_labels, "test_images": test_images, **(test_rows or {})})
         self.files.write_bytes("test_split.npz", written)
-        if preprocessing is not None:
-            self.files.write_json("preprocessing.json", preprocessing)
         self.files.write_json("data.json", {**info, "test_split_sha256": digest(written)})
 
     def save_run(self, variant_index: int, record: RunRecord, arrays: RunArrays) -> Path:
@@ -221,9 +217,12 @@ class RunStore:
             raise ReglabError(f"another reglab process (pid {holder}) is training into {self.root}. Fix: wait "
                               "for it to finish (or stop it), then run again to resume; or choose another "
                               "--out.") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
-        self._lock = fd
+        self._lock = fd  # from here on release_writing_lock() frees it, whatever fails next
+        try:  # the holder's pid, for the message another process gives
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        except OSError:
+            pass  # a full disk: the lock holds all the same; the other process's message says "unknown"
 
     def release_writing_lock(self) -> None:
         if self._lock is not None:
@@ -351,9 +350,6 @@ class RunStore:
     def data(self) -> dict[str, Any]:
         return self._json("data.json", shapes.DATA)
 
-    def preprocessing(self) -> dict[str, Any]:
-        """The fit that turns the data's rows or pixels into the network's inputs (data/prepared.py)."""
-        return self._json("preprocessing.json", shapes.PREPROCESSING)
 
     def environment(self) -> dict[str, Any]:
         return self._json("environment.json", shapes.ENVIRONMENT)
@@ -373,6 +369,12 @@ class RunStore:
                 or labels.dtype.kind not in "iu" or images.dtype != np.uint8:
             raise Damaged("not a test split (labels N, uint8 images N x H x W)")
         return labels, images
+
+    def test_rows(self) -> dict[str, np.ndarray]:
+        """A table's test rows as read, column by column (test_rows/N), from the verified test split."""
+        self.test_split()  # the checksum and shape checks
+        bundle = read_npz_bytes(self.files.read_bytes("test_split.npz"))
+        return {key: value for key, value in bundle.items() if key.startswith("test_rows")}
 
     def read_json(self, name: str) -> dict[str, Any] | None:
         """Any JSON file of the directory, its checksum verified; None when missing or damaged."""
@@ -444,12 +446,10 @@ class RunStore:
             raise Damaged("not the study's text")
 
     def data_intact(self) -> str | None:
-        """None when data.json, the test split and preprocessing.json are intact, else why not (resume
-        writes them again)."""
+        """None when data.json and the test split are intact, else why not (resume writes them again)."""
         try:
             self.data()
             self.test_split()
-            self.preprocessing()
         except Damaged as exc:
             return exc.reason
         return None

@@ -65,6 +65,45 @@ register(Technique(
     "reglab.techniques.optimizers:_adamw", keras_defaults={"eps": 1e-7, "weight_decay": 0.004},
 ))
 
+# The Keras 3 optimizers beyond the tutorial's. Keras's lr is 0.001 for all four; PyTorch's
+# defaults are kept outside Keras-compatible mode (Nadam and Adamax 0.002, Adadelta 1.0).
+register(Technique(
+    "nadam", "optimizer", "Nadam: Adam with Nesterov momentum (Dozat 2016), looks ahead along the mean",
+    "Nadam: ネステロフのモーメンタムを取り入れた Adam",
+    (Param("lr", "float", 0.002, "learning rate (the schedule's starting value)", low=0.0, low_open=True),
+     BETA1, BETA2, EPS,
+     Param("momentum_decay", "float", 0.004, "psi in mu_t = beta1*(1 - 0.5*0.96**(t*psi)); "
+           "Keras fixes psi = 1, PyTorch defaults 0.004", low=0.0, low_open=True)),
+    "reglab.techniques.optimizers:_nadam", keras_defaults={"lr": 0.001, "eps": 1e-7, "momentum_decay": 1.0},
+))
+register(Technique(
+    "adamax", "optimizer", "Adamax: Adam with the infinity norm, u = max(beta2*u, |g|), in the denominator",
+    "Adamax: 分母に勾配の無限大ノルム max(β2·u, |g|) を使う Adam の変種",
+    (Param("lr", "float", 0.002, "learning rate (the schedule's starting value)", low=0.0, low_open=True),
+     BETA1, BETA2, EPS,
+     Param("eps_outside_max", "bool", False, "Keras form m/(max(beta2*u, |g|) + eps) instead of "
+           "PyTorch's m/max(beta2*u, |g| + eps)")),
+    "reglab.techniques.optimizers:_adamax",
+    keras_defaults={"lr": 0.001, "eps": 1e-7, "eps_outside_max": True},
+))
+register(Technique(
+    "adadelta", "optimizer", "Adadelta: steps scaled by the ratio of running RMS of updates to that of gradients",
+    "Adadelta: 更新量と勾配の二乗平均平方根の比で歩幅を決める",
+    (Param("lr", "float", 1.0, "multiplies the Adadelta step (Keras 0.001, PyTorch 1.0)", low=0.0, low_open=True),
+     Param("rho", "float", 0.9, "decay of both running averages", low=0.0, high=1.0, high_open=True),
+     Param("eps", "float", 1e-6, "added inside both square roots; sets the first steps' size", low=0.0, low_open=True)),
+    "reglab.techniques.optimizers:_adadelta", keras_defaults={"lr": 0.001, "rho": 0.95, "eps": 1e-7},
+))
+register(Technique(
+    "lion", "optimizer", "Lion (Chen et al. 2023): w -= lr*sign(beta1*m + (1-beta1)*g); every weight moves by lr",
+    "Lion（Chen ら 2023）: 勾配の移動平均の符号だけで更新し、全ての重みが同じ幅 lr だけ動く",
+    (LR_ADAPTIVE,
+     Param("beta1", "float", 0.9, "weight of the momentum in the step's direction", low=0.0, high=1.0, high_open=True),
+     Param("beta2", "float", 0.99, "decay of the momentum kept between steps", low=0.0, high=1.0, high_open=True),
+     Param("weight_decay", "float", 0.0, "decoupled decay: w -= lr * weight_decay * w each step", low=0.0)),
+    "reglab.techniques.optimizers:_lion",
+))
+
 
 # ---------------------------------------------------------------------------------- initialisation
 

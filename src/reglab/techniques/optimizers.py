@@ -2,7 +2,9 @@
 
 Keras and PyTorch differ in defaults, not algorithms, for what the tutorial uses: Adam and
 RMSprop epsilon (1e-7 vs 1e-8), RMSprop's decay (rho 0.9 vs alpha 0.99), Adagrad's initial
-accumulator (0.1 vs 0) and epsilon. The base learning rate `lr` is what a schedule starts from.
+accumulator (0.1 vs 0) and epsilon, Nadam's momentum schedule (0.96**t vs 0.96**(0.004 t)),
+Adadelta's learning rate (0.001 vs 1.0). Where the formula itself differs (RMSprop's and Adamax's
+epsilon) or torch.optim has none (Lion), keras_optimizers.py has the update. The base learning rate `lr` is what a schedule starts from.
 
 Names, parameters and descriptions are declared without torch in catalog.py.
 """
@@ -14,7 +16,7 @@ from typing import Any
 
 import torch
 
-from reglab.techniques.keras_optimizers import KerasRMSprop
+from reglab.techniques.keras_optimizers import KerasAdamax, KerasRMSprop, Lion
 
 Tensors = Iterable[torch.Tensor]
 
@@ -63,3 +65,23 @@ def _adam(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
 def _adamw(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
     return _fast(torch.optim.AdamW, params, fused_on_cuda=True, lr=p["lr"], betas=(p["beta1"], p["beta2"]),
                  eps=p["eps"], weight_decay=p["weight_decay"])
+
+
+def _nadam(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
+    # torch's mu_t = beta1*(1 - 0.5*0.96**(t*momentum_decay)); Keras's is momentum_decay = 1.
+    return torch.optim.NAdam(params, lr=p["lr"], betas=(p["beta1"], p["beta2"]), eps=p["eps"],
+                             momentum_decay=p["momentum_decay"], foreach=True)
+
+
+def _adamax(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
+    if p["eps_outside_max"]:
+        return KerasAdamax(params, lr=p["lr"], beta1=p["beta1"], beta2=p["beta2"], eps=p["eps"])
+    return torch.optim.Adamax(params, lr=p["lr"], betas=(p["beta1"], p["beta2"]), eps=p["eps"], foreach=True)
+
+
+def _adadelta(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
+    return torch.optim.Adadelta(params, lr=p["lr"], rho=p["rho"], eps=p["eps"], foreach=True)
+
+
+def _lion(p: dict[str, Any], params: Tensors) -> torch.optim.Optimizer:
+    return Lion(params, lr=p["lr"], beta1=p["beta1"], beta2=p["beta2"], weight_decay=p["weight_decay"])
