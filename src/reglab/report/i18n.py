@@ -172,14 +172,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "errors_intro": ("These figures show {variant}, the variant with the highest mean test accuracy, over "
                      "{seeds_en} (galleries: seed {seed}).",
                      "以下は平均テスト精度が最も高い {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
-    "errors_intro_sweep": ("These figures show {variant}, the point its sweep chose on validation data, over "
+    "errors_intro_sweep": ("These figures show {variant}, the point its sweep recommended on validation data, over "
                            "{seeds_en} (galleries: seed {seed}).",
-                           "以下はスイープが検証データで選んだ {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
+                           "以下はスイープが検証データで推奨した {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
     "figures_thinned": ("The figures below draw {shown} of the study's {total} variants: every hand-written variant and, "
-                        "of each sweep of more than {limit} points, its ends, its chosen point and the ends of its "
-                        "plateau. The sweep's own figures above show every point.",
+                        "of each sweep of more than {limit} points, its ends, its recommended and best points and "
+                        "the ends of its one-SE band. The sweep's own figures above show every point.",
                         "以下の図は {total} 個のバリアントのうち {shown} 個を描きます。手で書いたバリアントはすべて、"
-                        "{limit} 点を超えるスイープからは両端・選ばれた点・プラトーの両端だけです。"
+                        "{limit} 点を超えるスイープからは両端・推奨点・最良点・1 SE 帯の両端だけです。"
                         "すべての点は上のスイープの図にあります。"),
     "confusion_caption": ("Confusion matrix summed over seeds. Each row is a true class; the colour and the number "
                           "are the share of that class predicted as each column's class (%).",
