@@ -69,9 +69,9 @@ def one_factor(sweep: SweepAnalysis, lang: str) -> Figure | None:
             higher = sweep.choose == "val_accuracy"
             bound = (best.mean(sweep.choose) + (-1 if higher else 1) * sweep.choice.se) * scale
             ax.axhline(bound, color="#d62728", lw=0.9, ls=":", zorder=3)
-            ax.annotate(s(lang, "se_line_acc" if higher else "se_line"), xy=(1.0, bound),
-                        xycoords=("axes fraction", "data"), xytext=(-3, 3), textcoords="offset points",
-                        ha="right", fontsize=7.5, color="#d62728")
+            ax.annotate(s(lang, "se_line_acc" if higher else "se_line"), xy=(0.0, bound),
+                        xycoords=("axes fraction", "data"), xytext=(3, -2), textcoords="offset points",
+                        ha="left", va="top", fontsize=7.5, color="#d62728")
         ax.set_xlim(edges[0], edges[-1])
         ax.set_xlabel(factor_label(factor, lang))
         ax.set_ylabel(label)
@@ -82,7 +82,7 @@ def one_factor(sweep: SweepAnalysis, lang: str) -> Figure | None:
                          xy=(float(chosen.values[factor]), 1.0), xycoords=("data", "axes fraction"),
                          # Not bold: IPAexGothic has none, and matplotlib logs its fallback (stray output
                          # in a notebook).
-                         xytext=(3, -12), textcoords="offset points", fontsize=8.5)
+                         xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=8.5)
     handles = [Patch(color=REGIME_COLOURS[r], label=s(lang, r)) for r in (UNDERFITTING, GOOD, OVERFITTING)
                if any(p.regime == r for p in points)]
     key = ("sweep_title_undecided" if not sweep.decided else
@@ -91,7 +91,7 @@ def one_factor(sweep: SweepAnalysis, lang: str) -> Figure | None:
               seeds=seeds_text(_seeds(sweep), lang), min=MIN_SEEDS_ONE_SE)
     figure.suptitle(title, x=0.07, y=0.97, ha="left", fontsize=11)
     if handles:
-        figure.legend(handles=handles, loc="upper right", ncol=len(handles), bbox_to_anchor=(0.98, 0.97),
+        figure.legend(handles=handles, loc="upper right", ncol=len(handles), bbox_to_anchor=(0.98, 0.925),
                       fontsize=8.5, frameon=False)
     return figure
 
