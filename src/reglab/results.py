@@ -177,7 +177,7 @@ class StudyResult:
         outputs, which are logits (softmax gives the probabilities)."""
         from reglab.models.restore import rebuild
 
-        stored = self._finished_run(variant, seed)
+        stored = self.stored_run(variant, seed)
         try:
             weights = stored.arrays().weights
         except Damaged as exc:
@@ -191,6 +191,15 @@ class StudyResult:
         model.preprocessing = self.preprocessing  # plain attributes: not part of its state_dict
         model.class_names = self.class_names
         return model
+
+    def save_model(self, variant: str, folder: str | Path, seed: int = 0, *, onnx: bool = False) -> Path:
+        """Write one run's network as files that plain PyTorch loads without reglab (docs/models.md):
+        model.safetensors (its state_dict) and model.json (its layers as torch.nn classes, the
+        preprocessing, the class names); with onnx=True also model.onnx, checked with onnxruntime
+        against PyTorch. Returns model.json's path. Needs reglab[safetensors] (and reglab[onnx])."""
+        from reglab.export.model_files import save_model
+
+        return save_model(self, variant, folder, seed, onnx=onnx)
 
     def predict_proba(self, variant: str, X: Any, seed: int | list[int] | str = 0, *,
                       preprocessed: bool = False, eight_bit: bool = False) -> np.ndarray:
@@ -255,7 +264,8 @@ class StudyResult:
                               f"its variants: {', '.join(self.variants)}.")
         return collected
 
-    def _finished_run(self, variant: str, seed: int) -> StoredRun:
+    def stored_run(self, variant: str, seed: int) -> StoredRun:
+        """One finished run as the store holds it (its record and where its weights are)."""
         runs = self._variant_runs(variant).runs
         stored = next((r for r in runs if r.record.seed == seed), None)
         if stored is None:

@@ -172,14 +172,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "errors_intro": ("These figures show {variant}, the variant with the highest mean test accuracy, over "
                      "{seeds_en} (galleries: seed {seed}).",
                      "以下は平均テスト精度が最も高い {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
-    "errors_intro_sweep": ("These figures show {variant}, the point its sweep chose on validation data, over "
+    "errors_intro_sweep": ("These figures show {variant}, the point its sweep recommended on validation data, over "
                            "{seeds_en} (galleries: seed {seed}).",
-                           "以下はスイープが検証データで選んだ {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
+                           "以下はスイープが検証データで推奨した {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
     "figures_thinned": ("The figures below draw {shown} of the study's {total} variants: every hand-written variant and, "
-                        "of each sweep of more than {limit} points, its ends, its chosen point and the ends of its "
-                        "plateau. The sweep's own figures above show every point.",
+                        "of each sweep of more than {limit} points, its ends, its recommended and best points and "
+                        "the ends of its one-SE band. The sweep's own figures above show every point.",
                         "以下の図は {total} 個のバリアントのうち {shown} 個を描きます。手で書いたバリアントはすべて、"
-                        "{limit} 点を超えるスイープからは両端・選ばれた点・プラトーの両端だけです。"
+                        "{limit} 点を超えるスイープからは両端・推奨点・最良点・1 SE 帯の両端だけです。"
                         "すべての点は上のスイープの図にあります。"),
     "confusion_caption": ("Confusion matrix summed over seeds. Each row is a true class; the colour and the number "
                           "are the share of that class predicted as each column's class (%).",
@@ -454,6 +454,14 @@ TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
         "<b>ドロップアウト</b>: 訓練中、各ユニットの出力を確率 <i>rate</i> で 0 にし、残ったユニットを 1/(1 − rate) 倍します。"
         "テスト時には何も落としません。reglab の <i>rate</i> は Keras や PyTorch と同じく「<b>落とす</b>確率」です。"
         "チュートリアルの概念ノートの <i>p</i> は「<b>残す</b>確率」（r ~ Bernoulli(p)、1/p でスケール）なので、rate = 1 − p です。"),
+    "stochastic_depth": (
+        "<b>Stochastic depth</b> (確率的深さ, Huang et al. 2016): while training, each residual block's branch is "
+        "skipped at random, so that the network trains as an ensemble of shallower networks; block <i>l</i> of "
+        "<i>L</i> is skipped with probability rate·<i>l</i>/<i>L</i> (the last block most often) and a kept branch is "
+        "scaled by 1/(1 − that probability). At test time every block is on.",
+        "<b>確率的深さ</b>（Huang et al. 2016）: 訓練中、各残差ブロックの枝をランダムに飛ばし、浅いネットワークの"
+        "アンサンブルとして学習させます。<i>L</i> 個中 <i>l</i> 番目のブロックを確率 rate·<i>l</i>/<i>L</i> で飛ばし（最後のブロックが最も多い）、"
+        "残した枝は 1/(1 − その確率) 倍します。テスト時はすべてのブロックを使います。"),
     "max_norm": (
         "<b>Max-norm constraint</b>: after each step every unit's incoming weight vector is rescaled to a norm of at "
         "most c (Srivastava et al. 2014), usually together with dropout.",
