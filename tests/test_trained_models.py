@@ -26,13 +26,61 @@ def tiny_study(seeds: list[int]) -> reglab.Study:
                                  dropout=0.1, batch_norm=True)])
 
 
+class KerasStyle:
+    """A callback as Keras users write them (keras.callbacks.Callback's methods), keeping what it hears."""
+
+    def __init__(self):
+        self.heard = []
+
+    def set_params(self, params):
+        self.params = params
+
+    def on_train_begin(self, logs=None):
+        self.heard.append(("begin", self.params["variant"], self.params["seed"], None, logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.heard.append(("epoch", self.params["variant"], self.params["seed"], epoch, logs))
+
+    def on_train_end(self, logs=None):
+        self.heard.append(("end", self.params["variant"], self.params["seed"], None, logs))
+
+
+class Broken:
+    def on_epoch_end(self, epoch, logs=None):
+        raise ValueError("a bug in the user's callback")
+
+
 @pytest.fixture(scope="module", params=["reference", "fast"])
 def trained(request, tmp_path_factory) -> reglab.StudyResult:
+    import warnings
+
     seeds = [0, 1] if request.param == "fast" else [0]  # the ensemble tests use the fast engine's two seeds
-    result = reglab.run(tiny_study(seeds), out=tmp_path_factory.mktemp("predict") / "run", engine=request.param,
-                        offline=True, progress=False, report=False, checkpoint_seconds=None)
+    callback = KerasStyle()
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        result = reglab.run(tiny_study(seeds), out=tmp_path_factory.mktemp("predict") / "run", engine=request.param,
+                            offline=True, progress=False, report=False, checkpoint_seconds=None,
+                            callbacks=[Broken(), callback])
     assert {run.engine for run in result.runs} == {request.param}
+    result.callback, result.warned = callback, [str(w.message) for w in warned if w.category is RuntimeWarning]
     return result
+
+
+def test_keras_style_callbacks_hear_each_runs_epochs_as_its_history_stores_them(trained):
+    heard = trained.callback.heard
+    for run in trained.runs:
+        mine = [(kind, epoch, logs) for kind, variant, seed, epoch, logs in heard
+                if (variant, seed) == (run.variant, run.seed)]
+        history = trained.history(run.variant, run.seed)
+        epochs = [{key: history[key][e] for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr")}
+                  for e in range(len(run.history))]
+        assert mine == [("begin", None, {}), *[("epoch", e, logs) for e, logs in enumerate(epochs)],
+                        ("end", None, epochs[-1])], run.variant
+    # Keras's keys: its loss includes the penalty (none here) and its accuracy is the training split's.
+    assert set(next(logs for kind, *_, logs in heard if kind == "epoch")) == {"loss", "accuracy", "val_loss",
+                                                                               "val_accuracy", "lr"}
+    # A callback that raises is told about once and not called again; the study went on.
+    assert len(trained.warned) == 1 and "Broken.on_epoch_end raised ValueError" in trained.warned[0]
 
 
 def test_the_stored_preprocessing_gives_the_features_training_had(trained):
