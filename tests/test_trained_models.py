@@ -221,6 +221,13 @@ def test_bad_inputs_are_refused_with_the_fix(trained, tmp_path, capsys, fault_lo
         assert not out.exists() and not list(tmp_path.glob(f".{name}.out.csv*")), fault  # nothing half-written
     fault_log("reglab predict on inputs unlike training's: " + "; ".join(cases), len(cases),
               "exit 2 naming the file, the problem and the fix; no predictions file written")
+    np.save(tmp_path / "x.npy", trained.test_inputs)
+    assert main(["predict", str(trained.run_dir), "--variant", "mlp", str(tmp_path / "x.npy"), "--out",
+                 str(tmp_path)]) == 2
+    assert "is a folder. Fix: give the predictions file's name" in " ".join(capsys.readouterr().err.split())
+    fault_log("reglab predict --out naming a folder", 1, "exit 2 with the fix")
+    none = trained.predict_with_probabilities("mlp", np.zeros((0, 8, 8)), seed=0)
+    assert none[0].shape == (0,) and none[1].shape == (0, 10)  # no rows: no predictions, no error
     with pytest.raises(reglab.ReglabError, match="shape"):
         trained.predict("mlp", np.zeros((2, 7)), seed=0)
 

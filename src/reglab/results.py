@@ -373,8 +373,9 @@ class StudyResult:
         return [finding.to_json() | {"text": finding.text(lang)} for finding in findings(self.analysis)]
 
     def sweeps(self, lang: str | None = None) -> list[dict[str, Any]]:
-        """Each sweep of the study as data: its points with their statistics, the point chosen on
-        validation data, the regimes, and what the report says about it (`findings`, in `lang`)."""
+        """Each sweep of the study as data: its points with their statistics, the point recommended on
+        validation data by the one-SE rule, the one-SE band, the stability share, the comparison with
+        doing nothing, the regimes, and what the report says about it (`findings`, in `lang`)."""
         from reglab.report import sweep_text
 
         lang = _lang(lang)
@@ -469,7 +470,7 @@ class Plots:
 
     def sweep(self, index: int = 0, lang: str | None = None) -> Figure:
         """A one-factor sweep's curve (validation and test metric against the swept setting, over
-        seeds, the chosen point marked); the two-factor sweeps as heatmaps with `index="heatmaps"`."""
+        seeds, the recommended point marked); the two-factor sweeps as heatmaps with `index="heatmaps"`."""
         import matplotlib
 
         from reglab.report import figures, sweep_figures

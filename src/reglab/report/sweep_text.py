@@ -123,13 +123,13 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "示しません（{metric}だけが悪い）: {points}。"),
     # ---- against doing nothing (test accuracy, paired by seed)
     "vs_better": ("{point} improves test accuracy over {ref}: {diff} points, 95% CI {ci}, better in {k} of {n} seeds.",
-                  "{point} は {ref} よりテスト精度を上げます: {diff} ポイント、95% 信頼区間 {ci}、{n} シード中 {k} で上回る。"),
+                  "{point} は {ref} よりテスト精度を上げます: {diff} ポイント、95% 信頼区間 {ci}、{n} シード中 {k} シードで上回る。"),
     "vs_worse": ("{point} lowers test accuracy against {ref}: {diff} points, 95% CI {ci}, better in {k} of {n} seeds.",
-                 "{point} は {ref} よりテスト精度を下げます: {diff} ポイント、95% 信頼区間 {ci}、{n} シード中 {k} で上回る。"),
+                 "{point} は {ref} よりテスト精度を下げます: {diff} ポイント、95% 信頼区間 {ci}、{n} シード中 {k} シードで上回る。"),
     "vs_unclear": ("{point} shows no clear change in test accuracy against {ref}: {diff} points, 95% CI {ci} (it "
                    "contains 0: a gain of at most {high} points), better in {k} of {n} seeds.",
                    "{point} と {ref} のテスト精度の差ははっきりしません: {diff} ポイント、95% 信頼区間 {ci}（0 を含む。"
-                   "上がるとしても最大 {high} ポイント）、{n} シード中 {k} で上回る。"),
+                   "上がるとしても最大 {high} ポイント）、{n} シード中 {k} シードで上回る。"),
     "vs_one": ("{point} against {ref}: {diff} points of test accuracy in the one seed (no interval from one seed).",
                "{point} と {ref} の比較: 1 シードでテスト精度 {diff} ポイント（1 シードでは区間なし）。"),
     "vs_lead_none": ("{technique} does not improve test accuracy on this data.",
@@ -243,7 +243,7 @@ def sweep_findings(sweep: SweepAnalysis, lang: str) -> list[str]:
         by_loss, by_accuracy = (chosen, other) if sweep.choose == "val_loss" else (other, chosen)
         out.append(s(lang, "disagree", name=sweep.name, a=point_text(sweep, by_loss, lang),
                      b=point_text(sweep, by_accuracy, lang), chosen=point_text(sweep, chosen, lang), choose=metric)
-                   + " " + s(lang, "disagree_why"))
+                   + ("" if lang == "ja" else " ") + s(lang, "disagree_why"))
     against = _against_nothing(sweep, lang)
     if against and other is None:
         against[0] = f"{sweep.name}: {against[0]}"
@@ -381,7 +381,7 @@ def _ranges(sweep: SweepAnalysis, chosen: list[SweepPoint], lang: str) -> str:
     def text(i: int) -> str:
         return named_value(sweep, sweep.points[i], factor)
     parts = [text(r[0]) if len(r) == 1 else s(lang, "to", a=text(r[0]), b=text(r[-1])) for r in runs]
-    return f"{factor_label(factor, lang)} " + ", ".join(parts)
+    return f"{factor_label(factor, lang)} " + ("、" if lang == "ja" else ", ").join(parts)
 
 
 def _span(values: list[float | None], scale: float, digits: int, unit: str) -> str:
