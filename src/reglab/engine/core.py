@@ -101,6 +101,9 @@ class Techniques:
 
         self.penalties = built("penalty")
         constraints = built("constraint")
+        for constraint in constraints:
+            if constraint.start is not None:
+                constraint.start(base_lr)
         self.before_step = [c.before_step for c in constraints if c.before_step]
         self.after_step = [c.after_step for c in constraints if c.after_step]
         self.norm_peaks = [c.peak for c in constraints if c.peak is not None]
