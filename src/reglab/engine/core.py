@@ -184,15 +184,15 @@ def tested_outcome(model: torch.nn.Module, data: DeviceData, *, variant: Variant
     return RunOutcome(record, RunArrays(predictions.cpu().numpy().astype(np.int16), weights, sketched))
 
 
+@torch.no_grad()  # on a generator, torch sets and restores grad mode around each step, not between them
 def chunked_logits(model: torch.nn.Module, x: torch.Tensor) -> Iterator[tuple[slice, torch.Tensor]]:
     """The model's logits for `x` in evaluation mode (no dropout), EVAL_CHUNK rows at a time. A
     prediction (reglab predict) takes the same chunks as the test did, so it computes the same
     numbers, not only nearly the same (a matrix product's rounding may depend on its row count)."""
     model.eval()
-    with torch.no_grad():
-        for start in range(0, x.shape[0], EVAL_CHUNK):
-            rows = slice(start, start + EVAL_CHUNK)
-            yield rows, model(x[rows])
+    for start in range(0, x.shape[0], EVAL_CHUNK):
+        rows = slice(start, start + EVAL_CHUNK)
+        yield rows, model(x[rows])
 
 
 @torch.no_grad()
