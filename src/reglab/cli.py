@@ -435,17 +435,20 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "csv":
+        from reglab.export.csv_export import cell, distinct_columns
+
         writer = csv.writer(sys.stdout)
         # Swept settings are columns of their own (empty for a variant that is not a sweep's point).
         swept = list(dict.fromkeys(k for v in results["variants"] if v.get("sweep") for k in v["sweep"]["values"]))
-        writer.writerow(["variant", "seed", "status", "test_accuracy", "test_loss", "epochs", "seconds"]
-                        + (["sweep", *swept] if swept else []))
+        fixed = ["variant", "seed", "status", "test_accuracy", "test_loss", "epochs", "seconds"]
+        writer.writerow(fixed + (["sweep", *distinct_columns(fixed, swept, "sweep.")] if swept else []))
         for variant in results["variants"]:
             point = variant.get("sweep") or {"name": "", "values": {}}
             for run in variant["runs"]:
-                writer.writerow([variant["name"], run["seed"], run["status"], run["test_accuracy"],
-                                 run["test_loss"], run["epochs"], f"{run['seconds']:.2f}"]
-                                + ([point["name"], *(point["values"].get(k, "") for k in swept)] if swept else []))
+                writer.writerow([cell(v) for v in [
+                    variant["name"], run["seed"], run["status"], run["test_accuracy"], run["test_loss"],
+                    run["epochs"], f"{run['seconds']:.2f}",
+                    *([point["name"], *(point["values"].get(k, "") for k in swept)] if swept else [])]])
     else:
         print_results_table(results)
     for line in results["damaged"]:

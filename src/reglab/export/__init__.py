@@ -16,10 +16,11 @@ import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
-from reglab.errors import ReglabError
+from reglab.errors import ReglabError, StorageError, not_a_folder, unwritable
 from reglab.export.source import ExportSource, read_source
 
 TARGETS = ("tensorboard", "mlflow", "csv")
+WRITES = {"tensorboard": "event files", "csv": "epochs.csv and runs.csv", "mlflow": "mlflow.db and mlartifacts/"}
 
 # What each target needs beyond reglab, and the extra that installs it.
 _NEEDS = {"tensorboard": ("tensorboard", "reglab[tensorboard]"), "mlflow": ("mlflow", "reglab[mlflow]")}
@@ -46,14 +47,22 @@ def export(run_dir: Path | str, to: str, out: Path | str | None = None, *, track
         raise ReglabError("give either a folder (an SQLite tracking store is made there) or --tracking-uri, "
                           "not both.")
     require(to)
+    folder = Path(out) if out is not None else None
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise not_a_folder(f"--to {to} writes {WRITES[to]}", folder)
     source = read_source(Path(run_dir))
     for line in source.problems:
         say(f"left out: {line}")
-    if to == "csv":
-        from reglab.export.csv_export import write_csv
-        return str(write_csv(source, Path(out)))
-    if to == "tensorboard":
-        from reglab.export.tensorboard import write_tensorboard
-        return str(write_tensorboard(source, Path(out)))
-    from reglab.export.mlflow_export import write_mlflow
-    return write_mlflow(source, tracking_uri=tracking_uri, folder=Path(out) if out is not None else None)
+    try:
+        if to == "csv":
+            from reglab.export.csv_export import write_csv
+            return str(write_csv(source, folder))
+        if to == "tensorboard":
+            from reglab.export.tensorboard import write_tensorboard
+            return str(write_tensorboard(source, folder))
+        from reglab.export.mlflow_export import write_mlflow
+        return write_mlflow(source, tracking_uri=tracking_uri, folder=folder)
+    except (OSError, StorageError) as exc:  # the destination, never the run directory (only read)
+        raise unwritable(f"the {to} export", folder or tracking_uri or Path.cwd(), exc,
+                         "give a folder you can write to (it is made, with its parents, when missing), with free "
+                         "space; nothing in the run directory was changed.") from None
