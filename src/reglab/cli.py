@@ -352,13 +352,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     study, source_text = lab.load_study(args.study, seeds=args.seeds, epochs=args.epochs, dataset=args.dataset,
                                         sweep=args.sweep, sweep_random=args.sweep_random, sweep_seed=args.sweep_seed,
                                         sweep_base=args.sweep_base, choose=args.choose, max_runs=args.max_runs)
-    err.print(lab.plan(study, args.device).describe(), highlight=False)
     options = lab.run_options(study, out=args.out, data_dir=args.data_dir, device=args.device, engine=args.engine,
                               allow_download=not args.offline, checkpoint_seconds=args.checkpoint_seconds,
                               source_text=source_text)
+    live = _live_page(options.out, args)  # its port before the estimate's seconds and before any directory
+    err.print(lab.plan(study, args.device).describe(), highlight=False)
     return _train(lambda observer: lab.run_study(study, options, observer, report=not args.no_report,
                                                  lang=args.lang, backend=args.backend, address=args.address),
-                  options.out, args)
+                  live)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -367,25 +368,30 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _train(lambda observer: lab.resume(args.run_dir, observer, device=args.device, engine=args.engine,
                                               checkpoint_seconds=args.checkpoint_seconds,
                                               report=not args.no_report, lang=args.lang, backend=args.backend,
-                                              address=args.address), args.run_dir, args)
+                                              address=args.address), _live_page(args.run_dir, args))
 
 
-def _train(train, run_dir: Path, args: argparse.Namespace) -> int:
+def _live_page(run_dir: Path, args: argparse.Namespace) -> Any:
+    """With --live, the live page's observer, its port already taken (a busy one is refused here,
+    before anything is written); else None."""
+    if not args.live and (args.port or args.host != "127.0.0.1"):
+        raise ReglabError("--port and --host are for the live page: add --live (or leave them out).")
+    if not args.live:
+        return None
+    from reglab.live.observer import LiveObserver
+    from reglab.report.i18n import default_lang
+
+    return LiveObserver(run_dir, host=args.host, port=args.port, lang=args.lang or default_lang(),
+                        browser=not args.no_browser, say=_say)
+
+
+def _train(train, live: Any) -> int:
     """Train (or finish) a study with a progress bar; Ctrl-C stops it at the next epoch end.
     With --live, its live page is served from the start of training until the end."""
     from reglab.lab import StudyInterrupted
     from reglab.progress.events import Observers
 
-    if not args.live and (args.port or args.host != "127.0.0.1"):
-        raise ReglabError("--port and --host are for the live page: add --live (or leave them out).")
     progress = ProgressObserver()
-    live = None
-    if args.live:
-        from reglab.live.observer import LiveObserver
-        from reglab.report.i18n import default_lang
-
-        live = LiveObserver(run_dir, host=args.host, port=args.port, lang=args.lang or default_lang(),
-                            browser=not args.no_browser, say=_say)
     try:
         train(Observers(progress, _Printer(), live))
     except StudyInterrupted as stopped:

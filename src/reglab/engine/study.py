@@ -23,7 +23,7 @@ from reglab.data import make_splits, resolve_dataset
 from reglab.data.preprocessing import ImagePixels
 from reglab import models
 from reglab.engine.core import DeviceData, check_fits
-from reglab.engine.scheduler import Executor, LocalExecutor, execute, plan
+from reglab.engine.scheduler import ENGINES, Executor, LocalExecutor, execute, plan
 from reglab.errors import ReglabError
 from reglab.progress.events import Observer, Silent
 from reglab.store import RunStore
@@ -91,6 +91,8 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
         return finished
     executor = executor or LocalExecutor()
     device = executor.device(options.device)
+    if options.engine not in ENGINES:  # what can be checked is checked before the run directory is made
+        raise ReglabError(f"engine {options.engine!r} is not known: use {', '.join(ENGINES)}.")
     dataset, notices = resolve_dataset(
         study.data.dataset, data_dir=options.data_dir, allow_download=options.allow_download
     )
