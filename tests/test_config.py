@@ -139,3 +139,10 @@ def test_unknown_study_names_the_built_ins():
 def test_split_seed_must_fit_the_splitter():
     with pytest.raises(ConfigError, match="data.split_seed"):
         parse_study('[data]\nsplit_seed = 1099511627776\n' + MINIMAL)
+
+
+@pytest.mark.parametrize("typed, meant", [("adma", "adam"), ("adamx", "adamax"), ("lino", "lion"), ("sdg", "sgd")])
+def test_a_misspelled_optimizer_suggests_the_fewest_edits(typed, meant):
+    # difflib's ratio alone ranks 'adamax' before 'adam' for 'adma' (0.8 against 0.75).
+    with pytest.raises(ConfigError, match=rf"did you mean '{meant}'\?"):
+        parse_study(f'[[variants]]\nname = "a"\noptimizer = "{typed}"\n', "s.toml")

@@ -140,24 +140,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_live_arguments(watch)
     watch.set_defaults(handler=cmd_watch)
 
-    export = commands.add_parser("export", help="export the runs to TensorBoard, MLflow or CSV",
+    export = commands.add_parser("export", help="export the runs to TensorBoard, MLflow or CSV, or the trained "
+                                                "networks as safetensors or ONNX",
                                  description="Write the finished runs of a run directory for other tools:\n"
                                              "TensorBoard event files (one run per variant and seed), an MLflow\n"
                                              "experiment (SQLite by default), or CSV tables. Exporting again adds\n"
-                                             "what finished since and duplicates nothing.",
+                                             "what finished since and duplicates nothing.\n"
+                                             "--to model writes each trained network as files plain PyTorch loads\n"
+                                             "(model.safetensors + model.json, docs/models.md); --to onnx adds\n"
+                                             "model.onnx, checked with onnxruntime against PyTorch.",
                                  epilog="examples:\n"
                                         "  reglab export runs/tutorial-20261122-101500 --to tensorboard tb\n"
                                         "  tensorboard --logdir tb\n"
                                         "  reglab export RUN_DIR --to mlflow\n"
                                         "  mlflow ui --backend-store-uri sqlite:///mlflow.db\n"
-                                        "  reglab export RUN_DIR --to csv tables",
+                                        "  reglab export RUN_DIR --to csv tables\n"
+                                        "  reglab export RUN_DIR --to model models --variant l2 --seed 0",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     export.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
     export.add_argument("--to", required=True, nargs="+", metavar=("TARGET", "DIR"),
-                        help="tensorboard DIR, csv DIR, or mlflow [DIR] (DIR: the folder of mlflow.db, default the "
-                             "current one)")
+                        help="tensorboard DIR, csv DIR, model DIR, onnx DIR, or mlflow [DIR] (DIR: the folder of "
+                             "mlflow.db, default the current one)")
     export.add_argument("--tracking-uri", metavar="URI",
                         help="mlflow: the tracking store (default: sqlite:///mlflow.db in DIR or the current folder)")
+    export.add_argument("--variant", action="append", metavar="V",
+                        help="model, onnx: the variant whose networks to write (repeat it; default: every variant)")
+    export.add_argument("--seed", action="append", type=int, metavar="S",
+                        help="model, onnx: the seeds whose networks to write (repeat it; default: every finished one)")
     export.set_defaults(handler=cmd_export)
 
     predict = commands.add_parser(
@@ -319,7 +328,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     target, *rest = args.to
     if len(rest) > 1:
         raise ReglabError(f"--to takes a target and at most one folder, got {' '.join(args.to)}.")
-    where = export(args.run_dir, target, Path(rest[0]) if rest else None, tracking_uri=args.tracking_uri, say=_say)
+    where = export(args.run_dir, target, Path(rest[0]) if rest else None, tracking_uri=args.tracking_uri,
+                   variants=args.variant, seeds=args.seed, say=_say)
     _say(f"Exported to {target}: {where}")
     return 0
 

@@ -177,7 +177,7 @@ class StudyResult:
         outputs, which are logits (softmax gives the probabilities)."""
         from reglab.models.restore import rebuild
 
-        stored = self._finished_run(variant, seed)
+        stored = self.stored_run(variant, seed)
         try:
             weights = stored.arrays().weights
         except Damaged as exc:
@@ -191,6 +191,15 @@ class StudyResult:
         model.preprocessing = self.preprocessing  # plain attributes: not part of its state_dict
         model.class_names = self.class_names
         return model
+
+    def save_model(self, variant: str, folder: str | Path, seed: int = 0, *, onnx: bool = False) -> Path:
+        """Write one run's network as files that plain PyTorch loads without reglab (docs/models.md):
+        model.safetensors (its state_dict) and model.json (its layers as torch.nn classes, the
+        preprocessing, the class names); with onnx=True also model.onnx, checked with onnxruntime
+        against PyTorch. Returns model.json's path. Needs reglab[safetensors] (and reglab[onnx])."""
+        from reglab.export.model_files import save_model
+
+        return save_model(self, variant, folder, seed, onnx=onnx)
 
     def predict_proba(self, variant: str, X: Any, seed: int | list[int] | str = 0, *,
                       preprocessed: bool = False, eight_bit: bool = False) -> np.ndarray:
@@ -255,7 +264,8 @@ class StudyResult:
                               f"its variants: {', '.join(self.variants)}.")
         return collected
 
-    def _finished_run(self, variant: str, seed: int) -> StoredRun:
+    def stored_run(self, variant: str, seed: int) -> StoredRun:
+        """One finished run as the store holds it (its record and where its weights are)."""
         runs = self._variant_runs(variant).runs
         stored = next((r for r in runs if r.record.seed == seed), None)
         if stored is None:
@@ -321,11 +331,18 @@ class StudyResult:
             return pd.DataFrame(columns=columns)
         return frame[columns + [c for c in frame.columns if c not in columns]]
 
-    def summary(self) -> pd.DataFrame:
-        """One row per variant: test accuracy and loss over seeds (mean, std and the 95% t interval
-        of the mean), seeds completed and diverged, and the comparison with its baseline."""
+    def summary(self, lang: str | None = None) -> pd.DataFrame:
+        """One row per variant: test accuracy and loss over seeds (mean, std and the 95% interval of
+        the mean, which stays inside the quantity's range: docs/report.md), seeds completed and
+        diverged, and the comparison with its baseline on test accuracy: the mean difference with
+        its paired t interval (not adjusted for the study's comparisons), the Holm-adjusted p, and
+        the verdict in words of `lang` (`verdict_code`: the same as data, docs/report.md)."""
         import pandas as pd
 
+        from reglab.analysis.statistics import MIN_SEEDS
+        from reglab.report.i18n import t
+
+        lang = _lang(lang)
         rows = []
         for v in self.analysis.variants:
             row: dict[str, Any] = {"variant": v.name, "baseline": v.baseline, "seeds": len(v.seeds),
@@ -335,7 +352,13 @@ class StudyResult:
                 for part in ("mean", "std", "low", "high"):
                     row[f"{metric}_{part}"] = getattr(interval, part) if interval is not None else None
             comparison = self.analysis.comparison("test_accuracy", v.name)
-            row["verdict"] = comparison.verdict if comparison is not None else None
+            difference = comparison.difference if comparison is not None else None
+            for part in ("mean", "low", "high"):
+                row[f"difference_{part}"] = getattr(difference, part) if difference is not None else None
+            row["holm_p"] = comparison.holm_p if comparison is not None else None
+            row["verdict"] = (t(lang, f"verdict_{comparison.verdict}", min_seeds=MIN_SEEDS)
+                              if comparison is not None else None)
+            row["verdict_code"] = comparison.verdict if comparison is not None else None
             rows.append(row)
         return pd.DataFrame(rows).set_index("variant") if rows else pd.DataFrame()
 

@@ -33,10 +33,12 @@ def test_onsets_comparisons_and_sparsity_from_stored_runs(synthetic_run):
     assert not analysis.missing
 
     comparison = next(f for f in found if f.kind == "comparison" and f.variant == "better")
-    assert "better in 5 of 5 seeds" in comparison.en and "reliably better" in comparison.en
-    assert f"turned upward at epoch {ONSET} in all 5 seeds" in comparison.en
-    assert "did not turn upward within 20 epochs" in comparison.en
-    assert "5 シード中 5 シード" in comparison.ja and "偶然とは考えにくい改善" in comparison.ja
+    assert "better in all 5 seeds" in comparison.en and "reliably better" in comparison.en
+    # The baseline's onset is said once, in its own finding; each comparison says the variant's.
+    baseline = next(f for f in found if f.kind == "overfitting" and f.variant == "basic")
+    assert f"turned upward at epoch {ONSET} in all 5 seeds" in baseline.en
+    assert "turned upward" not in comparison.en and "did not turn upward within 20 epochs" in comparison.en
+    assert "5 シードすべて" in comparison.ja and "偶然とは考えにくい改善" in comparison.ja
     assert next(f for f in found if f.kind == "best").variant == "better"
     kinds = {f.kind for f in found}
     assert {"best", "overfitting", "comparison", "sparsity", "schedule"} <= kinds and "few_seeds" not in kinds
@@ -79,7 +81,22 @@ def test_fewer_than_five_seeds_is_never_called_significant(tmp_path):
     for finding in found:
         assert "reliably" not in finding.en and "偶然とは考えにくい" not in finding.ja
     comparison = next(f for f in found if f.kind == "comparison" and f.variant == "better")
-    assert "not conclusive with 3 paired seeds" in comparison.en and "結論は出せません" in comparison.ja
+    assert "undecided with 3 paired seeds" in comparison.en and "判定できません" in comparison.ja
+
+
+def test_an_interval_that_excludes_0_beside_an_undecided_verdict_is_labelled_unadjusted(tmp_path):
+    # Planted: 3 seeds, a gain the unadjusted paired t interval separates from 0 (as l1_l2's
+    # [−1.18, −0.12] beside "not conclusive" in the regularization study). The sentence names the
+    # interval unadjusted and gives the adjusted p beside it, in both languages.
+    root = make_run(tmp_path / "run", STANDARD, seeds=[0, 1, 2])
+    analysis, found = analysed(root)
+    c = analysis.comparison("test_accuracy", "better")
+    assert c.difference.low > 0 and c.verdict == INCONCLUSIVE
+    f = next(f for f in found if f.kind == "comparison" and f.variant == "better")
+    p = f"Holm-adjusted p = {f.numbers['holm_p']:g}"
+    assert "(not adjusted for the study's 2 comparisons)" in f.en and p in f.en
+    assert "excludes 0 only before that adjustment" in f.en
+    assert "2 個の比較についての補正なし" in f.ja and f"Holm 補正後 p = {f.numbers['holm_p']:g}" in f.ja
 
 
 def test_identical_variants_and_a_single_seed(tmp_path):
@@ -101,3 +118,15 @@ def test_figure_onset_labels_leave_out_a_spread_of_zero():
 
     assert label(6.0, 0.0) == "onset 6 (2/3)" and label(8.2, 1.1) == "onset 8±1 (2/3)"
     assert label(None, None, turned=0) == ""
+
+
+def test_summary_says_its_verdicts_in_words_of_the_language_and_keeps_intervals_in_range(tmp_path):
+    from reglab.results import StudyResult
+
+    root = make_run(tmp_path / "run", STANDARD + [Variant("top", "basic", accuracy_gain=0.195)], seeds=[0, 1, 2])
+    result = StudyResult(root)
+    ja, en = result.summary(lang="ja"), result.summary(lang="en")
+    assert set(ja.verdict.dropna()) == {"判定できない（5 シード未満）"}
+    assert set(en.verdict.dropna()) == {"undecided (< 5 seeds)"} and set(en.verdict_code.dropna()) == {INCONCLUSIVE}
+    assert (ja.test_accuracy_high < 1.0).all() and (ja.test_loss_low > 0).all()
+    assert ja.loc["top", "test_accuracy_low"] < ja.loc["top", "test_accuracy_mean"] < ja.loc["top", "test_accuracy_high"]

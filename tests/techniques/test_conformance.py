@@ -1,7 +1,8 @@
 """One conformance suite over every registered technique (scikit-learn style): each builds from
 its defaults, trains a few epochs on a small problem and lowers the loss, and its resolved
 configuration round-trips through TOML and through the stored study. Each trains on the MLP, or
-on a small CNN where the MLP refuses it (spatial dropout)."""
+on the first architecture that accepts it where the MLP refuses it (spatial dropout on a CNN,
+stochastic depth on the residual MLP)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,18 @@ def every_technique():
             yield pytest.param(family, name, id=f"{family}/{name}")
 
 
+# Small settings for an architecture's own keys (the MLP has none; a missing entry uses the defaults).
+ARCHITECTURE_KEYS = {"cnn": ['conv = [{ filters = 8, kernel_size = 3, padding = "same", pool = 2 }]'],
+                     "resmlp": ["width = 16"]}
+
+
 def study_text(family: str, name: str) -> str:
     # Enough learning rate for every optimizer to move in a few epochs on this problem.
     fast_lr = {"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.1, "adadelta": 1.0}
     lines = ['[[variants]]', 'name = "probe"', "hidden = [32, 16]", "epochs = 4", "batch_size = 32"]
-    if name in models.lookup("mlp").refuses:
-        lines += ['model = "cnn"', 'conv = [{ filters = 8, kernel_size = 3, padding = "same", pool = 2 }]']
+    # The first architecture that accepts the technique (the MLP for most, a CNN for spatial dropout).
+    architecture = next(a for a in models.architectures().values() if name not in a.refuses)
+    lines += [f'model = "{architecture.name}"', *ARCHITECTURE_KEYS.get(architecture.name, ())]
     if family == "optimizer":
         lines.append(f'optimizer = {{ name = "{name}", lr = {fast_lr.get(name, 0.01)} }}')
     else:

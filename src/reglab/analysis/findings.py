@@ -18,7 +18,8 @@ from reglab.analysis import trajectories as T
 from reglab.analysis import weights as W
 from reglab.analysis.analyze import Analysis, VariantAnalysis
 from reglab.analysis.onset import OnsetSpread
-from reglab.analysis.statistics import BETTER, CONFIDENCE, INCONCLUSIVE, MIN_SEEDS, WORSE, PairedComparison
+from reglab.analysis.statistics import (ALPHA, BETTER, CONFIDENCE, INCONCLUSIVE, MIN_SEEDS, WORSE, PairedComparison,
+                                        best_set)
 from reglab.analysis.sweeps import point_names
 
 # A resolved variant's settings, named as the tutorial names them.
@@ -29,6 +30,7 @@ TECHNIQUES: dict[str, tuple[str, str]] = {
     "weight_decay": ("decoupled weight decay", "重み減衰（分離型）"),
     "dropout": ("dropout", "ドロップアウト"),
     "spatial_dropout": ("spatial dropout", "空間ドロップアウト"),
+    "stochastic_depth": ("stochastic depth", "確率的深さ"),
     "max_norm": ("max-norm constraint", "最大ノルム制約"),
     "batch_norm": ("batch normalization", "バッチ正規化"),
     "layer_norm": ("layer normalization", "レイヤー正規化"),
@@ -39,6 +41,7 @@ TECHNIQUES: dict[str, tuple[str, str]] = {
     "optimizer": ("optimizer", "最適化アルゴリズム"),
     "model": ("architecture", "モデルの種類"),
     "conv": ("conv layers", "畳み込み層"),
+    "width": ("residual width", "残差の幅"),
     "hidden": ("layer sizes", "層の構成"),
     "epochs": ("epochs", "エポック数"),
     "batch_size": ("batch size", "バッチサイズ"),
@@ -124,42 +127,91 @@ def seeds_en(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
+def every_seed_en(n: int) -> str:
+    """'in its one seed', 'in both seeds', 'in all 5 seeds'."""
+    return "in its one seed" if n == 1 else "in both seeds" if n == 2 else f"in all {n} seeds"
+
+
+def every_seed_ja(n: int) -> str:
+    return "1 シードで" if n == 1 else "2 シードとも" if n == 2 else f"{n} シードすべてで"
+
+
+def some_seeds_en(k: int, n: int) -> str:
+    """k of n seeds, in words where a number reads wrong ('in both seeds', never 'in 2 of 2 seeds')."""
+    if k == n:
+        return every_seed_en(n)
+    if n == 2:
+        return "in neither seed" if k == 0 else "in one of the two seeds"
+    return f"in {k} of {seeds_en(n)}"
+
+
+def some_seeds_ja(k: int, n: int) -> str:
+    if k == n:
+        return "2 シードの両方" if n == 2 else f"{n} シードすべて"
+    return f"{n} シード中 {k} シード"
+
+
+def no_seed_en(n: int) -> str:
+    """'in either seed', 'in any of 5 seeds' (after a negative verb)."""
+    return "in either seed" if n == 2 else f"in any of {n} seeds"
+
+
 # ----------------------------------------------------------------------------- findings
 
 
 def _best(analysis: Analysis) -> list[Finding]:
+    """The variants not shown worse than the highest mean on test accuracy (statistics.best_set):
+    a set, not the top of rounded means, and said to be read on test data, for reporting only."""
     # A sweep's points are left out: a sweep chooses its point on validation data (analysis/sweeps.py),
     # and naming the point with the highest TEST accuracy first would invite choosing on test data.
     swept = point_names(analysis.sweeps)
     scored = [v for v in analysis.variants if v.metrics["test_accuracy"].mean is not None and v.name not in swept]
     if not scored or (swept and len(scored) < 2):  # one variant beside a sweep is not a "highest" of anything
         return []
-    best = max(scored, key=lambda v: v.metrics["test_accuracy"].mean)
+    chosen = best_set({v.name: v.per_seed["test_accuracy"] for v in scored})
+    best = analysis.variant(chosen.top)
     acc = best.metrics["test_accuracy"].scaled(100)
-    # Every variant that shows the same mean as the best, to the digit shown, is named: a reader
-    # sees the same number beside each and nothing tells them apart.
-    shown = _round(acc.mean, 1)
-    tied = [v.name for v in scored if _round(v.metrics["test_accuracy"].mean * 100, 1) == shown]
-    numbers: dict[str, Any] = {"test_accuracy_percent": shown, "seeds": acc.n}
-    if len(tied) > 1:
-        numbers["tied"] = tied
-        en = f"Highest mean test accuracy: {', '.join(tied)}, tied at {_f(acc.mean, 1)}%"
-        ja = f"平均テスト精度が最も高いのは {'、'.join(tied)} で、いずれも {_f(acc.mean, 1)}%"
-    else:
-        en = f"Highest mean test accuracy: {best.name}, {_f(acc.mean, 1)}%"
-        ja = f"平均テスト精度が最も高いのは {best.name} で {_f(acc.mean, 1)}%"
+    numbers: dict[str, Any] = {"test_accuracy_percent": _round(acc.mean, 1), "seeds": acc.n, "top": chosen.top}
+    at_en, at_ja = f"{_f(acc.mean, 1)}%", f"{_f(acc.mean, 1)}%"
     if acc.low is not None:
         numbers |= {"ci_low_percent": _round(acc.low, 1), "ci_high_percent": _round(acc.high, 1),
                     "confidence_percent": PERCENT}
-        en += f" ({PERCENT}% CI [{_f(acc.low, 1)}, {_f(acc.high, 1)}], {seeds_en(acc.n)})."
-        ja += f"（{PERCENT}% 信頼区間 [{_f(acc.low, 1)}, {_f(acc.high, 1)}]、{acc.n} シード）。"
+        at_en += f" ({PERCENT}% CI [{_f(acc.low, 1)}, {_f(acc.high, 1)}], {seeds_en(acc.n)})"
+        at_ja += f"（{PERCENT}% 信頼区間 [{_f(acc.low, 1)}, {_f(acc.high, 1)}]、{acc.n} シード）"
     else:
-        en += f" ({seeds_en(acc.n)})."
-        ja += f"（{acc.n} シード）。"
-    if len(tied) > 1:
-        en += " The difference between tied variants is below what the report shows."
-        ja += "同率のバリアントの差は表示の桁より小さいものです。"
-    return [Finding("best", tied[0], en, ja, numbers)]
+        at_en += f" ({seeds_en(acc.n)})"
+        at_ja += f"（{acc.n} シード）"
+    en = f"Highest mean test accuracy: {chosen.top}, {at_en}."
+    ja = f"平均テスト精度が最も高いのは {chosen.top} で {at_ja}。"
+    if len(scored) > 1:
+        numbers |= {"best_set": list(chosen.members), "comparisons": chosen.comparisons, "alpha": ALPHA}
+        others = [name for name in chosen.members if name != chosen.top]
+        untested = [name for name in others if chosen.p[name] is None]
+        if not chosen.decided:
+            numbers["min_seeds"] = MIN_SEEDS
+            en += (f" Which variant is best is undecided: no variant can be shown worse than {chosen.top} with "
+                   f"fewer than {MIN_SEEDS} paired seeds.")
+            ja += f"どれが最良かは未決です。対応のあるシードが {MIN_SEEDS} 個未満では、{chosen.top} より悪いと示せるバリアントはありません。"
+        else:
+            rule_en = (f"one-sided paired t-tests against {chosen.top}, each at {ALPHA:g}/{chosen.comparisons} "
+                       f"(Bonferroni): the set holds the truly best variant with {PERCENT}% confidence")
+            rule_ja = (f"{chosen.top} との片側の対応のある t 検定、各 {ALPHA:g}/{chosen.comparisons}（Bonferroni 補正）。"
+                       f"この集合は真に最良のバリアントを {PERCENT}% の信頼度で含みます")
+            if others:
+                en += (f" The best is one of {', '.join(chosen.members)}: none of the others is shown worse than "
+                       f"{chosen.top} ({rule_en}).")
+                ja += (f"最良は {'、'.join(chosen.members)} のどれかで、決まりません。{chosen.top} 以外のこれらは "
+                       f"{chosen.top} より悪いと示されませんでした（{rule_ja}）。")
+            else:
+                en += f" Every other variant is shown worse ({rule_en})."
+                ja += f"ほかのバリアントはすべてこれより悪いと示されました（{rule_ja}）。"
+            if untested:
+                numbers["min_seeds"] = MIN_SEEDS
+                en += f" {', '.join(untested)}: fewer than {MIN_SEEDS} seeds paired with {chosen.top}, so not tested."
+                ja += f"{'、'.join(untested)} は {chosen.top} と対応のあるシードが {MIN_SEEDS} 個未満のため検定していません。"
+    en += " Read on test data, for reporting only: choose a variant on validation data."
+    ja += "テストデータで読んだ値で、報告のためだけのものです。バリアントの選択は検証データで行ってください。"
+    return [Finding("best", chosen.top, en, ja, numbers)]
 
 
 def _few_seeds(analysis: Analysis) -> list[Finding]:
@@ -169,10 +221,10 @@ def _few_seeds(analysis: Analysis) -> list[Finding]:
     n = max(counts)
     return [Finding(
         "few_seeds", None,
-        f"Only {n} paired seed{'s' if n != 1 else ''} per comparison: no difference in this report is conclusive. "
-        f"It takes {MIN_SEEDS} or more (reglab run STUDY --seeds {MIN_SEEDS}).",
-        f"比較に使える対応のあるシードが {n} 個しかないため、この報告の差はどれも結論になりません。"
-        f"{MIN_SEEDS} 個以上が必要です（reglab run STUDY --seeds {MIN_SEEDS}）。",
+        f"Only {n} paired seed{'s' if n != 1 else ''} per comparison: every difference in this report is undecided, "
+        f"whatever its interval. A verdict takes {MIN_SEEDS} or more (reglab run STUDY --seeds {MIN_SEEDS}).",
+        f"比較に使える対応のあるシードが {n} 個しかないため、この報告の差はどれも判定できません。"
+        f"判定には {MIN_SEEDS} 個以上が必要です（reglab run STUDY --seeds {MIN_SEEDS}）。",
         {"paired_seeds": n, "min_seeds": MIN_SEEDS},
     )]
 
@@ -188,7 +240,7 @@ def _onset_clause(v: VariantAnalysis, key: str, numbers: dict[str, Any], final: 
         if spread.runs == 1:
             return (f"did not turn upward within {spread.epochs} epochs in its one seed",
                     f"1 シードで {spread.epochs} エポック以内に上昇に転じ" + ("ませんでした" if final else "ず"))
-        return (f"did not turn upward within {spread.epochs} epochs in any of {spread.runs} seeds",
+        return (f"did not turn upward within {spread.epochs} epochs {no_seed_en(spread.runs)}",
                 f"{spread.runs} シードのどれも {spread.epochs} エポック以内に上昇に転じ"
                 + ("ませんでした" if final else "ず"))
     numbers |= {f"{key}_turned": spread.turned, f"{key}_onset_epoch": _round(spread.mean, 0)}
@@ -203,8 +255,8 @@ def _onset_clause(v: VariantAnalysis, key: str, numbers: dict[str, Any], final: 
         if spread.runs == 1:
             return (f"turned upward at epoch {at} in its one seed",
                     f"1 シードでエポック {at} から上昇に転じ" + ("ました" if final else ""))
-        return (f"turned upward at epoch {at} in all {spread.runs} seeds",
-                f"{spread.runs} シードすべてでエポック {at} から上昇に転じ" + ("ました" if final else ""))
+        return (f"turned upward at epoch {at} {every_seed_en(spread.runs)}",
+                f"{every_seed_ja(spread.runs)}エポック {at} から上昇に転じ" + ("ました" if final else ""))
     return (f"turned upward at epoch {at} in {spread.turned} of {spread.runs} seeds "
             f"(in the others not within {spread.epochs} epochs)",
             f"{spread.runs} シード中 {spread.turned} でエポック {at} から上昇に転じ" + ("ました" if final else "")
@@ -249,9 +301,9 @@ def _comparison(c: PairedComparison, v: VariantAnalysis | None, base: VariantAna
     numbers["difference_points"] = diff
     d = _f(diff, digits, sign=True)
     if all(x == 0 for x in c.differences):
-        en = f"{head_en}: exactly the same test accuracy as {c.baseline} in " + (
-            "the one seed." if c.n == 1 else f"all {c.n} seeds.")
-        ja = f"{head_ja}: " + ("1 シードで" if c.n == 1 else f"{c.n} シードすべてで") + f" {c.baseline} とまったく同じテスト精度でした。"
+        seeds = "in the one seed both completed" if c.n == 1 else every_seed_en(c.n)
+        en = f"{head_en}: exactly the same test accuracy as {c.baseline} {seeds}."
+        ja = f"{head_ja}: {every_seed_ja(c.n)} {c.baseline} とまったく同じテスト精度でした。"
     elif c.n == 1:
         en = f"{head_en}: {d} points test accuracy on the one seed both completed; one seed is no evidence."
         ja = f"{head_ja}: テスト精度 {d} ポイント（両方が完了したシードは 1 つだけ）。1 つのシードでは何も言えません。"
@@ -259,32 +311,40 @@ def _comparison(c: PairedComparison, v: VariantAnalysis | None, base: VariantAna
         low, high = _round(c.difference.low * 100, digits), _round(c.difference.high * 100, digits)
         numbers |= {"ci_low_points": low, "ci_high_points": high, "better_seeds": c.better,
                     "confidence_percent": PERCENT}
-        en = (f"{head_en}: {d} points test accuracy, {PERCENT}% CI [{_f(low, digits)}, {_f(high, digits)}], "
-              f"better in {c.better} of {seeds_en(c.n)}; ")
-        ja = (f"{head_ja}: テスト精度 {d} ポイント、{PERCENT}% 信頼区間 [{_f(low, digits)}, {_f(high, digits)}]、"
-              f"上回ったのは {c.n} シード中 {c.better} シードでした。")
-        if c.verdict == INCONCLUSIVE:
-            numbers["min_seeds"] = MIN_SEEDS
-            en += f"not conclusive with {c.n} paired seeds (it takes {MIN_SEEDS} or more)."
-            ja += f"対応のあるシードが {c.n} 個では結論は出せません（{MIN_SEEDS} 個以上が必要）。"
-        else:
-            p = _p(c.holm_p)
+        # The interval is the paired t-test's, unadjusted; the verdict is Holm-adjusted across the
+        # study's comparisons. Both are shown, each named, so that they never seem to disagree.
+        unadjusted_en = unadjusted_ja = ""
+        if comparisons > 1:
+            numbers["comparisons"] = comparisons
+            unadjusted_en = f" (not adjusted for the study's {comparisons} comparisons)"
+            unadjusted_ja = f"（研究内の {comparisons} 個の比較についての補正なし）"
+        en = (f"{head_en}: {d} points test accuracy, {PERCENT}% CI [{_f(low, digits)}, {_f(high, digits)}]"
+              f"{unadjusted_en}, better {some_seeds_en(c.better, c.n)}; ")
+        ja = (f"{head_ja}: テスト精度 {d} ポイント、{PERCENT}% 信頼区間 [{_f(low, digits)}, {_f(high, digits)}]"
+              f"{unadjusted_ja}、上回ったのは {some_seeds_ja(c.better, c.n)}でした。")
+        p = None if c.holm_p is None else _p(c.holm_p)
+        if p is not None:
             numbers["holm_p"] = p
-            if c.verdict in (BETTER, WORSE):
-                en += f"reliably {c.verdict} (paired t-test, Holm-adjusted p = {p:g})."
-                ja += (f"偶然とは考えにくい{'改善' if c.verdict == BETTER else '悪化'}です"
-                       f"（対応のある t 検定、Holm 補正後 p = {p:g}）。")
-            elif low > 0 or high < 0:
-                # The t interval is not adjusted; the verdict is. Both true, so the sentence says which is which.
-                numbers["comparisons"] = comparisons
-                en += (f"the interval above excludes 0 but is not adjusted for the study's {comparisons} comparisons; "
-                       f"after Holm's adjustment (p = {p:g}) the difference is not distinguishable from "
-                       "seed-to-seed variation.")
-                ja += (f"上の信頼区間は 0 を含みませんが、研究内の {comparisons} 個の比較についての補正をしていません。"
-                       f"Holm 補正後（p = {p:g}）では、シードによるばらつきと区別できません。")
+        excludes_zero = (low > 0 or high < 0) and comparisons > 1
+        if c.verdict in (BETTER, WORSE):
+            en += f"reliably {c.verdict} (paired t-test, Holm-adjusted p = {p:g})."
+            ja += (f"偶然とは考えにくい{'改善' if c.verdict == BETTER else '悪化'}です"
+                   f"（対応のある t 検定、Holm 補正後 p = {p:g}）。")
+        else:
+            if c.verdict == INCONCLUSIVE:
+                numbers["min_seeds"] = MIN_SEEDS
+                held_en = f"with {c.n} paired seeds (a verdict takes {MIN_SEEDS} or more"
+                held_ja = f"対応のあるシードが {c.n} 個では判定できません（判定には {MIN_SEEDS} 個以上が必要"
+                en += f"undecided {held_en}" + (f"; Holm-adjusted p = {p:g})." if p is not None else ").")
+                ja += held_ja + (f"。Holm 補正後 p = {p:g}）。" if p is not None else "）。")
             else:
-                en += f"not distinguishable from seed-to-seed variation (Holm-adjusted p = {p:g})."
-                ja += f"シードによるばらつきと区別できません（Holm 補正後 p = {p:g}）。"
+                en += (f"undecided (paired t-test, Holm-adjusted p = {p:g}): the seeds do not show a difference, "
+                       "which is no evidence that there is none.")
+                ja += (f"判定できません（対応のある t 検定、Holm 補正後 p = {p:g}）。シードは差を示していませんが、"
+                       "差がないことの証拠でもありません。")
+            if excludes_zero:
+                en += " The interval excludes 0 only before that adjustment."
+                ja += "信頼区間が 0 を含まないのは補正前だからです。"
     inert = _inert_decay(v, base)
     if inert is not None:
         numbers["hidden_norm_percent_of_baseline"] = inert
@@ -292,12 +352,11 @@ def _comparison(c: PairedComparison, v: VariantAnalysis | None, base: VariantAna
                "at this learning rate, so this comparison says nothing about weight decay.")
         ja += (f"分離型の重み減衰のあとも隠れ層の重みのノルムは {c.baseline} の {inert:.1f}% で、この学習率では弱すぎて"
                "効いていません。この比較は重み減衰について何も示しません。")
-    # The onsets, where they say something: when neither curve turned, the baseline's own finding says so.
+    # The variant's onset, where it says something; the baseline's is said once, in its own finding.
     if v is not None and base is not None and v.onset.runs and base.onset.runs and (v.onset.turned or base.onset.turned):
-        b_en, b_ja = _onset_clause(base, "baseline", numbers, final=False, brief=True)
         v_en, v_ja = _onset_clause(v, "variant", numbers, final=True, brief=True)
-        en += f" The validation loss of {base.name} {b_en}; that of {v.name} {v_en}."
-        ja += f"検証損失は、{base.name} では {b_ja}、{v.name} では {v_ja}。"
+        en += f" Its validation loss {v_en}."
+        ja += f"{v.name} の検証損失は {v_ja}。"
     return Finding("comparison", c.variant, en, ja, numbers, verdict=c.verdict)
 
 
@@ -326,7 +385,7 @@ def _early_stopping(v: VariantAnalysis) -> list[Finding]:
     stopped_runs = [s for s in v.early_stopping.values() if s["stopped_epoch"] is not None]
     if not stopped_runs:
         numbers = {"seeds": n, "epochs": v.onset.epochs}
-        where_en, where_ja = ("its one seed", "1 シードで") if n == 1 else (f"any of {n} seeds", f"{n} シードのどれでも、")
+        where_en, where_ja = ("its one seed", "1 シードで") if n == 1 else (no_seed_en(n).removeprefix("in "), f"{n} シードのどれでも、")
         return [Finding("early_stopping", v.name,
                         f"{v.name}: early stopping did not trigger in {where_en} within {v.onset.epochs} epochs.",
                         f"{v.name}: {where_ja}{v.onset.epochs} エポック以内に早期終了は働きませんでした。",
@@ -337,8 +396,8 @@ def _early_stopping(v: VariantAnalysis) -> list[Finding]:
     stopped = np.array([s["stopped_epoch"] for s in stopped_runs], dtype=float)
     best = np.array([s["best_epoch"] if s["best_epoch"] is not None else np.nan for s in stopped_runs])
     numbers: dict[str, Any] = {"stopped_seeds": len(stopped), "seeds": n}
-    seeds_part_en = f"in {len(stopped)} of {seeds_en(n)}" if n > 1 else "in its one seed"
-    seeds_part_ja = f"{n} シード中 {len(stopped)} で" if n > 1 else "1 シードで"
+    seeds_part_en = some_seeds_en(len(stopped), n)
+    seeds_part_ja = f"{some_seeds_ja(len(stopped), n)}で"
     spread = f" ± {np.std(stopped, ddof=1):.0f}" if len(stopped) > 1 and round(np.std(stopped, ddof=1)) > 0 else ""
     if np.all(np.isfinite(best)):
         lags = stopped - best
@@ -490,7 +549,7 @@ def _max_norm(v: VariantAnalysis) -> list[Finding]:
     numbers: dict[str, Any] = {"max_value": limit, "largest_percent_of_limit": reached, "seeds": use.runs,
                                "acted_seeds": use.acted, "epochs": use.epochs}
     if not use.acted:
-        where_en = "its one seed" if use.runs == 1 else f"all {use.runs} seeds"
+        where_en = every_seed_en(use.runs).removeprefix("in ")
         return [Finding(
             "max_norm_idle", v.name,
             f"{v.name}: the max-norm constraint never acted: over the {use.epochs} epochs of {where_en}, the largest "
@@ -506,9 +565,9 @@ def _max_norm(v: VariantAnalysis) -> list[Finding]:
     when = f"epoch {first}" if first == last else f"epochs {first}–{last}"
     when_ja = f"エポック {first}" if first == last else f"エポック {first}〜{last}"
     seeds_part = ("in its one seed" if use.runs == 1 else
-                  f"in all {use.runs} seeds" if use.acted == use.runs else f"in {use.acted} of {use.runs} seeds")
+                  every_seed_en(use.runs) if use.acted == use.runs else f"in {use.acted} of {use.runs} seeds")
     seeds_ja = ("1 シードで" if use.runs == 1 else
-                f"{use.runs} シードすべてで" if use.acted == use.runs else f"{use.runs} シード中 {use.acted} シードで")
+                every_seed_ja(use.runs) if use.acted == use.runs else f"{use.runs} シード中 {use.acted} シードで")
     return [Finding(
         "max_norm_acted", v.name,
         f"{v.name}: the max-norm constraint acted {seeds_part}, first at {when}: whenever a step took a hidden "

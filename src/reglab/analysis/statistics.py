@@ -229,3 +229,63 @@ def with_holm(comparisons: Sequence[PairedComparison], alpha: float = ALPHA,
         out.append(replace(comparison, holm_p=p, verdict=verdict))
     return out
 
+
+
+@dataclass(frozen=True)
+class BestSet:
+    """The variants not shown worse than the one with the highest mean: a set, because the top of a
+    handful of noisy means is often a tie. `p`: each other variant's one-sided paired t-test p
+    against the top, times the number of comparisons (Bonferroni, capped at 1); None where fewer
+    than `min_seeds` seeds are paired (never tested, so never excluded)."""
+
+    top: str
+    members: tuple[str, ...]  # the top first, then the others in the set by mean, highest first
+    excluded: tuple[str, ...]  # shown worse than the top
+    p: dict[str, float | None]
+    comparisons: int
+
+    @property
+    def decided(self) -> bool:
+        """Whether any variant could be tested at all: with too few seeds the set is everything."""
+        return any(p is not None for p in self.p.values())
+
+    def to_json(self) -> dict[str, object]:
+        return {"top": self.top, "members": list(self.members), "excluded": list(self.excluded),
+                "p_bonferroni": dict(self.p), "comparisons": self.comparisons}
+
+
+def best_set(per_variant: dict[str, dict[int, float]], *, higher_is_better: bool = True, alpha: float = ALPHA,
+             min_seeds: int = MIN_SEEDS) -> BestSet | None:
+    """Subset selection (Gupta 1965; Hsu 1996, ch. 3) with paired tests: each variant is tested
+    against the one with the best mean by a one-sided paired t-test over the seeds both completed,
+    at alpha / (k - 1) (Bonferroni over the k - 1 comparisons), and stays in the set unless shown
+    worse. Whichever variant is truly best, its test against any other one is a test of a true null
+    hypothesis, so the union bound over the k - 1 possible references keeps it in the set with
+    probability at least 1 - alpha, although the reference (the top) is itself chosen from the data;
+    Holm's step-down would not keep that guarantee for a data-chosen reference."""
+    means = {name: float(np.mean(list(values.values()))) for name, values in per_variant.items() if values}
+    if not means:
+        return None
+    sign = 1.0 if higher_is_better else -1.0
+    top = max(means, key=lambda name: sign * means[name])
+    others = [name for name in means if name != top]
+    m = len(others)
+    p: dict[str, float | None] = {}
+    for name in others:
+        seeds = sorted(set(per_variant[name]) & set(per_variant[top]))
+        if len(seeds) < min_seeds:
+            p[name] = None
+            continue
+        d = sign * np.array([per_variant[name][s] - per_variant[top][s] for s in seeds])
+        p[name] = min(1.0, m * _one_sided_p_below_zero(d))
+    excluded = tuple(name for name in others if p[name] is not None and p[name] < alpha)
+    kept = sorted((name for name in others if name not in excluded), key=lambda name: -sign * means[name])
+    return BestSet(top, (top, *kept), excluded, p, m)
+
+
+def _one_sided_p_below_zero(d: np.ndarray) -> float:
+    """One-sided paired t-test of mean(d) < 0 (scipy's ttest_1samp, alternative="less"). With no
+    spread at all scipy has no t: equal differences below 0 are shown, zero or above are not."""
+    if np.all(d == d[0]):
+        return 0.0 if d[0] < 0 else 1.0
+    return float(stats.ttest_1samp(d, 0.0, alternative="less").pvalue)

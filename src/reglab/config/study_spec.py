@@ -744,7 +744,7 @@ def _suggest_param(word: str, technique: registry.Technique) -> str:
     """" (did you mean ...?)" over a technique's parameter names and their Keras/PyTorch spellings."""
     names = {p.name: p.name for p in technique.params}
     names |= {alias: name for alias, name in ALIASES.items() if name in names}
-    close = difflib.get_close_matches(str(word), list(names), n=1, cutoff=0.6)
+    close = _closest(str(word), list(names))
     if not close:
         return ""
     if close[0] == names[close[0]]:
@@ -764,5 +764,24 @@ def unseen_character(text: str) -> str | None:
 
 
 def _did_you_mean(word: str, options: Any) -> str:
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    close = _closest(str(word), [str(o) for o in options])
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _closest(word: str, options: list[str]) -> list[str]:
+    """The likeliest meant option, as a list of at most one: among difflib's close matches, the
+    fewest typing edits (two swapped letters count as one), so that 'adma' is 'adam', not 'adamax'
+    (which difflib's ratio ranks first: 0.8 against 0.75)."""
+    close = difflib.get_close_matches(word, options, n=5, cutoff=0.6)
+    return sorted(close, key=lambda option: _edits(word, option))[:1]
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]

@@ -1,6 +1,7 @@
 """The architectures, declared without torch: their study keys and checks, dropout places, whether
 a network fits the images, cost, init key and stack key. The networks themselves (torch) are in
-models/mlp.py and models/cnn.py, named by import path, and loaded when something trains.
+models/mlp.py, models/cnn.py and models/residual_mlp.py, named by import path, and loaded when
+something trains.
 
 The study loader reads this module, so `reglab studies`, sweeps and validation stay torch-free.
 """
@@ -13,6 +14,11 @@ from reglab.models.registry import Architecture, ModelKey, register
 
 if TYPE_CHECKING:
     from reglab.config import VariantSpec
+
+# Stochastic depth skips residual blocks, and only resmlp has them.
+NO_RESIDUAL_BLOCKS = ("stochastic depth skips residual blocks at random, and this network has none. "
+                      "Use model = \"resmlp\" (residual blocks; `width` and one `hidden` entry per block), "
+                      "or dropout")
 
 # ------------------------------------------------------------------------------------------ mlp
 
@@ -39,7 +45,8 @@ register(Architecture(
     summary_ja="多層パーセプトロン: 画素を平らに並べ、全結合の隠れ層（hidden）と出力層",
     keys=(),
     refuses={"spatial_dropout": "spatial dropout drops whole feature maps of a convolution, and an MLP has none. "
-                                "Use dropout, or model = \"cnn\""},
+                                "Use dropout, or model = \"cnn\"",
+             "stochastic_depth": NO_RESIDUAL_BLOCKS},
     min_hidden=1,
     dropout_slots=lambda variant: len(variant.hidden),
     builder="reglab.models.mlp:build",
@@ -156,7 +163,8 @@ register(Architecture(
                            "pool = 2 }, { filters = 64 }] (defaults: kernel_size 3, padding \"valid\", pool 2)",
                    check_conv, lambda value: [dict(b) for b in value]),),
     refuses={"layer_norm": "a CNN here normalizes with batch_norm (BatchNorm2d on the conv blocks); "
-                           "layer normalization over feature maps is not offered. Use batch_norm"},
+                           "layer normalization over feature maps is not offered. Use batch_norm",
+             "stochastic_depth": NO_RESIDUAL_BLOCKS},
     min_hidden=0,
     dropout_slots=lambda variant: 1 + len(variant.hidden),  # after the flattened features, after each hidden
     builder="reglab.models.cnn:build_cnn",
@@ -166,4 +174,45 @@ register(Architecture(
     stack_key=_cnn_stack_key,
     stacker="reglab.engine.stacked_cnn:StackedCNN",
     check=_cnn_check,
+))
+
+# ------------------------------------------------------------------------------------------ resmlp
+
+
+def check_width(value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65536:
+        return None, f"must be an integer from 1 to 65536 (the residual stream's width), got {value!r}"
+    return value, None
+
+
+def _resmlp_cost(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> float:
+    """Per example and epoch, as the MLP's: the stem, each block's two dense layers, the output."""
+    width = variant.model_param("width")
+    multiply_adds = image_shape[0] * image_shape[1] * width + width * classes
+    multiply_adds += sum(2 * width * inner for inner in variant.hidden)
+    draws = sum(inner for inner, rate in zip(variant.hidden, variant.dropout_rates()) if rate > 0)
+    return variant.epochs * (3 * multiply_adds + 250 * draws)
+
+
+register(Architecture(
+    name="resmlp",
+    summary_en="Residual MLP: a dense stem to `width`, one pre-norm residual block per `hidden` entry "
+               "(x + Dense(act(Dense(LayerNorm(x))))), then LayerNorm, activation and the dense output",
+    summary_ja="残差 MLP: 全結合で width 次元に写し、hidden の各要素ごとに前置正規化の残差ブロック"
+               "（x + Dense(act(Dense(LayerNorm(x))))）、最後に LayerNorm・活性化・出力層",
+    keys=(ModelKey("width", "the residual stream's width, like width = 128 (default 128)", check_width,
+                   lambda value: value, default=128),),
+    refuses={name: "the residual MLP normalizes each block's input with its own LayerNorm (pre-norm); "
+                   "batch_norm and layer_norm switches do not apply to it. Remove the switch, or use model = \"mlp\""
+             for name in ("batch_norm", "layer_norm")}
+    | {"spatial_dropout": "spatial dropout drops feature maps of a convolution, and the residual MLP has none. "
+                          "Use dropout or stochastic_depth"},
+    min_hidden=1,
+    dropout_slots=lambda variant: len(variant.hidden),  # inside each block, after its activation
+    builder="reglab.models.residual_mlp:build",
+    fits=lambda variant, image_shape: None,
+    cost=_resmlp_cost,
+    init_key=lambda variant: (variant.model_params, variant.hidden, variant.init.name),
+    stack_key=lambda variant: None,
+    stacker=None,  # no stacked form: the fast engine leaves these variants to the reference loop
 ))

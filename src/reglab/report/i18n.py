@@ -80,12 +80,14 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Left: mean test accuracy per variant with its {confidence}% t interval across seeds; the small dots are "
         "single seeds. Right: the paired difference to the variant's baseline over the same seeds, with its "
         "{confidence}% t interval. Filled green: reliably better, filled red: reliably worse (paired t-test, "
-        "Holm-adjusted p < {alpha}); grey: not distinguishable from seed-to-seed variation; hollow: not conclusive "
-        "(fewer than {min_seeds} paired seeds).",
+        "Holm-adjusted p < {alpha}); grey: undecided, no difference shown (which is no evidence that there is none); "
+        "hollow: undecided with fewer than {min_seeds} paired seeds. The intervals are not adjusted for the study's "
+        "several comparisons; the verdicts are (Holm).",
         "左: バリアントごとの平均テスト精度と、シード間の {confidence}% t 信頼区間。小さな点は各シード。右: 同じシードでの"
         "基準との差（対応のある差）と {confidence}% t 信頼区間。塗りつぶしの緑は確かな改善、赤は確かな悪化（対応のある t 検定、"
-        "Holm 補正後 p < {alpha}）、灰色はシードによるばらつきと区別できない差、白抜きは対応のあるシードが {min_seeds} 個未満で"
-        "結論が出せないことを示します。"),
+        "Holm 補正後 p < {alpha}）、灰色は差が示されず判定できないこと（差がないことの証拠ではありません）、白抜きは対応のある"
+        "シードが {min_seeds} 個未満で判定できないことを示します。区間は研究内の複数の比較について補正していませんが、判定は補正"
+        "しています（Holm）。"),
     "table_variants": ("Per variant", "バリアントごと"),
     "table_comparisons": ("Against the baseline (paired over the same seeds)", "基準との比較（同じシードで対応づけ）"),
     "table_tests": ("The tests behind each verdict", "判定の根拠となる検定"),
@@ -99,7 +101,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col_seeds": ("seeds", "シード"),
     "col_diverged": ("diverged", "発散"),
     "col_seconds": ("seconds / run", "秒 / 実行"),
-    "col_difference": ("Δ accuracy (points) [{confidence}% CI]", "精度の差（ポイント）[{confidence}% 信頼区間]"),
+    "col_difference": ("Δ test accuracy (points) [{confidence}% CI, unadjusted]",
+                       "テスト精度の差（ポイント）[{confidence}% 信頼区間、補正なし]"),
     "col_bootstrap": ("bootstrap {confidence}% CI", "ブートストラップ {confidence}% 信頼区間"),
     "col_better": ("better in", "上回ったシード"),
     "col_t_p": ("t-test p", "t 検定 p"),
@@ -107,12 +110,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col_holm_p": ("Holm p", "Holm 補正 p"),
     "col_effect": ("effect d_z", "効果量 d_z"),
     "col_verdict": ("verdict", "判定"),
-    "col_loss_difference": ("Δ test loss [{confidence}% CI]", "テスト損失の差 [{confidence}% 信頼区間]"),
+    "col_loss_difference": ("Δ test loss [{confidence}% CI, unadjusted]", "テスト損失の差 [{confidence}% 信頼区間、補正なし]"),
     "col_loss_holm_p": ("test loss: Holm p", "テスト損失: Holm 補正 p"),
     "verdict_better": ("reliably better", "確かな改善"),
     "verdict_worse": ("reliably worse", "確かな悪化"),
-    "verdict_no_clear_difference": ("not distinguishable", "区別できない"),
-    "verdict_not_conclusive": ("not conclusive (< {min_seeds} seeds)", "結論なし（{min_seeds} シード未満）"),
+    "verdict_no_clear_difference": ("undecided (no difference shown)", "判定できない（差は示されず）"),
+    "verdict_not_conclusive": ("undecided (< {min_seeds} seeds)", "判定できない（{min_seeds} シード未満）"),
     "no_comparisons": ("No variant names a baseline that has runs, so there is nothing to compare.",
                        "実行結果のある基準を持つバリアントがないため、比較はありません。"),
     # ---------------------------------------------------------------- curves
@@ -169,14 +172,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "errors_intro": ("These figures show {variant}, the variant with the highest mean test accuracy, over "
                      "{seeds_en} (galleries: seed {seed}).",
                      "以下は平均テスト精度が最も高い {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
-    "errors_intro_sweep": ("These figures show {variant}, the point its sweep chose on validation data, over "
+    "errors_intro_sweep": ("These figures show {variant}, the point its sweep recommended on validation data, over "
                            "{seeds_en} (galleries: seed {seed}).",
-                           "以下はスイープが検証データで選んだ {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
+                           "以下はスイープが検証データで推奨した {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
     "figures_thinned": ("The figures below draw {shown} of the study's {total} variants: every hand-written variant and, "
-                        "of each sweep of more than {limit} points, its ends, its chosen point and the ends of its "
-                        "plateau. The sweep's own figures above show every point.",
+                        "of each sweep of more than {limit} points, its ends, its recommended and best points and "
+                        "the ends of its one-SE band. The sweep's own figures above show every point.",
                         "以下の図は {total} 個のバリアントのうち {shown} 個を描きます。手で書いたバリアントはすべて、"
-                        "{limit} 点を超えるスイープからは両端・選ばれた点・プラトーの両端だけです。"
+                        "{limit} 点を超えるスイープからは両端・推奨点・最良点・1 SE 帯の両端だけです。"
                         "すべての点は上のスイープの図にあります。"),
     "confusion_caption": ("Confusion matrix summed over seeds. Each row is a true class; the colour and the number "
                           "are the share of that class predicted as each column's class (%).",
@@ -282,9 +285,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "({resamples} resamples, fixed seed {bootstrap_seed}), the paired t-test and the Wilcoxon signed-rank test "
         "(two-sided), the effect size d<sub>z</sub> = mean difference / standard deviation of the differences, and "
         "the t-test p after Holm's correction across all comparisons of the study. A difference is called real when "
-        "the Holm-adjusted p is below {alpha} and at least {min_seeds} seeds are paired; with fewer seeds the "
-        "report says it is not conclusive (with 4 pairs Wilcoxon cannot go below p = 0.125, and a t-test rests "
-        "on its normality assumption alone).</p>"
+        "the Holm-adjusted p is below {alpha} and at least {min_seeds} seeds are paired; otherwise the report "
+        "says it is undecided, never that the variants are the same (with 4 pairs Wilcoxon cannot go below "
+        "p = 0.125, and a t-test rests on its normality assumption alone). The t interval shown beside a verdict "
+        "is not adjusted for the study's comparisons and is labelled so, with the Holm-adjusted p beside it. The "
+        "best variant is the set not shown worse than the highest mean test accuracy (one-sided paired t-tests "
+        "against it, Bonferroni): read on test data, for reporting only.</p>"
         "<p><b>Overfitting onset.</b> The validation loss of each run is smoothed with a centred moving average of "
         "width {width} (at the ends the window holds the epochs that exist). The onset is the first epoch where the "
         "smoothed curve is lowest, counted only if it turned upward for good: at the last epoch both the smoothed "
@@ -307,8 +313,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "乱数シード {bootstrap_seed} で固定）、対応のある t 検定と Wilcoxon の符号付き順位検定（両側）、効果量 "
         "d<sub>z</sub>（差の平均 / 差の標準偏差）、研究内のすべての比較にわたる Holm 補正後の t 検定の p 値です。"
         "Holm 補正後の p が {alpha} 未満で、対応のあるシードが {min_seeds} 個以上あるときだけ差があると判定します。"
-        "それより少ないときは「結論は出せない」と書きます（4 組では Wilcoxon の p は 0.125 より小さくなれず、t 検定は正規性の仮定だけに"
-        "頼ることになるため）。</p>"
+        "そうでないときは「判定できない」と書き、同じだとは書きません（4 組では Wilcoxon の p は 0.125 より小さくなれず、t 検定は"
+        "正規性の仮定だけに頼ることになるため）。判定の横の t 信頼区間は研究内の比較について補正しておらず、そう明記して Holm 補正後の p を"
+        "並べます。最良のバリアントは、平均テスト精度が最も高いものより悪いと示されなかったものの集合です（それとの片側の対応のある t 検定、"
+        "Bonferroni 補正）。テストデータで読んだもので、報告のためだけのものです。</p>"
         "<p><b>過学習の始まり。</b>各実行の検証損失を幅 {width} の中心移動平均で平滑化します（両端では存在するエポックだけで平均）。"
         "平滑化した曲線が最小になる最初のエポックを始まりとしますが、本当に上昇に転じた場合だけ数えます。すなわち、最後のエポックで"
         "平滑化した検証損失と元の検証損失の両方が、その最小値より {margin}% 以上大きいときです。そうでなければ、その実行には訓練した"
@@ -446,6 +454,14 @@ TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
         "<b>ドロップアウト</b>: 訓練中、各ユニットの出力を確率 <i>rate</i> で 0 にし、残ったユニットを 1/(1 − rate) 倍します。"
         "テスト時には何も落としません。reglab の <i>rate</i> は Keras や PyTorch と同じく「<b>落とす</b>確率」です。"
         "チュートリアルの概念ノートの <i>p</i> は「<b>残す</b>確率」（r ~ Bernoulli(p)、1/p でスケール）なので、rate = 1 − p です。"),
+    "stochastic_depth": (
+        "<b>Stochastic depth</b> (確率的深さ, Huang et al. 2016): while training, each residual block's branch is "
+        "skipped at random, so that the network trains as an ensemble of shallower networks; block <i>l</i> of "
+        "<i>L</i> is skipped with probability rate·<i>l</i>/<i>L</i> (the last block most often) and a kept branch is "
+        "scaled by 1/(1 − that probability). At test time every block is on.",
+        "<b>確率的深さ</b>（Huang et al. 2016）: 訓練中、各残差ブロックの枝をランダムに飛ばし、浅いネットワークの"
+        "アンサンブルとして学習させます。<i>L</i> 個中 <i>l</i> 番目のブロックを確率 rate·<i>l</i>/<i>L</i> で飛ばし（最後のブロックが最も多い）、"
+        "残した枝は 1/(1 − その確率) 倍します。テスト時はすべてのブロックを使います。"),
     "max_norm": (
         "<b>Max-norm constraint</b>: after each step every unit's incoming weight vector is rescaled to a norm of at "
         "most c (Srivastava et al. 2014), usually together with dropout.",

@@ -3,6 +3,7 @@ both architectures trained by both engines; bad input to them, each a clear erro
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -204,3 +205,75 @@ def test_an_unknown_variant_or_seed_and_missing_or_damaged_weights_are_refused(t
         result.predict_proba("mlp", trained.test_inputs, seed="all")  # an ensemble with one unreadable run
     with pytest.raises(reglab.ReglabError, match="seed-1.npz is damaged"):
         result.model("mlp", 1)
+
+
+# ------------------------------------------------------------------ saved without reglab
+
+
+def _code_blocks(path) -> list[str]:
+    import re
+
+    return re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
+
+
+def test_the_documented_torch_only_loader_gives_reglabs_predictions(trained, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if trained.runs[0].engine != "fast":
+        pytest.skip("the weights' format is the same for both engines: once is enough")
+    loader = next(block for block in _code_blocks(Path(__file__).parents[1] / "docs" / "models.md")
+                  if "load_file" in block)
+    for variant in ("mlp", "cnn"):
+        folder = tmp_path / variant
+        (folder / "model").parent.mkdir(parents=True, exist_ok=True)
+        trained.save_model(variant, folder / "model", seed=1)
+        np.save(folder / "images.npy", trained.test_inputs)
+        # The block as the page shows it, in a fresh interpreter where `import reglab` fails.
+        code = ("import sys\nsys.modules['reglab'] = None\n" + loader +
+                "\nnumpy.save('probabilities.npy', probabilities.numpy())\n"
+                "import json as j; open('predicted.json', 'w').write(j.dumps(predicted))\n")
+        done = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        probabilities = np.load(folder / "probabilities.npy")
+        np.testing.assert_allclose(probabilities, trained.predict_proba(variant, trained.test_inputs, seed=1),
+                                   rtol=0, atol=1e-6)
+        predicted = json.loads((folder / "predicted.json").read_text())
+        assert predicted == [str(c) for c in trained.predictions(variant, 1)], variant
+
+
+def test_export_to_onnx_matches_pytorch_within_1e_5(trained, tmp_path):
+    import onnxruntime
+    import torch
+
+    if trained.runs[0].engine != "fast":
+        pytest.skip("one export is enough: the ONNX exporter takes seconds")
+    assert main(["export", str(trained.run_dir), "--to", "onnx", str(tmp_path / "models"), "--variant", "cnn",
+                 "--seed", "0"]) == 0
+    folder = tmp_path / "models" / "01-cnn-seed-0"
+    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.onnx", "model.safetensors"]
+    description = json.loads((folder / "model.json").read_text())
+    assert description["files"]["onnx_max_abs_difference"] <= 1e-5
+    features = trained.preprocessing.transform(trained.test_inputs)
+    session = onnxruntime.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    ours = session.run(["logits"], {"features": features})[0]
+    with torch.no_grad():
+        reference = trained.model("cnn", 0)(torch.from_numpy(features)).numpy()
+    assert ours.shape == (150, 10) and np.max(np.abs(ours - reference)) <= 1e-5
+    assert np.array_equal(ours.argmax(1), trained.predictions("cnn", 0))
+
+
+def test_export_refuses_what_it_cannot_write(trained, tmp_path, capsys, fault_log):
+    if trained.runs[0].engine != "fast":
+        pytest.skip("once is enough")
+    cases = {"--to model without a folder": ["--to", "model"],
+             "--to model of a variant the study does not have": ["--to", "model", str(tmp_path / "m"), "--variant", "x"],
+             "--to model of a seed with no run": ["--to", "model", str(tmp_path / "m"), "--seed", "9"],
+             "--variant with --to csv": ["--to", "csv", str(tmp_path / "c"), "--variant", "mlp"]}
+    for fault, args in cases.items():
+        code = main(["export", str(trained.run_dir), *args])
+        said = " ".join(capsys.readouterr().err.split())
+        assert code == 2 and "Fix:" in said and "Traceback" not in said, (fault, said)
+    assert not (tmp_path / "m").exists()
+    fault_log("reglab export: " + "; ".join(cases), len(cases), "exit 2 with the fix; nothing written")

@@ -1,0 +1,43 @@
+"""Stochastic depth (Huang et al. 2016, "Deep Networks with Stochastic Depth"): while training,
+each residual block's branch is skipped at random, so that the network trains as an ensemble of
+shallower ones; at evaluation every block is on.
+
+Block l of L is dropped with probability rate * l / L (the paper's linear decay rule, its p_L =
+1 - rate), or with `rate` everywhere (`decay = "uniform"`). Kept branches are scaled by 1/(1 - p)
+while training and left as they are at evaluation, as torchvision.ops.stochastic_depth and timm's
+DropPath do; the paper instead scales the branch by its survival probability at test time, which
+is the same network in expectation. `mode = "batch"` (the paper) skips a block for the whole
+mini-batch; `mode = "row"` draws for each example (torchvision's "row", timm).
+
+Only an architecture with residual blocks accepts it (model = "resmlp"); the others refuse it
+(models/catalog.py). Its module is models.residual_mlp.StochasticDepth; this file is torch-free.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reglab.techniques.params import Param
+from reglab.techniques.registry import Technique, register
+
+
+def block_rates(p: dict[str, Any], blocks: int) -> tuple[float, ...]:
+    """The drop probability of each residual block, first to last."""
+    if p["decay"] == "uniform":
+        return (p["rate"],) * blocks
+    return tuple(p["rate"] * (index + 1) / blocks for index in range(blocks))
+
+
+register(Technique(
+    "stochastic_depth", "layer",
+    "Stochastic depth (Huang et al. 2016, residual MLP only): each residual block is skipped at random "
+    "while training, the last with probability `rate`, earlier ones less (linear decay)",
+    "確率的深さ（Huang ら 2016、残差 MLP のみ）: 訓練中に残差ブロックをランダムに飛ばす。最後のブロックは確率 rate、"
+    "手前のブロックほど低い確率（線形減衰）",
+    (Param("rate", "float", 0.1, "drop probability of the last residual block", low=0.0, high=1.0, high_open=True),
+     Param("decay", "str", "linear", "linear: block l of L drops with rate*l/L (Huang et al.); uniform: all with rate",
+           choices=("linear", "uniform")),
+     Param("mode", "str", "batch", "batch: one draw per block for the whole mini-batch (Huang et al.); "
+           "row: one per example (torchvision, timm)", choices=("batch", "row"))),
+    lambda p: p, shorthand="rate",
+))
