@@ -59,18 +59,22 @@ def export(run_dir: Path | str, to: str, out: Path | str | None = None, *, track
     folder = Path(out) if out is not None else None
     if folder is not None and folder.exists() and not folder.is_dir():
         raise not_a_folder(f"--to {to} writes {WRITES[to]}", folder)
-    try:
-        if to in MODEL_TARGETS:
-            from reglab.export.model_files import export_models
-            from reglab.results import StudyResult
+    if to in MODEL_TARGETS:
+        from reglab.results import StudyResult
 
-            written = export_models(StudyResult(run_dir), folder, variants=variants, seeds=seeds, onnx=to == "onnx")
-            for path in written:
-                say(f"wrote {path.parent}")
-            return str(out)
+        result = StudyResult(run_dir)
+    else:
         source = read_source(Path(run_dir))
         for line in source.problems:
             say(f"left out: {line}")
+    try:
+        if to in MODEL_TARGETS:
+            from reglab.export.model_files import export_models
+
+            written = export_models(result, folder, variants=variants, seeds=seeds, onnx=to == "onnx")
+            for path in written:
+                say(f"wrote {path.parent}")
+            return str(out)
         if to == "csv":
             from reglab.export.csv_export import write_csv
             return str(write_csv(source, folder))
