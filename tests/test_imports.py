@@ -90,6 +90,7 @@ COMMANDS = [
     ["export", "{run}", "--to", "csv", "{tmp}/csv"],
     ["export", "{run}", "--to", "tensorboard", "{tmp}/tb"],
     ["watch", "--help"],
+    ["predict", "--help"],
     ["run", "no-such-study"],  # a usage error is reported before anything heavy
 ]
 

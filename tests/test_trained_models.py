@@ -26,13 +26,61 @@ def tiny_study(seeds: list[int]) -> reglab.Study:
                                  dropout=0.1, batch_norm=True)])
 
 
+class KerasStyle:
+    """A callback as Keras users write them (keras.callbacks.Callback's methods), keeping what it hears."""
+
+    def __init__(self):
+        self.heard = []
+
+    def set_params(self, params):
+        self.params = params
+
+    def on_train_begin(self, logs=None):
+        self.heard.append(("begin", self.params["variant"], self.params["seed"], None, logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.heard.append(("epoch", self.params["variant"], self.params["seed"], epoch, logs))
+
+    def on_train_end(self, logs=None):
+        self.heard.append(("end", self.params["variant"], self.params["seed"], None, logs))
+
+
+class Broken:
+    def on_epoch_end(self, epoch, logs=None):
+        raise ValueError("a bug in the user's callback")
+
+
 @pytest.fixture(scope="module", params=["reference", "fast"])
 def trained(request, tmp_path_factory) -> reglab.StudyResult:
+    import warnings
+
     seeds = [0, 1] if request.param == "fast" else [0]  # the ensemble tests use the fast engine's two seeds
-    result = reglab.run(tiny_study(seeds), out=tmp_path_factory.mktemp("predict") / "run", engine=request.param,
-                        offline=True, progress=False, report=False, checkpoint_seconds=None)
+    callback = KerasStyle()
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        result = reglab.run(tiny_study(seeds), out=tmp_path_factory.mktemp("predict") / "run", engine=request.param,
+                            offline=True, progress=False, report=False, checkpoint_seconds=None,
+                            callbacks=[Broken(), callback])
     assert {run.engine for run in result.runs} == {request.param}
+    result.callback, result.warned = callback, [str(w.message) for w in warned if w.category is RuntimeWarning]
     return result
+
+
+def test_keras_style_callbacks_hear_each_runs_epochs_as_its_history_stores_them(trained):
+    heard = trained.callback.heard
+    for run in trained.runs:
+        mine = [(kind, epoch, logs) for kind, variant, seed, epoch, logs in heard
+                if (variant, seed) == (run.variant, run.seed)]
+        history = trained.history(run.variant, run.seed)
+        epochs = [{key: history[key][e] for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr")}
+                  for e in range(len(run.history))]
+        assert mine == [("begin", None, {}), *[("epoch", e, logs) for e, logs in enumerate(epochs)],
+                        ("end", None, epochs[-1])], run.variant
+    # Keras's keys: its loss includes the penalty (none here) and its accuracy is the training split's.
+    assert set(next(logs for kind, *_, logs in heard if kind == "epoch")) == {"loss", "accuracy", "val_loss",
+                                                                               "val_accuracy", "lr"}
+    # A callback that raises is told about once and not called again; the study went on.
+    assert len(trained.warned) == 1 and "Broken.on_epoch_end raised ValueError" in trained.warned[0]
 
 
 def test_the_stored_preprocessing_gives_the_features_training_had(trained):
@@ -173,6 +221,13 @@ def test_bad_inputs_are_refused_with_the_fix(trained, tmp_path, capsys, fault_lo
         assert not out.exists() and not list(tmp_path.glob(f".{name}.out.csv*")), fault  # nothing half-written
     fault_log("reglab predict on inputs unlike training's: " + "; ".join(cases), len(cases),
               "exit 2 naming the file, the problem and the fix; no predictions file written")
+    np.save(tmp_path / "x.npy", trained.test_inputs)
+    assert main(["predict", str(trained.run_dir), "--variant", "mlp", str(tmp_path / "x.npy"), "--out",
+                 str(tmp_path)]) == 2
+    assert "is a folder. Fix: give the predictions file's name" in " ".join(capsys.readouterr().err.split())
+    fault_log("reglab predict --out naming a folder", 1, "exit 2 with the fix")
+    none = trained.predict_with_probabilities("mlp", np.zeros((0, 8, 8)), seed=0)
+    assert none[0].shape == (0,) and none[1].shape == (0, 10)  # no rows: no predictions, no error
     with pytest.raises(reglab.ReglabError, match="shape"):
         trained.predict("mlp", np.zeros((2, 7)), seed=0)
 

@@ -13,6 +13,7 @@ from reglab.progress.notebook import progress_observer
 from reglab.progress.events import Observers
 from reglab.results import StudyResult
 from reglab.config.python_study import Study
+from reglab.progress.keras_callbacks import KerasCallbacks
 
 
 def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs: int | None = None,
@@ -20,7 +21,7 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
         engine: str = "auto", out: str | Path | None = None, sweep: Any = None, report: bool = True,
         lang: str | None = None, progress: Any = True, offline: bool = False,
         checkpoint_seconds: float | None = lab.DEFAULT_CHECKPOINT_SECONDS, observers: Any = (),
-        backend: str = "local", address: str | None = None) -> StudyResult:
+        callbacks: Any = (), backend: str = "local", address: str | None = None) -> StudyResult:
     """Train every variant of `study` for every seed, store each run, write the report; as
     `reglab run` does, with the same defaults, checks and run directory.
 
@@ -31,7 +32,8 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
         a whole [[sweeps]] table, or "l2=1e-6:1e-1:log:5" as on the command line.
     progress: True (a widget or plain lines in Jupyter, a bar in a terminal), False (nothing), or an
         observer of your own (see reglab.progress.events). observers: more observers (one, or a list), all told
-        everything.
+        everything. callbacks: Keras-style callbacks (one, or a list: objects with on_train_begin,
+        on_epoch_end(epoch, logs), on_train_end), told each run's progress (docs/python-api.md).
     backend: "local" (this machine) or "ray": the runs train on the Ray cluster at `address`
         ("HOST:PORT", default "auto"); the run directory is written here (docs/cluster.md).
 
@@ -40,7 +42,7 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
     """
     where = "reglab.run"
     observers = _common(where, report=report, lang=lang, progress=progress, observers=observers,
-                        checkpoint_seconds=checkpoint_seconds, backend=backend, address=address)
+                        callbacks=callbacks, checkpoint_seconds=checkpoint_seconds, backend=backend, address=address)
     out = A.path(where, "out", out, optional=True)
     data_dir = A.path(where, "data_dir", data_dir, optional=True)
     A.seeds(where, "seeds", seeds)
@@ -63,13 +65,14 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
 def resume(run_dir: str | Path, *, device: str | None = None, engine: str | None = None, report: bool = True,
            lang: str | None = None, progress: Any = True,
            checkpoint_seconds: float | None = lab.DEFAULT_CHECKPOINT_SECONDS,
-           observers: Any = (), backend: str = "local", address: str | None = None) -> StudyResult:
+           observers: Any = (), callbacks: Any = (), backend: str = "local",
+           address: str | None = None) -> StudyResult:
     """Finish an interrupted run directory: finished runs are kept, interrupted ones continue from
     their last checkpoint, and the results equal an uninterrupted run's (as `reglab resume`), here
-    or on a Ray cluster (backend="ray", address=...)."""
+    or on a Ray cluster (backend="ray", address=...). `callbacks` hear the runs trained now."""
     where = "reglab.resume"
     observers = _common(where, report=report, lang=lang, progress=progress, observers=observers,
-                        checkpoint_seconds=checkpoint_seconds, backend=backend, address=address)
+                        callbacks=callbacks, checkpoint_seconds=checkpoint_seconds, backend=backend, address=address)
     run_dir = A.path(where, "run_dir", run_dir)
     A.text(where, "device", device, choices=DEVICES, optional=True)
     A.text(where, "engine", engine, choices=ENGINES, optional=True)
@@ -135,9 +138,10 @@ DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("auto", "reference", "fast")
 
 
-def _common(where: str, *, report: Any, lang: Any, progress: Any, observers: Any, checkpoint_seconds: Any,
-            backend: Any, address: Any) -> tuple[Any, ...]:
-    """The arguments run and resume share, checked before anything is read or written; the observers as a tuple."""
+def _common(where: str, *, report: Any, lang: Any, progress: Any, observers: Any, callbacks: Any,
+            checkpoint_seconds: Any, backend: Any, address: Any) -> tuple[Any, ...]:
+    """The arguments run and resume share, checked before anything is read or written; the
+    observers as a tuple (the callbacks among them, as one observer)."""
     from reglab.report.i18n import LANGS
 
     A.flag(where, "report", report)
@@ -147,7 +151,8 @@ def _common(where: str, *, report: Any, lang: Any, progress: Any, observers: Any
     A.seconds(where, "checkpoint_seconds", checkpoint_seconds)
     A.text(where, "backend", backend, choices=lab.BACKENDS)
     A.text(where, "address", address, optional=True)
-    return A.observers(where, observers)
+    chosen = A.callbacks(where, callbacks)
+    return A.observers(where, observers) + ((KerasCallbacks(chosen),) if chosen else ())
 
 
 def studies() -> dict[str, Study]:

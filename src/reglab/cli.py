@@ -171,16 +171,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser(
         "predict", help="classify new inputs with a trained run: a CSV, a NumPy file or a folder of images",
-        description="Rebuild a run's trained network from the run directory, prepare the inputs as its\n"
-                    "training data were prepared (the stored preprocessing), and write one row per input:\n"
-                    "the predicted class, its name and a probability per class (p_NAME).",
+        description="Rebuild a run's trained network from the run directory, prepare the\n"
+                    "inputs as its training data were prepared (the stored preprocessing), and\n"
+                    "write one row per input: the predicted class, its name and a probability\n"
+                    "per class (p_NAME).",
         epilog="examples:\n"
-               "  reglab predict runs/tutorial-20261122-101500 --variant l2 new.npy --out preds.csv\n"
+               "  reglab predict RUN_DIR --variant l2 new.npy --out preds.csv\n"
                "  reglab predict RUN_DIR --variant l2 --seed all images/ --out preds.csv\n"
-               "                                      an ensemble of every seed's run\n"
-               "inputs: a CSV (one row of pixel values per example), .npy/.npz (images N x H x W or\n"
-               "rows of H*W values, as the dataset has them: 0..255, digits 0..16), or a folder of\n"
-               "images (8-bit grey; needs Pillow: pip install 'reglab[images]').",
+               "                      an ensemble: the mean of every seed's probabilities\n"
+               "inputs: a CSV (one row of pixel values per example), .npy or .npz (images\n"
+               "N x H x W or rows of H*W values, as the dataset has them: 0..255, digits\n"
+               "0..16), or a folder of images (8-bit grey; needs Pillow:\n"
+               "pip install 'reglab[images]').",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     predict.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
     predict.add_argument("inputs", type=Path, metavar="INPUT", help="a .csv, .npy or .npz file, or a folder of images")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from reglab.config import StudySpec, study_from_dict
 from reglab.config import load_study as _load_study
-from reglab.errors import ConfigError, ReglabError
+from reglab.errors import ConfigError, ReglabError, StorageError
 from reglab.progress.events import Observers, Silent
 
 if TYPE_CHECKING:
@@ -287,6 +287,9 @@ def predict(run_dir: Path | str, variant: str, inputs: Path | str, out: Path | s
     from reglab.export.csv_export import cell
     from reglab.store.atomic import write_atomic
 
+    if Path(out).is_dir():
+        raise ReglabError(f"--out {out} is a folder. Fix: give the predictions file's name, e.g. "
+                          f"--out {Path(out) / 'predictions.csv'}")
     result = StudyResult(run_dir)
     result.models(variant, seed)  # an unknown variant or seed, or damaged weights: before reading inputs
     read = read_inputs(inputs)
@@ -308,7 +311,7 @@ def predict(run_dir: Path | str, variant: str, inputs: Path | str, out: Path | s
     try:
         write_atomic(out, lambda handle: handle.write(table.to_csv(index=False, float_format="%.6g").encode("utf-8")))
     except StorageError as exc:
-        raise unwritable("the predictions", out, exc, "give --out a file name in a folder you can write to.") from None
+        raise unwritable("the predictions", out, exc, "give --out a CSV file's name in a folder you can write to.") from None
     return out, len(table)
 
 

@@ -294,14 +294,8 @@ class StudyResult:
         """One run's epochs in the form of Keras's `History.history`: loss, accuracy, val_loss,
         val_accuracy, lr. As in Keras, loss and val_loss include the L1/L2 penalty (the stored
         records and `to_pandas()` keep the cross-entropy and the penalty apart)."""
-        epochs = self.run(variant, seed).history
-        return {
-            "loss": [e.train_loss + e.train_penalty for e in epochs],
-            "accuracy": [e.train_accuracy for e in epochs],
-            "val_loss": [e.val_loss + e.penalty for e in epochs],
-            "val_accuracy": [e.val_accuracy for e in epochs],
-            "lr": [e.lr for e in epochs],
-        }
+        logs = [e.keras_logs() for e in self.run(variant, seed).history]
+        return {key: [epoch[key] for epoch in logs] for key in HISTORY_KEYS}
 
     def results(self) -> dict[str, Any]:
         """What `reglab results --format json` prints (docs/results.md)."""

@@ -94,7 +94,7 @@ class ImagePixels(Preprocessing):
                             f"takes pixels as the dataset has them (0 to {self.pixel_max:g}) and scales them itself",
                             f"pass the raw pixels (0 to {self.pixel_max:g}), or preprocessed=True if these are "
                             "the model's features already")
-        features = x.reshape(len(x), -1).astype(np.float32)
+        features = x.reshape(len(x), self.n_features).astype(np.float32)
         features /= np.float32(self.pixel_max)  # in float32, as the tutorial's x.astype('float32') / 255
         return features
 

@@ -168,6 +168,9 @@ class StudyDriver:
         self.epochs_reported[(index, seed)] = record.epoch + 1
         self.store.save_progress(index, variant.name, seed, record)  # what the live page shows (reglab.live)
         self.observer.epoch_finished(variant, record)
+        seeded = getattr(self.observer, "run_epoch_finished", None)  # observers written before it lack it
+        if seeded is not None:
+            seeded(variant, seed, record)
 
     def unit_finished(self, unit: Unit, outcomes: list[RunOutcome]) -> None:
         for (index, _, _), outcome in zip(unit.members, outcomes):

@@ -64,6 +64,10 @@ def build_plain(layers: list[dict[str, Any]]) -> nn.Sequential:
 def portable(model: nn.Module, features: int) -> tuple[list[dict[str, Any]], nn.Sequential, dict[str, torch.Tensor]]:
     """(layer descriptions, the plain nn.Sequential in eval mode, its state_dict) of a model with
     `layer_sequence()` (models.mlp.MLP, models.cnn.CNN) that takes `features` inputs per row."""
+    if not hasattr(model, "layer_sequence"):  # a network that is not a chain of layers (a residual MLP's skips)
+        raise ReglabError(f"a {type(model).__name__} is not a plain chain of torch.nn layers, so it has no "
+                          "model.json form yet. Fix: export a variant of another architecture (mlp, cnn), or use "
+                          "result.model() in Python (torch.save(model.state_dict(), ...) saves its weights).")
     sequence = model.layer_sequence()
     layers = [describe_layer(module) for _, module in sequence]
     state = {f"{index}.{key}": value.detach().cpu().clone().contiguous()
