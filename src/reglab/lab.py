@@ -283,7 +283,7 @@ def predict(run_dir: Path | str, variant: str, inputs: Path | str, out: Path | s
     from reglab.data import DataError
     from reglab.data.prediction_inputs import read_inputs
     from reglab.results import StudyResult
-    from reglab.errors import StorageError, unwritable
+    from reglab.errors import unwritable
     from reglab.export.csv_export import cell
     from reglab.store.atomic import write_atomic
 

@@ -40,7 +40,7 @@ def _destinations(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_every_exporter_refuses_a_destination_it_cannot_write(target, finished_run, tmp_path, capsys, fault_log):
-    if target != "csv":
+    if target in ("tensorboard", "mlflow", "onnx"):
         pytest.importorskip(target)
     before = _listing(finished_run)
     for what, destination in _destinations(tmp_path).items():
