@@ -168,7 +168,15 @@ class StudyResult:
     def test_inputs(self) -> np.ndarray:
         """The test split as inputs for `predict`: `predict(v, result.test_inputs, seed=s)`
         gives `predictions(v, s)` exactly (on the device type the run was tested on)."""
-        return self.preprocessing.stored_test_inputs(self.test_images)
+        prep = self.preprocessing
+        if prep.kind != "table":
+            return prep.stored_test_inputs(self.test_images)
+        try:  # a table's rows as read, kept column by column beside the test images
+            rows = self._store.test_rows()
+        except Damaged as exc:
+            raise ReglabError(f"{self.run_dir / 'test_split.npz'} is {'missing' if exc.missing else 'damaged'}: its "
+                              f"test rows cannot be read. Fix: `reglab resume {self.run_dir}` writes it again.") from None
+        return prep.stored_test_inputs(self.test_images, rows)
 
     def model(self, variant: str, seed: int = 0) -> torch.nn.Module:
         """One run's trained network (a torch.nn.Module in eval mode, on the CPU), rebuilt from the
@@ -373,8 +381,9 @@ class StudyResult:
         return [finding.to_json() | {"text": finding.text(lang)} for finding in findings(self.analysis)]
 
     def sweeps(self, lang: str | None = None) -> list[dict[str, Any]]:
-        """Each sweep of the study as data: its points with their statistics, the point chosen on
-        validation data, the regimes, and what the report says about it (`findings`, in `lang`)."""
+        """Each sweep of the study as data: its points with their statistics, the point recommended on
+        validation data by the one-SE rule, the one-SE band, the stability share, the comparison with
+        doing nothing, the regimes, and what the report says about it (`findings`, in `lang`)."""
         from reglab.report import sweep_text
 
         lang = _lang(lang)
@@ -469,7 +478,7 @@ class Plots:
 
     def sweep(self, index: int = 0, lang: str | None = None) -> Figure:
         """A one-factor sweep's curve (validation and test metric against the swept setting, over
-        seeds, the chosen point marked); the two-factor sweeps as heatmaps with `index="heatmaps"`."""
+        seeds, the recommended point marked); the two-factor sweeps as heatmaps with `index="heatmaps"`."""
         import matplotlib
 
         from reglab.report import figures, sweep_figures
