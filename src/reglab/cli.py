@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                                           "and print a table of test results (mean +- std over seeds).")
     run.add_argument("study", nargs="?", default="tutorial",
                      help="a built-in study name (see `reglab studies`) or a path to a .toml file (default: tutorial)")
-    run.add_argument("--dataset", help="override the study's dataset: auto, mnist, fashion-mnist, kmnist, digits")
+    run.add_argument("--dataset", help="override the study's dataset: auto, mnist, fashion-mnist, kmnist, digits, "
+                     "breast_cancer, wine, iris (see `reglab data list`)")
     run.add_argument("--data-dir", type=Path, help="a folder with the dataset's IDX files (gz or raw) you already have")
     run.add_argument("--data", metavar="PATH", help="your own data instead of the study's: a .csv or .parquet table "
                      "(with --target), a .npz or .npy file, or a folder with one sub-folder of images per class "
