@@ -54,8 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
                                           "and print a table of test results (mean +- std over seeds).")
     run.add_argument("study", nargs="?", default="tutorial",
                      help="a built-in study name (see `reglab studies`) or a path to a .toml file (default: tutorial)")
-    run.add_argument("--dataset", help="override the study's dataset: auto, mnist, fashion-mnist, kmnist, digits")
+    run.add_argument("--dataset", help="override the study's dataset: auto, mnist, fashion-mnist, kmnist, digits, "
+                     "breast_cancer, wine, iris (see `reglab data list`)")
     run.add_argument("--data-dir", type=Path, help="a folder with the dataset's IDX files (gz or raw) you already have")
+    run.add_argument("--data", metavar="PATH", help="your own data instead of the study's: a .csv or .parquet table "
+                     "(with --target), a .npz or .npy file, or a folder with one sub-folder of images per class "
+                     "(docs/data.md)")
+    run.add_argument("--target", metavar="COLUMN", help="the table's column that holds each row's class")
+    run.add_argument("--missing", choices=("error", "impute"),
+                     help="missing table values: error (refuse, the default) or impute (the training rows' median "
+                          "and a 0/1 missing input; a category of its own)")
     run.add_argument("--seeds", type=_positive, metavar="N", help="run seeds 0..N-1 instead of the study's seeds")
     run.add_argument("--epochs", type=_positive, metavar="N", help="train every variant for N epochs")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -362,7 +370,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reglab import lab
 
     study, source_text = lab.load_study(args.study, seeds=args.seeds, epochs=args.epochs, dataset=args.dataset,
-                                        sweep=args.sweep, sweep_random=args.sweep_random, sweep_seed=args.sweep_seed,
+                                        data=args.data, target=args.target, missing=args.missing, sweep=args.sweep, sweep_random=args.sweep_random, sweep_seed=args.sweep_seed,
                                         sweep_base=args.sweep_base, choose=args.choose, max_runs=args.max_runs)
     err.print(lab.plan(study, args.device).describe(), highlight=False)
     options = lab.run_options(study, out=args.out, data_dir=args.data_dir, device=args.device, engine=args.engine,
@@ -622,12 +630,13 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     from reglab.data import fetch
     from reglab.data.sources import SOURCES
+    from reglab.data.table_source import EMBEDDED as EMBEDDED_TABLES
 
     name = args.name
     if name == "auto":  # what `auto` uses when it can; offline it falls back to the embedded digits
         err.print("auto means MNIST when it is cached or can be downloaded: fetching mnist.", highlight=False)
         name = "mnist"
-    if name in SOURCES and SOURCES[name].embedded:
+    if (name in SOURCES and SOURCES[name].embedded) or name in EMBEDDED_TABLES:
         err.print(f"{name} ships with scikit-learn: there is nothing to download, and `--dataset {name}` "
                   "works offline.", highlight=False, markup=False)
         return 0

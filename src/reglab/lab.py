@@ -53,12 +53,14 @@ class StudyInterrupted(KeyboardInterrupt):
 
 
 def load_study(source: Any, *, seeds: int | list[int] | None = None, epochs: int | None = None,
-               dataset: str | None = None, sweep: Any = None, sweep_random: int | None = None,
+               dataset: str | None = None, data: str | Path | None = None, target: str | None = None,
+               missing: str | None = None, sweep: Any = None, sweep_random: int | None = None,
                sweep_seed: int | None = None, sweep_base: str | None = None, choose: str | None = None,
                max_runs: int | None = None) -> tuple[StudySpec, str]:
     """A built-in name, a .toml path, a reglab.Study or a StudySpec, with the command line's
     overrides applied and checked; and its source text (what the run directory keeps as
-    study.toml). `sweep` replaces the study's variants by a sweep's points (see sweep_table),
+    study.toml). `data` is a file or folder of your own (docs/data.md), `target` a table's label
+    column, `missing` "error" or "impute". `sweep` replaces the study's variants by a sweep's points (see sweep_table),
     starting from the study's baseline or `sweep_base`; `sweep_random` points drawn with
     `sweep_seed` instead of the grid; `choose` the validation metric that picks the best point."""
     overrides: dict[str, Any] = {}
@@ -68,6 +70,12 @@ def load_study(source: Any, *, seeds: int | list[int] | None = None, epochs: int
         overrides["epochs"] = epochs
     if dataset:
         overrides["dataset"] = dataset
+    if data is not None:  # your own file or folder (--data): read from the working directory
+        overrides["path"] = str(Path(data).expanduser().absolute())
+        overrides.setdefault("dataset", "auto")
+    for key, value in (("target", target), ("missing", missing)):
+        if value is not None:
+            overrides[key] = value
     if max_runs:
         overrides["max_runs"] = max_runs
     if sweep is not None:
@@ -122,15 +130,17 @@ def sweep_table(sweep: Any) -> dict[str, Any]:
 
 def run_options(study: StudySpec, *, out: Path | str | None = None, data_dir: Path | str | None = None,
                 device: str = "auto", engine: str = "auto", allow_download: bool = True,
-                checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS, source_text: str = "") -> StudyOptions:
-    """How a new study runs; `out` defaults to a fresh ./runs/STUDY-TIME."""
+                checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS, source_text: str = "",
+                data: Any = None) -> StudyOptions:
+    """How a new study runs; `out` defaults to a fresh ./runs/STUDY-TIME. `data`: arrays or a
+    DataFrame from Python (a study whose dataset is "arrays")."""
     from reglab.engine.study import StudyOptions
     from reglab.store import RunStore
 
     return StudyOptions(
         out=Path(out) if out is not None else RunStore.default_path(study.name),
         data_dir=Path(data_dir) if data_dir is not None else None, device=device, engine=engine,
-        allow_download=allow_download, checkpoint_seconds=checkpoint_seconds, source_text=source_text,
+        allow_download=allow_download, checkpoint_seconds=checkpoint_seconds, source_text=source_text, data=data,
     )
 
 
@@ -196,14 +206,15 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Any = None, *, 
 
 def resume(run_dir: Path | str, observer: Any = None, *, device: str | None = None, engine: str | None = None,
            checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS, report: bool = True,
-           lang: str | None = None, backend: str = "local", address: str | None = None) -> RunStore:
+           lang: str | None = None, backend: str = "local", address: str | None = None, data: Any = None) -> RunStore:
     """Finish an interrupted run directory as it was run (device and engine may be changed; the
-    backend may be another: a study started here may finish on a cluster, and the other way)."""
+    backend may be another: a study started here may finish on a cluster, and the other way).
+    A study trained on arrays from Python needs them again (`data`); their fingerprint must match."""
     from dataclasses import replace
 
     study, options = stored_study(run_dir)
     options = replace(options, device=device or options.device, engine=engine or options.engine,
-                      checkpoint_seconds=checkpoint_seconds)
+                      checkpoint_seconds=checkpoint_seconds, data=data)
     return run_study(study, options, observer, report=report, lang=lang, backend=backend, address=address)
 
 

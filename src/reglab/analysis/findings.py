@@ -28,6 +28,7 @@ TECHNIQUES: dict[str, tuple[str, str]] = {
     "l2": ("L2 penalty", "L2正則化"),
     "l1_l2": ("L1 and L2 penalties", "L1・L2正則化"),
     "weight_decay": ("decoupled weight decay", "重み減衰（分離型）"),
+    "scheduled_decay": ("decoupled weight decay, the paper's form", "重み減衰（分離型、論文の形）"),
     "dropout": ("dropout", "ドロップアウト"),
     "spatial_dropout": ("spatial dropout", "空間ドロップアウト"),
     "stochastic_depth": ("stochastic depth", "確率的深さ"),

@@ -312,6 +312,7 @@ def _labels(keys: list[str]) -> list[str]:
     """A factor's label in point names: the switch itself for its shorthand (dropout.rate -> dropout,
     l2.strength -> l2), the full dotted key otherwise (optimizer.lr)."""
     short = {"dropout.rate": "dropout", "l1.strength": "l1", "l2.strength": "l2", "weight_decay.rate": "weight_decay",
+             "scheduled_decay.rate": "scheduled_decay",
              "max_norm.max_value": "max_norm"}
     labels = [short.get(k, k) for k in keys]
     return labels if len(set(labels)) == len(labels) else keys

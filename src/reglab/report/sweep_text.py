@@ -8,7 +8,7 @@ from typing import Any
 
 from reglab.analysis.statistics import Interval
 from reglab.analysis.sweeps import MIN_SEEDS_ONE_SE, ONE_SE, OVERFITTING, REGIME_MARGIN, RESAMPLES, UNDERFITTING, \
-    SweepAnalysis, SweepPoint, _key, best_per_row, strength_order
+    SweepAnalysis, SweepPoint, _key, strength_order
 
 STRINGS: dict[str, tuple[str, str]] = {
     "sec_sweeps": ("Sweeps: which strength?", "スイープ: どの強さがよいか"),
@@ -132,8 +132,6 @@ STRINGS: dict[str, tuple[str, str]] = {
                    "上がるとしても最大 {high} ポイント）、{n} シード中 {k} シードで上回る。"),
     "vs_one": ("{point} against {ref}: {diff} points of test accuracy in the one seed (no interval from one seed).",
                "{point} と {ref} の比較: 1 シードでテスト精度 {diff} ポイント（1 シードでは区間なし）。"),
-    "vs_lead_none": ("{technique} does not improve test accuracy on this data.",
-                     "このデータでは{technique}でテスト精度は上がりません。"),
     "vs_metric": ("{point} {verb} {metric} ({ours} against {theirs} without).",
                   "{point} は{metric}を{verb}（{ours}、なしでは {theirs}）。"),
     "lowers": ("lowers", "下げます"),
@@ -144,16 +142,6 @@ STRINGS: dict[str, tuple[str, str]] = {
                      "このスイープには{factor}なしの点（値 0、またはそれなしで学習した基準のバリアント）がないので、"
                      "{factor}が役に立つかどうかは言えません。値に 0 を加える（リストで {setting}=0,...）か、それを持たない"
                      "バリアントをスタディに置いてスイープの base にしてください（docs/sweeps.md）。"),
-    "decay_compare": ("Best decay at each learning rate: {a} moves over {da} decades ({ra}), {b} over {db} "
-                      "({rb}). {verdict}",
-                      "学習率ごとの最良の減衰: {a} は {da} 桁（{ra}）、{b} は {db} 桁（{rb}）動く。{verdict}"),
-    "decoupled_yes": ("Here the best decay depends less on the learning rate with {b}, as Loshchilov & Hutter "
-                      "(2019) report.",
-                      "ここでは {b} のほうが最良の減衰が学習率に依存しにくく、Loshchilov & Hutter (2019) の報告どおりです。"),
-    "decoupled_no": ("This small network does not show the effect Loshchilov & Hutter (2019) report: the best "
-                     "decay of {b} is not less dependent on the learning rate than that of {a} on this grid.",
-                     "この小さなネットワークでは Loshchilov & Hutter (2019) の報告する効果は見えません: この格子では "
-                     "{b} の最良の減衰は {a} より学習率に依存しにくいとは言えません。"),
     "to": ("{a} to {b}", "{a} から {b}"),
     "method": ("Sweeps. Each point's metrics are those of its runs' last epoch, averaged over seeds; the 95% "
                "intervals are t intervals computed on the logit scale for accuracies and on the log scale for "
@@ -369,24 +357,11 @@ def _signed(fraction: float) -> str:
 
 def _decay_comparison(sweeps: list[SweepAnalysis], lang: str) -> list[str]:
     """Two two-factor sweeps over the same first factor (the learning rate): how far the best second
-    factor (the decay) moves across the first, in decades."""
-    grids = [sw for sw in sweeps if len(sw.factors) == 2 and sw.chosen is not None]
-    if len(grids) != 2 or grids[0].factors[0] != grids[1].factors[0]:
-        return []
-    spans = []
-    for sweep in grids:
-        best = [v for v in best_per_row(sweep).values() if isinstance(v, (int, float)) and v > 0]
-        if len(best) < 2:
-            return []
-        span = math.log10(max(best)) - math.log10(min(best))
-        axis = [v for v in sweep.axis(sweep.factors[1]) if isinstance(v, (int, float)) and v > 0]
-        step = min((math.log10(b) - math.log10(a) for a, b in zip(axis, axis[1:])), default=1.0)
-        spans.append((span, step, f"{value_text(min(best))} – {value_text(max(best))}"))
-    (span_a, step, range_a), (span_b, _, range_b) = spans
-    a, b = grids[0].name, grids[1].name
-    verdict = s(lang, "decoupled_yes", b=b) if span_b <= span_a - step + 1e-9 else s(lang, "decoupled_no", a=a, b=b)
-    return [s(lang, "decay_compare", a=a, b=b, da=f"{span_a:.1f}", db=f"{span_b:.1f}", ra=range_a, rb=range_b,
-              verdict=verdict)]
+    factor (the decay) moves across the first, with a verdict only where seed resampling supports it
+    (report/decay_text.py)."""
+    from reglab.report import decay_text
+
+    return decay_text.sentences(sweeps, lang)
 
 
 def _ranges(sweep: SweepAnalysis, chosen: list[SweepPoint], lang: str) -> str:
