@@ -22,7 +22,7 @@ from reglab.analysis.findings import Finding, technique
 from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
 from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, MIN_SEEDS, Interval
 from reglab.report import fonts, sweep_text
-from reglab.report.i18n import KEY_NAMES_JA, TECHNIQUE_NOTES, data_note, t
+from reglab.report.i18n import KEY_NAMES_JA, TECHNIQUE_NOTES, class_names, data_note, t
 
 PERCENT = round(CONFIDENCE * 100)
 DASH = "–"
@@ -247,7 +247,7 @@ def _errors(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
     focus = analysis.variant(analysis.focus) if analysis.focus else None
     if focus is None or focus.per_class is None:
         return tag("p", t(lang, "no_test_split"))
-    names = analysis.class_names
+    names = class_names(analysis.class_names, analysis.collected.data.get("dataset"), lang)
     per_class = focus.per_class
     class_rows = [[names[i] if i < len(names) else i, number(per_class["precision"][i], 3),
                    number(per_class["recall"][i], 3), number(per_class["f1"][i], 3), per_class["support"][i]]
