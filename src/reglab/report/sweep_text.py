@@ -345,7 +345,10 @@ def _against_nothing(sweep: SweepAnalysis, lang: str) -> list[str]:
             parts.append(s(lang, "vs_metric", point=point_text(sweep, sweep.point(sweep.chosen), lang), verb=s(lang, "lowers" if ours < theirs else "raises"),
                            metric=s(lang, sweep.choose), ours=f"{ours * scale:.{digits}f}{unit}",
                            theirs=f"{theirs * scale:.{digits}f}{unit}"))
-    return [("" if lang == "ja" else " ").join(parts)] if parts else []
+    if not parts:
+        return []
+    # Japanese: no space after a closing full-width parenthesis ("none（L2 正則化なし）のテスト精度")
+    return ["".join(parts).replace("） ", "）")] if lang == "ja" else [" ".join(parts)]
 
 
 def seeds_text(n: int, lang: str) -> str:
