@@ -96,7 +96,7 @@ def test_disagreeing_validation_loss_and_accuracy_are_said_first_and_compared_wi
         assert first.startswith("L2: 検証損失と検証精度が別の設定を指しています。1 標準誤差ルールは検証損失では "
                                 "L2 λ = 1e-03、検証精度では L2 λ = 1e-05 を選びます。")
         assert "較正" in first
-        assert f"L2 λ = 1e-03 は none（L2 正則化なし） よりテスト精度を下げます: {numbers}" in against
+        assert f"L2 λ = 1e-03 は none（L2 正則化なし）よりテスト精度を下げます: {numbers}" in against
     # In the report's section, the first finding of the sweep is that sentence; the table shows "none".
     html = str(section([sweep], {}, lang))
     assert re.search(r'<ul class="findings"><li>([^<]*)', html).group(1).startswith(first[:40])
