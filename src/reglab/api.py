@@ -105,7 +105,7 @@ def lr_find(study: Any = "tutorial", *, variant: str | None = None, seed: int = 
 
     Returns a RangeTest: lrs, losses, smoothed, stop ("diverged" or "end") and suggestions by rule
     (steepest, minimum/10, valley: docs/sweeps.md says how each is picked)."""
-    from reglab.errors import ConfigError
+    from reglab.errors import ConfigError, StorageError, not_a_folder, unwritable
     from reglab.lrfind import study_range_test, write_range_test
     from reglab.report import default_lang
 
@@ -124,13 +124,19 @@ def lr_find(study: Any = "tutorial", *, variant: str | None = None, seed: int = 
     A.flag(where, "offline", offline)
     if not 0 < start < end:
         raise ConfigError("lr_find", [f"start {start:g} and end {end:g}: need 0 < start < end"])
+    if out is not None and out.exists() and not out.is_dir():  # before the test's minutes, not after
+        raise not_a_folder("the range test writes lr_find.json and its figures", out)
     spec, _ = lab.load_study(study, dataset=dataset)
     chosen, result = study_range_test(spec, variant, seed=seed, data_dir=Path(data_dir) if data_dir else None,
                                       allow_download=not offline, device=device, start=start, end=end, steps=steps)
     result.variant = chosen
     if out is not None:
         first = lang or default_lang()
-        result.paths = write_range_test(Path(out), chosen, result, seed, (first, "ja" if first == "en" else "en"))
+        try:
+            result.paths = write_range_test(out, chosen, result, seed, (first, "ja" if first == "en" else "en"))
+        except (OSError, StorageError) as exc:
+            raise unwritable("the range test", out, exc, "give a folder you can write to (--out DIR; it is made "
+                             "when missing).") from None
     return result
 
 

@@ -294,6 +294,8 @@ def predict(run_dir: Path | str, variant: str, inputs: Path | str, out: Path | s
     from reglab.data import DataError
     from reglab.data.prediction_inputs import read_inputs
     from reglab.results import StudyResult
+    from reglab.errors import unwritable
+    from reglab.export.csv_export import cell
     from reglab.store.atomic import write_atomic
 
     if Path(out).is_dir():
@@ -316,11 +318,11 @@ def predict(run_dir: Path | str, variant: str, inputs: Path | str, out: Path | s
     for index, name in enumerate(names):
         table[f"p_{name}"] = probabilities[:, index]
     out = Path(out)
+    table = table.apply(lambda column: column.map(cell) if column.dtype == object else column)  # no formulas
     try:
         write_atomic(out, lambda handle: handle.write(table.to_csv(index=False, float_format="%.6g").encode("utf-8")))
     except StorageError as exc:
-        raise ReglabError(f"could not write the predictions to {out}: {exc.reason}. Fix: give --out a CSV file's "
-                          "name in a folder you can write to.") from None
+        raise unwritable("the predictions", out, exc, "give --out a CSV file's name in a folder you can write to.") from None
     return out, len(table)
 
 

@@ -69,7 +69,7 @@ def test_a_csv_from_the_command_line_is_recorded_reported_and_guarded(tmp_path, 
     from reglab.report.i18n import data_note
 
     english, japanese = (str(_what_the_data_were(data, lang)[0]) for lang in ("en", "ja"))
-    assert f"file {table}" in english and data["fingerprint"] in english and "Target column kind; 3 feature" in english
+    assert f"the file {table} ({table.stat().st_size:,} bytes)" in english and data["fingerprint"] in english and "Target column kind; 3 feature" in english
     assert "from the 120 training rows only" in english and "訓練の 120 行だけ" in japanese and "目的列 kind" in japanese
     assert data_note(data["notes"][0], "ja") == ("table.csv: 200 行から 120/40/40 行（訓練/検証/テスト）を取り出しています"
                                                   "（要求は 120/40/40、層化抽出、split_seed=0）")

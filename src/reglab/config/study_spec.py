@@ -636,14 +636,14 @@ class _Checker:
         if study_baseline is None:
             study_baseline = variants[0].name
         elif study_baseline not in names:
-            if study_baseline in self.refused:
+            if isinstance(study_baseline, str) and study_baseline in self.refused:
                 return variants
             self.problem("baseline", f"{study_baseline!r} is not a variant{_did_you_mean(study_baseline, names)}")
             return variants
         resolved = []
         for variant in variants:
             baseline = variant.baseline if variant.baseline is not None else study_baseline
-            if baseline not in names and baseline not in self.refused:
+            if baseline not in names and not (isinstance(baseline, str) and baseline in self.refused):
                 self.problem(f"{self.variant_places.get(variant.name, 'variants')}.baseline",
                              f"{baseline!r} is not a variant{_did_you_mean(baseline, names)}")
             resolved.append(replace(variant, baseline=None if baseline == variant.name else baseline))

@@ -40,7 +40,8 @@ NOT_SETTINGS = {
              "or seeds = [...] in the study",
     **{key: "one study trains on one dataset and one split. Fix: run the study once per dataset (--dataset NAME), "
             "each into its own run directory" for key in ("data", "dataset", "train", "validation", "test",
-                                                           "split_seed")},
+                                                           "split_seed", "path", "target", "features",
+                                                           "categorical", "missing", "image_size")},
     **{key: f"{key} is the study's, not a variant's. Fix: sweep a setting of the variant" for key in ("max_runs", "keras_compat")},
 }
 

@@ -22,7 +22,7 @@ from reglab.config import DESCRIPTIVE_KEYS, StudySpec
 from reglab.data.prepared import PrepareContext, prepare_data
 from reglab import models
 from reglab.engine.core import DeviceData, check_data_fits, check_fits
-from reglab.engine.scheduler import Executor, LocalExecutor, execute, plan
+from reglab.engine.scheduler import ENGINES, Executor, LocalExecutor, execute, plan
 from reglab.errors import ReglabError
 from reglab.progress.events import Observer, Silent
 from reglab.store import RunStore
@@ -91,6 +91,8 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
         return finished
     executor = executor or LocalExecutor()
     device = executor.device(options.device)
+    if options.engine not in ENGINES:  # what can be checked is checked before the run directory is made
+        raise ReglabError(f"engine {options.engine!r} is not known: use {', '.join(ENGINES)}.")
     prepared = prepare_data(study.data, PrepareContext(options.data_dir, options.allow_download, options.data))
     splits, data_info = prepared.splits, prepared.info
     for message in (*prepared.notices, *splits.notes):

@@ -336,6 +336,9 @@ def _configuration(analysis: Analysis, lang: str) -> Html:
             data["notes"] = [data_note(str(note), lang) for note in data["notes"]]
         source = collected.data.get("source")
         data |= {f"source.{k}": v for k, v in source.items()} if isinstance(source, dict) else {}
+        fit = data.get("preprocessing")
+        if isinstance(fit, dict) and isinstance(fit.get("output_columns"), list):  # a table's: its inputs, not its numbers
+            data["preprocessing"] = f"{fit.get('kind')}: " + ", ".join(map(str, fit["output_columns"]))
         parts += [tag("h3", t(lang, "config_data")), *_what_the_data_were(collected.data, lang),
                   _pairs(data | {"class_names": ", ".join(map(str, collected.data.get("class_names", [])))}, lang)]
     if collected.study_toml:
@@ -356,14 +359,15 @@ def _what_the_data_were(data: dict[str, Any], lang: str) -> list[Html]:
     if not isinstance(source, dict) or not isinstance(data.get("fingerprint"), str):
         return []
     size = t(lang, "data_size", bytes=source["bytes"]) if isinstance(source.get("bytes"), int) else ""
-    lines = [t(lang, "data_what", origin=data.get("origin") or data.get("dataset"), size=size,
+    where = t(lang, "data_file", path=source["path"]) if isinstance(source.get("path"), str) else data.get("origin")
+    lines = [t(lang, "data_what", origin=where or data.get("dataset"), size=size,
                fingerprint=data["fingerprint"])]
     features = source.get("features")
     if data.get("kind") == "table" and isinstance(features, list):
         shown = ", ".join(map(str, features[:12])) + (" ..." if len(features) > 12 else "")
         lines.append(t(lang, "data_table", target=source.get("target"), count=len(features), features=shown))
         lines.append(t(lang, "data_fit_table", train=(data.get("splits") or {}).get("train", "?")))
-    return [tag("p", " ".join(lines))]
+    return [tag("p", ("" if lang == "ja" else " ").join(lines))]
 
 
 def _pairs(mapping: dict[str, Any], lang: str) -> Html:

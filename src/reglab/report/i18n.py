@@ -333,6 +333,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "config_data": ("Data", "データ"),
     "config_toml": ("The study as written (study.toml)", "書かれたままの研究（study.toml）"),
     "data_what": ("What the data were: {origin}{size}, sha256 {fingerprint}.", "データ: {origin}{size}、sha256 {fingerprint}。"),
+    "data_file": ("the file {path}", "ファイル {path}"),
     "data_size": (" ({bytes:,} bytes)", "（{bytes:,} バイト）"),
     "data_table": ("Target column {target}; {count} feature columns: {features}.",
                    "目的列 {target}、特徴量 {count} 列: {features}。"),
@@ -396,7 +397,7 @@ KEY_NAMES_JA = {
     "device": "デバイス", "device_name": "デバイス名", "torch_threads": "torch のスレッド数", "platform": "プラットフォーム",
     "kind": "種類", "task": "タスク", "fingerprint": "指紋 (sha256)", "label_values": "ラベルの値", "bytes": "バイト数",
     "sha256": "sha256", "target": "目的列", "features": "特徴量の列", "columns": "列", "rows": "行数", "shapes": "配列の形",
-    "name": "名前", "image_size": "画像の大きさ",
+    "name": "名前", "image_size": "画像の大きさ", "preprocessing": "前処理",
 }
 
 # The notes data/splits.py writes, in Japanese (an unknown note stays as written).

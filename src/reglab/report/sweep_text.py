@@ -87,10 +87,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "the strongest) does not apply.",
                       "2 つの設定の格子には強さの順序が 1 つに決まらないので、最も強い設定を選ぶ 1 標準誤差ルールは使えません。"),
     "undecided": ("{name}: undecided with {seeds}. {reason} So nothing is recommended, no band or regime is "
-                  "drawn, and no two points are told apart; the lowest mean {metric} is at {point} ({value}), shown "
-                  "for reading only. {min} or more seeds (--seeds {min}) would let the rule decide.",
+                  "drawn, and no two points are told apart; the best {metric} is at {point} ({value}), shown for "
+                  "reading only. {min} or more seeds (--seeds {min}) would let the rule decide.",
                   "{name}: {seeds}では未決定です。{reason}そのため推奨はせず、帯も領域も示さず、どの 2 点も区別しません。"
-                  "{metric}の平均が最も良いのは {point}（{value}）ですが、参考として示すだけです。"
+                  "{metric}が最も良いのは {point}（{value}）ですが、参考として示すだけです。"
                   "{min} シード以上（--seeds {min}）あればルールで決められます。"),
     "reason_1": ("The one-standard-error rule needs a standard error, and one seed gives none.",
                  "1 標準誤差ルールには標準誤差が必要ですが、1 シードでは求まりません。"),
@@ -104,9 +104,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                    "band): {points}.",
                    "{total} セル中 {count} セルが{metric}で最良から 1 標準誤差以内です（1 SE 帯）: {points}。"),
     "band_all": ("Every point is within one standard error of the best on {metric}: by the one-SE rule this sweep "
-                 "cannot tell its settings apart on that metric, and no regime is named.",
+                 "cannot tell its settings apart on that metric, and no underfitting or overfitting is read from it.",
                  "すべての点が{metric}で最良から 1 標準誤差以内です。1 標準誤差ルールではこの指標で設定を区別できず、"
-                 "領域は示しません。"),
+                 "過少適合・過学習も読み取りません。"),
     "band_alone": ("No other point is within one standard error of the best on {metric}.",
                    "{metric}で最良から 1 標準誤差以内にある点はほかにありません。"),
     "underfits": ("Underfitting (training accuracy falls by more than the gap grows, against {chosen}): {points} "
@@ -132,16 +132,16 @@ STRINGS: dict[str, tuple[str, str]] = {
                    "上がるとしても最大 {high} ポイント）、{n} シード中 {k} シードで上回る。"),
     "vs_one": ("{point} against {ref}: {diff} points of test accuracy in the one seed (no interval from one seed).",
                "{point} と {ref} の比較: 1 シードでテスト精度 {diff} ポイント（1 シードでは区間なし）。"),
-    "vs_lead_none": ("{technique} does not improve test accuracy on this data.",
-                     "このデータでは{technique}でテスト精度は上がりません。"),
     "vs_metric": ("{point} {verb} {metric} ({ours} against {theirs} without).",
                   "{point} は{metric}を{verb}（{ours}、なしでは {theirs}）。"),
     "lowers": ("lowers", "下げます"),
     "raises": ("raises", "上げます"),
-    "no_reference": ("This sweep has no point without {factor} (a value of 0, or a base variant without it), so it "
-                     "cannot say whether {factor} helps at all: add 0 to the values or sweep from a base without it.",
-                     "このスイープには{factor}なしの点（値 0、またはそれを持たない基準のバリアント）がないので、"
-                     "{factor}が役に立つかどうかは言えません。値に 0 を加えるか、それを持たないバリアントから掃引してください。"),
+    "no_reference": ("This sweep has no point without {factor} (a value of 0, or a base variant trained without it), "
+                     "so it cannot say whether {factor} helps at all: add 0 to the values (a list: {setting}=0,...) or "
+                     "keep a variant without it in the study as the sweep's base (docs/sweeps.md).",
+                     "このスイープには{factor}なしの点（値 0、またはそれなしで学習した基準のバリアント）がないので、"
+                     "{factor}が役に立つかどうかは言えません。値に 0 を加える（リストで {setting}=0,...）か、それを持たない"
+                     "バリアントをスタディに置いてスイープの base にしてください（docs/sweeps.md）。"),
     "to": ("{a} to {b}", "{a} から {b}"),
     "method": ("Sweeps. Each point's metrics are those of its runs' last epoch, averaged over seeds; the 95% "
                "intervals are t intervals computed on the logit scale for accuracies and on the log scale for "
@@ -309,7 +309,7 @@ def _against_nothing(sweep: SweepAnalysis, lang: str) -> list[str]:
     point on test accuracy; or why there is nothing to compare with."""
     if sweep.reference is None:
         if len(sweep.factors) == 1 and strength_order(sweep) is not None:
-            return [s(lang, "no_reference", factor=technique_label(sweep.factors[0], lang))]
+            return [s(lang, "no_reference", factor=technique_label(sweep.factors[0], lang), setting=sweep.factors[0])]
         return []
     found = sweep.point(sweep.reference)
     ref = point_text(sweep, found, lang) if found else s(lang, "without", name=sweep.reference,
