@@ -247,11 +247,20 @@ def test_an_unknown_variant_or_seed_and_missing_or_damaged_weights_are_refused(t
     npz = next((run_dir / "runs").glob("00-*/seed-1.npz"))
     npz.write_bytes(npz.read_bytes()[:-100])  # damaged: no longer its record's checksum
     next((run_dir / "runs").glob("00-*/seed-0.npz")).unlink()
+    # Intact files (their checksums in their record) holding the weights of another network.
+    from reglab.store import RunArrays, RunStore
+
+    cnn = trained.stored_run("cnn", 1)
+    RunStore.open(run_dir).save_run(1, cnn.record, RunArrays(cnn.arrays().test_predictions,
+                                                             {"layers.0.weight": np.zeros((16, 64), np.float32)}))
     cases = {"an unknown variant": (["--variant", "nope"], "not a variant", "mlp, cnn"),
              "a seed with no run": (["--variant", "cnn", "--seed", "7"], "no finished run of seed 7", "finished seeds: 0, 1"),
              "a missing weights file (.npz)": (["--variant", "mlp"], "seed-0.npz is missing", "reglab resume"),
              "a damaged weights file (.npz)": (["--variant", "mlp", "--seed", "1"], "seed-1.npz is damaged",
-                                               "reglab resume")}
+                                               "reglab resume"),
+             "an intact weights file of another network": (["--variant", "cnn", "--seed", "1"],
+                                                           "do not fit the variant 'cnn'",
+                                                           "delete that file and its record")}
     for fault, (args, problem, fix) in cases.items():
         code = main(["predict", str(run_dir), *args, str(tmp_path / "x.npy"), "--out", str(tmp_path / "out.csv")])
         said = " ".join(capsys.readouterr().err.split())
