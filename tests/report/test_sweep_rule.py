@@ -82,7 +82,8 @@ def test_disagreeing_validation_loss_and_accuracy_are_said_first_and_compared_wi
     half = stats.t.ppf(1 - 0.05 / 4, 4) * d.std(ddof=1) / math.sqrt(5)
     label = ("points, simultaneous 95% CI (Bonferroni, 2 comparisons)" if lang == "en"
              else "ポイント、同時 95% 信頼区間（Bonferroni、2 つの比較）")
-    numbers = f"−{-d.mean():.2f} {label} [−{half - d.mean():.2f}, −{-d.mean() - half:.2f}]"
+    gap = " " if lang == "en" else ""  # Japanese: no space after the closing full-width parenthesis
+    numbers = f"−{-d.mean():.2f} {label}{gap}[−{half - d.mean():.2f}, −{-d.mean() - half:.2f}]"
     if lang == "en":
         assert first.startswith("L2: validation loss and validation accuracy point to different settings: the "
                                 "one-SE rule gives L2 λ = 1e-03 on validation loss and L2 λ = 1e-05 on validation "
@@ -96,7 +97,7 @@ def test_disagreeing_validation_loss_and_accuracy_are_said_first_and_compared_wi
         assert first.startswith("L2: 検証損失と検証精度が別の設定を指しています。1 標準誤差ルールは検証損失では "
                                 "L2 λ = 1e-03、検証精度では L2 λ = 1e-05 を選びます。")
         assert "較正" in first
-        assert f"L2 λ = 1e-03 は none（L2 正則化なし） よりテスト精度を下げます: {numbers}" in against
+        assert f"L2 λ = 1e-03 は none（L2 正則化なし）よりテスト精度を下げます: {numbers}" in against
     # In the report's section, the first finding of the sweep is that sentence; the table shows "none".
     html = str(section([sweep], {}, lang))
     assert re.search(r'<ul class="findings"><li>([^<]*)', html).group(1).startswith(first[:40])
