@@ -191,6 +191,7 @@ def technique_label(factor: str, lang: str) -> str:
     """What a swept setting switches on, for "without L2": the technique, not its parameter."""
     names = {"l1": ("L1", "L1 正則化"), "l2": ("L2", "L2 正則化"), "l1_l2": ("L1 and L2", "L1・L2 正則化"),
              "dropout": ("dropout", "ドロップアウト"), "weight_decay": ("weight decay", "重み減衰"),
+             "scheduled_decay": ("weight decay", "重み減衰"),
              "label_smoothing": ("label smoothing", "ラベル平滑化"), "max_norm": ("max-norm", "最大ノルム制約")}
     head = factor.split(".")[0]
     return names[head][lang == "ja"] if head in names else factor
@@ -198,7 +199,8 @@ def technique_label(factor: str, lang: str) -> str:
 
 def factor_label(factor: str, lang: str) -> str:
     names = {"l2": ("L2 λ", "L2 λ"), "l1": ("L1 λ", "L1 λ"), "dropout.rate": ("dropout rate", "ドロップアウト率"),
-             "optimizer.lr": ("learning rate", "学習率"), "weight_decay": ("decoupled decay", "分離型の重み減衰")}
+             "optimizer.lr": ("learning rate", "学習率"), "weight_decay": ("decoupled decay", "分離型の重み減衰"),
+             "scheduled_decay": ("decoupled decay λ (paper's form)", "分離型の重み減衰 λ（論文の形）")}
     return names[factor][lang == "ja"] if factor in names else factor
 
 
