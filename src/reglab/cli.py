@@ -32,8 +32,8 @@ EPILOG = """examples:
   reglab run tutorial --seeds 5       five seeds of each, for intervals
   reglab run my-study.toml --device cuda
                                       your own study (TOML), on the GPU
-  reglab run l2-strength              which L2 strength? a sweep, chosen on
-                                      validation data
+  reglab run l2-strength              which L2 strength? a sweep, recommended
+                                      on validation data (one-SE rule)
   reglab results runs/tutorial-20261122-101500 --format json
   reglab data fetch mnist             download MNIST once into the cache
 """
@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--sweep-base", metavar="VARIANT", help="the variant whose other settings the points keep "
                                                                "(default: the study's [defaults])")
     sweep.add_argument("--choose", choices=("val_loss", "val_accuracy"), default=None,
-                       help="how the best point is chosen, on validation data only (default val_loss)")
+                       help="the validation metric the one-standard-error rule recommends a point on "
+                            "(default val_loss); the report also says when the other metric disagrees")
     run.add_argument("--max-runs", type=_positive, metavar="N",
                      help="refuse a study of more than N runs (default 2000, or the study's max_runs)")
     _add_live_arguments(run, flag=True)
