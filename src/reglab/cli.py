@@ -54,8 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
                                           "and print a table of test results (mean +- std over seeds).")
     run.add_argument("study", nargs="?", default="tutorial",
                      help="a built-in study name (see `reglab studies`) or a path to a .toml file (default: tutorial)")
-    run.add_argument("--dataset", help="override the study's dataset: auto, mnist, fashion-mnist, kmnist, digits")
+    run.add_argument("--dataset", help="override the study's dataset: auto, mnist, fashion-mnist, kmnist, digits, "
+                     "breast_cancer, wine, iris (see `reglab data list`)")
     run.add_argument("--data-dir", type=Path, help="a folder with the dataset's IDX files (gz or raw) you already have")
+    run.add_argument("--data", metavar="PATH", help="your own data instead of the study's: a .csv or .parquet table "
+                     "(with --target), a .npz or .npy file, or a folder with one sub-folder of images per class "
+                     "(docs/data.md)")
+    run.add_argument("--target", metavar="COLUMN", help="the table's column that holds each row's class")
+    run.add_argument("--missing", choices=("error", "impute"),
+                     help="missing table values: error (refuse, the default) or impute (the training rows' median "
+                          "and a 0/1 missing input; a category of its own)")
     run.add_argument("--seeds", type=_positive, metavar="N", help="run seeds 0..N-1 instead of the study's seeds")
     run.add_argument("--epochs", type=_positive, metavar="N", help="train every variant for N epochs")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -89,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--sweep-base", metavar="VARIANT", help="the variant whose other settings the points keep "
                                                                "(default: the study's [defaults])")
     sweep.add_argument("--choose", choices=("val_loss", "val_accuracy"), default=None,
-                       help="how the best point is chosen, on validation data only (default val_loss)")
+                       help="the validation metric the one-standard-error rule recommends a point on "
+                            "(default val_loss); the report also says when the other metric disagrees")
     run.add_argument("--max-runs", type=_positive, metavar="N",
                      help="refuse a study of more than N runs (default 2000, or the study's max_runs)")
     _add_live_arguments(run, flag=True)
@@ -410,15 +419,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reglab import lab
 
     study, source_text = lab.load_study(args.study, seeds=args.seeds, epochs=args.epochs, dataset=args.dataset,
-                                        sweep=args.sweep, sweep_random=args.sweep_random, sweep_seed=args.sweep_seed,
+                                        data=args.data, target=args.target, missing=args.missing, sweep=args.sweep, sweep_random=args.sweep_random, sweep_seed=args.sweep_seed,
                                         sweep_base=args.sweep_base, choose=args.choose, max_runs=args.max_runs)
-    err.print(lab.plan(study, args.device).describe(), highlight=False)
     options = lab.run_options(study, out=args.out, data_dir=args.data_dir, device=args.device, engine=args.engine,
                               allow_download=not args.offline, checkpoint_seconds=args.checkpoint_seconds,
                               source_text=source_text)
+    live = _live_page(options.out, args)  # its port before the estimate's seconds and before any directory
+    err.print(lab.plan(study).describe(), highlight=False)
     return _train(lambda observer: lab.run_study(study, options, observer, report=not args.no_report,
-                                                 lang=args.lang, backend=args.backend, address=args.address),
-                  options.out, args)
+                                                 lang=args.lang, backend=args.backend, address=args.address,
+                                                 estimate=True, started=_command_started()),
+                  live)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -427,25 +438,40 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _train(lambda observer: lab.resume(args.run_dir, observer, device=args.device, engine=args.engine,
                                               checkpoint_seconds=args.checkpoint_seconds,
                                               report=not args.no_report, lang=args.lang, backend=args.backend,
-                                              address=args.address), args.run_dir, args)
+                                              address=args.address, estimate=True, started=_command_started()),
+                  _live_page(args.run_dir, args))
 
 
-def _train(train, run_dir: Path, args: argparse.Namespace) -> int:
+def _command_started() -> float:
+    """When this command started, on time.monotonic()'s clock: the estimate counts its start-up."""
+    import time
+
+    from reglab.cost.time_estimate import process_seconds
+
+    return time.monotonic() - process_seconds()
+
+
+def _live_page(run_dir: Path, args: argparse.Namespace) -> Any:
+    """With --live, the live page's observer, its port already taken (a busy one is refused here,
+    before anything is written); else None."""
+    if not args.live and (args.port or args.host != "127.0.0.1"):
+        raise ReglabError("--port and --host are for the live page: add --live (or leave them out).")
+    if not args.live:
+        return None
+    from reglab.live.observer import LiveObserver
+    from reglab.report.i18n import default_lang
+
+    return LiveObserver(run_dir, host=args.host, port=args.port, lang=args.lang or default_lang(),
+                        browser=not args.no_browser, say=_say)
+
+
+def _train(train, live: Any) -> int:
     """Train (or finish) a study with a progress bar; Ctrl-C stops it at the next epoch end.
     With --live, its live page is served from the start of training until the end."""
     from reglab.lab import StudyInterrupted
     from reglab.progress.events import Observers
 
-    if not args.live and (args.port or args.host != "127.0.0.1"):
-        raise ReglabError("--port and --host are for the live page: add --live (or leave them out).")
     progress = ProgressObserver()
-    live = None
-    if args.live:
-        from reglab.live.observer import LiveObserver
-        from reglab.report.i18n import default_lang
-
-        live = LiveObserver(run_dir, host=args.host, port=args.port, lang=args.lang or default_lang(),
-                            browser=not args.no_browser, say=_say)
     try:
         train(Observers(progress, _Printer(), live))
     except StudyInterrupted as stopped:
@@ -495,17 +521,20 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "csv":
+        from reglab.export.csv_export import cell, distinct_columns
+
         writer = csv.writer(sys.stdout)
         # Swept settings are columns of their own (empty for a variant that is not a sweep's point).
         swept = list(dict.fromkeys(k for v in results["variants"] if v.get("sweep") for k in v["sweep"]["values"]))
-        writer.writerow(["variant", "seed", "status", "test_accuracy", "test_loss", "epochs", "seconds"]
-                        + (["sweep", *swept] if swept else []))
+        fixed = ["variant", "seed", "status", "test_accuracy", "test_loss", "epochs", "seconds"]
+        writer.writerow(fixed + (["sweep", *distinct_columns(fixed, swept, "sweep.")] if swept else []))
         for variant in results["variants"]:
             point = variant.get("sweep") or {"name": "", "values": {}}
             for run in variant["runs"]:
-                writer.writerow([variant["name"], run["seed"], run["status"], run["test_accuracy"],
-                                 run["test_loss"], run["epochs"], f"{run['seconds']:.2f}"]
-                                + ([point["name"], *(point["values"].get(k, "") for k in swept)] if swept else []))
+                writer.writerow([cell(v) for v in [
+                    variant["name"], run["seed"], run["status"], run["test_accuracy"], run["test_loss"],
+                    run["epochs"], f"{run['seconds']:.2f}",
+                    *([point["name"], *(point["values"].get(k, "") for k in swept)] if swept else [])]])
     else:
         print_results_table(results)
     for line in results["damaged"]:
@@ -670,12 +699,13 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     from reglab.data import fetch
     from reglab.data.sources import SOURCES
+    from reglab.data.table_source import EMBEDDED as EMBEDDED_TABLES
 
     name = args.name
     if name == "auto":  # what `auto` uses when it can; offline it falls back to the embedded digits
         err.print("auto means MNIST when it is cached or can be downloaded: fetching mnist.", highlight=False)
         name = "mnist"
-    if name in SOURCES and SOURCES[name].embedded:
+    if (name in SOURCES and SOURCES[name].embedded) or name in EMBEDDED_TABLES:
         err.print(f"{name} ships with scikit-learn: there is nothing to download, and `--dataset {name}` "
                   "works offline.", highlight=False, markup=False)
         return 0

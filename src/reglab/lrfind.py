@@ -138,7 +138,7 @@ def study_range_test(study: Any, variant_name: str | None, *, seed: int = 0, dat
     """The range test of one variant of a study (default: its first) on the study's training split,
     with the variant's architecture, initial weights for `seed`, optimizer and batch size. Nothing
     is written: no run store is opened."""
-    from reglab.data import make_splits, resolve_dataset
+    from reglab.data.prepared import PrepareContext, prepare_data
     from reglab.engine.seeding import generator
     from reglab.engine.study import resolve_device
     from reglab.errors import ConfigError
@@ -157,9 +157,7 @@ def study_range_test(study: Any, variant_name: str | None, *, seed: int = 0, dat
                                         + (f" (did you mean {close[0]!r}?)" if close else "")
                                         + f". Its variants: {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}"])
     torch_device = resolve_device(device)
-    dataset, _ = resolve_dataset(study.data.dataset, data_dir=data_dir, allow_download=allow_download)
-    splits = make_splits(dataset, train=study.data.train, validation=study.data.validation, test=study.data.test,
-                         split_seed=study.data.split_seed)
+    splits = prepare_data(study.data, PrepareContext(data_dir, allow_download)).splits
     x = torch.tensor(splits.x_train, dtype=torch.float32, device=torch_device)
     y = torch.tensor(splits.y_train, dtype=torch.int64, device=torch_device)
     model = models.build(variant, splits.image_shape, len(splits.class_names), generator(seed, "init")).to(torch_device)

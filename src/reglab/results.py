@@ -34,6 +34,7 @@ HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
 # diagnostics included: NaN in runs stored before they existed).
 EPOCH_COLUMNS = tuple(f.name for f in fields(EpochRecord) if f.name != "epoch")
 RUN_COLUMNS = ("status", "test_accuracy", "test_loss", "engine", "best_epoch", "stopped_epoch", "diverged_at")
+EPOCH_NUMBER_COLUMNS = ("best_epoch", "stopped_epoch", "diverged_at")  # an epoch or none: nullable Int64
 
 
 class StudyResult:
@@ -168,7 +169,15 @@ class StudyResult:
     def test_inputs(self) -> np.ndarray:
         """The test split as inputs for `predict`: `predict(v, result.test_inputs, seed=s)`
         gives `predictions(v, s)` exactly (on the device type the run was tested on)."""
-        return self.preprocessing.stored_test_inputs(self.test_images)
+        prep = self.preprocessing
+        if prep.kind != "table":
+            return prep.stored_test_inputs(self.test_images)
+        try:  # a table's rows as read, kept column by column beside the test images
+            rows = self._store.test_rows()
+        except Damaged as exc:
+            raise ReglabError(f"{self.run_dir / 'test_split.npz'} is {'missing' if exc.missing else 'damaged'}: its "
+                              f"test rows cannot be read. Fix: `reglab resume {self.run_dir}` writes it again.") from None
+        return prep.stored_test_inputs(self.test_images, rows)
 
     def model(self, variant: str, seed: int = 0) -> torch.nn.Module:
         """One run's trained network (a torch.nn.Module in eval mode, on the CPU), rebuilt from the
@@ -337,10 +346,15 @@ class StudyResult:
     def to_pandas(self) -> pd.DataFrame:
         """Tidy: one row per run and epoch (variant, seed, epoch, the epoch's metrics, the run's
         outcome) with the variant's settings as columns (`hidden`, `optimizer`, `optimizer.lr`,
-        `dropout.rate`, ...; NaN where a variant does not use a technique)."""
+        `dropout.rate`, ...; NaN where a variant does not use a technique). Numbers are numeric
+        columns: float64 with NaN where not recorded, pandas' nullable Int64 for epochs
+        (`best_epoch`, `stopped_epoch`, `diverged_at`: <NA> where there is none). `dropout.rate`
+        and `spatial_dropout.rate` are one form: a tuple of one rate per place, also where the
+        study gave one rate for all (docs/python-api.md)."""
         import pandas as pd
 
-        settings = {v.name: _settings(v.spec) for v in self._collected.variants}
+        places = _dropout_places(self.study)
+        settings = {v.name: {**_settings(v.spec), **places.get(v.name, {})} for v in self._collected.variants}
         rows = []
         for record in self.runs:
             run = {"variant": record.variant, "seed": record.seed}
@@ -352,6 +366,10 @@ class StudyResult:
         frame = pd.DataFrame(rows)
         if frame.empty:
             return pd.DataFrame(columns=columns)
+        for column in (*EPOCH_COLUMNS, "test_accuracy", "test_loss"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")  # None -> NaN
+        for column in EPOCH_NUMBER_COLUMNS:
+            frame[column] = frame[column].astype("Int64")
         return frame[columns + [c for c in frame.columns if c not in columns]]
 
     def summary(self, lang: str | None = None) -> pd.DataFrame:
@@ -402,8 +420,9 @@ class StudyResult:
         return [finding.to_json() | {"text": finding.text(lang)} for finding in findings(self.analysis)]
 
     def sweeps(self, lang: str | None = None) -> list[dict[str, Any]]:
-        """Each sweep of the study as data: its points with their statistics, the point chosen on
-        validation data, the regimes, and what the report says about it (`findings`, in `lang`)."""
+        """Each sweep of the study as data: its points with their statistics, the point recommended on
+        validation data by the one-SE rule, the one-SE band, the stability share, the comparison with
+        doing nothing, the regimes, and what the report says about it (`findings`, in `lang`)."""
         from reglab.report import sweep_text
 
         lang = _lang(lang)
@@ -498,7 +517,7 @@ class Plots:
 
     def sweep(self, index: int = 0, lang: str | None = None) -> Figure:
         """A one-factor sweep's curve (validation and test metric against the swept setting, over
-        seeds, the chosen point marked); the two-factor sweeps as heatmaps with `index="heatmaps"`."""
+        seeds, the recommended point marked); the two-factor sweeps as heatmaps with `index="heatmaps"`."""
         import matplotlib
 
         from reglab.report import figures, sweep_figures
@@ -544,6 +563,31 @@ def _settings(spec: dict[str, Any]) -> dict[str, Any]:
                     out[f"{key}.{inner}"] = tuple(item) if isinstance(item, list) else item
         else:
             out[key] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def _dropout_places(study: dict[str, Any]) -> dict[str, dict[str, tuple[float, ...]]]:
+    """variant -> its `dropout.rate` and `spatial_dropout.rate` as one rate per place (after each
+    dense hidden layer, a CNN's flattened features first; each conv block), as the engine reads
+    them (config.VariantSpec.dropout_rates, models.catalog.per_block). A stored study that no
+    longer reads (an older version's) keeps the stored values."""
+    from reglab.config import study_from_dict
+    from reglab.errors import ConfigError
+    from reglab.models.catalog import per_block
+
+    try:
+        variants = study_from_dict(study, "study.json").variants
+    except (ConfigError, KeyError, TypeError, ValueError):
+        return {}
+    out: dict[str, dict[str, tuple[float, ...]]] = {}
+    for variant in variants:
+        places: dict[str, tuple[float, ...]] = {}
+        if variant.switch("dropout") is not None:
+            places["dropout.rate"] = tuple(variant.dropout_rates())
+        spatial = variant.switch("spatial_dropout")
+        if spatial is not None:
+            places["spatial_dropout.rate"] = per_block(spatial["rate"], len(variant.model_param("conv")))
+        out[variant.name] = places
     return out
 
 

@@ -11,13 +11,13 @@ Only stored records are read (no torch). The choice reads validation metrics and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from reglab.analysis.collect import Collected
-from reglab.analysis.statistics import DIFFERENCE_OF_PROPORTIONS, NON_NEGATIVE, PROPORTION, Interval, \
+from reglab.analysis.statistics import ALPHA, DIFFERENCE_OF_PROPORTIONS, NON_NEGATIVE, PROPORTION, Interval, \
     PairedComparison, paired_comparison, t_interval
 from reglab.store import COMPLETED
 
@@ -224,7 +224,8 @@ def _recommend(sweep: SweepAnalysis) -> None:
             sweep.other = choice
     if sweep.choice is None:
         return
-    sweep.seeds = min(len(p.per_seed[sweep.choose]) for p in sweep.points)
+    # A point whose every run diverged has no value: it is left out, not a reason to decide nothing.
+    sweep.seeds = min((len(p.per_seed[sweep.choose]) for p in sweep.points if p.per_seed[sweep.choose]), default=0)
     sweep.decided = sweep.seeds >= MIN_SEEDS_ONE_SE
     if not sweep.decided:
         # The best mean is shown, not recommended: no standard error to build a band or a rule on.
@@ -241,10 +242,11 @@ def stability(sweep: SweepAnalysis, strength: dict[str, float] | None, resamples
     seeds, as the seeds pair them) in which the rule recommends the same point again. Seeds that
     every point completed only."""
     metric, higher = sweep.choose, HIGHER_IS_BETTER[sweep.choose]
-    seeds = sorted(set.intersection(*(set(p.per_seed[metric]) for p in sweep.points)))
+    points = [p for p in sweep.points if p.per_seed[metric]]
+    seeds = sorted(set.intersection(*(set(p.per_seed[metric]) for p in points))) if points else []
     if len(seeds) < MIN_SEEDS_ONE_SE or sweep.chosen is None:
         return None
-    table = np.array([[p.per_seed[metric][s] for s in seeds] for p in sweep.points])  # points x seeds
+    table = np.array([[p.per_seed[metric][s] for s in seeds] for p in points])  # points x seeds
     draws = table[:, np.random.default_rng(seed).integers(0, len(seeds), size=(resamples, len(seeds)))]
     means, sds = draws.mean(axis=2), draws.std(axis=2, ddof=1)  # points x resamples
     sign = -1.0 if higher else 1.0
@@ -255,9 +257,9 @@ def stability(sweep: SweepAnalysis, strength: dict[str, float] | None, resamples
     if strength is None:
         picked = best
     else:
-        order = np.array([strength[p.name] for p in sweep.points])
+        order = np.array([strength[p.name] for p in points])
         picked = np.argmax(np.where(in_band, order[:, None], -np.inf), axis=0)
-    index = [p.name for p in sweep.points].index(sweep.chosen)
+    index = [p.name for p in points].index(sweep.chosen)
     return float(np.mean(picked == index))
 
 
@@ -311,16 +313,33 @@ def _against_nothing(sweep: SweepAnalysis, collected: Collected, baselines: set[
     reference = found.per_seed
 
     def against(name: str) -> PairedComparison | None:
-        if name == sweep.reference:
+        ours = sweep.point(name).per_seed["test_accuracy"]
+        if name == sweep.reference or not set(ours) & set(reference["test_accuracy"]):
             return None
-        return paired_comparison("test_accuracy", name, sweep.reference, sweep.point(name).per_seed["test_accuracy"],
-                                 reference["test_accuracy"], higher_is_better=True, bounds=DIFFERENCE_OF_PROPORTIONS)
+        return paired_comparison("test_accuracy", name, sweep.reference, ours, reference["test_accuracy"],
+                                 higher_is_better=True, bounds=DIFFERENCE_OF_PROPORTIONS)
+
     sweep.against_reference = against(sweep.chosen)
     if sweep.disagree:
         sweep.other_against_reference = against(sweep.other.chosen)
+        # Two comparisons: Bonferroni-simultaneous intervals, so that an interval excluding 0 is
+        # the verdict for the pair. One comparison needs no adjustment: its point was fixed on
+        # validation data before any test number was read.
+        sweep.against_reference = _simultaneous(sweep.against_reference, 2)
+        sweep.other_against_reference = _simultaneous(sweep.other_against_reference, 2)
     ours, theirs = sweep.point(sweep.chosen).per_seed[sweep.choose], reference[sweep.choose]
     if ours and theirs:
         sweep.reference_metric = (float(np.mean(list(ours.values()))), float(np.mean(list(theirs.values()))))
+
+
+def _simultaneous(comparison: PairedComparison | None, m: int) -> PairedComparison | None:
+    """The comparison's t interval at confidence 1 - ALPHA/m (Bonferroni over m comparisons)."""
+    if comparison is None:
+        return None
+    interval = t_interval(comparison.differences, 1 - ALPHA / m)
+    if interval.low is not None and not (-1 <= interval.low and interval.high <= 1):
+        interval = t_interval(comparison.differences, 1 - ALPHA / m, bounds=DIFFERENCE_OF_PROPORTIONS)
+    return replace(comparison, difference=interval)
 
 
 def _reference(sweep: SweepAnalysis, collected: Collected, baselines: set[str]) -> str | None:

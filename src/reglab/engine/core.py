@@ -26,6 +26,28 @@ EVAL_CHUNK = 8192  # rows per forward pass in evaluation: bounds memory on big t
 TRAIN_EVAL_ROWS = 2048
 
 
+# Datasets whose split sizes are the built-in studies' own; data a user brings are held to a full batch.
+BUILT_IN_IMAGES = ("auto", "mnist", "fashion-mnist", "kmnist", "digits")
+
+
+def check_data_fits(study, splits) -> None:
+    """Before anything trains: what a variant asks of the data, the data can give. Image
+    augmentation needs images (not a table's columns); data a user brought need at least one
+    full batch of training rows."""
+    problems = []
+    for index, variant in enumerate(study.variants):
+        if splits.kind != "images" and variant.switch("augmentation") is not None:
+            problems.append(f"variants[{index}] ({variant.name!r}): augmentation shifts and rotates images, and "
+                            f"these data are a table of {splits.image_shape[1]} columns. Fix: remove augmentation")
+        own = study.data.path is not None or study.data.dataset not in BUILT_IN_IMAGES
+        if own and len(splits.y_train) < variant.batch_size:
+            problems.append(f"variants[{index}] ({variant.name!r}): batch_size {variant.batch_size} is more than the "
+                            f"{len(splits.y_train)} training rows, so every epoch is one partial batch. Fix: "
+                            f"batch_size = {max(1, len(splits.y_train) // 4)} or less, or more training rows")
+    if problems:
+        raise ConfigError(study.source or study.name, problems)
+
+
 @dataclass(frozen=True)
 class DeviceData:
     x_train: torch.Tensor
@@ -79,6 +101,9 @@ class Techniques:
 
         self.penalties = built("penalty")
         constraints = built("constraint")
+        for constraint in constraints:
+            if constraint.start is not None:
+                constraint.start(base_lr)
         self.before_step = [c.before_step for c in constraints if c.before_step]
         self.after_step = [c.after_step for c in constraints if c.after_step]
         self.norm_peaks = [c.peak for c in constraints if c.peak is not None]
@@ -159,15 +184,15 @@ def tested_outcome(model: torch.nn.Module, data: DeviceData, *, variant: Variant
     return RunOutcome(record, RunArrays(predictions.cpu().numpy().astype(np.int16), weights, sketched))
 
 
+@torch.no_grad()  # on a generator, torch sets and restores grad mode around each step, not between them
 def chunked_logits(model: torch.nn.Module, x: torch.Tensor) -> Iterator[tuple[slice, torch.Tensor]]:
     """The model's logits for `x` in evaluation mode (no dropout), EVAL_CHUNK rows at a time. A
     prediction (reglab predict) takes the same chunks as the test did, so it computes the same
     numbers, not only nearly the same (a matrix product's rounding may depend on its row count)."""
     model.eval()
-    with torch.no_grad():
-        for start in range(0, x.shape[0], EVAL_CHUNK):
-            rows = slice(start, start + EVAL_CHUNK)
-            yield rows, model(x[rows])
+    for start in range(0, x.shape[0], EVAL_CHUNK):
+        rows = slice(start, start + EVAL_CHUNK)
+        yield rows, model(x[rows])
 
 
 @torch.no_grad()

@@ -18,11 +18,13 @@ import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
-from reglab.errors import ReglabError
+from reglab.errors import ReglabError, StorageError, not_a_folder, unwritable
 from reglab.export.source import ExportSource, read_source
 
 TARGETS = ("tensorboard", "mlflow", "csv", "model", "onnx")
 MODEL_TARGETS = ("model", "onnx")  # the trained networks, rather than the runs' numbers
+WRITES = {"tensorboard": "event files", "csv": "epochs.csv and runs.csv", "mlflow": "mlflow.db and mlartifacts/",
+          "model": "a trained network's files", "onnx": "ONNX files"}
 
 # What each target needs beyond reglab, and the extra that installs it.
 _NEEDS = {"tensorboard": ("tensorboard", "reglab[tensorboard]"), "mlflow": ("mlflow", "reglab[mlflow]")}
@@ -50,26 +52,38 @@ def export(run_dir: Path | str, to: str, out: Path | str | None = None, *, track
     if (variants or seeds) and to not in MODEL_TARGETS:
         raise ReglabError(f"--variant and --seed choose the networks that --to model or --to onnx writes; --to {to} "
                           "exports every finished run. Fix: leave them out.")
-    if to in MODEL_TARGETS:
-        from reglab.export.model_files import export_models
-        from reglab.results import StudyResult
-
-        written = export_models(StudyResult(run_dir), Path(out), variants=variants, seeds=seeds, onnx=to == "onnx")
-        for path in written:
-            say(f"wrote {path.parent}")
-        return str(out)
     if to == "mlflow" and out is not None and tracking_uri is not None:
         raise ReglabError("give either a folder (an SQLite tracking store is made there) or --tracking-uri, "
                           "not both.")
     require(to)
-    source = read_source(Path(run_dir))
-    for line in source.problems:
-        say(f"left out: {line}")
-    if to == "csv":
-        from reglab.export.csv_export import write_csv
-        return str(write_csv(source, Path(out)))
-    if to == "tensorboard":
-        from reglab.export.tensorboard import write_tensorboard
-        return str(write_tensorboard(source, Path(out)))
-    from reglab.export.mlflow_export import write_mlflow
-    return write_mlflow(source, tracking_uri=tracking_uri, folder=Path(out) if out is not None else None)
+    folder = Path(out) if out is not None else None
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise not_a_folder(f"--to {to} writes {WRITES[to]}", folder)
+    if to in MODEL_TARGETS:
+        from reglab.results import StudyResult
+
+        result = StudyResult(run_dir)
+    else:
+        source = read_source(Path(run_dir))
+        for line in source.problems:
+            say(f"left out: {line}")
+    try:
+        if to in MODEL_TARGETS:
+            from reglab.export.model_files import export_models
+
+            written = export_models(result, folder, variants=variants, seeds=seeds, onnx=to == "onnx")
+            for path in written:
+                say(f"wrote {path.parent}")
+            return str(out)
+        if to == "csv":
+            from reglab.export.csv_export import write_csv
+            return str(write_csv(source, folder))
+        if to == "tensorboard":
+            from reglab.export.tensorboard import write_tensorboard
+            return str(write_tensorboard(source, folder))
+        from reglab.export.mlflow_export import write_mlflow
+        return write_mlflow(source, tracking_uri=tracking_uri, folder=folder)
+    except (OSError, StorageError) as exc:  # the destination, never the run directory (only read)
+        raise unwritable(f"the {to} export", folder or tracking_uri or Path.cwd(), exc,
+                         "give a folder you can write to (it is made, with its parents, when missing), with free "
+                         "space; nothing in the run directory was changed.") from None

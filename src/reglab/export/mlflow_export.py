@@ -80,8 +80,15 @@ def write_mlflow(source: ExportSource, *, tracking_uri: str | None, folder: Path
         finished = not any("not finished" in p for p in source.problems)
         client.set_terminated(parent_id, status="FINISHED" if finished else "RUNNING")
     except MlflowException as exc:
-        raise ReglabError(f"MLflow refused the export to {tracking_uri}: {exc.message}. Fix: check "
+        raise ReglabError(f"MLflow refused the export to {tracking_uri}: {exc.message.strip().rstrip('.')}. Fix: check "
                           "--tracking-uri (e.g. sqlite:///mlflow.db or http://host:5000).") from None
+    except Exception as exc:  # the database's own errors: a file that is not an SQLite database, no access
+        if type(exc).__module__.split(".")[0] not in ("sqlalchemy", "sqlite3", "alembic"):
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise ReglabError(f"the MLflow tracking store {tracking_uri} cannot be used: {reason}. Fix: give "
+                          "--tracking-uri sqlite:///PATH with PATH a new file or an MLflow database you can "
+                          "write (or leave --tracking-uri out: mlflow.db in the current folder).") from None
     return tracking_uri
 
 

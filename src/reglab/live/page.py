@@ -80,8 +80,35 @@ PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>reglab live</title>
 <link rel="icon" href="data:,">
-<style>
-@font-face { font-family: "reglab-ja"; src: url(/font/ja.ttf) format("truetype"); unicode-range: U+3000-FFFF; }
+<link rel="stylesheet" href="/live.css">
+</head>
+<body>
+<header>
+  <a class="lang" id="lang" href="/?lang=__OTHER__"></a>
+  <h1 id="title"></h1>
+  <div class="sub"><span id="state" class="badge"></span><span id="counts"></span></div>
+  <div class="sub" id="where"></div>
+</header>
+<main>
+  <div id="connection" class="notice" hidden></div>
+  <div id="problems" class="notice bad" hidden><div id="problems-intro"></div><ul id="problem-list"></ul></div>
+  <section id="findings" class="panel" hidden>
+    <h2 id="findings-title"></h2>
+    <ul class="findings" id="finding-list"></ul>
+    <p id="report-line"></p>
+  </section>
+  <p class="sub" id="legend"></p>
+  <div class="grid" id="variants"></div>
+</main>
+<footer id="footer"></footer>
+<script type="application/json" id="words">__WORDS__</script>
+<script src="/live.js"></script>
+</body>
+</html>
+"""
+
+# Served as /live.css and /live.js: the Content-Security-Policy allows no inline style or script.
+STYLE = """@font-face { font-family: "reglab-ja"; src: url(/font/ja.ttf) format("truetype"); unicode-range: U+3000-FFFF; }
 :root { --ink: #1d2430; --muted: #5b6675; --line: #d9dee5; --bg: #f6f7f9; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "reglab-ja", sans-serif;
@@ -117,31 +144,12 @@ ul.findings { margin: 0; padding-left: 20px; }
 ul.findings li { margin: 3px 0; }
 a { color: #2458c6; }
 footer { color: var(--muted); padding: 0 20px 20px; }
-</style>
-</head>
-<body>
-<header>
-  <a class="lang" id="lang" href="/?lang=__OTHER__"></a>
-  <h1 id="title"></h1>
-  <div class="sub"><span id="state" class="badge"></span><span id="counts"></span></div>
-  <div class="sub" id="where"></div>
-</header>
-<main>
-  <div id="connection" class="notice" hidden></div>
-  <div id="problems" class="notice bad" hidden><div id="problems-intro"></div><ul id="problem-list"></ul></div>
-  <section id="findings" class="panel" hidden>
-    <h2 id="findings-title"></h2>
-    <ul class="findings" id="finding-list"></ul>
-    <p id="report-line"></p>
-  </section>
-  <p class="sub" id="legend"></p>
-  <div class="grid" id="variants"></div>
-</main>
-<footer id="footer"></footer>
-<script>
-"use strict";
-const LANG = "__LANG__";
-const W = __WORDS__;
+"""
+
+SCRIPT = """"use strict";
+// The page's language and words: data in the page, not code (the CSP runs no inline script).
+const LANG = document.documentElement.lang;
+const W = JSON.parse(document.getElementById("words").textContent);
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                  "#7f7f7f", "#bcbd22"];
 const $ = (id) => document.getElementById(id);
@@ -352,7 +360,4 @@ $("lang").textContent = W.other_lang;
 $("title").textContent = W.connecting;
 window.addEventListener("resize", redraw);
 connect();
-</script>
-</body>
-</html>
 """

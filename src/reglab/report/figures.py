@@ -342,9 +342,14 @@ def gallery_indices(analysis: Analysis, limit: int = 20) -> tuple[int | None, li
     return seed, chosen
 
 
+def _pictures(analysis: Analysis) -> np.ndarray | None:
+    """The test images, or None where the data are a table's rows (no picture to show)."""
+    return None if analysis.collected.data.get("kind") == "table" else analysis.collected.test_images
+
+
 def misclassified(analysis: Analysis, lang: str) -> Figure | None:
     seed, indices = gallery_indices(analysis)
-    images = analysis.collected.test_images
+    images = _pictures(analysis)
     if seed is None or not indices or images is None:
         return None
     return _image_grid(analysis, lang, indices, analysis.variant(analysis.focus).predictions[seed], 10)
@@ -352,7 +357,7 @@ def misclassified(analysis: Analysis, lang: str) -> Figure | None:
 
 def sample_predictions(analysis: Analysis, lang: str) -> Figure | None:
     focus = _focus(analysis)
-    if focus is None or not focus.predictions or analysis.collected.test_images is None:
+    if focus is None or not focus.predictions or _pictures(analysis) is None:
         return None
     count = min(10, len(analysis.collected.test_labels))
     return _image_grid(analysis, lang, list(range(count)), focus.predictions[min(focus.predictions)], 5)

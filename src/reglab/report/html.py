@@ -261,10 +261,15 @@ def _configuration(analysis: Analysis, lang: str) -> Html:
     if collected.environment:
         parts += [tag("h3", t(lang, "config_environment")), _pairs(collected.environment, lang)]
     if collected.data:
-        data = {k: v for k, v in collected.data.items() if k != "class_names"}
+        data = {k: v for k, v in collected.data.items() if k not in ("class_names", "source")}
         if isinstance(data.get("notes"), list):
             data["notes"] = [data_note(str(note), lang) for note in data["notes"]]
-        parts += [tag("h3", t(lang, "config_data")),
+        source = collected.data.get("source")
+        data |= {f"source.{k}": v for k, v in source.items()} if isinstance(source, dict) else {}
+        fit = data.get("preprocessing")
+        if isinstance(fit, dict) and isinstance(fit.get("output_columns"), list):  # a table's: its inputs, not its numbers
+            data["preprocessing"] = f"{fit.get('kind')}: " + ", ".join(map(str, fit["output_columns"]))
+        parts += [tag("h3", t(lang, "config_data")), *_what_the_data_were(collected.data, lang),
                   _pairs(data | {"class_names": ", ".join(map(str, collected.data.get("class_names", [])))}, lang)]
     if collected.study_toml:
         parts += [tag("h3", t(lang, "config_toml")), tag("pre", collected.study_toml)]
@@ -277,6 +282,24 @@ def _configuration(analysis: Analysis, lang: str) -> Html:
     return join(parts)
 
 
+def _what_the_data_were(data: dict[str, Any], lang: str) -> list[Html]:
+    """A sentence or two on data a user brought (or an embedded table): where from, how big, its
+    sha256, the target and features, and that the preprocessing was fitted on training rows only."""
+    source = data.get("source")
+    if not isinstance(source, dict) or not isinstance(data.get("fingerprint"), str):
+        return []
+    size = t(lang, "data_size", bytes=source["bytes"]) if isinstance(source.get("bytes"), int) else ""
+    where = t(lang, "data_file", path=source["path"]) if isinstance(source.get("path"), str) else data.get("origin")
+    lines = [t(lang, "data_what", origin=where or data.get("dataset"), size=size,
+               fingerprint=data["fingerprint"])]
+    features = source.get("features")
+    if data.get("kind") == "table" and isinstance(features, list):
+        shown = ", ".join(map(str, features[:12])) + (" ..." if len(features) > 12 else "")
+        lines.append(t(lang, "data_table", target=source.get("target"), count=len(features), features=shown))
+        lines.append(t(lang, "data_fit_table", train=(data.get("splits") or {}).get("train", "?")))
+    return [tag("p", ("" if lang == "ja" else " ").join(lines))]
+
+
 def _pairs(mapping: dict[str, Any], lang: str) -> Html:
     """A stored key/value table; in Japanese each key is named in Japanese, its stored name beside it."""
     def show(value: Any) -> str:
@@ -286,7 +309,8 @@ def _pairs(mapping: dict[str, Any], lang: str) -> Html:
             return "はい" if value else "いいえ"
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     def key_name(key: str) -> str:
-        return f"{KEY_NAMES_JA[key]} ({key})" if lang == "ja" and key in KEY_NAMES_JA else key
+        last = key.rpartition(".")[2]  # source.path: named as path is
+        return f"{KEY_NAMES_JA[last]} ({key})" if lang == "ja" and last in KEY_NAMES_JA else key
     return table(None, [[key_name(key), show(value)] for key, value in mapping.items()])
 
 

@@ -334,6 +334,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "config_environment": ("Versions and device", "バージョンとデバイス"),
     "config_data": ("Data", "データ"),
     "config_toml": ("The study as written (study.toml)", "書かれたままの研究（study.toml）"),
+    "data_what": ("What the data were: {origin}{size}, sha256 {fingerprint}.", "データ: {origin}{size}、sha256 {fingerprint}。"),
+    "data_file": ("the file {path}", "ファイル {path}"),
+    "data_size": (" ({bytes:,} bytes)", "（{bytes:,} バイト）"),
+    "data_table": ("Target column {target}; {count} feature columns: {features}.",
+                   "目的列 {target}、特徴量 {count} 列: {features}。"),
+    "data_fit_table": ("Every statistic of the preprocessing (means, scales, medians, categories) was read from the "
+                       "{train} training rows only; data.json holds the fit, and a prediction applies the same.",
+                       "前処理の統計量（平均、スケール、中央値、カテゴリ）はすべて訓練の {train} 行だけから求めています。"
+                       "data.json に保存され、予測にも同じものを使います。"),
     "config_resolved": ("The resolved study (study.json: every default filled in)",
                         "展開済みの研究設定（study.json: 既定値をすべて書き込んだもの）"),
     "config_manifest": ("Run directory", "実行ディレクトリ"),
@@ -388,6 +397,9 @@ KEY_NAMES_JA = {
     "splits": "分割", "requested": "要求した分割", "notes": "注記", "class_names": "クラス名", "files": "ファイル",
     "path": "パス", "format": "形式", "study": "研究", "reglab_version": "reglab のバージョン", "created": "作成日時",
     "device": "デバイス", "device_name": "デバイス名", "torch_threads": "torch のスレッド数", "platform": "プラットフォーム",
+    "kind": "種類", "task": "タスク", "fingerprint": "指紋 (sha256)", "label_values": "ラベルの値", "bytes": "バイト数",
+    "sha256": "sha256", "target": "目的列", "features": "特徴量の列", "columns": "列", "rows": "行数", "shapes": "配列の形",
+    "name": "名前", "image_size": "画像の大きさ", "preprocessing": "前処理",
 }
 
 # The notes data/splits.py writes, in Japanese (an unknown note stays as written).
@@ -403,6 +415,10 @@ _NOTES_JA = [
                 r"\(requested (?P<asked>[\d/]+)\), stratified, split_seed=(?P<seed>\d+); (?P<test>test = .*)$"),
      "{d} の訓練画像は {n} 枚です。層化抽出で訓練 {tr} / 検証 {va} に分けています（要求は {asked}、split_seed={seed}）。{test}"),
 ]
+_NOTES_JA.append((
+    re.compile(r"(?P<d>.+?): (?P<sizes>[\d/]+) (?P<parts>[a-z/]+) rows drawn from (?P<n>\d+) \(requested (?P<asked>[\d/]+)\)"
+               r"(?P<strat>, stratified, split_seed=(?P<seed>\d+))?(?P<own>; .+ as given)?$"),
+    "{d}: {n} 行から {sizes} 行（{parts}）を取り出しています（要求は {asked}{strat}{own}）"))
 _TEST_NOTE_JA = re.compile(r"test = test images \[0:(?P<n>\d+)\]( \(only (?P<have>\d+) available, requested (?P<asked>\d+)\))?")
 
 
@@ -418,6 +434,14 @@ def data_note(note: str, lang: str) -> str:
                 if test:
                     values["test"] = f"テスト = テスト画像 [0:{test['n']}]" + (
                         f"（{test['have']} 枚しかありません。要求は {test['asked']}）" if test["have"] else "")
+            if "strat" in values:  # a user's data (data/prepared.py split_note)
+                words = {"train": "訓練", "validation": "検証", "test": "テスト", " and ": "と"}
+                values["parts"] = "/".join(words[p] for p in values["parts"].split("/"))
+                values["strat"] = f"、層化抽出、split_seed={values['seed']}" if values["strat"] else ""
+                own = (values["own"] or "")[2:].removesuffix(" as given")
+                for en, ja in words.items():
+                    own = own.replace(en, ja)
+                values["own"] = f"。{own} は与えられたものを使用" if own else ""
             return template.format(**values)
     return note
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from reglab.analysis.statistics import Interval
 from reglab.analysis.sweeps import MIN_SEEDS_ONE_SE, ONE_SE, OVERFITTING, REGIME_MARGIN, RESAMPLES, UNDERFITTING, \
-    SweepAnalysis, SweepPoint, _key, best_per_row, strength_order
+    SweepAnalysis, SweepPoint, _key, strength_order
 
 STRINGS: dict[str, tuple[str, str]] = {
     "sec_sweeps": ("Sweeps: which strength?", "スイープ: どの強さがよいか"),
@@ -87,10 +87,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "the strongest) does not apply.",
                       "2 つの設定の格子には強さの順序が 1 つに決まらないので、最も強い設定を選ぶ 1 標準誤差ルールは使えません。"),
     "undecided": ("{name}: undecided with {seeds}. {reason} So nothing is recommended, no band or regime is "
-                  "drawn, and no two points are told apart; the lowest mean {metric} is at {point} ({value}), shown "
-                  "for reading only. {min} or more seeds (--seeds {min}) would let the rule decide.",
+                  "drawn, and no two points are told apart; the best {metric} is at {point} ({value}), shown for "
+                  "reading only. {min} or more seeds (--seeds {min}) would let the rule decide.",
                   "{name}: {seeds}では未決定です。{reason}そのため推奨はせず、帯も領域も示さず、どの 2 点も区別しません。"
-                  "{metric}の平均が最も良いのは {point}（{value}）ですが、参考として示すだけです。"
+                  "{metric}が最も良いのは {point}（{value}）ですが、参考として示すだけです。"
                   "{min} シード以上（--seeds {min}）あればルールで決められます。"),
     "reason_1": ("The one-standard-error rule needs a standard error, and one seed gives none.",
                  "1 標準誤差ルールには標準誤差が必要ですが、1 シードでは求まりません。"),
@@ -104,9 +104,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                    "band): {points}.",
                    "{total} セル中 {count} セルが{metric}で最良から 1 標準誤差以内です（1 SE 帯）: {points}。"),
     "band_all": ("Every point is within one standard error of the best on {metric}: by the one-SE rule this sweep "
-                 "cannot tell its settings apart on that metric, and no regime is named.",
+                 "cannot tell its settings apart on that metric, and no underfitting or overfitting is read from it.",
                  "すべての点が{metric}で最良から 1 標準誤差以内です。1 標準誤差ルールではこの指標で設定を区別できず、"
-                 "領域は示しません。"),
+                 "過少適合・過学習も読み取りません。"),
     "band_alone": ("No other point is within one standard error of the best on {metric}.",
                    "{metric}で最良から 1 標準誤差以内にある点はほかにありません。"),
     "underfits": ("Underfitting (training accuracy falls by more than the gap grows, against {chosen}): {points} "
@@ -122,36 +122,30 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "帯の外ですが、訓練精度も汎化ギャップも {chosen} との差が {margin} ポイント未満なので領域は"
                     "示しません（{metric}だけが悪い）: {points}。"),
     # ---- against doing nothing (test accuracy, paired by seed)
-    "vs_better": ("{point} improves test accuracy over {ref}: {diff} points, 95% CI {ci}, better in {k} of {n} seeds.",
-                  "{point} は {ref} よりテスト精度を上げます: {diff} ポイント、95% 信頼区間 {ci}、{n} シード中 {k} で上回る。"),
-    "vs_worse": ("{point} lowers test accuracy against {ref}: {diff} points, 95% CI {ci}, better in {k} of {n} seeds.",
-                 "{point} は {ref} よりテスト精度を下げます: {diff} ポイント、95% 信頼区間 {ci}、{n} シード中 {k} で上回る。"),
-    "vs_unclear": ("{point} shows no clear change in test accuracy against {ref}: {diff} points, 95% CI {ci} (it "
+    "vs_better": ("{point} improves test accuracy over {ref}: {diff} points, {ci_label} {ci}, better in {k} of {n} "
+                  "seeds.",
+                  "{point} は {ref} よりテスト精度を上げます: {diff} ポイント、{ci_label} {ci}、{n} シード中 {k} シードで上回る。"),
+    "vs_worse": ("{point} lowers test accuracy against {ref}: {diff} points, {ci_label} {ci}, better in {k} of {n} "
+                 "seeds.",
+                 "{point} は {ref} よりテスト精度を下げます: {diff} ポイント、{ci_label} {ci}、{n} シード中 {k} シードで上回る。"),
+    "vs_unclear": ("{point} shows no clear change in test accuracy against {ref}: {diff} points, {ci_label} {ci} (it "
                    "contains 0: a gain of at most {high} points), better in {k} of {n} seeds.",
-                   "{point} と {ref} のテスト精度の差ははっきりしません: {diff} ポイント、95% 信頼区間 {ci}（0 を含む。"
-                   "上がるとしても最大 {high} ポイント）、{n} シード中 {k} で上回る。"),
+                   "{point} と {ref} のテスト精度の差ははっきりしません: {diff} ポイント、{ci_label} {ci}（0 を含む。"
+                   "上がるとしても最大 {high} ポイント）、{n} シード中 {k} シードで上回る。"),
     "vs_one": ("{point} against {ref}: {diff} points of test accuracy in the one seed (no interval from one seed).",
                "{point} と {ref} の比較: 1 シードでテスト精度 {diff} ポイント（1 シードでは区間なし）。"),
-    "vs_lead_none": ("{technique} does not improve test accuracy on this data.",
-                     "このデータでは{technique}でテスト精度は上がりません。"),
     "vs_metric": ("{point} {verb} {metric} ({ours} against {theirs} without).",
                   "{point} は{metric}を{verb}（{ours}、なしでは {theirs}）。"),
+    "ci_one": ("95% CI", "95% 信頼区間"),
+    "ci_two": ("simultaneous 95% CI (Bonferroni, 2 comparisons)", "同時 95% 信頼区間（Bonferroni、2 つの比較）"),
     "lowers": ("lowers", "下げます"),
     "raises": ("raises", "上げます"),
-    "no_reference": ("This sweep has no point without {factor} (a value of 0, or a base variant without it), so it "
-                     "cannot say whether {factor} helps at all: add 0 to the values or sweep from a base without it.",
-                     "このスイープには{factor}なしの点（値 0、またはそれを持たない基準のバリアント）がないので、"
-                     "{factor}が役に立つかどうかは言えません。値に 0 を加えるか、それを持たないバリアントから掃引してください。"),
-    "decay_compare": ("Best decay at each learning rate: {a} moves over {da} decades ({ra}), {b} over {db} "
-                      "({rb}). {verdict}",
-                      "学習率ごとの最良の減衰: {a} は {da} 桁（{ra}）、{b} は {db} 桁（{rb}）動く。{verdict}"),
-    "decoupled_yes": ("Here the best decay depends less on the learning rate with {b}, as Loshchilov & Hutter "
-                      "(2019) report.",
-                      "ここでは {b} のほうが最良の減衰が学習率に依存しにくく、Loshchilov & Hutter (2019) の報告どおりです。"),
-    "decoupled_no": ("This small network does not show the effect Loshchilov & Hutter (2019) report: the best "
-                     "decay of {b} is not less dependent on the learning rate than that of {a} on this grid.",
-                     "この小さなネットワークでは Loshchilov & Hutter (2019) の報告する効果は見えません: この格子では "
-                     "{b} の最良の減衰は {a} より学習率に依存しにくいとは言えません。"),
+    "no_reference": ("This sweep has no point without {factor} (a value of 0, or a base variant trained without it), "
+                     "so it cannot say whether {factor} helps at all: add 0 to the values (a list: {setting}=0,...) or "
+                     "keep a variant without it in the study as the sweep's base (docs/sweeps.md).",
+                     "このスイープには{factor}なしの点（値 0、またはそれなしで学習した基準のバリアント）がないので、"
+                     "{factor}が役に立つかどうかは言えません。値に 0 を加える（リストで {setting}=0,...）か、それを持たない"
+                     "バリアントをスタディに置いてスイープの base にしてください（docs/sweeps.md）。"),
     "to": ("{a} to {b}", "{a} から {b}"),
     "method": ("Sweeps. Each point's metrics are those of its runs' last epoch, averaged over seeds; the 95% "
                "intervals are t intervals computed on the logit scale for accuracies and on the log scale for "
@@ -166,7 +160,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                "is within one SE; outside it, underfitting when training accuracy falls by more than the gap "
                "(training − validation accuracy) grows, overfitting when the gap grows more, each by at least "
                "{margin} point and more than one standard error of the paired differences. The comparison with "
-               "doing nothing is a paired t interval over seeds on test accuracy, for reading only. "
+               "doing nothing is a paired t interval over seeds on test accuracy, for reading only; it is one "
+               "comparison made at a point fixed on validation data, so unlike the study's findings it is not "
+               "adjusted for the sweep's other points (two comparisons, when the metrics disagree, get "
+               "Bonferroni-simultaneous intervals). "
                "Definitions: docs/report.md.",
                "スイープ。各点の値は各実行の最後のエポックの値をシードで平均したもの。95% 区間は、精度はロジット尺度、"
                "損失は対数尺度で求めた t 区間を元の尺度に戻したもので、値の範囲からはみ出しません。"
@@ -178,7 +175,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                "1 因子スイープの領域（推奨点と比べる）: 帯の中は 1 SE 以内。帯の外では、訓練精度の低下が汎化ギャップ"
                "（訓練精度 − 検証精度）の広がりより大きければ過少適合、広がりのほうが大きければ過学習。いずれも "
                "{margin} ポイント以上かつ対応のある差の標準誤差を超えるときだけです。何もしない場合との比較は"
-               "テスト精度のシードごとの対応のある t 区間で、参考のためだけのものです。定義: docs/report.md。"),
+               "テスト精度のシードごとの対応のある t 区間で、参考のためだけのものです。検証データで決めた 1 点での"
+               "1 つの比較なので、スタディの所見とは違いスイープの他の点についての補正はしません（指標が食い違うときの"
+               " 2 つの比較には Bonferroni の同時区間を使います）。定義: docs/report.md。"),
 }
 
 
@@ -192,6 +191,7 @@ def technique_label(factor: str, lang: str) -> str:
     """What a swept setting switches on, for "without L2": the technique, not its parameter."""
     names = {"l1": ("L1", "L1 正則化"), "l2": ("L2", "L2 正則化"), "l1_l2": ("L1 and L2", "L1・L2 正則化"),
              "dropout": ("dropout", "ドロップアウト"), "weight_decay": ("weight decay", "重み減衰"),
+             "scheduled_decay": ("weight decay", "重み減衰"),
              "label_smoothing": ("label smoothing", "ラベル平滑化"), "max_norm": ("max-norm", "最大ノルム制約")}
     head = factor.split(".")[0]
     return names[head][lang == "ja"] if head in names else factor
@@ -199,7 +199,8 @@ def technique_label(factor: str, lang: str) -> str:
 
 def factor_label(factor: str, lang: str) -> str:
     names = {"l2": ("L2 λ", "L2 λ"), "l1": ("L1 λ", "L1 λ"), "dropout.rate": ("dropout rate", "ドロップアウト率"),
-             "optimizer.lr": ("learning rate", "学習率"), "weight_decay": ("decoupled decay", "分離型の重み減衰")}
+             "optimizer.lr": ("learning rate", "学習率"), "weight_decay": ("decoupled decay", "分離型の重み減衰"),
+             "scheduled_decay": ("decoupled decay λ (paper's form)", "分離型の重み減衰 λ（論文の形）")}
     return names[factor][lang == "ja"] if factor in names else factor
 
 
@@ -253,7 +254,7 @@ def sweep_findings(sweep: SweepAnalysis, lang: str) -> list[str]:
         by_loss, by_accuracy = (chosen, other) if sweep.choose == "val_loss" else (other, chosen)
         out.append(s(lang, "disagree", name=sweep.name, a=point_text(sweep, by_loss, lang),
                      b=point_text(sweep, by_accuracy, lang), chosen=point_text(sweep, chosen, lang), choose=metric)
-                   + " " + s(lang, "disagree_why"))
+                   + ("" if lang == "ja" else " ") + s(lang, "disagree_why"))
     against = _against_nothing(sweep, lang)
     if against and other is None:
         against[0] = f"{sweep.name}: {against[0]}"
@@ -319,7 +320,7 @@ def _against_nothing(sweep: SweepAnalysis, lang: str) -> list[str]:
     point on test accuracy; or why there is nothing to compare with."""
     if sweep.reference is None:
         if len(sweep.factors) == 1 and strength_order(sweep) is not None:
-            return [s(lang, "no_reference", factor=technique_label(sweep.factors[0], lang))]
+            return [s(lang, "no_reference", factor=technique_label(sweep.factors[0], lang), setting=sweep.factors[0])]
         return []
     found = sweep.point(sweep.reference)
     ref = point_text(sweep, found, lang) if found else s(lang, "without", name=sweep.reference,
@@ -335,7 +336,8 @@ def _against_nothing(sweep: SweepAnalysis, lang: str) -> list[str]:
             parts.append(s(lang, "vs_one", **values))
             continue
         key = "vs_better" if diff.low > 0 else "vs_worse" if diff.high < 0 else "vs_unclear"
-        parts.append(s(lang, key, **values, ci=f"[{_signed(diff.low)}, {_signed(diff.high)}]",
+        label = s(lang, "ci_one" if sweep.other_against_reference is None else "ci_two")
+        parts.append(s(lang, key, **values, ci=f"[{_signed(diff.low)}, {_signed(diff.high)}]", ci_label=label,
                        high=f"{diff.high * 100:.2f}"))
     if sweep.reference_metric is not None and parts:
         ours, theirs = sweep.reference_metric
@@ -345,7 +347,10 @@ def _against_nothing(sweep: SweepAnalysis, lang: str) -> list[str]:
             parts.append(s(lang, "vs_metric", point=point_text(sweep, sweep.point(sweep.chosen), lang), verb=s(lang, "lowers" if ours < theirs else "raises"),
                            metric=s(lang, sweep.choose), ours=f"{ours * scale:.{digits}f}{unit}",
                            theirs=f"{theirs * scale:.{digits}f}{unit}"))
-    return [("" if lang == "ja" else " ").join(parts)] if parts else []
+    if not parts:
+        return []
+    # Japanese: no space after a closing full-width parenthesis ("none（L2 正則化なし）のテスト精度")
+    return ["".join(parts).replace("） ", "）")] if lang == "ja" else [" ".join(parts)]
 
 
 def seeds_text(n: int, lang: str) -> str:
@@ -367,24 +372,11 @@ def _signed(fraction: float) -> str:
 
 def _decay_comparison(sweeps: list[SweepAnalysis], lang: str) -> list[str]:
     """Two two-factor sweeps over the same first factor (the learning rate): how far the best second
-    factor (the decay) moves across the first, in decades."""
-    grids = [sw for sw in sweeps if len(sw.factors) == 2 and sw.chosen is not None]
-    if len(grids) != 2 or grids[0].factors[0] != grids[1].factors[0]:
-        return []
-    spans = []
-    for sweep in grids:
-        best = [v for v in best_per_row(sweep).values() if isinstance(v, (int, float)) and v > 0]
-        if len(best) < 2:
-            return []
-        span = math.log10(max(best)) - math.log10(min(best))
-        axis = [v for v in sweep.axis(sweep.factors[1]) if isinstance(v, (int, float)) and v > 0]
-        step = min((math.log10(b) - math.log10(a) for a, b in zip(axis, axis[1:])), default=1.0)
-        spans.append((span, step, f"{value_text(min(best))} – {value_text(max(best))}"))
-    (span_a, step, range_a), (span_b, _, range_b) = spans
-    a, b = grids[0].name, grids[1].name
-    verdict = s(lang, "decoupled_yes", b=b) if span_b <= span_a - step + 1e-9 else s(lang, "decoupled_no", a=a, b=b)
-    return [s(lang, "decay_compare", a=a, b=b, da=f"{span_a:.1f}", db=f"{span_b:.1f}", ra=range_a, rb=range_b,
-              verdict=verdict)]
+    factor (the decay) moves across the first, with a verdict only where seed resampling supports it
+    (report/decay_text.py)."""
+    from reglab.report import decay_text
+
+    return decay_text.sentences(sweeps, lang)
 
 
 def _ranges(sweep: SweepAnalysis, chosen: list[SweepPoint], lang: str) -> str:
@@ -404,7 +396,7 @@ def _ranges(sweep: SweepAnalysis, chosen: list[SweepPoint], lang: str) -> str:
     def text(i: int) -> str:
         return named_value(sweep, sweep.points[i], factor)
     parts = [text(r[0]) if len(r) == 1 else s(lang, "to", a=text(r[0]), b=text(r[-1])) for r in runs]
-    return f"{factor_label(factor, lang)} " + ", ".join(parts)
+    return f"{factor_label(factor, lang)} " + ("、" if lang == "ja" else ", ").join(parts)
 
 
 def _span(values: list[float | None], scale: float, digits: int, unit: str) -> str:

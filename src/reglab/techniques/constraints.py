@@ -42,6 +42,9 @@ class Constraint:
     before_step: Callable[[Kernels, float], None] | None = None
     after_step: Callable[[Kernels, float], None] | None = None
     peak: NormPeak | None = None  # what a projection would have cut, for the records
+    # Called once per run, before the first step, with the run's starting learning rate (the
+    # optimizer's lr, which the schedule multiplies): for a constraint that needs the multiplier.
+    start: Callable[[float], None] | None = None
 
 
 def _weight_decay(p: dict[str, Any]) -> Constraint:
@@ -54,6 +57,23 @@ def _weight_decay(p: dict[str, Any]) -> Constraint:
         torch._foreach_mul_(list(kernels), 1.0 - lr * rate)
 
     return Constraint(before_step=shrink)
+
+
+def _scheduled_decay(p: dict[str, Any]) -> Constraint:
+    rate = p["rate"]
+    base: list[float] = []  # the run's starting learning rate, from start()
+
+    def begin(lr: float) -> None:
+        base[:] = [lr]
+
+    def shrink(kernels: Kernels, lr: float) -> None:
+        # Loshchilov & Hutter (2019), Algorithm 2, line 12: θ_t ← θ_{t−1} − η_t(α·m̂/(√v̂ + ε) + λθ_{t−1}).
+        # The decay is η_t·λ with η_t the schedule multiplier, lr / α here, and does not scale with
+        # α: weight_decay's w·(1 − lr·rate) (torch.optim.AdamW, Keras) is the same update only for
+        # rate = λ/α. Applied before the step, on θ_{t−1}, like AdamW; Adam's step does not read θ.
+        torch._foreach_mul_(list(kernels), 1.0 - (lr / base[0]) * rate)
+
+    return Constraint(before_step=shrink, start=begin)
 
 
 def _max_norm(p: dict[str, Any]) -> Constraint:
