@@ -32,8 +32,8 @@ EPILOG = """examples:
   reglab run tutorial --seeds 5       five seeds of each, for intervals
   reglab run my-study.toml --device cuda
                                       your own study (TOML), on the GPU
-  reglab run l2-strength              which L2 strength? a sweep, chosen on
-                                      validation data
+  reglab run l2-strength              which L2 strength? a sweep, recommended
+                                      on validation data (one-SE rule)
   reglab results runs/tutorial-20261122-101500 --format json
   reglab data fetch mnist             download MNIST once into the cache
 """
@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--sweep-base", metavar="VARIANT", help="the variant whose other settings the points keep "
                                                                "(default: the study's [defaults])")
     sweep.add_argument("--choose", choices=("val_loss", "val_accuracy"), default=None,
-                       help="how the best point is chosen, on validation data only (default val_loss)")
+                       help="the validation metric the one-standard-error rule recommends a point on "
+                            "(default val_loss); the report also says when the other metric disagrees")
     run.add_argument("--max-runs", type=_positive, metavar="N",
                      help="refuse a study of more than N runs (default 2000, or the study's max_runs)")
     _add_live_arguments(run, flag=True)
@@ -376,9 +377,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                               allow_download=not args.offline, checkpoint_seconds=args.checkpoint_seconds,
                               source_text=source_text)
     live = _live_page(options.out, args)  # its port before the estimate's seconds and before any directory
-    err.print(lab.plan(study, args.device).describe(), highlight=False)
+    err.print(lab.plan(study).describe(), highlight=False)
     return _train(lambda observer: lab.run_study(study, options, observer, report=not args.no_report,
-                                                 lang=args.lang, backend=args.backend, address=args.address),
+                                                 lang=args.lang, backend=args.backend, address=args.address,
+                                                 estimate=True, started=_command_started()),
                   live)
 
 
@@ -388,7 +390,17 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _train(lambda observer: lab.resume(args.run_dir, observer, device=args.device, engine=args.engine,
                                               checkpoint_seconds=args.checkpoint_seconds,
                                               report=not args.no_report, lang=args.lang, backend=args.backend,
-                                              address=args.address), _live_page(args.run_dir, args))
+                                              address=args.address, estimate=True, started=_command_started()),
+                  _live_page(args.run_dir, args))
+
+
+def _command_started() -> float:
+    """When this command started, on time.monotonic()'s clock: the estimate counts its start-up."""
+    import time
+
+    from reglab.cost.time_estimate import process_seconds
+
+    return time.monotonic() - process_seconds()
 
 
 def _live_page(run_dir: Path, args: argparse.Namespace) -> Any:

@@ -34,6 +34,7 @@ HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
 # diagnostics included: NaN in runs stored before they existed).
 EPOCH_COLUMNS = tuple(f.name for f in fields(EpochRecord) if f.name != "epoch")
 RUN_COLUMNS = ("status", "test_accuracy", "test_loss", "engine", "best_epoch", "stopped_epoch", "diverged_at")
+EPOCH_NUMBER_COLUMNS = ("best_epoch", "stopped_epoch", "diverged_at")  # an epoch or none: nullable Int64
 
 
 class StudyResult:
@@ -316,10 +317,15 @@ class StudyResult:
     def to_pandas(self) -> pd.DataFrame:
         """Tidy: one row per run and epoch (variant, seed, epoch, the epoch's metrics, the run's
         outcome) with the variant's settings as columns (`hidden`, `optimizer`, `optimizer.lr`,
-        `dropout.rate`, ...; NaN where a variant does not use a technique)."""
+        `dropout.rate`, ...; NaN where a variant does not use a technique). Numbers are numeric
+        columns: float64 with NaN where not recorded, pandas' nullable Int64 for epochs
+        (`best_epoch`, `stopped_epoch`, `diverged_at`: <NA> where there is none). `dropout.rate`
+        and `spatial_dropout.rate` are one form: a tuple of one rate per place, also where the
+        study gave one rate for all (docs/python-api.md)."""
         import pandas as pd
 
-        settings = {v.name: _settings(v.spec) for v in self._collected.variants}
+        places = _dropout_places(self.study)
+        settings = {v.name: {**_settings(v.spec), **places.get(v.name, {})} for v in self._collected.variants}
         rows = []
         for record in self.runs:
             run = {"variant": record.variant, "seed": record.seed}
@@ -331,6 +337,10 @@ class StudyResult:
         frame = pd.DataFrame(rows)
         if frame.empty:
             return pd.DataFrame(columns=columns)
+        for column in (*EPOCH_COLUMNS, "test_accuracy", "test_loss"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")  # None -> NaN
+        for column in EPOCH_NUMBER_COLUMNS:
+            frame[column] = frame[column].astype("Int64")
         return frame[columns + [c for c in frame.columns if c not in columns]]
 
     def summary(self, lang: str | None = None) -> pd.DataFrame:
@@ -524,6 +534,31 @@ def _settings(spec: dict[str, Any]) -> dict[str, Any]:
                     out[f"{key}.{inner}"] = tuple(item) if isinstance(item, list) else item
         else:
             out[key] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def _dropout_places(study: dict[str, Any]) -> dict[str, dict[str, tuple[float, ...]]]:
+    """variant -> its `dropout.rate` and `spatial_dropout.rate` as one rate per place (after each
+    dense hidden layer, a CNN's flattened features first; each conv block), as the engine reads
+    them (config.VariantSpec.dropout_rates, models.catalog.per_block). A stored study that no
+    longer reads (an older version's) keeps the stored values."""
+    from reglab.config import study_from_dict
+    from reglab.errors import ConfigError
+    from reglab.models.catalog import per_block
+
+    try:
+        variants = study_from_dict(study, "study.json").variants
+    except (ConfigError, KeyError, TypeError, ValueError):
+        return {}
+    out: dict[str, dict[str, tuple[float, ...]]] = {}
+    for variant in variants:
+        places: dict[str, tuple[float, ...]] = {}
+        if variant.switch("dropout") is not None:
+            places["dropout.rate"] = tuple(variant.dropout_rates())
+        spatial = variant.switch("spatial_dropout")
+        if spatial is not None:
+            places["spatial_dropout.rate"] = per_block(spatial["rate"], len(variant.model_param("conv")))
+        out[variant.name] = places
     return out
 
 
