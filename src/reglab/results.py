@@ -213,10 +213,11 @@ class StudyResult:
     def predict_proba(self, variant: str, X: Any, seed: int | list[int] | str = 0, *,
                       preprocessed: bool = False, eight_bit: bool = False) -> np.ndarray:
         """Class probabilities, float32 (rows, classes), as Keras's `model.predict` and
-        scikit-learn's `predict_proba` give them. `X`: inputs as the dataset has them (images
-        H x W or rows of H*W pixels, 0..255, or 0..16 for digits), prepared as for training;
-        `preprocessed=True`: X are the model's features already; `eight_bit=True`: 8-bit images
-        (0..255) of a dataset with other pixel levels. `seed`: one run, a list of seeds, or "all"
+        scikit-learn's `predict_proba` give them. `X`: inputs as the data have them, prepared by
+        the stored preprocessing as training's were: a table's rows (a DataFrame with its columns),
+        or images H x W or rows of H*W pixels (0..255, or 0..16 for digits). `preprocessed=True`:
+        X are the model's features already; `eight_bit=True`: 8-bit images (0..255) of a dataset
+        with other pixel levels (docs/models.md). `seed`: one run, a list of seeds, or "all"
         (every finished run of the variant): an ensemble averages its runs' probabilities."""
         return self.predict_with_probabilities(variant, X, seed, preprocessed=preprocessed, eight_bit=eight_bit)[1]
 

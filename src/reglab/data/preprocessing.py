@@ -108,11 +108,13 @@ class ImagePixels(Preprocessing):
         return self._from_8bit(test_images)
 
     def _from_8bit(self, x: np.ndarray) -> np.ndarray:
-        """8-bit images of a dataset whose pixels have other levels (digits: 0..16) brought back to
-        those levels, as its training images had them (exactly, for test_split.npz's images)."""
+        """8-bit images in the dataset's pixel units. A dataset whose pixels are other whole levels
+        (digits: 0..16) gets those levels back, as its training images had them (exactly, for
+        test_split.npz's images); one whose pixels were numbers in [0, 1] (pixel_max 1) gets x / 255."""
         if self.pixel_max == 255.0:
             return x
-        return np.rint(x.astype(np.float64) * (self.pixel_max / 255.0))
+        scaled = x.astype(np.float64) * (self.pixel_max / 255.0)
+        return np.rint(scaled) if self.pixel_max > 1 and float(self.pixel_max).is_integer() else scaled
 
     def _checked(self, inputs: Any, top: float) -> np.ndarray:
         try:
