@@ -202,3 +202,17 @@ def test_a_point_whose_runs_all_diverged_is_left_out_not_a_reason_to_decide_noth
     last = sweep.points[-1]
     assert not last.in_band and last.regime is None
     assert not any("1e-01" in line for line in findings([sweep], "en")[3:])  # never "worse on validation loss only"
+
+
+def test_every_setting_with_a_direction_of_strength_is_a_registered_technique_or_its_parameter():
+    # The table in analysis/sweeps.py says which way each setting regularizes more; a renamed
+    # technique or parameter would silently fall back to "no order of strength".
+    from reglab.analysis.sweeps import STRENGTH
+    from reglab.techniques.registry import switches
+
+    known = switches()
+    for key in STRENGTH:
+        name, _, parameter = key.partition(".")
+        assert name in known, key
+        assert not parameter or parameter in [p.name for p in known[name].params], key
+        assert parameter or known[name].shorthand, key  # a bare value sets the shorthand parameter
