@@ -32,8 +32,8 @@ EPILOG = """examples:
   reglab run tutorial --seeds 5       five seeds of each, for intervals
   reglab run my-study.toml --device cuda
                                       your own study (TOML), on the GPU
-  reglab run l2-strength              which L2 strength? a sweep, chosen on
-                                      validation data
+  reglab run l2-strength              which L2 strength? a sweep, recommended
+                                      on validation data (one-SE rule)
   reglab results runs/tutorial-20261122-101500 --format json
   reglab data fetch mnist             download MNIST once into the cache
 """

@@ -321,7 +321,8 @@ def predict(run_dir: Path | str, variant: str, inputs: Path | str, out: Path | s
                           f"--out {Path(out) / 'predictions.csv'}")
     result = StudyResult(run_dir)
     result.models(variant, seed)  # an unknown variant or seed, or damaged weights: before reading inputs
-    read = read_inputs(inputs)
+    resized = (result.study.get("data") or {}).get("image_size")  # training resized its images to this
+    read = read_inputs(inputs, tuple(resized) if resized else None)
     try:
         predicted, probabilities = result.predict_with_probabilities(variant, read.values, seed,
                                                                      eight_bit=read.eight_bit)

@@ -169,15 +169,13 @@ class StudyResult:
     def test_inputs(self) -> np.ndarray:
         """The test split as inputs for `predict`: `predict(v, result.test_inputs, seed=s)`
         gives `predictions(v, s)` exactly (on the device type the run was tested on)."""
-        prep = self.preprocessing
-        if prep.kind != "table":
-            return prep.stored_test_inputs(self.test_images)
-        try:  # a table's rows as read, kept column by column beside the test images
+        images = self.test_images  # a clear error when the test split is missing or damaged
+        try:  # a table's rows as read, column by column, or image pixels 8 bits cannot hold
             rows = self._store.test_rows()
         except Damaged as exc:
             raise ReglabError(f"{self.run_dir / 'test_split.npz'} is {'missing' if exc.missing else 'damaged'}: its "
                               f"test rows cannot be read. Fix: `reglab resume {self.run_dir}` writes it again.") from None
-        return prep.stored_test_inputs(self.test_images, rows)
+        return self.preprocessing.stored_test_inputs(images, rows)
 
     def model(self, variant: str, seed: int = 0) -> torch.nn.Module:
         """One run's trained network (a torch.nn.Module in eval mode, on the CPU), rebuilt from the
@@ -242,10 +240,11 @@ class StudyResult:
     def predict_proba(self, variant: str, X: Any, seed: int | list[int] | str = 0, *,
                       preprocessed: bool = False, eight_bit: bool = False) -> np.ndarray:
         """Class probabilities, float32 (rows, classes), as Keras's `model.predict` and
-        scikit-learn's `predict_proba` give them. `X`: inputs as the dataset has them (images
-        H x W or rows of H*W pixels, 0..255, or 0..16 for digits), prepared as for training;
-        `preprocessed=True`: X are the model's features already; `eight_bit=True`: 8-bit images
-        (0..255) of a dataset with other pixel levels. `seed`: one run, a list of seeds, or "all"
+        scikit-learn's `predict_proba` give them. `X`: inputs as the data have them, prepared by
+        the stored preprocessing as training's were: a table's rows (a DataFrame with its columns),
+        or images H x W or rows of H*W pixels (0..255, or 0..16 for digits). `preprocessed=True`:
+        X are the model's features already; `eight_bit=True`: 8-bit images (0..255) of a dataset
+        with other pixel levels (docs/models.md). `seed`: one run, a list of seeds, or "all"
         (every finished run of the variant): an ensemble averages its runs' probabilities."""
         return self.predict_with_probabilities(variant, X, seed, preprocessed=preprocessed, eight_bit=eight_bit)[1]
 

@@ -188,3 +188,31 @@ def test_agreeing_metrics_lead_with_the_one_comparison_against_doing_nothing(tmp
     first = findings([sweep], "en")[0]
     assert first.startswith(f"L2: L2 λ = 1e-03 improves test accuracy over none (without L2): +{d.mean():.2f} "
                             f"points, 95% CI [+{d.mean() - half:.2f}, +{d.mean() + half:.2f}], better in 5 of 5 seeds.")
+
+
+def test_a_point_whose_runs_all_diverged_is_left_out_not_a_reason_to_decide_nothing(tmp_path):
+    def diverging(l2: float | None, seed: int) -> dict[str, float]:
+        metrics = disagreeing(l2, seed)
+        if l2 == 1e-1:  # every seed's losses and accuracies NaN: no value is read from this point
+            metrics.update({k: math.nan for k in ("train_loss", "val_loss", "train_accuracy", "val_accuracy")})
+        return metrics
+
+    sweep = sweep_of(make_sweep_run(tmp_path / "run", metrics=diverging, without=True))
+    assert sweep.decided and sweep.seeds == 5 and sweep.chosen == "l2=1e-03" and sweep.stability == 1.0
+    last = sweep.points[-1]
+    assert not last.in_band and last.regime is None
+    assert not any("1e-01" in line for line in findings([sweep], "en")[3:])  # never "worse on validation loss only"
+
+
+def test_every_setting_with_a_direction_of_strength_is_a_registered_technique_or_its_parameter():
+    # The table in analysis/sweeps.py says which way each setting regularizes more; a renamed
+    # technique or parameter would silently fall back to "no order of strength".
+    from reglab.analysis.sweeps import STRENGTH
+    from reglab.techniques.registry import switches
+
+    known = switches()
+    for key in STRENGTH:
+        name, _, parameter = key.partition(".")
+        assert name in known, key
+        assert not parameter or parameter in [p.name for p in known[name].params], key
+        assert parameter or known[name].shorthand, key  # a bare value sets the shorthand parameter

@@ -19,7 +19,7 @@ from reglab.analysis.findings import Finding, technique
 from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
 from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, MIN_SEEDS
 from reglab.report import explain_text, fonts, sweep_text
-from reglab.report.i18n import KEY_NAMES_JA, TECHNIQUE_NOTES, data_note, t
+from reglab.report.i18n import KEY_NAMES_JA, TECHNIQUE_NOTES, class_names, data_note, t
 
 from reglab.report.html_parts import (  # noqa: F401  (the sections' primitives, imported from here too)
     PERCENT, DASH, Html, esc, join, tag, table, figure, number, with_ci, plural, p_value,
@@ -177,7 +177,7 @@ def _errors(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
     focus = analysis.variant(analysis.focus) if analysis.focus else None
     if focus is None or focus.per_class is None:
         return tag("p", t(lang, "no_test_split"))
-    names = analysis.class_names
+    names = class_names(analysis.class_names, analysis.collected.data.get("dataset"), lang)
     per_class = focus.per_class
     class_rows = [[names[i] if i < len(names) else i, number(per_class["precision"][i], 3),
                    number(per_class["recall"][i], 3), number(per_class["f1"][i], 3), per_class["support"][i]]
@@ -207,6 +207,7 @@ def _weights(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
     if not analysis.histograms:
         return tag("p", t(lang, "no_weights"))
     return join([tag("p", Html(t(lang, "weights_intro_html", threshold=f"{W.NEAR_ZERO:g}"))),
+                 _weights_measured(analysis, lang),
                  figure("sparsity", pngs, t(lang, "sparsity_caption_layers" if analysis.has_conv else "sparsity_caption")),
                  figure("weight_histograms", pngs,
                         t(lang, "histogram_caption_layers" if analysis.has_conv else "histogram_caption")),
@@ -214,6 +215,33 @@ def _weights(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
                  figure("pair_distance", pngs, t(lang, "pair_distance_caption", buckets=analysis.sketch_buckets,
                                                   error=round(2 * T.relative_std(analysis.sketch_buckets or 1) * 100))),
                  figure("weight_norms", pngs, t(lang, "weight_norm_caption"))])
+
+
+# Shares within this many points of the baseline's are "about as many" (a share of a few hundred
+# thousand weights moves by less than that from seed to seed in the studies here).
+SAME_SHARE_POINTS = 1.0
+
+
+def _weights_measured(analysis: Analysis, lang: str) -> Html:
+    """What the penalties did here, read from the near-zero shares the figure below draws: each
+    variant's share, and for each variant with a baseline, whether it has more or fewer."""
+    shares = {v.name: v.hidden_sparsity.mean for v in analysis.variants
+              if v.hidden_sparsity is not None and v.hidden_sparsity.mean is not None}
+    if not shares:
+        return Html("")
+    percent = {name: f"{share * 100:.1f}%" for name, share in shares.items()}
+    sentence = t(lang, "weights_measured", shares=", ".join(f"{name} {percent[name]}" for name in shares))
+    compared = []
+    for v in analysis.variants:
+        if v.name in shares and v.baseline in shares and v.baseline != v.name:
+            points = (shares[v.name] - shares[v.baseline]) * 100
+            more = ("weights_as_many" if abs(points) < SAME_SHARE_POINTS else
+                    "weights_more" if points > 0 else "weights_fewer")
+            compared.append(t(lang, more, variant=v.name, baseline=v.baseline, share=percent[v.name],
+                              base_share=percent[v.baseline]))
+    separator = "。" if lang == "ja" else "; "
+    text = sentence + (" " + separator.join(compared) + ("。" if lang == "ja" else ".") if compared else "")
+    return tag("p", text, class_="weights-measured")
 
 
 def _model(analysis: Analysis, lang: str) -> Html:

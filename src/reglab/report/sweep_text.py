@@ -300,7 +300,7 @@ def _band_and_regimes(sweep: SweepAnalysis, lang: str) -> list[str]:
     name = point_text(sweep, chosen, lang)
     under = [p for p in sweep.points if p.regime == UNDERFITTING]
     over = [p for p in sweep.points if p.regime == OVERFITTING]
-    neither = [p for p in sweep.points if not p.in_band and p.regime is None]
+    neither = [p for p in sweep.points if not p.in_band and p.regime is None and p.per_seed[sweep.choose]]
     if under:
         out.append(s(lang, "underfits", chosen=name, points=_ranges(sweep, under, lang),
                      values=_span([p.mean("train_accuracy") for p in under], 100.0, 1, "%"),
