@@ -169,15 +169,13 @@ class StudyResult:
     def test_inputs(self) -> np.ndarray:
         """The test split as inputs for `predict`: `predict(v, result.test_inputs, seed=s)`
         gives `predictions(v, s)` exactly (on the device type the run was tested on)."""
-        prep = self.preprocessing
-        if prep.kind != "table":
-            return prep.stored_test_inputs(self.test_images)
-        try:  # a table's rows as read, kept column by column beside the test images
+        images = self.test_images  # a clear error when the test split is missing or damaged
+        try:  # a table's rows as read, column by column, or image pixels 8 bits cannot hold
             rows = self._store.test_rows()
         except Damaged as exc:
             raise ReglabError(f"{self.run_dir / 'test_split.npz'} is {'missing' if exc.missing else 'damaged'}: its "
                               f"test rows cannot be read. Fix: `reglab resume {self.run_dir}` writes it again.") from None
-        return prep.stored_test_inputs(self.test_images, rows)
+        return self.preprocessing.stored_test_inputs(images, rows)
 
     def model(self, variant: str, seed: int = 0) -> torch.nn.Module:
         """One run's trained network (a torch.nn.Module in eval mode, on the CPU), rebuilt from the
