@@ -15,15 +15,19 @@ from reglab.cli import main
 from reglab.data import load_dataset, make_splits
 
 
-def tiny_study(seeds: list[int]) -> reglab.Study:
-    """An MLP with batch norm and dropout, and a CNN with batch norm, spatial and dense dropout:
-    every layer kind the two architectures have, on digits (whose pixels are 0..16, not 0..255)."""
+def tiny_study(seeds: list[int], residual: bool) -> reglab.Study:
+    """An MLP with batch norm and dropout, a CNN with batch norm, spatial and dense dropout, and
+    (`residual`) a residual MLP with stochastic depth: every layer kind the architectures have, on
+    digits (whose pixels are 0..16, not 0..255)."""
+    variants = [reglab.Variant("mlp", dropout=0.2, batch_norm=True),
+                reglab.Variant("cnn", model="cnn", conv=[{"filters": 4, "pool": 2}], spatial_dropout=0.1,
+                               dropout=0.1, batch_norm=True)]
+    if residual:  # the fast engine has no stacked form of it
+        variants.append(reglab.Variant("resmlp", model="resmlp", width=16, hidden=[8, 8], dropout=0.1,
+                                       stochastic_depth=0.2))
     return reglab.Study(
         "predict", seeds=seeds, data={"dataset": "digits", "train": 300, "validation": 100, "test": 150},
-        defaults={"epochs": 2, "batch_size": 64, "hidden": [16]},
-        variants=[reglab.Variant("mlp", dropout=0.2, batch_norm=True),
-                  reglab.Variant("cnn", model="cnn", conv=[{"filters": 4, "pool": 2}], spatial_dropout=0.1,
-                                 dropout=0.1, batch_norm=True)])
+        defaults={"epochs": 2, "batch_size": 64, "hidden": [16]}, variants=variants)
 
 
 class KerasStyle:
@@ -58,7 +62,7 @@ def trained(request, tmp_path_factory) -> reglab.StudyResult:
     callback = KerasStyle()
     with warnings.catch_warnings(record=True) as warned:
         warnings.simplefilter("always")
-        result = reglab.run(tiny_study(seeds), out=tmp_path_factory.mktemp("predict") / "run", engine=request.param,
+        result = reglab.run(tiny_study(seeds, residual=request.param == "reference"), out=tmp_path_factory.mktemp("predict") / "run", engine=request.param,
                             offline=True, progress=False, report=False, checkpoint_seconds=None,
                             callbacks=[Broken(), callback])
     assert {run.engine for run in result.runs} == {request.param}
@@ -91,8 +95,10 @@ def test_the_stored_preprocessing_gives_the_features_training_had(trained):
     assert trained.preprocessing.to_json() == {"kind": "images", "image_shape": [8, 8], "pixel_max": 16.0}
 
 
-@pytest.mark.parametrize("variant", ["mlp", "cnn"])
+@pytest.mark.parametrize("variant", ["mlp", "cnn", "resmlp"])
 def test_predict_on_the_stored_test_inputs_reproduces_the_stored_predictions(trained, variant):
+    if variant not in trained.variants:
+        pytest.skip(f"{variant} trains in the reference engine only")
     for seed in trained.seeds:
         stored = trained.predictions(variant, seed)
         predicted = trained.predict(variant, trained.test_inputs, seed=seed)
@@ -241,11 +247,20 @@ def test_an_unknown_variant_or_seed_and_missing_or_damaged_weights_are_refused(t
     npz = next((run_dir / "runs").glob("00-*/seed-1.npz"))
     npz.write_bytes(npz.read_bytes()[:-100])  # damaged: no longer its record's checksum
     next((run_dir / "runs").glob("00-*/seed-0.npz")).unlink()
+    # Intact files (their checksums in their record) holding the weights of another network.
+    from reglab.store import RunArrays, RunStore
+
+    cnn = trained.stored_run("cnn", 1)
+    RunStore.open(run_dir).save_run(1, cnn.record, RunArrays(cnn.arrays().test_predictions,
+                                                             {"layers.0.weight": np.zeros((16, 64), np.float32)}))
     cases = {"an unknown variant": (["--variant", "nope"], "not a variant", "mlp, cnn"),
              "a seed with no run": (["--variant", "cnn", "--seed", "7"], "no finished run of seed 7", "finished seeds: 0, 1"),
              "a missing weights file (.npz)": (["--variant", "mlp"], "seed-0.npz is missing", "reglab resume"),
              "a damaged weights file (.npz)": (["--variant", "mlp", "--seed", "1"], "seed-1.npz is damaged",
-                                               "reglab resume")}
+                                               "reglab resume"),
+             "an intact weights file of another network": (["--variant", "cnn", "--seed", "1"],
+                                                           "do not fit the variant 'cnn'",
+                                                           "delete that file and its record")}
     for fault, (args, problem, fix) in cases.items():
         code = main(["predict", str(run_dir), *args, str(tmp_path / "x.npy"), "--out", str(tmp_path / "out.csv")])
         said = " ".join(capsys.readouterr().err.split())
@@ -276,33 +291,35 @@ def test_the_documented_torch_only_loader_gives_reglabs_predictions(trained, tmp
     import sys
     from pathlib import Path
 
-    if trained.runs[0].engine != "fast":
+    if trained.runs[0].engine != "reference":
         pytest.skip("the weights' format is the same for both engines: once is enough")
     loader = next(block for block in _code_blocks(Path(__file__).parents[1] / "docs" / "models.md")
                   if "load_file" in block)
-    for variant in ("mlp", "cnn"):
-        folder = tmp_path / variant
-        (folder / "model").parent.mkdir(parents=True, exist_ok=True)
-        trained.save_model(variant, folder / "model", seed=1)
-        np.save(folder / "images.npy", trained.test_inputs)
-        # The block as the page shows it, in a fresh interpreter where `import reglab` fails.
-        code = ("import sys\nsys.modules['reglab'] = None\n" + loader +
-                "\nnumpy.save('probabilities.npy', probabilities.numpy())\n"
-                "import json as j; open('predicted.json', 'w').write(j.dumps(predicted))\n")
-        done = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        probabilities = np.load(folder / "probabilities.npy")
-        np.testing.assert_allclose(probabilities, trained.predict_proba(variant, trained.test_inputs, seed=1),
+    variants = ("mlp", "cnn", "resmlp")
+    for variant in variants:
+        trained.save_model(variant, tmp_path / variant / "model", seed=0)
+        np.save(tmp_path / variant / "images.npy", trained.test_inputs)
+    (tmp_path / "loader.py").write_text(loader + "\nnumpy.save('probabilities.npy', probabilities.numpy())\n"
+                                        "json.dump(predicted, open('predicted.json', 'w'))\n")
+    # The block as the page shows it, in each model's folder, in one fresh interpreter where `import reglab` fails.
+    code = ("import os, runpy, sys\nsys.modules['reglab'] = None\n"
+            f"for folder in {[str(tmp_path / v) for v in variants]!r}:\n"
+            f"    os.chdir(folder)\n    runpy.run_path({str(tmp_path / 'loader.py')!r})\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for variant in variants:
+        probabilities = np.load(tmp_path / variant / "probabilities.npy")
+        np.testing.assert_allclose(probabilities, trained.predict_proba(variant, trained.test_inputs, seed=0),
                                    rtol=0, atol=1e-6)
-        predicted = json.loads((folder / "predicted.json").read_text())
-        assert predicted == [str(c) for c in trained.predictions(variant, 1)], variant
+        predicted = json.loads((tmp_path / variant / "predicted.json").read_text())
+        assert predicted == [str(c) for c in trained.predictions(variant, 0)], variant
 
 
 def test_export_to_onnx_matches_pytorch_within_1e_5(trained, tmp_path):
     import onnxruntime
     import torch
 
-    if trained.runs[0].engine != "fast":
+    if trained.runs[0].engine != "reference":
         pytest.skip("one export is enough: the ONNX exporter takes seconds")
     assert main(["export", str(trained.run_dir), "--to", "onnx", str(tmp_path / "models"), "--variant", "cnn",
                  "--seed", "0"]) == 0
@@ -332,3 +349,40 @@ def test_export_refuses_what_it_cannot_write(trained, tmp_path, capsys, fault_lo
         assert code == 2 and "Fix:" in said and "Traceback" not in said, (fault, said)
     assert not (tmp_path / "m").exists()
     fault_log("reglab export: " + "; ".join(cases), len(cases), "exit 2 with the fix; nothing written")
+
+
+def test_a_study_that_resized_its_image_folder_predicts_on_images_resized_the_same_way(tmp_path):
+    from PIL import Image
+
+    digits = load_dataset("digits", allow_download=False)
+    names = ["zero", "one", "two"]
+    for i in np.flatnonzero(digits.train_labels < 3)[:120]:
+        folder = tmp_path / "images" / names[digits.train_labels[i]]
+        folder.mkdir(parents=True, exist_ok=True)  # 16x12 PNGs, which the study resizes to 8x8
+        Image.fromarray((digits.train_images[i] * 15).astype(np.uint8)).resize((12, 16)).save(folder / f"{i}.png")
+    study = reglab.Study("resized", seeds=[0], data={"path": str(tmp_path / "images"), "image_size": [8, 8],
+                                                    "train": 60, "validation": 30, "test": 30},
+                         defaults={"epochs": 1, "batch_size": 32, "hidden": [8]}, variants=[reglab.Variant("plain")])
+    result = reglab.run(study, out=tmp_path / "run", offline=True, progress=False, report=False,
+                        checkpoint_seconds=None)
+    new = tmp_path / "new"
+    new.mkdir()
+    for index, image in enumerate(result.test_images[:10]):
+        Image.fromarray(image).resize((12, 16)).save(new / f"{index}.png")
+    assert main(["predict", str(result.run_dir), "--variant", "plain", str(new), "--out", str(tmp_path / "p.csv")]) == 0
+    resized = np.stack([np.asarray(Image.open(new / f"{i}.png").convert("L").resize((8, 8), Image.Resampling.BILINEAR))
+                        for i in range(10)])  # as the study's image_size resizes
+    assert np.array_equal(pd.read_csv(tmp_path / "p.csv")["predicted"], result.predict("plain", resized, seed=0))
+
+
+def test_a_study_on_image_arrays_of_numbers_in_0_1_reproduces_its_stored_predictions(tmp_path):
+    # test_split.npz's 8-bit images cannot hold such pixels exactly; the run keeps them as given.
+    digits = load_dataset("digits", allow_download=False)
+    x, y = digits.train_images[:240] / 16.0, digits.train_labels[:240]
+    study = reglab.Study("floats", seeds=[0], data={"train": 120, "validation": 60, "test": 60},
+                         defaults={"epochs": 1, "batch_size": 32, "hidden": [8]}, variants=[reglab.Variant("plain")])
+    result = reglab.run(study, data={"x": x, "y": y}, out=tmp_path / "run", offline=True, progress=False,
+                        report=False, checkpoint_seconds=None)
+    assert result.preprocessing.to_json()["pixel_max"] == 1.0
+    assert np.array_equal(result.predict("plain", result.test_inputs, seed=0), result.predictions("plain", 0))
+    assert np.isin(result.test_inputs, x).all()  # the pixels as given, not 8-bit approximations

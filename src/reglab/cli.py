@@ -32,8 +32,8 @@ EPILOG = """examples:
   reglab run tutorial --seeds 5       five seeds of each, for intervals
   reglab run my-study.toml --device cuda
                                       your own study (TOML), on the GPU
-  reglab run l2-strength              which L2 strength? a sweep, chosen on
-                                      validation data
+  reglab run l2-strength              which L2 strength? a sweep, recommended
+                                      on validation data (one-SE rule)
   reglab results runs/tutorial-20261122-101500 --format json
   reglab data fetch mnist             download MNIST once into the cache
 """
@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--sweep-base", metavar="VARIANT", help="the variant whose other settings the points keep "
                                                                "(default: the study's [defaults])")
     sweep.add_argument("--choose", choices=("val_loss", "val_accuracy"), default=None,
-                       help="how the best point is chosen, on validation data only (default val_loss)")
+                       help="the validation metric the one-standard-error rule recommends a point on "
+                            "(default val_loss); the report also says when the other metric disagrees")
     run.add_argument("--max-runs", type=_positive, metavar="N",
                      help="refuse a study of more than N runs (default 2000, or the study's max_runs)")
     _add_live_arguments(run, flag=True)
@@ -200,6 +201,30 @@ def build_parser() -> argparse.ArgumentParser:
                               "the runs' probabilities")
     predict.add_argument("--out", type=Path, required=True, metavar="CSV", help="where to write the predictions")
     predict.set_defaults(handler=cmd_predict)
+
+    explain = commands.add_parser(
+        "explain", help="attribution maps of every run: what the networks look at, and whether a "
+                        "technique changes it",
+        description="Compute attribution maps (Captum: pip install 'reglab[explain]') of every\n"
+                    "finished run for the same test images, store them in the run directory\n"
+                    "(computed once; a second call reuses them), check them (randomization\n"
+                    "and deletion tests) and compare them across techniques and seeds:\n"
+                    "explanations.json, and the report's section \"What the networks look at\".",
+        epilog="examples:\n"
+               "  reglab explain RUN_DIR                       saliency, 100 test images\n"
+               "  reglab explain RUN_DIR --method saliency --method integrated_gradients\n"
+               "methods: saliency, integrated_gradients, smoothgrad, occlusion",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    explain.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
+    explain.add_argument("--method", action="append", metavar="M",
+                         help="an attribution method (repeat it; default: saliency)")
+    explain.add_argument("--images", type=int, metavar="N", help="test images explained per run (default 100)")
+    explain.add_argument("--no-sanity", action="store_true", help="skip the randomization and deletion tests")
+    explain.add_argument("--no-report", action="store_true", help="do not write the report again")
+    explain.add_argument("--lang", choices=["en", "ja"], help="the report's language (default: from the locale)")
+    explain.add_argument("--format", choices=["text", "json"], default="text",
+                         help="json: print explanations.json to stdout")
+    explain.set_defaults(handler=cmd_explain)
 
     studies = commands.add_parser("studies", help="list the built-in studies")
     studies.set_defaults(handler=cmd_studies)
@@ -363,6 +388,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from reglab import lab
+
+    methods = tuple(dict.fromkeys(args.method or ["saliency"]))
+    explained = lab.explain(args.run_dir, methods=methods, images=args.images, sanity=not args.no_sanity,
+                            report=not args.no_report, lang=args.lang, observer=_Printer())
+    if args.format == "json":
+        print(json.dumps(explained, indent=2, ensure_ascii=False))
+        return 0
+    for method, content in explained["methods"].items():
+        decided = [c for c in content["changes"] if c["verdict"] != "undecided"]
+        _say(f"{method}: {len(content['variants'])} variants, {len(explained['images'])} images; "
+             f"{len(decided)} decided changes against the baseline")
+        for c in decided:
+            d = c["difference"]
+            _say(f"  {c['variant']}: {c['measure']} {c['verdict']} than {c['baseline']} "
+                 f"({d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], adjusted p = {c['adjusted_p']:.2g})")
+        for row in content["sanity"]:
+            if row["randomization"]["verdict"] != "depends_on_model":
+                _say(f"  sanity: {row['variant']}: randomization test {row['randomization']['verdict']}")
+    _say(f"Stored in {Path(args.run_dir) / 'explanations.json'}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------- run
 
 
@@ -376,9 +425,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                               allow_download=not args.offline, checkpoint_seconds=args.checkpoint_seconds,
                               source_text=source_text)
     live = _live_page(options.out, args)  # its port before the estimate's seconds and before any directory
-    err.print(lab.plan(study, args.device).describe(), highlight=False)
+    err.print(lab.plan(study).describe(), highlight=False)
     return _train(lambda observer: lab.run_study(study, options, observer, report=not args.no_report,
-                                                 lang=args.lang, backend=args.backend, address=args.address),
+                                                 lang=args.lang, backend=args.backend, address=args.address,
+                                                 estimate=True, started=_command_started()),
                   live)
 
 
@@ -388,7 +438,17 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _train(lambda observer: lab.resume(args.run_dir, observer, device=args.device, engine=args.engine,
                                               checkpoint_seconds=args.checkpoint_seconds,
                                               report=not args.no_report, lang=args.lang, backend=args.backend,
-                                              address=args.address), _live_page(args.run_dir, args))
+                                              address=args.address, estimate=True, started=_command_started()),
+                  _live_page(args.run_dir, args))
+
+
+def _command_started() -> float:
+    """When this command started, on time.monotonic()'s clock: the estimate counts its start-up."""
+    import time
+
+    from reglab.cost.time_estimate import process_seconds
+
+    return time.monotonic() - process_seconds()
 
 
 def _live_page(run_dir: Path, args: argparse.Namespace) -> Any:

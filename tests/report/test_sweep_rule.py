@@ -78,9 +78,12 @@ def test_disagreeing_validation_loss_and_accuracy_are_said_first_and_compared_wi
     first, against = lines[0], lines[1]
     seeds = range(5)
     d = np.array([disagreeing(1e-3, s)["test_accuracy"] - disagreeing(None, s)["test_accuracy"] for s in seeds]) * 100
-    half = stats.t.ppf(0.975, 4) * d.std(ddof=1) / math.sqrt(5)
-    numbers = (f"−{-d.mean():.2f} {'points, 95% CI' if lang == 'en' else 'ポイント、95% 信頼区間'} "
-               f"[−{half - d.mean():.2f}, −{-d.mean() - half:.2f}]")
+    # two comparisons (both metrics' points against none): Bonferroni, t(1 - 0.05/4) for each
+    half = stats.t.ppf(1 - 0.05 / 4, 4) * d.std(ddof=1) / math.sqrt(5)
+    label = ("points, simultaneous 95% CI (Bonferroni, 2 comparisons)" if lang == "en"
+             else "ポイント、同時 95% 信頼区間（Bonferroni、2 つの比較）")
+    gap = " " if lang == "en" else ""  # Japanese: no space after the closing full-width parenthesis
+    numbers = f"−{-d.mean():.2f} {label}{gap}[−{half - d.mean():.2f}, −{-d.mean() - half:.2f}]"
     if lang == "en":
         assert first.startswith("L2: validation loss and validation accuracy point to different settings: the "
                                 "one-SE rule gives L2 λ = 1e-03 on validation loss and L2 λ = 1e-05 on validation "
@@ -94,7 +97,7 @@ def test_disagreeing_validation_loss_and_accuracy_are_said_first_and_compared_wi
         assert first.startswith("L2: 検証損失と検証精度が別の設定を指しています。1 標準誤差ルールは検証損失では "
                                 "L2 λ = 1e-03、検証精度では L2 λ = 1e-05 を選びます。")
         assert "較正" in first
-        assert f"L2 λ = 1e-03 は none（L2 正則化なし） よりテスト精度を下げます: {numbers}" in against
+        assert f"L2 λ = 1e-03 は none（L2 正則化なし）よりテスト精度を下げます: {numbers}" in against
     # In the report's section, the first finding of the sweep is that sentence; the table shows "none".
     html = str(section([sweep], {}, lang))
     assert re.search(r'<ul class="findings"><li>([^<]*)', html).group(1).startswith(first[:40])
@@ -165,3 +168,51 @@ def test_two_seeds_near_100_percent_and_0_loss_keep_every_interval_in_range(tmp_
             y = np.concatenate([path.vertices[:, 1] for path in band.get_paths()])
             assert y.min() >= 0 and y.max() <= top
     assert "undecided with 2 seeds" in findings([sweep], "en")[0]
+
+
+def agreeing(l2: float | None, seed: int) -> dict[str, float]:
+    """`disagreeing`'s losses, with a validation accuracy that follows the validation loss: both metrics
+    recommend λ = 1e-3, and L2 there raises test accuracy over "none" by 2 points."""
+    metrics = disagreeing(l2, seed)
+    noise = np.random.default_rng([seed, 11, 0 if l2 is None else round(-math.log10(l2))])
+    metrics["val_accuracy"] = 1 - metrics["val_loss"] / 4
+    metrics["test_accuracy"] = (0.90 if l2 is None else 0.92 if l2 == 1e-3 else 0.85) + 0.004 * noise.standard_normal()
+    return metrics
+
+
+def test_agreeing_metrics_lead_with_the_one_comparison_against_doing_nothing(tmp_path):
+    sweep = sweep_of(make_sweep_run(tmp_path / "run", metrics=agreeing, without=True))
+    assert not sweep.disagree and sweep.chosen == sweep.other.chosen == "l2=1e-03"
+    d = np.array([agreeing(1e-3, s)["test_accuracy"] - agreeing(None, s)["test_accuracy"] for s in range(5)]) * 100
+    half = stats.t.ppf(0.975, 4) * d.std(ddof=1) / math.sqrt(5)  # one comparison: no adjustment
+    first = findings([sweep], "en")[0]
+    assert first.startswith(f"L2: L2 λ = 1e-03 improves test accuracy over none (without L2): +{d.mean():.2f} "
+                            f"points, 95% CI [+{d.mean() - half:.2f}, +{d.mean() + half:.2f}], better in 5 of 5 seeds.")
+
+
+def test_a_point_whose_runs_all_diverged_is_left_out_not_a_reason_to_decide_nothing(tmp_path):
+    def diverging(l2: float | None, seed: int) -> dict[str, float]:
+        metrics = disagreeing(l2, seed)
+        if l2 == 1e-1:  # every seed's losses and accuracies NaN: no value is read from this point
+            metrics.update({k: math.nan for k in ("train_loss", "val_loss", "train_accuracy", "val_accuracy")})
+        return metrics
+
+    sweep = sweep_of(make_sweep_run(tmp_path / "run", metrics=diverging, without=True))
+    assert sweep.decided and sweep.seeds == 5 and sweep.chosen == "l2=1e-03" and sweep.stability == 1.0
+    last = sweep.points[-1]
+    assert not last.in_band and last.regime is None
+    assert not any("1e-01" in line for line in findings([sweep], "en")[3:])  # never "worse on validation loss only"
+
+
+def test_every_setting_with_a_direction_of_strength_is_a_registered_technique_or_its_parameter():
+    # The table in analysis/sweeps.py says which way each setting regularizes more; a renamed
+    # technique or parameter would silently fall back to "no order of strength".
+    from reglab.analysis.sweeps import STRENGTH
+    from reglab.techniques.registry import switches
+
+    known = switches()
+    for key in STRENGTH:
+        name, _, parameter = key.partition(".")
+        assert name in known, key
+        assert not parameter or parameter in [p.name for p in known[name].params], key
+        assert parameter or known[name].shorthand, key  # a bare value sets the shorthand parameter

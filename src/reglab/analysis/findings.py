@@ -84,8 +84,22 @@ def findings(analysis: Analysis) -> list[Finding]:
             out += _baseline_overfitting(v)
     accuracy = analysis.comparisons.get("test_accuracy", [])
     tested = sum(1 for c in accuracy if c.t_p is not None)
+    # A sweep's points against its first point (the corner of its grid, a baseline by position only)
+    # are read in the sweeps' own findings, against doing nothing; one sentence each here would be
+    # dozens of comparisons with an arbitrary point. The tables keep them.
+    swept = point_names(analysis.sweeps)
+    within = [c for c in accuracy if c.variant in swept and c.baseline in swept]
     for c in accuracy:
-        out.append(_comparison(c, analysis.variant(c.variant), analysis.variant(c.baseline), tested))
+        if c not in within:
+            out.append(_comparison(c, analysis.variant(c.variant), analysis.variant(c.baseline), tested))
+    if within:
+        out.append(Finding(
+            "sweep_comparisons", None,
+            f"The sweeps' {len(within)} points are compared with each other in the sweeps' findings above, not "
+            "here one by one against each sweep's first point (the table below lists those comparisons).",
+            f"スイープの {len(within)} 個の点は上のスイープの項で比べています。ここでは各スイープの最初の点との個別の比較は"
+            "述べません（下の表に載せています）。",
+            {"points": len(within)}))
     for v in analysis.variants:
         out += _batch_norm(v)
         out += _weight_norm(v, analysis)

@@ -11,13 +11,13 @@ Only stored records are read (no torch). The choice reads validation metrics and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from reglab.analysis.collect import Collected
-from reglab.analysis.statistics import DIFFERENCE_OF_PROPORTIONS, NON_NEGATIVE, PROPORTION, Interval, \
+from reglab.analysis.statistics import ALPHA, DIFFERENCE_OF_PROPORTIONS, NON_NEGATIVE, PROPORTION, Interval, \
     PairedComparison, paired_comparison, t_interval
 from reglab.store import COMPLETED
 
@@ -40,7 +40,9 @@ REGIME_MARGIN = 0.01
 # setting not listed (a learning rate, a batch size) has no order of strength: the recommendation is
 # then the best point. The value that switches a +1 setting off is 0.
 STRENGTH = {"l1": 1, "l2": 1, "l1.strength": 1, "l2.strength": 1, "l1_l2.l1": 1, "l1_l2.l2": 1,
-            "dropout": 1, "dropout.rate": 1, "weight_decay": 1, "weight_decay.rate": 1, "label_smoothing": 1,
+            "dropout": 1, "dropout.rate": 1, "spatial_dropout": 1, "spatial_dropout.rate": 1,
+            "stochastic_depth": 1, "stochastic_depth.rate": 1, "weight_decay": 1, "weight_decay.rate": 1,
+            "scheduled_decay": 1, "scheduled_decay.rate": 1, "label_smoothing": 1, "label_smoothing.amount": 1,
             "max_norm": -1, "max_norm.max_value": -1}
 
 
@@ -322,9 +324,24 @@ def _against_nothing(sweep: SweepAnalysis, collected: Collected, baselines: set[
     sweep.against_reference = against(sweep.chosen)
     if sweep.disagree:
         sweep.other_against_reference = against(sweep.other.chosen)
+        # Two comparisons: Bonferroni-simultaneous intervals, so that an interval excluding 0 is
+        # the verdict for the pair. One comparison needs no adjustment: its point was fixed on
+        # validation data before any test number was read.
+        sweep.against_reference = _simultaneous(sweep.against_reference, 2)
+        sweep.other_against_reference = _simultaneous(sweep.other_against_reference, 2)
     ours, theirs = sweep.point(sweep.chosen).per_seed[sweep.choose], reference[sweep.choose]
     if ours and theirs:
         sweep.reference_metric = (float(np.mean(list(ours.values()))), float(np.mean(list(theirs.values()))))
+
+
+def _simultaneous(comparison: PairedComparison | None, m: int) -> PairedComparison | None:
+    """The comparison's t interval at confidence 1 - ALPHA/m (Bonferroni over m comparisons)."""
+    if comparison is None:
+        return None
+    interval = t_interval(comparison.differences, 1 - ALPHA / m)
+    if interval.low is not None and not (-1 <= interval.low and interval.high <= 1):
+        interval = t_interval(comparison.differences, 1 - ALPHA / m, bounds=DIFFERENCE_OF_PROPORTIONS)
+    return replace(comparison, difference=interval)
 
 
 def _reference(sweep: SweepAnalysis, collected: Collected, baselines: set[str]) -> str | None:

@@ -10,6 +10,7 @@ not an image's are ignored; a file with an image's suffix that cannot be read is
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,25 @@ from .prepared import Prepared, PrepareContext, check_size, existing, prepare_im
 from .source_registry import DataSource
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+
+
+def read_grey_image(path: Path, size: tuple[int, int] | None = None, why: str = "") -> np.ndarray:
+    """One image file as 8-bit grey (H, W), resized (bilinear) to `size` = (H, W) when given: how
+    training reads an image folder, and how `reglab predict` reads new images."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:
+        raise DataError("reading images needs Pillow, which is not installed",
+                        "pip install 'reglab[images]' (or Pillow)") from None
+    try:
+        with Image.open(path) as image:
+            grey = image.convert("L")
+            if size and grey.size != (size[1], size[0]):
+                grey = grey.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            return np.asarray(grey, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise DataError(f"{path}: not a readable image ({str(exc)[:160]})",
+                        "replace or remove that file" + (f" ({why})" if why else "")) from None
 
 
 def prepare_image_folder(source: DataSource, spec: Any, context: PrepareContext) -> Prepared:
@@ -32,27 +52,13 @@ def prepare_image_folder(source: DataSource, spec: Any, context: PrepareContext)
                         f"put the images of each class in a sub-folder named after the class, as "
                         f"{folder}/CLASS/IMAGE.png ({', '.join(SUFFIXES)})")
     size = check_size(folder, sum(path.stat().st_size for _, path in files))
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        raise DataError("reading an image folder needs Pillow, which is not installed",
-                        "pip install 'reglab[images]' (or Pillow)") from None
     digest, images, labels = hashlib.sha256(), [], []
     wanted = tuple(spec.image_size) if spec.image_size else None
     for label, path in files:
         raw = path.read_bytes()
         digest.update(f"{label}/{path.name}:{len(raw)}:".encode())
         digest.update(raw)
-        try:
-            with Image.open(path) as image:
-                grey = image.convert("L")
-                if wanted and grey.size != (wanted[1], wanted[0]):
-                    grey = grey.resize((wanted[1], wanted[0]), Image.Resampling.BILINEAR)
-                images.append(np.asarray(grey, dtype=np.uint8))
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-            raise DataError(f"{path}: not a readable image ({str(exc)[:160]})",
-                            "replace or remove that file (reglab reads every image file in the class folders)") \
-                from None
+        images.append(read_grey_image(path, wanted, "reglab reads every image file in the class folders"))
         labels.append(label)
     shapes = {}
     for (_, path), image in zip(files, images):

@@ -104,15 +104,28 @@ class ImagePixels(Preprocessing):
         return self._checked(inputs, 1.0).reshape(-1, self.n_features).astype(np.float32)
 
     def stored_test_inputs(self, test_images: np.ndarray, test_rows: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        # test_split.npz holds the test images as 8-bit grey (for the report's galleries).
+        # test_split.npz holds the test images as 8-bit grey (for the report's galleries), and
+        # pixels that 8 bits cannot hold as they were given (stored_rows).
+        if test_rows and "test_rows/pixels" in test_rows:
+            return test_rows["test_rows/pixels"]
         return self._from_8bit(test_images)
 
+    def stored_rows(self, test_images: np.ndarray) -> dict[str, np.ndarray] | None:
+        """What test_split.npz keeps beside its 8-bit images so that `stored_test_inputs` gives the
+        test inputs exactly: nothing for pixels of whole levels (the 8-bit images give them back);
+        pixels that were numbers in [0, 1] as float32, the precision the network saw them in."""
+        if self.pixel_max > 1 and float(self.pixel_max).is_integer():
+            return None
+        return {"test_rows/pixels": np.asarray(test_images, dtype=np.float32)}
+
     def _from_8bit(self, x: np.ndarray) -> np.ndarray:
-        """8-bit images of a dataset whose pixels have other levels (digits: 0..16) brought back to
-        those levels, as its training images had them (exactly, for test_split.npz's images)."""
+        """8-bit images in the dataset's pixel units. A dataset whose pixels are other whole levels
+        (digits: 0..16) gets those levels back, as its training images had them (exactly, for
+        test_split.npz's images); one whose pixels were numbers in [0, 1] (pixel_max 1) gets x / 255."""
         if self.pixel_max == 255.0:
             return x
-        return np.rint(x.astype(np.float64) * (self.pixel_max / 255.0))
+        scaled = x.astype(np.float64) * (self.pixel_max / 255.0)
+        return np.rint(scaled) if self.pixel_max > 1 and float(self.pixel_max).is_integer() else scaled
 
     def _checked(self, inputs: Any, top: float) -> np.ndarray:
         try:

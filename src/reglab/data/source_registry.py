@@ -19,6 +19,7 @@ Every source says:
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +74,10 @@ def lookup(name: str) -> DataSource:
     try:
         return _REGISTRY[name]
     except KeyError:
-        named = ", ".join(n for n, s in _REGISTRY.items() if s.takes == BUILT_IN and n != "auto")
-        raise DataError(f"unknown dataset {name!r}",
+        built_in = [n for n, s in _REGISTRY.items() if s.takes == BUILT_IN and n != "auto"]
+        named = ", ".join(built_in)
+        close = difflib.get_close_matches(str(name), built_in, n=1, cutoff=0.5)
+        raise DataError(f"unknown dataset {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
                         f"use one of: {named} (or `auto`); or your own data: `path = \"FILE\"` in [data] "
                         "(a .csv, .parquet, .npz or .npy file, or a folder of images), or reglab.run(study, "
                         "data=arrays) from Python (docs/data.md)") from None

@@ -9,7 +9,7 @@ import json
 import platform
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from reglab.config import DESCRIPTIVE_KEYS, StudySpec
 from reglab.data.prepared import PrepareContext, prepare_data
 from reglab import models
 from reglab.engine.core import DeviceData, check_data_fits, check_fits
-from reglab.engine.scheduler import ENGINES, Executor, LocalExecutor, execute, plan
+from reglab.engine.scheduler import ENGINES, Executor, LocalExecutor, Schedule, execute, plan
 from reglab.errors import ReglabError
 from reglab.progress.events import Observer, Silent
 from reglab.store import RunStore
@@ -73,10 +73,12 @@ def environment(device: torch.device) -> dict[str, Any]:
 
 
 def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None = None,
-              cancel: threading.Event | None = None, executor: Executor | None = None) -> RunStore:
+              cancel: threading.Event | None = None, executor: Executor | None = None,
+              estimate: Callable[[Schedule, DeviceData], str] | None = None) -> RunStore:
     """Train the study into a new run directory, or finish the one `options.out` names. The units
     train where `executor` puts them (this machine's processes by default); the run directory is
-    the same whichever it is."""
+    the same whichever it is. `estimate(schedule, data)`, once the work is planned and before it
+    starts, returns a line for the observer (the time estimate: lab.py)."""
     observer = observer or Silent()
     finished = _already_finished(options.out, study)
     if finished is not None:  # before the data: nothing to train needs no download
@@ -134,6 +136,8 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
                         image_shape=data.image_shape)
         for message in schedule.notices:
             observer.notice(message)
+        if estimate is not None:
+            observer.notice(estimate(schedule, data))
         remaining = [(variant, seed) for unit in schedule.units for _, variant, seed in unit.members]
         observer.study_started(len(remaining), sum(variant.epochs for variant, _ in remaining))
         execute(schedule, data, store, observer, cancel=cancel, checkpoint_seconds=options.checkpoint_seconds,

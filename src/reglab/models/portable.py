@@ -1,13 +1,15 @@
 """A trained network in a form plain PyTorch rebuilds without reglab: a list of torch.nn layers
 (class name and constructor arguments, JSON) and a state_dict whose keys are an nn.Sequential's.
 
-    layers, sequential, state = portable(model)
-    # anyone, with torch alone:
-    nn.Sequential(*[getattr(nn, l["class"])(**l["args"]) for l in layers]).load_state_dict(state)
+    layers, sequential, state = portable(model, features)
+    # anyone, with torch alone (docs/models.md):
+    nn.Sequential(*build(layers)).load_state_dict(state)
 
-reglab's own layers map to their plain equivalents in evaluation mode (its seeded dropouts are
-nn.Dropout and nn.Dropout2d of the same rate); a layer with no plain form is refused by name. The
-plain model is checked against the original on random inputs before it is handed out.
+One layer is not torch.nn's: "Residual", x + its layers(x) (a residual MLP's block), which the
+documented loader defines in three lines. reglab's own layers map to their plain equivalents in
+evaluation mode (its seeded dropouts are nn.Dropout and nn.Dropout2d of the same rate, stochastic
+depth nn.Identity); a layer with no plain form is refused by name. The plain model is checked
+against the original on random inputs before it is handed out.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch import nn
 from reglab.errors import ReglabError
 from reglab.models.cnn import SeededSpatialDropout
 from reglab.models.mlp import SeededDropout
+from reglab.models.residual_mlp import ResidualBlock, StochasticDepth
 
 
 def _pair(value: Any) -> Any:
@@ -44,7 +47,18 @@ ARGS: dict[type, Callable[[Any], dict[str, Any]]] = {
 }
 
 
+class Residual(nn.Sequential):
+    """x + its layers(x): the one layer of the plain form that torch.nn has not (docs/models.md)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + super().forward(x)
+
+
 def describe_layer(module: nn.Module) -> dict[str, Any]:
+    if isinstance(module, ResidualBlock):
+        return {"class": "Residual", "layers": [describe_layer(m) for m in module.branch_layers()]}
+    if isinstance(module, StochasticDepth):  # before SeededDropout: it is one; in evaluation it passes x on
+        return {"class": "Identity", "args": {}}
     if isinstance(module, SeededSpatialDropout):  # before SeededDropout: it is one
         return {"class": "Dropout2d", "args": {"p": module.rate}}
     if isinstance(module, SeededDropout):
@@ -58,20 +72,30 @@ def describe_layer(module: nn.Module) -> dict[str, Any]:
 
 def build_plain(layers: list[dict[str, Any]]) -> nn.Sequential:
     """What the documented torch-only loader does (docs/models.md)."""
-    return nn.Sequential(*[getattr(nn, layer["class"])(**layer["args"]) for layer in layers])
+    def build(described: list[dict[str, Any]]) -> list[nn.Module]:
+        return [Residual(*build(layer["layers"])) if layer["class"] == "Residual"
+                else getattr(nn, layer["class"])(**layer["args"]) for layer in described]
+
+    return nn.Sequential(*build(layers))
+
+
+def _state(module: nn.Module, prefix: str) -> dict[str, torch.Tensor]:
+    """The module's state_dict under the plain form's keys (a residual block's layers numbered in it)."""
+    if isinstance(module, ResidualBlock):
+        return {key: value for j, layer in enumerate(module.branch_layers())
+                for key, value in _state(layer, f"{prefix}.{j}").items()}
+    return {f"{prefix}.{key}": value.detach().cpu().clone().contiguous() for key, value in module.state_dict().items()}
 
 
 def portable(model: nn.Module, features: int) -> tuple[list[dict[str, Any]], nn.Sequential, dict[str, torch.Tensor]]:
     """(layer descriptions, the plain nn.Sequential in eval mode, its state_dict) of a model with
-    `layer_sequence()` (models.mlp.MLP, models.cnn.CNN) that takes `features` inputs per row."""
-    if not hasattr(model, "layer_sequence"):  # a network that is not a chain of layers (a residual MLP's skips)
-        raise ReglabError(f"a {type(model).__name__} is not a plain chain of torch.nn layers, so it has no "
-                          "model.json form yet. Fix: export a variant of another architecture (mlp, cnn), or use "
+    `layer_sequence()` (MLP, CNN, ResidualMLP) that takes `features` inputs per row."""
+    if not hasattr(model, "layer_sequence"):
+        raise ReglabError(f"a {type(model).__name__} has no plain PyTorch form yet, so it cannot be exported. Fix: use "
                           "result.model() in Python (torch.save(model.state_dict(), ...) saves its weights).")
     sequence = model.layer_sequence()
     layers = [describe_layer(module) for _, module in sequence]
-    state = {f"{index}.{key}": value.detach().cpu().clone().contiguous()
-             for index, (_, module) in enumerate(sequence) for key, value in module.state_dict().items()}
+    state = {key: value for index, (_, module) in enumerate(sequence) for key, value in _state(module, str(index)).items()}
     plain = build_plain(layers)
     plain.load_state_dict(state)
     plain.eval()

@@ -122,18 +122,22 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "帯の外ですが、訓練精度も汎化ギャップも {chosen} との差が {margin} ポイント未満なので領域は"
                     "示しません（{metric}だけが悪い）: {points}。"),
     # ---- against doing nothing (test accuracy, paired by seed)
-    "vs_better": ("{point} improves test accuracy over {ref}: {diff} points, 95% CI {ci}, better in {k} of {n} seeds.",
-                  "{point} は {ref} よりテスト精度を上げます: {diff} ポイント、95% 信頼区間 {ci}、{n} シード中 {k} シードで上回る。"),
-    "vs_worse": ("{point} lowers test accuracy against {ref}: {diff} points, 95% CI {ci}, better in {k} of {n} seeds.",
-                 "{point} は {ref} よりテスト精度を下げます: {diff} ポイント、95% 信頼区間 {ci}、{n} シード中 {k} シードで上回る。"),
-    "vs_unclear": ("{point} shows no clear change in test accuracy against {ref}: {diff} points, 95% CI {ci} (it "
+    "vs_better": ("{point} improves test accuracy over {ref}: {diff} points, {ci_label} {ci}, better in {k} of {n} "
+                  "seeds.",
+                  "{point} は {ref} よりテスト精度を上げます: {diff} ポイント、{ci_label} {ci}、{n} シード中 {k} シードで上回る。"),
+    "vs_worse": ("{point} lowers test accuracy against {ref}: {diff} points, {ci_label} {ci}, better in {k} of {n} "
+                 "seeds.",
+                 "{point} は {ref} よりテスト精度を下げます: {diff} ポイント、{ci_label} {ci}、{n} シード中 {k} シードで上回る。"),
+    "vs_unclear": ("{point} shows no clear change in test accuracy against {ref}: {diff} points, {ci_label} {ci} (it "
                    "contains 0: a gain of at most {high} points), better in {k} of {n} seeds.",
-                   "{point} と {ref} のテスト精度の差ははっきりしません: {diff} ポイント、95% 信頼区間 {ci}（0 を含む。"
+                   "{point} と {ref} のテスト精度の差ははっきりしません: {diff} ポイント、{ci_label} {ci}（0 を含む。"
                    "上がるとしても最大 {high} ポイント）、{n} シード中 {k} シードで上回る。"),
     "vs_one": ("{point} against {ref}: {diff} points of test accuracy in the one seed (no interval from one seed).",
                "{point} と {ref} の比較: 1 シードでテスト精度 {diff} ポイント（1 シードでは区間なし）。"),
     "vs_metric": ("{point} {verb} {metric} ({ours} against {theirs} without).",
                   "{point} は{metric}を{verb}（{ours}、なしでは {theirs}）。"),
+    "ci_one": ("95% CI", "95% 信頼区間"),
+    "ci_two": ("simultaneous 95% CI (Bonferroni, 2 comparisons)", "同時 95% 信頼区間（Bonferroni、2 つの比較）"),
     "lowers": ("lowers", "下げます"),
     "raises": ("raises", "上げます"),
     "no_reference": ("This sweep has no point without {factor} (a value of 0, or a base variant trained without it), "
@@ -156,7 +160,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                "is within one SE; outside it, underfitting when training accuracy falls by more than the gap "
                "(training − validation accuracy) grows, overfitting when the gap grows more, each by at least "
                "{margin} point and more than one standard error of the paired differences. The comparison with "
-               "doing nothing is a paired t interval over seeds on test accuracy, for reading only. "
+               "doing nothing is a paired t interval over seeds on test accuracy, for reading only; it is one "
+               "comparison made at a point fixed on validation data, so unlike the study's findings it is not "
+               "adjusted for the sweep's other points (two comparisons, when the metrics disagree, get "
+               "Bonferroni-simultaneous intervals). "
                "Definitions: docs/report.md.",
                "スイープ。各点の値は各実行の最後のエポックの値をシードで平均したもの。95% 区間は、精度はロジット尺度、"
                "損失は対数尺度で求めた t 区間を元の尺度に戻したもので、値の範囲からはみ出しません。"
@@ -168,7 +175,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                "1 因子スイープの領域（推奨点と比べる）: 帯の中は 1 SE 以内。帯の外では、訓練精度の低下が汎化ギャップ"
                "（訓練精度 − 検証精度）の広がりより大きければ過少適合、広がりのほうが大きければ過学習。いずれも "
                "{margin} ポイント以上かつ対応のある差の標準誤差を超えるときだけです。何もしない場合との比較は"
-               "テスト精度のシードごとの対応のある t 区間で、参考のためだけのものです。定義: docs/report.md。"),
+               "テスト精度のシードごとの対応のある t 区間で、参考のためだけのものです。検証データで決めた 1 点での"
+               "1 つの比較なので、スタディの所見とは違いスイープの他の点についての補正はしません（指標が食い違うときの"
+               " 2 つの比較には Bonferroni の同時区間を使います）。定義: docs/report.md。"),
 }
 
 
@@ -182,6 +191,7 @@ def technique_label(factor: str, lang: str) -> str:
     """What a swept setting switches on, for "without L2": the technique, not its parameter."""
     names = {"l1": ("L1", "L1 正則化"), "l2": ("L2", "L2 正則化"), "l1_l2": ("L1 and L2", "L1・L2 正則化"),
              "dropout": ("dropout", "ドロップアウト"), "weight_decay": ("weight decay", "重み減衰"),
+             "scheduled_decay": ("weight decay", "重み減衰"),
              "label_smoothing": ("label smoothing", "ラベル平滑化"), "max_norm": ("max-norm", "最大ノルム制約")}
     head = factor.split(".")[0]
     return names[head][lang == "ja"] if head in names else factor
@@ -189,7 +199,8 @@ def technique_label(factor: str, lang: str) -> str:
 
 def factor_label(factor: str, lang: str) -> str:
     names = {"l2": ("L2 λ", "L2 λ"), "l1": ("L1 λ", "L1 λ"), "dropout.rate": ("dropout rate", "ドロップアウト率"),
-             "optimizer.lr": ("learning rate", "学習率"), "weight_decay": ("decoupled decay", "分離型の重み減衰")}
+             "optimizer.lr": ("learning rate", "学習率"), "weight_decay": ("decoupled decay", "分離型の重み減衰"),
+             "scheduled_decay": ("decoupled decay λ (paper's form)", "分離型の重み減衰 λ（論文の形）")}
     return names[factor][lang == "ja"] if factor in names else factor
 
 
@@ -289,7 +300,7 @@ def _band_and_regimes(sweep: SweepAnalysis, lang: str) -> list[str]:
     name = point_text(sweep, chosen, lang)
     under = [p for p in sweep.points if p.regime == UNDERFITTING]
     over = [p for p in sweep.points if p.regime == OVERFITTING]
-    neither = [p for p in sweep.points if not p.in_band and p.regime is None]
+    neither = [p for p in sweep.points if not p.in_band and p.regime is None and p.per_seed[sweep.choose]]
     if under:
         out.append(s(lang, "underfits", chosen=name, points=_ranges(sweep, under, lang),
                      values=_span([p.mean("train_accuracy") for p in under], 100.0, 1, "%"),
@@ -325,7 +336,8 @@ def _against_nothing(sweep: SweepAnalysis, lang: str) -> list[str]:
             parts.append(s(lang, "vs_one", **values))
             continue
         key = "vs_better" if diff.low > 0 else "vs_worse" if diff.high < 0 else "vs_unclear"
-        parts.append(s(lang, key, **values, ci=f"[{_signed(diff.low)}, {_signed(diff.high)}]",
+        label = s(lang, "ci_one" if sweep.other_against_reference is None else "ci_two")
+        parts.append(s(lang, key, **values, ci=f"[{_signed(diff.low)}, {_signed(diff.high)}]", ci_label=label,
                        high=f"{diff.high * 100:.2f}"))
     if sweep.reference_metric is not None and parts:
         ours, theirs = sweep.reference_metric
@@ -335,7 +347,10 @@ def _against_nothing(sweep: SweepAnalysis, lang: str) -> list[str]:
             parts.append(s(lang, "vs_metric", point=point_text(sweep, sweep.point(sweep.chosen), lang), verb=s(lang, "lowers" if ours < theirs else "raises"),
                            metric=s(lang, sweep.choose), ours=f"{ours * scale:.{digits}f}{unit}",
                            theirs=f"{theirs * scale:.{digits}f}{unit}"))
-    return [("" if lang == "ja" else " ").join(parts)] if parts else []
+    if not parts:
+        return []
+    # Japanese: no space after a closing full-width parenthesis ("none（L2 正則化なし）のテスト精度")
+    return ["".join(parts).replace("） ", "）")] if lang == "ja" else [" ".join(parts)]
 
 
 def seeds_text(n: int, lang: str) -> str:
@@ -408,7 +423,7 @@ def used_keys(sweeps: list[SweepAnalysis]) -> list[Any]:
 
 def section(sweeps: list[SweepAnalysis], pngs: dict[str, bytes], lang: str) -> Any:
     """The report's sweep section: findings, figures, a table per sweep, the definitions."""
-    from reglab.report.html import figure, tag, table  # html imports nothing of ours back
+    from reglab.report.html_parts import figure, tag, table
 
     parts: list[Any] = [tag("ul", *(tag("li", line) for line in findings(sweeps, lang)), class_="findings")]
     for index, sweep in enumerate(sweeps):
