@@ -81,14 +81,3 @@ def test_the_drivers_raylet_killed_gives_reglabs_line_and_exit_1(tmp_path, fault
     fault_log("--backend ray: the raylet of the driver's own node killed (SIGKILL) mid-study", 1,
               "exit 1: nothing was lost, with the resume command (not Ray's log alone, nor a traceback)")
 
-
-def test_an_address_is_reported_as_the_user_gave_it(fault_log):
-    from reglab.errors import ReglabError
-    from reglab.lab import executor_for
-
-    with pytest.raises(ReglabError) as caught:
-        executor_for("ray", "127.0.0.1:1")
-    message = str(caught.value)
-    assert "nothing answers at 127.0.0.1:1" in message, message  # then, if Ray rewrote it, what it connects to
-    fault_log("--backend ray --address 127.0.0.1:1 (Ray rewrites a loopback host)", 1,
-              "the address as given, then the one Ray connects to")
