@@ -302,7 +302,8 @@ def prepare_image_pool(source: DataSource, spec: Any, parts: dict[str, tuple[np.
     splits = Splits(*arrays["train"], *arrays["validation"], *arrays["test"], image_shape,
                     tuple(str(v) for v in values), (note,), kind=IMAGES, task=CLASSIFICATION)
     info = user_info(source, spec, splits, values, provenance, pixels.to_json())
-    return Prepared(splits, info, pixels, notices)
+    return Prepared(splits, info, pixels, notices, test_rows=pixels.stored_rows(
+        pool_images[chosen["test"]] if "test" in chosen else parts["test"][0][: spec.test]))
 
 
 def user_info(source: DataSource, spec: Any, splits: Splits, values: list[Any],

@@ -68,10 +68,12 @@ def export(run_dir: Path | str, to: str, out: Path | str | None = None, *, track
         for line in source.problems:
             say(f"left out: {line}")
     try:
+        if folder is not None:  # made first: a folder that cannot be is said before any network is converted
+            folder.mkdir(parents=True, exist_ok=True)
         if to in MODEL_TARGETS:
             from reglab.export.model_files import export_models
 
-            written = export_models(result, folder, variants=variants, seeds=seeds, onnx=to == "onnx")
+            written = export_models(result, folder, variants=variants, seeds=seeds, onnx=to == "onnx", say=say)
             for path in written:
                 say(f"wrote {path.parent}")
             return str(out)

@@ -75,6 +75,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "missing_intro": ("This run directory is incomplete. The report shows what could be read; these parts are "
                       "missing or damaged:",
                       "この実行ディレクトリは不完全です。読み取れた範囲で報告します。欠けている・壊れている部分:"),
+    "missing_explanations": ("the stored explanations (`reglab explain` writes them again)",
+                             "保存された説明（`reglab explain` で書き直せます）"),
     "missing_study": ("the resolved study: variants, baselines and comparisons are unknown",
                       "展開済みの研究設定（study.json）: バリアント・基準・比較が不明です"),
     "missing_data": ("the dataset description: class names and split sizes are unknown",
@@ -96,13 +98,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_findings": ("No finished runs to report on.", "報告できる完了した実行がありません。"),
     # ---------------------------------------------------------------- accuracy section
     "accuracy_caption": (
-        "Left: mean test accuracy per variant with its {confidence}% t interval across seeds; the small dots are "
-        "single seeds. Right: the paired difference to the variant's baseline over the same seeds, with its "
+        "Left: mean test accuracy per variant with its {confidence}% interval across seeds (a t interval on the "
+        "logit scale, so it stays between 0 and 100%); the small dots are single seeds. Right: the paired difference to the variant's baseline over the same seeds, with its "
         "{confidence}% t interval. Filled green: reliably better, filled red: reliably worse (paired t-test, "
         "Holm-adjusted p < {alpha}); grey: undecided, no difference shown (which is no evidence that there is none); "
         "hollow: undecided with fewer than {min_seeds} paired seeds. The intervals are not adjusted for the study's "
         "several comparisons; the verdicts are (Holm).",
-        "左: バリアントごとの平均テスト精度と、シード間の {confidence}% t 信頼区間。小さな点は各シード。右: 同じシードでの"
+        "左: バリアントごとの平均テスト精度と、シード間の {confidence}% 信頼区間（ロジット尺度の t 区間で、0〜100% に収まる）。"
+        "小さな点は各シード。右: 同じシードでの"
         "基準との差（対応のある差）と {confidence}% t 信頼区間。塗りつぶしの緑は確かな改善、赤は確かな悪化（対応のある t 検定、"
         "Holm 補正後 p < {alpha}）、灰色は差が示されず判定できないこと（差がないことの証拠ではありません）、白抜きは対応のある"
         "シードが {min_seeds} 個未満で判定できないことを示します。区間は研究内の複数の比較について補正していませんが、判定は補正"
