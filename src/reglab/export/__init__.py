@@ -73,7 +73,7 @@ def export(run_dir: Path | str, to: str, out: Path | str | None = None, *, track
         if to in MODEL_TARGETS:
             from reglab.export.model_files import export_models
 
-            written = export_models(result, folder, variants=variants, seeds=seeds, onnx=to == "onnx")
+            written = export_models(result, folder, variants=variants, seeds=seeds, onnx=to == "onnx", say=say)
             for path in written:
                 say(f"wrote {path.parent}")
             return str(out)

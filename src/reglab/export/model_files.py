@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,15 +132,19 @@ def _onnx(plain: torch.nn.Module, features: int, inputs: np.ndarray | None) -> t
 
 
 def export_models(result: StudyResult, folder: Path, *, variants: list[str] | None = None,
-                  seeds: list[int] | None = None, onnx: bool = False) -> list[Path]:
+                  seeds: list[int] | None = None, onnx: bool = False,
+                  say: Callable[[str], None] = lambda line: None) -> list[Path]:
     """`reglab export RUN_DIR --to model|onnx DIR`: every chosen finished run into
-    DIR/NN-variant-seed-S/ (NN-variant: its folder in the run directory)."""
-    chosen = variants or result.variants
+    DIR/NN-variant-seed-S/ (NN-variant: its folder in the run directory). A variant or seed named
+    but not finished is an error; of a whole study, what has not finished is left out and said."""
     written = []
-    for variant in chosen:
+    for variant in variants or result.variants:
         runs = [r for r in result.runs if r.variant == variant and r.status == "completed"
                 and (seeds is None or r.seed in seeds)]
-        if not runs:
+        if not runs and variants is None and seeds is None:
+            say(f"left out: {variant!r} has no finished run")
+            continue
+        if not runs or (seeds is not None and len(runs) < len(set(seeds))):
             result.models(variant, seeds if seeds else "all")  # says what is missing, with the fix
         for record in runs:
             stored = result.stored_run(variant, record.seed)

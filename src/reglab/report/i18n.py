@@ -75,6 +75,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "missing_intro": ("This run directory is incomplete. The report shows what could be read; these parts are "
                       "missing or damaged:",
                       "この実行ディレクトリは不完全です。読み取れた範囲で報告します。欠けている・壊れている部分:"),
+    "missing_explanations": ("the stored explanations (`reglab explain` writes them again)",
+                             "保存された説明（`reglab explain` で書き直せます）"),
     "missing_study": ("the resolved study: variants, baselines and comparisons are unknown",
                       "展開済みの研究設定（study.json）: バリアント・基準・比較が不明です"),
     "missing_data": ("the dataset description: class names and split sizes are unknown",
