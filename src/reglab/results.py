@@ -219,10 +219,12 @@ class StudyResult:
         an Explanation (`.maps`, `.figure()`), drawn inline in Jupyter."""
         import numpy as np
 
+        from reglab import api_arguments as A
         from reglab.explain.attributions import attribute
         from reglab.explain.inline import Explanation
         from reglab.explain.stored_maps import chosen_images
 
+        A.flag("StudyResult.explain", "preprocessed", preprocessed)
         model = self.model(variant, seed)
         if inputs is None:
             chosen = chosen_images(self.test_labels, len(self.class_names) or 10)
