@@ -208,6 +208,35 @@ class StudyResult:
 
         return save_model(self, variant, folder, seed, onnx=onnx)
 
+    def explain(self, variant: str, inputs: Any = None, *, method: str = "saliency", seed: int = 0,
+                targets: Any = None, preprocessed: bool = False) -> Any:
+        """Attribution maps of one run's network (reglab.explain; needs Captum: reglab[explain]):
+        for `inputs` as `predict` takes them, or, by default, ten test images (one per class).
+        `targets`: the class each map explains (default: the true class of test images, else the
+        predicted one). `method`: saliency, integrated_gradients, smoothgrad or occlusion. Returns
+        an Explanation (`.maps`, `.figure()`), drawn inline in Jupyter."""
+        import numpy as np
+
+        from reglab.explain.attributions import attribute
+        from reglab.explain.inline import Explanation
+        from reglab.explain.stored_maps import chosen_images
+
+        model = self.model(variant, seed)
+        if inputs is None:
+            chosen = chosen_images(self.test_labels, len(self.class_names) or 10)
+            features = self.preprocessing.transform(self.test_inputs[chosen])
+            default_targets = self.test_labels[chosen]
+        else:
+            features = self._features(inputs, preprocessed, False)
+            default_targets = self._logits(model, features).argmax(1).numpy()
+        chosen_targets = np.asarray(default_targets if targets is None else targets, dtype=np.int64)
+        if chosen_targets.shape != (len(features),):
+            raise ReglabError(f"targets: {len(features)} inputs need {len(features)} classes, one each "
+                              f"(got shape {chosen_targets.shape}).")
+        shape = tuple(self._data_json()["image_shape"])
+        maps = attribute(model, features, chosen_targets, method, image_shape=shape, seed=seed)
+        return Explanation(variant, seed, method, features, chosen_targets, maps, shape, tuple(self.class_names))
+
     def predict_proba(self, variant: str, X: Any, seed: int | list[int] | str = 0, *,
                       preprocessed: bool = False, eight_bit: bool = False) -> np.ndarray:
         """Class probabilities, float32 (rows, classes), as Keras's `model.predict` and

@@ -147,3 +147,17 @@ def test_the_builtin_tabular_study_runs_offline_on_its_table(tmp_path, capsys):
     data = json.loads((out / "data.json").read_text())
     assert data["dataset"] == "breast_cancer" and data["splits"] == {"train": 341, "validation": 114, "test": 114}
     assert data["class_names"] == ["malignant", "benign"] and data["source"]["columns"][0] == "mean radius"
+
+
+def test_a_cnn_or_augmentation_on_a_table_is_refused_with_the_fix(fault_log):
+    from reglab.config import DataSpec, load_study
+    from reglab.data.prepared import prepare_data
+    from reglab.engine.core import check_data_fits
+
+    splits = prepare_data(DataSpec("wine", 100, 30, 30)).splits
+    with pytest.raises(reglab.ConfigError) as caught:
+        check_data_fits(load_study("cnn"), splits)
+    message = str(caught.value)
+    assert "model 'cnn' takes images, and these data are a table of 13 columns. Fix: a dense model" in message
+    assert "augmentation shifts and rotates images" in message and "Fix: remove augmentation" in message
+    fault_log("a CNN and image augmentation on a table's columns", 1, "a study error per variant with the fix")
