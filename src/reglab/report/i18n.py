@@ -194,9 +194,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "errors_intro": ("These figures show {variant}, the variant with the highest mean test accuracy, over "
                      "{seeds_en} (galleries: seed {seed}).",
                      "以下は平均テスト精度が最も高い {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
-    "errors_intro_sweep": ("These figures show {variant}, the point its sweep recommended on validation data, over "
-                           "{seeds_en} (galleries: seed {seed}).",
-                           "以下はスイープが検証データで推奨した {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
+    "errors_intro_sweep": ("These figures show {variant}, the point its sweep recommended on validation data (its "
+                           "best point, when the sweep is undecided), over {seeds_en} (galleries: seed {seed}).",
+                           "以下はスイープが検証データで推奨した（未決定のスイープでは最良の）{variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
     "figures_thinned": ("The figures below draw {shown} of the study's {total} variants: every hand-written variant and, "
                         "of each sweep of more than {limit} points, its ends, its recommended and best points and "
                         "the ends of its one-SE band. The sweep's own figures above show every point.",
@@ -506,6 +506,14 @@ TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
         "rescales the penalty's gradient together with the rest of the gradient.",
         "<b>重み減衰（分離型）</b>（AdamW, Loshchilov &amp; Hutter）: 勾配とは別に、毎ステップ重みを lr·λ の割合で縮めます。"
         "素の SGD では L2正則化と同じですが、Adam では異なります（Adam はペナルティの勾配も他の勾配と一緒にスケールし直すため）。"),
+    "scheduled_decay": (
+        "<b>Decoupled weight decay in the paper's form</b> (Loshchilov &amp; Hutter, Algorithm 2): each step "
+        "shrinks the weights by η<sub>t</sub>·λ, with η<sub>t</sub> the schedule's multiplier (the learning rate "
+        "now over the starting one), outside the gradient. Unlike PyTorch's and Keras's form (lr·λ, above), the "
+        "decay does not grow with the learning rate: the same λ at lr α is <code>weight_decay = λ/α</code>.",
+        "<b>重み減衰（分離型、論文の形）</b>（Loshchilov &amp; Hutter, Algorithm 2）: 勾配とは別に、毎ステップ重みを "
+        "η<sub>t</sub>·λ の割合で縮めます。η<sub>t</sub> はスケジュールの倍率（現在の学習率 / 初期学習率）です。PyTorch や "
+        "Keras の形（lr·λ）と違い、減衰は学習率に比例しません。学習率 α での同じ λ は <code>weight_decay = λ/α</code> です。"),
     "dropout": (
         "<b>Dropout</b>: during training each unit's output is set to zero with probability "
         "<i>rate</i> and the kept units are scaled by 1/(1 − rate); at test time nothing is dropped. reglab's "
