@@ -344,10 +344,14 @@ def test_resume_with_the_ray_backend_finishes_a_study_whose_driver_was_killed(cl
 
 def test_an_unreachable_cluster_is_one_clear_paragraph_and_exit_2(tiny_study_file, tmp_path, fault_log):
     out = tmp_path / "run"
-    done = reglab("run", str(tiny_study_file), "--backend", "ray", "--address", f"127.0.0.1:{free_port()}",
+    address = f"127.0.0.1:{free_port()}"
+    done = reglab("run", str(tiny_study_file), "--backend", "ray", "--address", address,
                   "--out", str(out), "--offline")
     assert done.returncode == 2, done.stderr
-    assert "could not connect to the cluster at 127.0.0.1:" in " ".join(done.stderr.split())
+    said = " ".join(done.stderr.split())
+    assert f"could not connect to the cluster at {address}" in said
+    # The address as the user gave it, not only as Ray rewrote it (127.0.0.1 -> the machine's own).
+    assert f"nothing answers at {address}" in said, said
     assert "ray start --head" in done.stderr and "Traceback" not in done.stderr
     assert not out.exists()  # nothing written before the cluster was there
     fault_log("--backend ray with nothing answering at --address", 1,

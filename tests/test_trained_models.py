@@ -373,3 +373,16 @@ def test_a_study_that_resized_its_image_folder_predicts_on_images_resized_the_sa
     resized = np.stack([np.asarray(Image.open(new / f"{i}.png").convert("L").resize((8, 8), Image.Resampling.BILINEAR))
                         for i in range(10)])  # as the study's image_size resizes
     assert np.array_equal(pd.read_csv(tmp_path / "p.csv")["predicted"], result.predict("plain", resized, seed=0))
+
+
+def test_a_study_on_image_arrays_of_numbers_in_0_1_reproduces_its_stored_predictions(tmp_path):
+    # test_split.npz's 8-bit images cannot hold such pixels exactly; the run keeps them as given.
+    digits = load_dataset("digits", allow_download=False)
+    x, y = digits.train_images[:240] / 16.0, digits.train_labels[:240]
+    study = reglab.Study("floats", seeds=[0], data={"train": 120, "validation": 60, "test": 60},
+                         defaults={"epochs": 1, "batch_size": 32, "hidden": [8]}, variants=[reglab.Variant("plain")])
+    result = reglab.run(study, data={"x": x, "y": y}, out=tmp_path / "run", offline=True, progress=False,
+                        report=False, checkpoint_seconds=None)
+    assert result.preprocessing.to_json()["pixel_max"] == 1.0
+    assert np.array_equal(result.predict("plain", result.test_inputs, seed=0), result.predictions("plain", 0))
+    assert np.isin(result.test_inputs, x).all()  # the pixels as given, not 8-bit approximations

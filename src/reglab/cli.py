@@ -202,6 +202,30 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", type=Path, required=True, metavar="CSV", help="where to write the predictions")
     predict.set_defaults(handler=cmd_predict)
 
+    explain = commands.add_parser(
+        "explain", help="attribution maps of every run: what the networks look at, and whether a "
+                        "technique changes it",
+        description="Compute attribution maps (Captum: pip install 'reglab[explain]') of every\n"
+                    "finished run for the same test images, store them in the run directory\n"
+                    "(computed once; a second call reuses them), check them (randomization\n"
+                    "and deletion tests) and compare them across techniques and seeds:\n"
+                    "explanations.json, and the report's section \"What the networks look at\".",
+        epilog="examples:\n"
+               "  reglab explain RUN_DIR                       saliency, 100 test images\n"
+               "  reglab explain RUN_DIR --method saliency --method integrated_gradients\n"
+               "methods: saliency, integrated_gradients, smoothgrad, occlusion",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    explain.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
+    explain.add_argument("--method", action="append", metavar="M",
+                         help="an attribution method (repeat it; default: saliency)")
+    explain.add_argument("--images", type=int, metavar="N", help="test images explained per run (default 100)")
+    explain.add_argument("--no-sanity", action="store_true", help="skip the randomization and deletion tests")
+    explain.add_argument("--no-report", action="store_true", help="do not write the report again")
+    explain.add_argument("--lang", choices=["en", "ja"], help="the report's language (default: from the locale)")
+    explain.add_argument("--format", choices=["text", "json"], default="text",
+                         help="json: print explanations.json to stdout")
+    explain.set_defaults(handler=cmd_explain)
+
     studies = commands.add_parser("studies", help="list the built-in studies")
     studies.set_defaults(handler=cmd_studies)
 
@@ -362,6 +386,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out, rows = lab.predict(args.run_dir, args.variant, args.inputs, args.out, seed)
     _say(f"Predicted {rows} row{'s' if rows != 1 else ''} with {args.variant!r} "
          f"(seed {seed if not isinstance(seed, list) else ', '.join(map(str, seed))}): {out}")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from reglab import lab
+
+    methods = tuple(dict.fromkeys(args.method or ["saliency"]))
+    explained = lab.explain(args.run_dir, methods=methods, images=args.images, sanity=not args.no_sanity,
+                            report=not args.no_report, lang=args.lang, observer=_Printer())
+    if args.format == "json":
+        print(json.dumps(explained, indent=2, ensure_ascii=False))
+        return 0
+    for method, content in explained["methods"].items():
+        decided = [c for c in content["changes"] if c["verdict"] != "undecided"]
+        _say(f"{method}: {len(content['variants'])} variants, {len(explained['images'])} images; "
+             f"{len(decided)} decided changes against the baseline")
+        for c in decided:
+            d = c["difference"]
+            _say(f"  {c['variant']}: {c['measure']} {c['verdict']} than {c['baseline']} "
+                 f"({d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], adjusted p = {c['adjusted_p']:.2g})")
+        for row in content["sanity"]:
+            if row["randomization"]["verdict"] != "depends_on_model":
+                _say(f"  sanity: {row['variant']}: randomization test {row['randomization']['verdict']}")
+    _say(f"Stored in {Path(args.run_dir) / 'explanations.json'}")
     return 0
 
 

@@ -345,6 +345,33 @@ def predict(run_dir: Path | str, variant: str, inputs: Path | str, out: Path | s
     return out, len(table)
 
 
+def explain(run_dir: Path | str, *, methods: tuple[str, ...] = ("saliency",), images: int | None = None,
+            sanity: bool = True, report: bool = True, lang: str | None = None, observer: Any = None) -> dict[str, Any]:
+    """`reglab explain`: attribution maps of every finished run (computed once and stored in the run
+    directory), their sanity checks and their comparison across techniques and seeds
+    (explanations.json); then the report again, whose section "What the networks look at" shows
+    them. Returns explanations.json's content. Needs Captum (reglab[explain])."""
+    from reglab.explain.attributions import METHODS, captum_attr
+    from reglab.explain.stored_maps import EXPLAINED_IMAGES, explain_study
+    from reglab.results import StudyResult
+
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ConfigError("--method", [f"{m!r} is not an attribution method. Fix: one of {', '.join(METHODS)}."
+                                       for m in unknown])
+    if images is not None and not 1 <= images <= 10_000:
+        raise ConfigError("--images", [f"{images} images: give a number from 1 to 10000 (default {EXPLAINED_IMAGES})."])
+    captum_attr()  # missing Captum: said before any network is rebuilt
+    result = StudyResult(run_dir)
+    if not result.runs:
+        raise ReglabError(f"{run_dir} holds no finished run to explain. Fix: `reglab resume {run_dir}` finishes its runs.")
+    observer = observer or Silent()
+    out = explain_study(result, methods=tuple(methods), images=images or EXPLAINED_IMAGES, sanity=sanity)
+    if report:
+        write_report(run_dir, lang=lang, observer=observer)
+    return out
+
+
 def summary_dataset(study: StudySpec, dataset: str | None = None, offline: bool = False) -> tuple[str, int, str | None]:
     """The dataset a run of `study` would train on, its inputs per example, and a note when that
     depends on the network; makes no network request. `auto` is MNIST when it is cached (or a system

@@ -169,15 +169,13 @@ class StudyResult:
     def test_inputs(self) -> np.ndarray:
         """The test split as inputs for `predict`: `predict(v, result.test_inputs, seed=s)`
         gives `predictions(v, s)` exactly (on the device type the run was tested on)."""
-        prep = self.preprocessing
-        if prep.kind != "table":
-            return prep.stored_test_inputs(self.test_images)
-        try:  # a table's rows as read, kept column by column beside the test images
+        images = self.test_images  # a clear error when the test split is missing or damaged
+        try:  # a table's rows as read, column by column, or image pixels 8 bits cannot hold
             rows = self._store.test_rows()
         except Damaged as exc:
             raise ReglabError(f"{self.run_dir / 'test_split.npz'} is {'missing' if exc.missing else 'damaged'}: its "
                               f"test rows cannot be read. Fix: `reglab resume {self.run_dir}` writes it again.") from None
-        return prep.stored_test_inputs(self.test_images, rows)
+        return self.preprocessing.stored_test_inputs(images, rows)
 
     def model(self, variant: str, seed: int = 0) -> torch.nn.Module:
         """One run's trained network (a torch.nn.Module in eval mode, on the CPU), rebuilt from the
@@ -206,9 +204,42 @@ class StudyResult:
         model.safetensors (its state_dict) and model.json (its layers as torch.nn classes, the
         preprocessing, the class names); with onnx=True also model.onnx, checked with onnxruntime
         against PyTorch. Returns model.json's path. Needs reglab[safetensors] (and reglab[onnx])."""
+        from reglab import api_arguments as A
         from reglab.export.model_files import save_model
 
-        return save_model(self, variant, folder, seed, onnx=onnx)
+        A.flag("StudyResult.save_model", "onnx", onnx)
+        return save_model(self, variant, A.path("StudyResult.save_model", "folder", folder), seed, onnx=onnx)
+
+    def explain(self, variant: str, inputs: Any = None, *, method: str = "saliency", seed: int = 0,
+                targets: Any = None, preprocessed: bool = False) -> Any:
+        """Attribution maps of one run's network (reglab.explain; needs Captum: reglab[explain]):
+        for `inputs` as `predict` takes them, or, by default, ten test images (one per class).
+        `targets`: the class each map explains (default: the true class of test images, else the
+        predicted one). `method`: saliency, integrated_gradients, smoothgrad or occlusion. Returns
+        an Explanation (`.maps`, `.figure()`), drawn inline in Jupyter."""
+        import numpy as np
+
+        from reglab import api_arguments as A
+        from reglab.explain.attributions import attribute
+        from reglab.explain.inline import Explanation
+        from reglab.explain.stored_maps import chosen_images
+
+        A.flag("StudyResult.explain", "preprocessed", preprocessed)
+        model = self.model(variant, seed)
+        if inputs is None:
+            chosen = chosen_images(self.test_labels, len(self.class_names) or 10)
+            features = self.preprocessing.transform(self.test_inputs[chosen])
+            default_targets = self.test_labels[chosen]
+        else:
+            features = self._features(inputs, preprocessed, False)
+            default_targets = self._logits(model, features).argmax(1).numpy()
+        chosen_targets = np.asarray(default_targets if targets is None else targets, dtype=np.int64)
+        if chosen_targets.shape != (len(features),):
+            raise ReglabError(f"targets: {len(features)} inputs need {len(features)} classes, one each "
+                              f"(got shape {chosen_targets.shape}).")
+        shape = tuple(self._data_json()["image_shape"])
+        maps = attribute(model, features, chosen_targets, method, image_shape=shape, seed=seed)
+        return Explanation(variant, seed, method, features, chosen_targets, maps, shape, tuple(self.class_names))
 
     def predict_proba(self, variant: str, X: Any, seed: int | list[int] | str = 0, *,
                       preprocessed: bool = False, eight_bit: bool = False) -> np.ndarray:
@@ -247,6 +278,10 @@ class StudyResult:
         """(`predict`, `predict_proba`) at the cost of one: the networks run once."""
         import torch
 
+        from reglab import api_arguments as A
+
+        A.flag("StudyResult.predict", "preprocessed", preprocessed)
+        A.flag("StudyResult.predict", "eight_bit", eight_bit)
         models = self.models(variant, seed)
         features = self._features(X, preprocessed, eight_bit)
         logits = [self._logits(model, features) for model in models]
@@ -411,9 +446,11 @@ class StudyResult:
 
     def write_report(self, out_dir: str | Path | None = None, lang: str | None = None) -> Path:
         """report.html, the figures as PNG and findings.json into `out_dir` (default RUN_DIR/report)."""
+        from reglab import api_arguments as A
         from reglab import lab
 
-        return lab.write_report(self.run_dir, out_dir, lang)
+        return lab.write_report(self.run_dir, A.path("StudyResult.write_report", "out_dir", out_dir, optional=True),
+                                lang)
 
     @property
     def plot(self) -> Plots:
@@ -430,7 +467,9 @@ class Report:
         self.lang = lang
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
+        from reglab import api_arguments as A
+
+        path = A.path("Report.save", "path", path)
         path.write_text(self.html, encoding="utf-8")
         return path
 

@@ -39,3 +39,12 @@ def test_the_fit_is_stored_and_read_back_and_older_runs_get_theirs_from_the_data
     assert preprocessing_from_json({"dataset": "mnist", "image_shape": [28, 28]}) == ImagePixels((28, 28), 255.0)
     with pytest.raises(DataError, match="kind 'hologram'"):
         preprocessing_from_json({"preprocessing": {"kind": "hologram"}})
+
+
+def test_the_test_split_keeps_the_pixels_its_8_bit_images_cannot_hold():
+    images = np.random.default_rng(1).random((2, 3, 3))
+    assert ImagePixels((3, 3), 16.0).stored_rows(images * 16) is None  # whole levels: the 8-bit images suffice
+    kept = ImagePixels((3, 3), 1.0).stored_rows(images)
+    assert kept["test_rows/pixels"].dtype == np.float32
+    assert np.array_equal(ImagePixels((3, 3), 1.0).stored_test_inputs(np.zeros((2, 3, 3), np.uint8), kept),
+                          images.astype(np.float32))

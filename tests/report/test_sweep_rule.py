@@ -202,3 +202,30 @@ def test_a_point_whose_runs_all_diverged_is_left_out_not_a_reason_to_decide_noth
     last = sweep.points[-1]
     assert not last.in_band and last.regime is None
     assert not any("1e-01" in line for line in findings([sweep], "en")[3:])  # never "worse on validation loss only"
+
+
+def test_every_setting_with_a_direction_of_strength_is_a_registered_technique_or_its_parameter():
+    # The table in analysis/sweeps.py says which way each setting regularizes more; a renamed
+    # technique or parameter would silently fall back to "no order of strength".
+    from reglab.analysis.sweeps import STRENGTH
+    from reglab.techniques.registry import switches
+
+    known = switches()
+    for key in STRENGTH:
+        name, _, parameter = key.partition(".")
+        assert name in known, key
+        assert not parameter or parameter in [p.name for p in known[name].params], key
+        assert parameter or known[name].shorthand, key  # a bare value sets the shorthand parameter
+
+
+def test_every_sweep_sentence_has_both_languages_with_the_same_placeholders():
+    import string
+
+    from reglab.report.sweep_text import STRINGS
+
+    def fields(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    for key, (en, ja) in STRINGS.items():
+        assert en and ja and fields(en) == fields(ja), key
+        assert not re.search(r"[\u3040-\u30ff\u3400-\u9fff]", en), key

@@ -208,9 +208,9 @@ def _best(analysis: Analysis) -> list[Finding]:
                    f"fewer than {MIN_SEEDS} paired seeds.")
             ja += f"どれが最良かは未決です。対応のあるシードが {MIN_SEEDS} 個未満では、{chosen.top} より悪いと示せるバリアントはありません。"
         else:
-            rule_en = (f"one-sided paired t-tests against {chosen.top}, each at {ALPHA:g}/{chosen.comparisons} "
-                       f"(Bonferroni): the set holds the truly best variant with {PERCENT}% confidence")
-            rule_ja = (f"{chosen.top} との片側の対応のある t 検定、各 {ALPHA:g}/{chosen.comparisons}（Bonferroni 補正）。"
+            rule_en = (f"one-sided paired t-tests against {chosen.top}, each at {ALPHA:g}/{chosen.comparisons}, "
+                       f"Bonferroni; the set holds the truly best variant with {PERCENT}% confidence")
+            rule_ja = (f"{chosen.top} との片側の対応のある t 検定、各 {ALPHA:g}/{chosen.comparisons}、Bonferroni 補正。"
                        f"この集合は真に最良のバリアントを {PERCENT}% の信頼度で含みます")
             if others:
                 en += (f" The best is one of {', '.join(chosen.members)}: none of the others is shown worse than "

@@ -153,7 +153,8 @@ def _label_values(labels: np.ndarray, where: str, name: str) -> list[Any]:
 
 
 def _plain(value: Any) -> Any:
-    """A label as plain JSON: numbers that are whole become ints (1.0 and 1 are one class)."""
+    """A label as plain JSON: numbers that are whole become ints (1.0 and 1 are one class); an
+    empty cell (None, NaN, pandas' NA) becomes None."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
@@ -161,17 +162,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         value = float(value)
         return int(value) if np.isfinite(value) and value == round(value) else value
-    if value is None:
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
         return None
-    if isinstance(value, float):
-        return value
-    try:
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
     return str(value)
 
 
@@ -302,7 +294,8 @@ def prepare_image_pool(source: DataSource, spec: Any, parts: dict[str, tuple[np.
     splits = Splits(*arrays["train"], *arrays["validation"], *arrays["test"], image_shape,
                     tuple(str(v) for v in values), (note,), kind=IMAGES, task=CLASSIFICATION)
     info = user_info(source, spec, splits, values, provenance, pixels.to_json())
-    return Prepared(splits, info, pixels, notices)
+    return Prepared(splits, info, pixels, notices, test_rows=pixels.stored_rows(
+        pool_images[chosen["test"]] if "test" in chosen else parts["test"][0][: spec.test]))
 
 
 def user_info(source: DataSource, spec: Any, splits: Splits, values: list[Any],

@@ -104,8 +104,19 @@ class ImagePixels(Preprocessing):
         return self._checked(inputs, 1.0).reshape(-1, self.n_features).astype(np.float32)
 
     def stored_test_inputs(self, test_images: np.ndarray, test_rows: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        # test_split.npz holds the test images as 8-bit grey (for the report's galleries).
+        # test_split.npz holds the test images as 8-bit grey (for the report's galleries), and
+        # pixels that 8 bits cannot hold as they were given (stored_rows).
+        if test_rows and "test_rows/pixels" in test_rows:
+            return test_rows["test_rows/pixels"]
         return self._from_8bit(test_images)
+
+    def stored_rows(self, test_images: np.ndarray) -> dict[str, np.ndarray] | None:
+        """What test_split.npz keeps beside its 8-bit images so that `stored_test_inputs` gives the
+        test inputs exactly: nothing for pixels of whole levels (the 8-bit images give them back);
+        pixels that were numbers in [0, 1] as float32, the precision the network saw them in."""
+        if self.pixel_max > 1 and float(self.pixel_max).is_integer():
+            return None
+        return {"test_rows/pixels": np.asarray(test_images, dtype=np.float32)}
 
     def _from_8bit(self, x: np.ndarray) -> np.ndarray:
         """8-bit images in the dataset's pixel units. A dataset whose pixels are other whole levels

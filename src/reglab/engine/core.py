@@ -31,19 +31,24 @@ BUILT_IN_IMAGES = ("auto", "mnist", "fashion-mnist", "kmnist", "digits")
 
 
 def check_data_fits(study, splits) -> None:
-    """Before anything trains: what a variant asks of the data, the data can give. Image
-    augmentation needs images (not a table's columns); data a user brought need at least one
-    full batch of training rows."""
+    """Before anything trains: what a variant asks of the data, the data can give. A model that
+    takes images (a CNN) and image augmentation need images, not a table's columns; data a user
+    brought need at least one full batch of training rows."""
     problems = []
+    table = splits.kind != "images"
+    own = study.data.path is not None or study.data.dataset not in BUILT_IN_IMAGES
     for index, variant in enumerate(study.variants):
-        if splits.kind != "images" and variant.switch("augmentation") is not None:
-            problems.append(f"variants[{index}] ({variant.name!r}): augmentation shifts and rotates images, and "
-                            f"these data are a table of {splits.image_shape[1]} columns. Fix: remove augmentation")
-        own = study.data.path is not None or study.data.dataset not in BUILT_IN_IMAGES
+        where = f"variants[{index}] ({variant.name!r})"
+        if table and variant.architecture.fits(variant, tuple(splits.image_shape)):
+            problems.append(f"{where}: model {variant.model!r} takes images, and these data are a table of "
+                            f"{splits.image_shape[1]} columns. Fix: a dense model (model = \"mlp\")")
+        if table and variant.switch("augmentation") is not None:
+            problems.append(f"{where}: augmentation shifts and rotates images, and these data are a table of "
+                            f"{splits.image_shape[1]} columns. Fix: remove augmentation")
         if own and len(splits.y_train) < variant.batch_size:
-            problems.append(f"variants[{index}] ({variant.name!r}): batch_size {variant.batch_size} is more than the "
-                            f"{len(splits.y_train)} training rows, so every epoch is one partial batch. Fix: "
-                            f"batch_size = {max(1, len(splits.y_train) // 4)} or less, or more training rows")
+            problems.append(f"{where}: batch_size {variant.batch_size} is more than the {len(splits.y_train)} "
+                            f"training rows, so every epoch is one partial batch. Fix: batch_size = "
+                            f"{max(1, len(splits.y_train) // 4)} or less, or more training rows")
     if problems:
         raise ConfigError(study.source or study.name, problems)
 

@@ -100,8 +100,8 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
     for message in (*prepared.notices, *splits.notes):
         observer.notice(message)
 
+    check_data_fits(study, splits)  # a table's columns for a CNN, augmentation or a batch bigger than the data
     check_fits(study, splits.image_shape)  # a CNN too deep for these images: before any directory is made
-    check_data_fits(study, splits)
     root = options.out or RunStore.default_path(study.name)
     resuming = RunStore.holds_a_run(root)
     store = RunStore.open(root) if resuming else RunStore.create(

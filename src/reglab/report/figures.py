@@ -641,11 +641,16 @@ def render_all(analysis: Analysis, lang: str, workers: int | None = None) -> dic
     workers = report_workers(len(names)) if workers is None else workers
     if workers > 1:
         import multiprocessing
+        import os
         from concurrent.futures import ProcessPoolExecutor
+
+        from reglab.child_processes import die_with_parent
 
         _SHARED = (analysis, lang)
         try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            # Each worker dies with this process, even one killed with SIGKILL (child_processes.py).
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                     initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
                 return dict(zip(names, pool.map(_render_shared, names)))
         except OSError:  # no process could be forked (limits, memory): draw them here
             pass

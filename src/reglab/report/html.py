@@ -7,10 +7,7 @@ study file, paths) goes through `esc`; markup is built only from this module's a
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Iterable, Sequence
-from html import escape
 from typing import Any
 
 from reglab import __version__
@@ -20,81 +17,13 @@ from reglab.analysis import weights as W
 from reglab.analysis.analyze import SWEEP_POINTS_DRAWN, Analysis, VariantAnalysis
 from reglab.analysis.findings import Finding, technique
 from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
-from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, MIN_SEEDS, Interval
-from reglab.report import fonts, sweep_text
+from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, MIN_SEEDS
+from reglab.report import explain_text, fonts, sweep_text
 from reglab.report.i18n import KEY_NAMES_JA, TECHNIQUE_NOTES, class_names, data_note, t
 
-PERCENT = round(CONFIDENCE * 100)
-DASH = "–"
-
-
-class Html(str):
-    """Markup built here: already escaped, so `esc` passes it through."""
-
-
-def esc(value: object) -> Html:
-    return value if isinstance(value, Html) else Html(escape(str(value), quote=True))
-
-
-def join(parts: Iterable[str]) -> Html:
-    return Html("".join(esc(p) for p in parts))
-
-
-def tag(name: str, *content: object, **attributes: str) -> Html:
-    attrs = "".join(f' {key.rstrip("_")}="{esc(value)}"' for key, value in attributes.items() if value)
-    return Html(f"<{name}{attrs}>{join(content)}</{name}>")
-
-
-def table(headers: Sequence[str] | None, rows: Iterable[Sequence[object]], numeric: Iterable[int] = (),
-          prose: Iterable[int] = ()) -> Html:
-    """Headers None: a key/value table, keys as row headers. `numeric` columns align right; `prose`
-    columns get room to wrap (Japanese can break anywhere, and would shrink to one character)."""
-    kinds = {i: "num" for i in numeric} | {i: "prose" for i in prose}
-    head = tag("thead", tag("tr", *(tag("th", h, class_=kinds.get(i, "")) for i, h in enumerate(headers)))
-               ) if headers else ""
-    first = "th" if headers is None else "td"
-    body = [tag("tr", *(tag(first if i == 0 else "td", c, class_=kinds.get(i, "")) for i, c in enumerate(row)))
-            for row in rows]
-    return tag("div", tag("table", head, tag("tbody", *body)), class_="scroll")
-
-
-def figure(name: str, pngs: dict[str, bytes], caption: str = "", alt: str = "") -> Html:
-    if name not in pngs:
-        return Html("")
-    uri = "data:image/png;base64," + base64.b64encode(pngs[name]).decode("ascii")
-    parts: list[object] = [Html(f'<img src="{uri}" alt="{esc(alt or name)}">')]
-    if caption:
-        parts.append(tag("figcaption", caption))
-    return tag("figure", *parts)
-
-
-# ----------------------------------------------------------------------------------- numbers
-
-
-def number(value: float | None, digits: int = 2, scale: float = 1.0, sign: bool = False) -> str:
-    if value is None:
-        return DASH
-    scaled = value * scale
-    if round(scaled, digits) == 0:
-        scaled = 0.0  # no "−0.000"
-    return f"{scaled:{'+' if sign else ''}.{digits}f}".replace("-", "−")
-
-
-def with_ci(interval: Interval | None, digits: int = 2, scale: float = 1.0, sign: bool = False) -> str:
-    if interval is None or interval.mean is None:
-        return DASH
-    text = number(interval.mean, digits, scale, sign)
-    if interval.low is not None:
-        text += f" [{number(interval.low, digits, scale)}, {number(interval.high, digits, scale)}]"
-    return text
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def p_value(value: float | None) -> str:
-    return DASH if value is None else f"{value:.2g}"
+from reglab.report.html_parts import (  # noqa: F401  (the sections' primitives, imported from here too)
+    PERCENT, DASH, Html, esc, join, tag, table, figure, number, with_ci, plural, p_value,
+)
 
 
 # ----------------------------------------------------------------------------------- page
@@ -115,6 +44,7 @@ def render(analysis: Analysis, found: list[Finding], pngs: dict[str, bytes], lan
         ("lr", t(lang, "sec_lr"), figure("learning_rate", pngs, t(lang, "lr_caption"))),
         ("errors", t(lang, "sec_errors"), _errors(analysis, pngs, lang)),
         ("weights", t(lang, "sec_weights"), _weights(analysis, pngs, lang)),
+        ("explain", explain_text.s(lang, "sec_explain"), explain_text.section(analysis, pngs, lang)),
         ("model", t(lang, "sec_model"), _model(analysis, lang)),
         ("techniques", t(lang, "sec_techniques"), _techniques(analysis, lang)),
         ("method", t(lang, "sec_method"), _method(lang)),

@@ -75,6 +75,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "missing_intro": ("This run directory is incomplete. The report shows what could be read; these parts are "
                       "missing or damaged:",
                       "この実行ディレクトリは不完全です。読み取れた範囲で報告します。欠けている・壊れている部分:"),
+    "missing_explanations": ("the stored explanations (`reglab explain` writes them again)",
+                             "保存された説明（`reglab explain` で書き直せます）"),
     "missing_study": ("the resolved study: variants, baselines and comparisons are unknown",
                       "展開済みの研究設定（study.json）: バリアント・基準・比較が不明です"),
     "missing_data": ("the dataset description: class names and split sizes are unknown",
@@ -96,13 +98,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_findings": ("No finished runs to report on.", "報告できる完了した実行がありません。"),
     # ---------------------------------------------------------------- accuracy section
     "accuracy_caption": (
-        "Left: mean test accuracy per variant with its {confidence}% t interval across seeds; the small dots are "
-        "single seeds. Right: the paired difference to the variant's baseline over the same seeds, with its "
+        "Left: mean test accuracy per variant with its {confidence}% interval across seeds (a t interval on the "
+        "logit scale, so it stays between 0 and 100%); the small dots are single seeds. Right: the paired difference to the variant's baseline over the same seeds, with its "
         "{confidence}% t interval. Filled green: reliably better, filled red: reliably worse (paired t-test, "
         "Holm-adjusted p < {alpha}); grey: undecided, no difference shown (which is no evidence that there is none); "
         "hollow: undecided with fewer than {min_seeds} paired seeds. The intervals are not adjusted for the study's "
         "several comparisons; the verdicts are (Holm).",
-        "左: バリアントごとの平均テスト精度と、シード間の {confidence}% t 信頼区間。小さな点は各シード。右: 同じシードでの"
+        "左: バリアントごとの平均テスト精度と、シード間の {confidence}% 信頼区間（ロジット尺度の t 区間で、0〜100% に収まる）。"
+        "小さな点は各シード。右: 同じシードでの"
         "基準との差（対応のある差）と {confidence}% t 信頼区間。塗りつぶしの緑は確かな改善、赤は確かな悪化（対応のある t 検定、"
         "Holm 補正後 p < {alpha}）、灰色は差が示されず判定できないこと（差がないことの証拠ではありません）、白抜きは対応のある"
         "シードが {min_seeds} 個未満で判定できないことを示します。区間は研究内の複数の比較について補正していませんが、判定は補正"
@@ -191,9 +194,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "errors_intro": ("These figures show {variant}, the variant with the highest mean test accuracy, over "
                      "{seeds_en} (galleries: seed {seed}).",
                      "以下は平均テスト精度が最も高い {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
-    "errors_intro_sweep": ("These figures show {variant}, the point its sweep recommended on validation data, over "
-                           "{seeds_en} (galleries: seed {seed}).",
-                           "以下はスイープが検証データで推奨した {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
+    "errors_intro_sweep": ("These figures show {variant}, the point its sweep recommended on validation data (its "
+                           "best point, when the sweep is undecided), over {seeds_en} (galleries: seed {seed}).",
+                           "以下はスイープが検証データで推奨した（未決定のスイープでは最良の）{variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
     "figures_thinned": ("The figures below draw {shown} of the study's {total} variants: every hand-written variant and, "
                         "of each sweep of more than {limit} points, its ends, its recommended and best points and "
                         "the ends of its one-SE band. The sweep's own figures above show every point.",
@@ -503,6 +506,14 @@ TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
         "rescales the penalty's gradient together with the rest of the gradient.",
         "<b>重み減衰（分離型）</b>（AdamW, Loshchilov &amp; Hutter）: 勾配とは別に、毎ステップ重みを lr·λ の割合で縮めます。"
         "素の SGD では L2正則化と同じですが、Adam では異なります（Adam はペナルティの勾配も他の勾配と一緒にスケールし直すため）。"),
+    "scheduled_decay": (
+        "<b>Decoupled weight decay in the paper's form</b> (Loshchilov &amp; Hutter, Algorithm 2): each step "
+        "shrinks the weights by η<sub>t</sub>·λ, with η<sub>t</sub> the schedule's multiplier (the learning rate "
+        "now over the starting one), outside the gradient. Unlike PyTorch's and Keras's form (lr·λ, above), the "
+        "decay does not grow with the learning rate: the same λ at lr α is <code>weight_decay = λ/α</code>.",
+        "<b>重み減衰（分離型、論文の形）</b>（Loshchilov &amp; Hutter, Algorithm 2）: 勾配とは別に、毎ステップ重みを "
+        "η<sub>t</sub>·λ の割合で縮めます。η<sub>t</sub> はスケジュールの倍率（現在の学習率 / 初期学習率）です。PyTorch や "
+        "Keras の形（lr·λ）と違い、減衰は学習率に比例しません。学習率 α での同じ λ は <code>weight_decay = λ/α</code> です。"),
     "dropout": (
         "<b>Dropout</b>: during training each unit's output is set to zero with probability "
         "<i>rate</i> and the kept units are scaled by 1/(1 − rate); at test time nothing is dropped. reglab's "

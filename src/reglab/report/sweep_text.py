@@ -423,7 +423,7 @@ def used_keys(sweeps: list[SweepAnalysis]) -> list[Any]:
 
 def section(sweeps: list[SweepAnalysis], pngs: dict[str, bytes], lang: str) -> Any:
     """The report's sweep section: findings, figures, a table per sweep, the definitions."""
-    from reglab.report.html import figure, tag, table  # html imports nothing of ours back
+    from reglab.report.html_parts import figure, tag, table
 
     parts: list[Any] = [tag("ul", *(tag("li", line) for line in findings(sweeps, lang)), class_="findings")]
     for index, sweep in enumerate(sweeps):

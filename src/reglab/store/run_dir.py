@@ -10,7 +10,8 @@
                                the preprocessing fitted (pixels / max, or a table's statistics)
       test_split.npz           the test split's labels and images (uint8, 0-255 grey, H x W): what the
                                report needs for confusion matrices and galleries, without the dataset;
-                               a table's test rows too, column by column (test_rows/N)
+                               a table's test rows too, column by column (test_rows/N), and
+                               image pixels that 8 bits cannot hold, as given (test_rows/pixels)
       runs/NN-slug/model.json  the variant's model summary (layers, output shapes, parameters)
       runs/NN-slug/seed-S.json one record per run (RunRecord)
       runs/NN-slug/seed-S.npz  its test predictions, final weights and per-epoch weight sketches
