@@ -204,9 +204,11 @@ class StudyResult:
         model.safetensors (its state_dict) and model.json (its layers as torch.nn classes, the
         preprocessing, the class names); with onnx=True also model.onnx, checked with onnxruntime
         against PyTorch. Returns model.json's path. Needs reglab[safetensors] (and reglab[onnx])."""
+        from reglab import api_arguments as A
         from reglab.export.model_files import save_model
 
-        return save_model(self, variant, folder, seed, onnx=onnx)
+        A.flag("StudyResult.save_model", "onnx", onnx)
+        return save_model(self, variant, A.path("StudyResult.save_model", "folder", folder), seed, onnx=onnx)
 
     def explain(self, variant: str, inputs: Any = None, *, method: str = "saliency", seed: int = 0,
                 targets: Any = None, preprocessed: bool = False) -> Any:
@@ -217,10 +219,12 @@ class StudyResult:
         an Explanation (`.maps`, `.figure()`), drawn inline in Jupyter."""
         import numpy as np
 
+        from reglab import api_arguments as A
         from reglab.explain.attributions import attribute
         from reglab.explain.inline import Explanation
         from reglab.explain.stored_maps import chosen_images
 
+        A.flag("StudyResult.explain", "preprocessed", preprocessed)
         model = self.model(variant, seed)
         if inputs is None:
             chosen = chosen_images(self.test_labels, len(self.class_names) or 10)
@@ -274,6 +278,10 @@ class StudyResult:
         """(`predict`, `predict_proba`) at the cost of one: the networks run once."""
         import torch
 
+        from reglab import api_arguments as A
+
+        A.flag("StudyResult.predict", "preprocessed", preprocessed)
+        A.flag("StudyResult.predict", "eight_bit", eight_bit)
         models = self.models(variant, seed)
         features = self._features(X, preprocessed, eight_bit)
         logits = [self._logits(model, features) for model in models]
@@ -438,9 +446,11 @@ class StudyResult:
 
     def write_report(self, out_dir: str | Path | None = None, lang: str | None = None) -> Path:
         """report.html, the figures as PNG and findings.json into `out_dir` (default RUN_DIR/report)."""
+        from reglab import api_arguments as A
         from reglab import lab
 
-        return lab.write_report(self.run_dir, out_dir, lang)
+        return lab.write_report(self.run_dir, A.path("StudyResult.write_report", "out_dir", out_dir, optional=True),
+                                lang)
 
     @property
     def plot(self) -> Plots:
@@ -457,7 +467,9 @@ class Report:
         self.lang = lang
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
+        from reglab import api_arguments as A
+
+        path = A.path("Report.save", "path", path)
         path.write_text(self.html, encoding="utf-8")
         return path
 

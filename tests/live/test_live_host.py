@@ -83,3 +83,12 @@ def test_the_reports_styles_are_allowed_by_their_hashes():
     policy = report_policy(html)
     assert policy.count("'sha256-") == 2 and "unsafe" not in policy and "script" not in policy
     assert "style-src 'none'" in report_policy(b"<html></html>")
+
+
+def test_the_name_it_was_bound_to_is_its_own():
+    from reglab.live.server import accepted_host
+
+    assert accepted_host("mybox.local:8000", "mybox.local", 8000)
+    assert accepted_host("10.0.0.5:8000", "0.0.0.0", 8000) and not accepted_host("evil.example:8000", "0.0.0.0", 8000)
+    assert accepted_host("[::1]:8000", "127.0.0.1", 8000) and accepted_host("localhost", "127.0.0.1", 80)
+    assert not accepted_host("mybox.local:8001", "mybox.local", 8000)

@@ -60,9 +60,11 @@ def export(run_dir: Path | str, to: str, out: Path | str | None = None, *, track
     if folder is not None and folder.exists() and not folder.is_dir():
         raise not_a_folder(f"--to {to} writes {WRITES[to]}", folder)
     if to in MODEL_TARGETS:
+        from reglab.export.model_files import chosen_runs
         from reglab.results import StudyResult
 
         result = StudyResult(run_dir)
+        runs = chosen_runs(result, variants, seeds, say)  # an unknown variant or seed: before any folder is made
     else:
         source = read_source(Path(run_dir))
         for line in source.problems:
@@ -73,7 +75,7 @@ def export(run_dir: Path | str, to: str, out: Path | str | None = None, *, track
         if to in MODEL_TARGETS:
             from reglab.export.model_files import export_models
 
-            written = export_models(result, folder, variants=variants, seeds=seeds, onnx=to == "onnx", say=say)
+            written = export_models(result, folder, runs, onnx=to == "onnx")
             for path in written:
                 say(f"wrote {path.parent}")
             return str(out)

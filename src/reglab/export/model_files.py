@@ -131,23 +131,31 @@ def _onnx(plain: torch.nn.Module, features: int, inputs: np.ndarray | None) -> t
     return data, difference
 
 
-def export_models(result: StudyResult, folder: Path, *, variants: list[str] | None = None,
-                  seeds: list[int] | None = None, onnx: bool = False,
-                  say: Callable[[str], None] = lambda line: None) -> list[Path]:
-    """`reglab export RUN_DIR --to model|onnx DIR`: every chosen finished run into
-    DIR/NN-variant-seed-S/ (NN-variant: its folder in the run directory). A variant or seed named
-    but not finished is an error; of a whole study, what has not finished is left out and said."""
-    written = []
+def chosen_runs(result: StudyResult, variants: list[str] | None, seeds: list[int] | None,
+                say: Callable[[str], None] = lambda line: None) -> list[tuple[str, int]]:
+    """(variant, seed) of each finished run that `reglab export --to model|onnx` writes. A variant
+    or seed named but not finished is an error (with the fix); of a whole study, what has not
+    finished is left out and said."""
+    chosen = []
     for variant in variants or result.variants:
-        runs = [r for r in result.runs if r.variant == variant and r.status == "completed"
-                and (seeds is None or r.seed in seeds)]
-        if not runs and variants is None and seeds is None:
+        finished = [r.seed for r in result.runs if r.variant == variant and r.status == "completed"
+                    and (seeds is None or r.seed in seeds)]
+        if not finished and variants is None and seeds is None:
             say(f"left out: {variant!r} has no finished run")
             continue
-        if not runs or (seeds is not None and len(runs) < len(set(seeds))):
-            result.models(variant, seeds if seeds else "all")  # says what is missing, with the fix
-        for record in runs:
-            stored = result.stored_run(variant, record.seed)
-            where = folder / f"{stored.path.parent.name}-seed-{record.seed}"
-            written.append(save_model(result, variant, where, record.seed, onnx=onnx))
+        if seeds is not None:
+            for seed in seeds:
+                result.stored_run(variant, seed)  # a seed with no finished run: the error, with its fix
+        elif not finished:
+            result.models(variant, "all")  # a named variant with no finished run: the error, with its fix
+        chosen += [(variant, seed) for seed in finished]
+    return chosen
+
+
+def export_models(result: StudyResult, folder: Path, runs: list[tuple[str, int]], *, onnx: bool = False) -> list[Path]:
+    """Each chosen run's network into DIR/NN-variant-seed-S/ (NN-variant: its folder in the run directory)."""
+    written = []
+    for variant, seed in runs:
+        where = folder / f"{result.stored_run(variant, seed).path.parent.name}-seed-{seed}"
+        written.append(save_model(result, variant, where, seed, onnx=onnx))
     return written

@@ -61,8 +61,8 @@ def report_policy(html: bytes) -> str:
 
 def accepted_host(header: str | None, bound: str, port: int) -> bool:
     """Whether a request's Host header names this server: its port, and a name that cannot have been
-    made to point here by someone else: an IP address, localhost, or the host it was bound to by
-    name (with --host 0.0.0.0, any of this machine's addresses by number, and its own names)."""
+    made to point here by someone else: an IP address, localhost, or the host it was bound to
+    (`bound`, as --host gave it; with 0.0.0.0 or ::, also this machine's own names)."""
     if not header:
         return False
     match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::(\d{1,5}))?", header.strip())
@@ -95,6 +95,7 @@ class LiveServer:
     def __init__(self, run_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0, lang: str = "en",
                  poll_seconds: float = 0.5):
         self.root = Path(run_dir)
+        self.named = host  # as given (--host NAME): the bound address is its number
         self.lang = lang
         self.poll_seconds = poll_seconds
         self._ended = False
@@ -241,7 +242,7 @@ def _handler(live: LiveServer) -> type[BaseHTTPRequestHandler]:
         do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
 
         def _route(self, head: bool) -> None:
-            if not accepted_host(self.headers.get("Host"), live.host, live.port):
+            if not accepted_host(self.headers.get("Host"), live.named, live.port):
                 self._send(HTTPStatus.MISDIRECTED_REQUEST, b"this server answers only to its own address\n",
                            "text/plain; charset=utf-8", head=head)
                 return
