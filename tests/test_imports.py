@@ -23,6 +23,7 @@ from synthetic_runs import STANDARD, make_run  # noqa: E402
 # torch-free side needs its behaviour (as registry.Technique.build does for factories).
 TORCH_SIDE = (
     "reglab.engine",
+    "reglab.explain",  # attributions: Captum on the rebuilt networks
     "reglab.models",
     "reglab.techniques.activations",
     "reglab.techniques.augmentation",
@@ -92,6 +93,7 @@ COMMANDS = [
     ["export", "{run}", "--to", "csv", "{tmp}/csv"],
     ["export", "{run}", "--to", "tensorboard", "{tmp}/tb"],
     ["watch", "--help"],
+    ["predict", "--help"],
     ["run", "no-such-study"],  # a usage error is reported before anything heavy
 ]
 

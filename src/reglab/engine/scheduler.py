@@ -19,7 +19,6 @@ not depend on how many other runs the study has (float rounding differs with the
 
 from __future__ import annotations
 
-import ctypes
 import math
 import multiprocessing
 import os
@@ -35,6 +34,7 @@ from typing import Protocol
 
 import torch
 
+from reglab.child_processes import die_with_parent
 from reglab.config import StudySpec, VariantSpec
 from reglab.engine.checkpoint import Checkpointer
 from reglab.engine.fast import declines, stack_key, train_stack
@@ -168,6 +168,9 @@ class StudyDriver:
         self.epochs_reported[(index, seed)] = record.epoch + 1
         self.store.save_progress(index, variant.name, seed, record)  # what the live page shows (reglab.live)
         self.observer.epoch_finished(variant, record)
+        seeded = getattr(self.observer, "run_epoch_finished", None)  # observers written before it lack it
+        if seeded is not None:
+            seeded(variant, seed, record)
 
     def unit_finished(self, unit: Unit, outcomes: list[RunOutcome]) -> None:
         for (index, _, _), outcome in zip(unit.members, outcomes):
@@ -329,9 +332,7 @@ def _run_in_processes(schedule: Schedule, data: DeviceData, driver: StudyDriver,
 
 def _worker(schedule: Schedule, data: DeviceData, store, checkpoint_seconds: float | None, tasks, events,
             stop, parent: int) -> None:
-    _die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the study's handler (inherited by fork): a TERM ends a worker
+    die_with_parent(parent)  # and Ctrl-C is the main process's to handle; a TERM ends a worker
     torch.set_num_threads(schedule.threads_per_worker or 1)
     # A spawned worker (macOS, Windows) starts without what execute() imported before forking:
     # without this, its first run's time included torch._dynamo's import (1.2 s of 2 epochs on digits).
@@ -389,18 +390,6 @@ def _rebuilt(message: str, exit_code: int | None) -> BaseException:
     error = ReglabError(message)
     error.exit_code = exit_code
     return error
-
-
-def _die_with_parent(parent: int) -> None:
-    """A worker must not outlive the study's process (killed with SIGKILL, it cannot clean up):
-    Linux delivers SIGKILL to the worker when its parent dies."""
-    if sys.platform == "linux":
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
-    if os.getppid() != parent:  # the parent died before the line above took effect
-        os._exit(1)
 
 
 def train_unit(unit: Unit, data: DeviceData, epoch_done: Callable[[int, EpochRecord], None],

@@ -33,6 +33,24 @@ def _mlp_cost(variant: VariantSpec, image_shape: tuple[int, int], classes: int) 
     return variant.epochs * (multiply_adds + 250 * draws)
 
 
+def _dense(widths: tuple[int, ...], normed: bool) -> int:
+    """Weights and biases of dense layers between `widths`, and a norm's scale and shift on each
+    hidden width when `normed` (batch or layer norm: not on the output)."""
+    return sum(a * b + b for a, b in zip(widths, widths[1:])) + (2 * sum(widths[1:-1]) if normed else 0)
+
+
+def _normed(variant: VariantSpec) -> bool:
+    return any(variant.switch(name) is not None for name in ("batch_norm", "layer_norm"))
+
+
+def _mlp_parameters(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    return _dense((image_shape[0] * image_shape[1], *variant.hidden, classes), _normed(variant))
+
+
+def _mlp_activations(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    return image_shape[0] * image_shape[1] + sum(variant.hidden) + classes
+
+
 def _mlp_stack_key(variant: VariantSpec) -> tuple:
     norm = next((c for c in variant.switches if c.name in ("batch_norm", "layer_norm")), None)
     # F.batch_norm takes one momentum and epsilon for the whole stack: they are part of the key.
@@ -52,6 +70,8 @@ register(Architecture(
     builder="reglab.models.mlp:build",
     fits=lambda variant, image_shape: None,
     cost=_mlp_cost,
+    parameters=_mlp_parameters,
+    activations=_mlp_activations,
     init_key=lambda variant: (variant.hidden, variant.init.name),
     stack_key=_mlp_stack_key,
     stacker="reglab.engine.stacked_mlp:StackedMLP",
@@ -142,6 +162,28 @@ def _cnn_cost(variant: VariantSpec, image_shape: tuple[int, int], classes: int) 
     return variant.epochs * (3 * multiply_adds + 250 * draws)
 
 
+def _cnn_parameters(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    normed = variant.switch("batch_norm") is not None
+    channels, count = 1, 0
+    for block in blocks(variant):
+        count += block["kernel_size"] ** 2 * channels * block["filters"] + block["filters"]
+        count += 2 * block["filters"] if normed else 0
+        channels = block["filters"]
+    h, w = feature_sizes(variant, image_shape)[-1]
+    return count + _dense((channels * h * w, *variant.hidden, classes), normed)
+
+
+def _cnn_activations(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    h, w = image_shape
+    count = h * w
+    for block, (after_h, after_w) in zip(blocks(variant), feature_sizes(variant, image_shape)):
+        conv_h = h if block["padding"] == "same" else h - block["kernel_size"] + 1
+        conv_w = w if block["padding"] == "same" else w - block["kernel_size"] + 1
+        count += block["filters"] * (conv_h * conv_w + after_h * after_w)  # the convolution's, the pooling's
+        h, w = after_h, after_w
+    return count + sum(variant.hidden) + classes
+
+
 def _cnn_stack_key(variant: VariantSpec) -> tuple:
     # One architecture: the same blocks, head, activation and normalization (BatchNorm2d takes one
     # momentum and epsilon for the stack), and dropout layers in the same places (stacked_cnn walks
@@ -171,9 +213,12 @@ register(Architecture(
     builder="reglab.models.cnn:build_cnn",
     fits=_cnn_fits,
     cost=_cnn_cost,
+    parameters=_cnn_parameters,
+    activations=_cnn_activations,
     init_key=lambda variant: (variant.model_params, variant.hidden, variant.init.name),
     stack_key=_cnn_stack_key,
     stacker="reglab.engine.stacked_cnn:StackedCNN",
+    needs_images=True,
     check=_cnn_check,
     example={"conv": [{"filters": 4, "kernel_size": 3, "padding": "same", "pool": 2}], "hidden": [8]},
 ))
@@ -196,6 +241,18 @@ def _resmlp_cost(variant: VariantSpec, image_shape: tuple[int, int], classes: in
     return variant.epochs * (3 * multiply_adds + 250 * draws)
 
 
+def _resmlp_parameters(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    width = variant.model_param("width")
+    stem = image_shape[0] * image_shape[1] * width + width
+    blocks_ = sum(2 * width + (width * inner + inner) + (inner * width + width) for inner in variant.hidden)
+    return stem + blocks_ + 2 * width + width * classes + classes  # the last LayerNorm, the output
+
+
+def _resmlp_activations(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    width = variant.model_param("width")
+    return image_shape[0] * image_shape[1] + width + sum(2 * width + inner for inner in variant.hidden) + classes
+
+
 register(Architecture(
     name="resmlp",
     summary_en="Residual MLP: a dense stem to `width`, one pre-norm residual block per `hidden` entry "
@@ -214,6 +271,8 @@ register(Architecture(
     builder="reglab.models.residual_mlp:build",
     fits=lambda variant, image_shape: None,
     cost=_resmlp_cost,
+    parameters=_resmlp_parameters,
+    activations=_resmlp_activations,
     init_key=lambda variant: (variant.model_params, variant.hidden, variant.init.name),
     stack_key=lambda variant: None,
     stacker=None,  # no stacked form: the fast engine leaves these variants to the reference loop
