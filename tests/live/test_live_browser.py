@@ -8,21 +8,21 @@ REGLAB_SCREENSHOTS=DIR keeps the screenshots there, to look at them as a reader 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import browser_lookup
 import pytest
 from trained_runs import EPOCHS, copy, study_text
 
 from reglab.live import LiveServer
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = browser_lookup.chromium()
 playwright = pytest.importorskip("playwright.sync_api", reason="the test extra installs playwright")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=browser_lookup.HOW)
 
 # Long enough (a second or more per run on two idle cores) for the page to see the curves grow.
 LIVE_EPOCHS = 100

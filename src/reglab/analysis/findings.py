@@ -105,7 +105,8 @@ def findings(analysis: Analysis) -> list[Finding]:
             {"points": len(within)}))
     for v in analysis.variants:
         out += _batch_norm(v)
-        out += _weight_norm(v, analysis)
+        if not (v.name in swept and v.baseline in swept):  # against the grid's corner: other lr, other λ
+            out += _weight_norm(v, analysis)
         out += _max_norm(v)
         out += _decay_pair(v, analysis)
         out += _sparsity(v, analysis)

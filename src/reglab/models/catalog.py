@@ -222,6 +222,7 @@ register(Architecture(
     init_key=lambda variant: (variant.model_params, variant.hidden, variant.init.name),
     stack_key=_cnn_stack_key,
     stacker="reglab.engine.stacked_cnn:StackedCNN",
+    needs_images=True,
     check=_cnn_check,
 ))
 

@@ -509,11 +509,11 @@ TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
     "scheduled_decay": (
         "<b>Decoupled weight decay in the paper's form</b> (Loshchilov &amp; Hutter, Algorithm 2): each step "
         "shrinks the weights by η<sub>t</sub>·λ, with η<sub>t</sub> the schedule's multiplier (the learning rate "
-        "now over the starting one), outside the gradient. Unlike PyTorch's and Keras's form (lr·λ, above), the "
+        "now over the starting one), outside the gradient. Unlike PyTorch's and Keras's form (lr·λ, reglab's <code>weight_decay</code>), the "
         "decay does not grow with the learning rate: the same λ at lr α is <code>weight_decay = λ/α</code>.",
         "<b>重み減衰（分離型、論文の形）</b>（Loshchilov &amp; Hutter, Algorithm 2）: 勾配とは別に、毎ステップ重みを "
         "η<sub>t</sub>·λ の割合で縮めます。η<sub>t</sub> はスケジュールの倍率（現在の学習率 / 初期学習率）です。PyTorch や "
-        "Keras の形（lr·λ）と違い、減衰は学習率に比例しません。学習率 α での同じ λ は <code>weight_decay = λ/α</code> です。"),
+        "Keras の形（lr·λ、reglab の <code>weight_decay</code>）と違い、減衰は学習率に比例しません。学習率 α での同じ λ は <code>weight_decay = λ/α</code> です。"),
     "dropout": (
         "<b>Dropout</b>: during training each unit's output is set to zero with probability "
         "<i>rate</i> and the kept units are scaled by 1/(1 − rate); at test time nothing is dropped. reglab's "
