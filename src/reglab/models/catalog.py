@@ -372,5 +372,6 @@ for _kind, _en, _ja in (
         init_key=lambda variant: (variant.model_params, variant.hidden, variant.init.name),
         stack_key=lambda variant: None,
         stacker=None,  # no stacked form yet (issue 29): the fast engine leaves these to the reference loop
+        needs_images=True,  # its steps are the image's rows
         check=_recurrent_check,
     ))
