@@ -34,6 +34,15 @@ model = "cnn"
 conv = [{ filters = 4, kernel_size = 3, padding = "same", pool = 2 }, { filters = 6, kernel_size = 2 }]
 hidden = [12]
 batch_norm = true
+[[variants]]
+name = "lstm2"
+model = "lstm"
+hidden = [12, 6]
+[[variants]]
+name = "bigru"
+model = "gru"
+hidden = [10]
+bidirectional = true
 """
     from reglab.config import parse_study
 
