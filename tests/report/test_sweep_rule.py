@@ -216,3 +216,16 @@ def test_every_setting_with_a_direction_of_strength_is_a_registered_technique_or
         assert name in known, key
         assert not parameter or parameter in [p.name for p in known[name].params], key
         assert parameter or known[name].shorthand, key  # a bare value sets the shorthand parameter
+
+
+def test_every_sweep_sentence_has_both_languages_with_the_same_placeholders():
+    import string
+
+    from reglab.report.sweep_text import STRINGS
+
+    def fields(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    for key, (en, ja) in STRINGS.items():
+        assert en and ja and fields(en) == fields(ja), key
+        assert not re.search(r"[\u3040-\u30ff\u3400-\u9fff]", en), key

@@ -194,9 +194,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "errors_intro": ("These figures show {variant}, the variant with the highest mean test accuracy, over "
                      "{seeds_en} (galleries: seed {seed}).",
                      "以下は平均テスト精度が最も高い {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
-    "errors_intro_sweep": ("These figures show {variant}, the point its sweep recommended on validation data, over "
-                           "{seeds_en} (galleries: seed {seed}).",
-                           "以下はスイープが検証データで推奨した {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
+    "errors_intro_sweep": ("These figures show {variant}, the point its sweep recommended on validation data (its "
+                           "best point, when the sweep is undecided), over {seeds_en} (galleries: seed {seed}).",
+                           "以下はスイープが検証データで推奨した（未決定のスイープでは最良の）{variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
     "figures_thinned": ("The figures below draw {shown} of the study's {total} variants: every hand-written variant and, "
                         "of each sweep of more than {limit} points, its ends, its recommended and best points and "
                         "the ends of its one-SE band. The sweep's own figures above show every point.",
