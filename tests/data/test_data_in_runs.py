@@ -161,3 +161,16 @@ def test_a_cnn_or_augmentation_on_a_table_is_refused_with_the_fix(fault_log):
     assert "model 'cnn' takes images, and these data are a table of 13 columns. Fix: a dense model" in message
     assert "augmentation shifts and rotates images" in message and "Fix: remove augmentation" in message
     fault_log("a CNN and image augmentation on a table's columns", 1, "a study error per variant with the fix")
+
+
+def test_a_relative_path_in_a_study_file_is_read_from_the_study_files_folder(tmp_path, monkeypatch):
+    from reglab.config import load_study
+
+    folder = tmp_path / "studies"
+    folder.mkdir()
+    (folder / "s.toml").write_text(TINY.replace("[data]", '[data]\npath = "tables/t.csv"\ntarget = "kind"'))
+    monkeypatch.chdir(tmp_path)  # elsewhere: the path still means the study file's folder
+    data = load_study(str(folder / "s.toml")).data
+    assert data.path == str(folder / "tables" / "t.csv") and data.target == "kind" and data.missing == "error"
+    assert load_study(str(folder / "s.toml")).to_dict()["data"]["path"] == data.path  # stored absolute
+    assert "path" not in load_study("tutorial").to_dict()["data"]  # studies without it read back as before

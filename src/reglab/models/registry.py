@@ -80,6 +80,9 @@ class Architecture:
     init_key: Callable[[VariantSpec], tuple]
     stack_key: Callable[[VariantSpec], tuple | None]
     stacker: str | None = None  # "module:Class"(models, variants, device): the fast engine's stacked form
+    # Whether the network reads 2-D images (convolutions): a flat vector of inputs that is not a
+    # square cannot be given to it (models.summaries, `reglab summary --input-dim`).
+    needs_images: bool = False
     # Checks across a variant's keys once it is built (rates per conv block, ...); returns problems.
     check: Callable[[VariantSpec], list[str]] = lambda variant: []
 
