@@ -17,7 +17,7 @@ from reglab.data import load_dataset, make_splits
 
 def tiny_study(seeds: list[int], residual: bool) -> reglab.Study:
     """An MLP with batch norm and dropout, a CNN with batch norm, spatial and dense dropout, and
-    (`residual`) a residual MLP with stochastic depth: every layer kind the architectures have, on
+    (`residual`) a residual MLP with stochastic depth and a bidirectional LSTM with recurrent dropout: every layer kind the architectures have, on
     digits (whose pixels are 0..16, not 0..255)."""
     variants = [reglab.Variant("mlp", dropout=0.2, batch_norm=True),
                 reglab.Variant("cnn", model="cnn", conv=[{"filters": 4, "pool": 2}], spatial_dropout=0.1,
@@ -25,6 +25,8 @@ def tiny_study(seeds: list[int], residual: bool) -> reglab.Study:
     if residual:  # the fast engine has no stacked form of it
         variants.append(reglab.Variant("resmlp", model="resmlp", width=16, hidden=[8, 8], dropout=0.1,
                                        stochastic_depth=0.2))
+        variants.append(reglab.Variant("lstm", model="lstm", hidden=[8], bidirectional=True, activation="tanh",
+                                       dropout=0.1, recurrent_dropout=0.2))
     return reglab.Study(
         "predict", seeds=seeds, data={"dataset": "digits", "train": 300, "validation": 100, "test": 150},
         defaults={"epochs": 2, "batch_size": 64, "hidden": [16]}, variants=variants)
@@ -95,7 +97,7 @@ def test_the_stored_preprocessing_gives_the_features_training_had(trained):
     assert trained.preprocessing.to_json() == {"kind": "images", "image_shape": [8, 8], "pixel_max": 16.0}
 
 
-@pytest.mark.parametrize("variant", ["mlp", "cnn", "resmlp"])
+@pytest.mark.parametrize("variant", ["mlp", "cnn", "resmlp", "lstm"])
 def test_predict_on_the_stored_test_inputs_reproduces_the_stored_predictions(trained, variant):
     if variant not in trained.variants:
         pytest.skip(f"{variant} trains in the reference engine only")

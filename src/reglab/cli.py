@@ -234,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Grows the learning rate exponentially over mini-batches of the training split, on a copy "
                     "of the variant's model, records the smoothed loss until it diverges, and suggests rates by "
                     "three named rules (steepest, minimum/10, valley). Seeded; writes lr_find.png and "
-                    "lr_find.json; no run directory is touched.")
+                    "lr_find.json into --out (default ./runs/lr-find-STUDY), a folder of its own: no study's "
+                    "run directory is read or changed.")
     lr_find.add_argument("study", nargs="?", default="tutorial", help="a built-in study name or a .toml path")
     lr_find.add_argument("--variant", help="the variant to test (default: the study's first)")
     lr_find.add_argument("--dataset", help="override the study's dataset")
@@ -635,8 +636,11 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
                             offline=args.offline, device=args.device, start=args.start, end=args.end,
                             steps=args.steps, out=args.out or Path("runs") / f"lr-find-{study.name}", lang=args.lang)
     variant, paths = result.variant, result.paths
-    table = Table(title=escape(f"Learning-rate range test: {variant.name} ({variant.optimizer.name}, "
-                               f"batch {variant.batch_size}, seed {args.seed})"), title_justify="left")
+    # The heading on a line of its own, above the table: as the table's title it was wrapped to the
+    # table's width (two narrow columns) and broke mid-parenthesis at 80 columns.
+    out.print(f"Learning-rate range test: {variant.name} ({variant.optimizer.name}, batch {variant.batch_size}, "
+              f"seed {args.seed})", highlight=False, markup=False)
+    table = Table()
     table.add_column("rule")
     table.add_column("suggested rate", justify="right")
     for rule in RULES:

@@ -206,3 +206,34 @@ def test_result_explain_in_python(explained):
     assert shown.maps.shape == (10, 64) and shown._repr_png_().startswith(b"\x89PNG")
     with pytest.raises(reglab.ConfigError, match="occlusion"):
         result.explain("basic", method="lime")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random bytes", "JSON of the wrong shape", "a symlink out",
+                                    "a directory"])
+def test_damaged_explanations_leave_the_report_whole_and_explain_writes_them_again(explained, tmp_path, damage):
+    from reglab.cli import main
+    from reglab.store.files import seal_json
+
+    run = copy(explained[0], tmp_path / "run")
+    target = run / "explanations.json"
+    outside = tmp_path / "outside.json"
+    outside.write_text("{}")
+    if damage == "truncated":
+        target.write_bytes(target.read_bytes()[:40])
+    elif damage == "random bytes":
+        target.write_bytes(os.urandom(300))
+    elif damage == "JSON of the wrong shape":
+        target.write_bytes(seal_json({"images": "x", "methods": {"saliency": {"variants": [1, 2]}}}))
+    elif damage == "a symlink out":
+        target.unlink()
+        target.symlink_to(outside)
+    else:
+        target.unlink()
+        target.mkdir()
+    assert main(["report", str(run), "--lang", "en"]) == 0
+    page = (run / "report" / "report.html").read_text(encoding="utf-8")
+    assert "reglab explain" in page  # the section says how to make the maps again
+    if damage != "a directory":  # written again in its place (a link is replaced, never followed)
+        assert main(["explain", str(run), "--images", str(IMAGES), "--no-sanity", "--no-report"]) == 0
+        assert json.loads(outside.read_text()) == {} and not target.is_symlink()
+        assert "sparsity (Gini)" in reglab.load(run).report("en").html

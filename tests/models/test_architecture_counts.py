@@ -34,6 +34,15 @@ model = "cnn"
 conv = [{ filters = 4, kernel_size = 3, padding = "same", pool = 2 }, { filters = 6, kernel_size = 2 }]
 hidden = [12]
 batch_norm = true
+[[variants]]
+name = "lstm2"
+model = "lstm"
+hidden = [12, 6]
+[[variants]]
+name = "bigru"
+model = "gru"
+hidden = [10]
+bidirectional = true
 """
     from reglab.config import parse_study
 
@@ -50,3 +59,19 @@ def test_parameters_are_the_built_networks_trainable_numbers(variant):
 
 def test_every_registered_architecture_is_counted_here():
     assert {v.model for v in variants()} == set(models.architectures())
+
+
+def test_only_architectures_that_read_images_need_a_square_number_of_inputs():
+    """models.summaries asks the architecture (needs_images), not `model != "mlp"`: a residual MLP
+    takes 50 flat inputs as an MLP does; a CNN is refused with the fix."""
+    from reglab.errors import ConfigError
+
+    flat = [v for v in variants() if not v.architecture.needs_images]
+    assert {v.model for v in flat} == {"mlp", "resmlp"}
+    study, _ = lab.load_study("cnn", dataset="digits")
+    from dataclasses import replace
+
+    rows = models.summaries(replace(study, variants=tuple(flat)), input_dim=50)
+    assert [name for name, inputs, _ in rows] == [v.name for v in flat] and {i for _, i, _ in rows} == {50}
+    with pytest.raises(ConfigError, match="not a square image, and cnn needs one"):
+        models.summaries(study, input_dim=50)

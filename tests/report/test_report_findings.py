@@ -144,3 +144,14 @@ def test_the_test_accuracy_figure_draws_two_seed_intervals_inside_0_to_100(tmp_p
     bars = [c for c in figure.axes[0].collections if isinstance(c, LineCollection)]
     ends = np.concatenate([np.concatenate(c.get_segments())[:, 0] for c in bars])
     assert len(bars) == 2 and 0 < ends.min() and ends.max() < 100
+
+
+def test_a_sweeps_points_are_not_compared_one_by_one_with_its_first_point(tmp_path):
+    # lr-and-decay said 48 comparisons and 48 weight-norm sentences against each grid's corner (a
+    # point at another learning rate: "L2 made the weights grow" where the rate did).
+    from synthetic_sweeps import make_sweep_run
+
+    _, found = analysed(make_sweep_run(tmp_path / "run", two_factor=True))
+    assert not [f for f in found if f.kind in ("comparison", "weight_norm")]
+    note = next(f for f in found if f.kind == "sweep_comparisons")
+    assert note.numbers["points"] == 19 and "19 points" in note.en and "19 個の点" in note.ja

@@ -32,6 +32,8 @@ TECHNIQUES: dict[str, tuple[str, str]] = {
     "dropout": ("dropout", "ドロップアウト"),
     "spatial_dropout": ("spatial dropout", "空間ドロップアウト"),
     "stochastic_depth": ("stochastic depth", "確率的深さ"),
+    "recurrent_dropout": ("variational recurrent dropout", "変分リカレントドロップアウト"),
+    "naive_recurrent_dropout": ("naive recurrent dropout", "素朴なリカレントドロップアウト"),
     "max_norm": ("max-norm constraint", "最大ノルム制約"),
     "batch_norm": ("batch normalization", "バッチ正規化"),
     "layer_norm": ("layer normalization", "レイヤー正規化"),
@@ -43,6 +45,7 @@ TECHNIQUES: dict[str, tuple[str, str]] = {
     "model": ("architecture", "モデルの種類"),
     "conv": ("conv layers", "畳み込み層"),
     "width": ("residual width", "残差の幅"),
+    "bidirectional": ("bidirectional", "双方向"),
     "hidden": ("layer sizes", "層の構成"),
     "epochs": ("epochs", "エポック数"),
     "batch_size": ("batch size", "バッチサイズ"),
@@ -102,7 +105,8 @@ def findings(analysis: Analysis) -> list[Finding]:
             {"points": len(within)}))
     for v in analysis.variants:
         out += _batch_norm(v)
-        out += _weight_norm(v, analysis)
+        if not (v.name in swept and v.baseline in swept):  # against the grid's corner: other lr, other λ
+            out += _weight_norm(v, analysis)
         out += _max_norm(v)
         out += _decay_pair(v, analysis)
         out += _sparsity(v, analysis)

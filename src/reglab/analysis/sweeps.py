@@ -41,7 +41,9 @@ REGIME_MARGIN = 0.01
 # then the best point. The value that switches a +1 setting off is 0.
 STRENGTH = {"l1": 1, "l2": 1, "l1.strength": 1, "l2.strength": 1, "l1_l2.l1": 1, "l1_l2.l2": 1,
             "dropout": 1, "dropout.rate": 1, "spatial_dropout": 1, "spatial_dropout.rate": 1,
-            "stochastic_depth": 1, "stochastic_depth.rate": 1, "weight_decay": 1, "weight_decay.rate": 1,
+            "stochastic_depth": 1, "stochastic_depth.rate": 1,
+            "recurrent_dropout": 1, "recurrent_dropout.rate": 1, "naive_recurrent_dropout": 1,
+            "naive_recurrent_dropout.rate": 1, "weight_decay": 1, "weight_decay.rate": 1,
             "scheduled_decay": 1, "scheduled_decay.rate": 1, "label_smoothing": 1, "label_smoothing.amount": 1,
             "max_norm": -1, "max_norm.max_value": -1}
 

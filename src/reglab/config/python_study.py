@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from reglab import api_arguments as A
+from reglab.config import api_checks as A
 from reglab.config import StudySpec, builtin_studies, study_from_dict
 from reglab.errors import ConfigError, UnknownName
 

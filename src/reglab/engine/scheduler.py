@@ -39,6 +39,7 @@ from reglab.config import StudySpec, VariantSpec
 from reglab.engine.checkpoint import Checkpointer
 from reglab.engine.fast import stack_key, train_stack
 from reglab.engine.core import DeviceData, RunOutcome
+from reglab.engine.devices import resolve_device
 from reglab.engine.reference import train_run
 from reglab.errors import ReglabError
 from reglab.engine.startup import import_dynamo
@@ -212,7 +213,6 @@ class LocalExecutor:
     the study's process (the GPU, the reference engine)."""
 
     def device(self, requested: str) -> torch.device:
-        from reglab.engine.study import resolve_device
         return resolve_device(requested)
 
     def cores(self) -> int:

@@ -46,16 +46,6 @@ class StudyOptions:
                 "engine": self.engine, "allow_download": self.allow_download}
 
 
-def resolve_device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise ReglabError("--device cuda was asked for, but this machine has no CUDA GPU that PyTorch can use "
-                          f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). "
-                          "Fix: use --device cpu, or --device auto to take a GPU only when there is one.")
-    if requested not in ("cpu", "cuda"):
-        raise ReglabError(f"--device {requested!r} is not known: use auto, cpu or cuda.")
-    return torch.device(requested)
 
 
 def environment(device: torch.device) -> dict[str, Any]:

@@ -188,18 +188,28 @@ function drawChart(canvas, series, opts) {
   g.fillText(opts.title, left, 11);
   g.strokeRect(left, top, plotW, plotH);
   if (!isFinite(lo)) return;
-  const log = opts.log && hi / lo > 10;
+  // A constant (a learning rate that never changes; within float rounding) has no range: the
+  // axis is widened around it, half a decade each way on a log axis, and the value itself is
+  // labelled, instead of two labels 5% apart that read as a change ("1.0e-3" over "9.5e-4").
+  const flat = Math.abs(hi - lo) <= 1e-9 * Math.max(Math.abs(hi), Math.abs(lo));
+  const level = flat ? (hi + lo) / 2 : null;
+  let log = opts.log && lo > 0 && (flat || hi / lo > 10);
+  if (flat) {
+    if (log) { lo = level / Math.sqrt(10); hi = level * Math.sqrt(10); }
+    else { const half = Math.abs(level) * 0.5 || 1; lo = level - half; hi = level + half; }
+  }
   if (opts.fromZero && !log) lo = Math.min(0, lo);
-  if (hi === lo) { hi += Math.abs(hi) * 0.05 || 1; lo -= Math.abs(lo) * 0.05 || 1; }
   const ty = (v) => log ? Math.log10(v) : v;
   const y0 = ty(lo), y1 = ty(hi);
   const X = (i) => left + (total <= 1 ? 0 : (i / (total - 1)) * plotW);
   const Y = (v) => top + plotH - ((ty(v) - y0) / (y1 - y0)) * plotH;
   g.textAlign = "right";
-  for (const v of [lo, hi]) g.fillText(opts.format(v), left - 4, Y(v) + 4);
-  g.textAlign = "center";
+  for (const v of (flat ? [level] : [lo, hi])) g.fillText(opts.format(v), left - 4, Y(v) + 4);
+  canvas.dataset.yLabels = (flat ? [level] : [lo, hi]).map(opts.format).join(" ");
+  g.fillText(String(total - 1), X(total - 1), top + plotH + 14);  // right-aligned: "199" is not cut at the edge
+  g.textAlign = "left";
   g.fillText("0", X(0), top + plotH + 14);
-  g.fillText(String(total - 1), X(total - 1), top + plotH + 14);
+  g.textAlign = "center";
   g.fillText(W.fig_epoch, left + plotW / 2, top + plotH + 14);
   g.textAlign = "left";
   const ok = (v) => v !== null && isFinite(v) && !(log && v <= 0);

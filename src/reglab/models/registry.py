@@ -80,6 +80,9 @@ class Architecture:
     init_key: Callable[[VariantSpec], tuple]
     stack_key: Callable[[VariantSpec], tuple | None]
     stacker: str | None = None  # "module:Class"(models, variants, device): the fast engine's stacked form
+    # Whether the network reads 2-D images (convolutions): a flat vector of inputs that is not a
+    # square cannot be given to it (models.summaries, `reglab summary --input-dim`).
+    needs_images: bool = False
     # Checks across a variant's keys once it is built (rates per conv block, ...); returns problems.
     check: Callable[[VariantSpec], list[str]] = lambda variant: []
 
@@ -111,7 +114,8 @@ def register(architecture: Architecture) -> Architecture:
 
 
 def architectures() -> dict[str, Architecture]:
-    _load_all()
+    # Complete: the package's __init__ imports models/catalog.py, which registers every entry,
+    # before anything can import this module.
     return dict(_REGISTRY)
 
 
@@ -123,6 +127,3 @@ def all_keys() -> tuple[str, ...]:
     """Every architecture's own keys: allowed in a variant or [defaults], checked against its model."""
     return tuple(sorted({k.name for a in architectures().values() for k in a.keys}))
 
-
-def _load_all() -> None:
-    from reglab.models import catalog  # noqa: F401  (importing it registers the architectures)

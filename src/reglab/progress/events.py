@@ -1,8 +1,9 @@
 """What a face hears while a study runs, and the observers every face can use.
 
-The engine calls the five training events (notice .. run_finished); the lab (lab.py) adds the
-study's end, the report and an interrupt. An observer implements the events it cares about:
-`Observers` fans each event out to those that have it, so progress bars, exporters and a live
+The engine calls the training events (notice .. run_finished; run_epoch_finished is
+epoch_finished with the run's seed, for Keras-style callbacks); the lab (lab.py) adds the study's
+end, the report and an interrupt. An observer implements the events it cares about: `Observers`
+fans each event out to those that have it, so progress bars, exporters and a live
 page compose without knowing of each other. Torch-free.
 """
 

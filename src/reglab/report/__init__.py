@@ -82,7 +82,9 @@ def figure_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
 def _explain_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
     """first_units.png (an MLP's first layer) and maps_<method>.png for each stored method."""
     makers = {"first_units": explain_figures.first_units}
-    for method in (analysis.collected.explanations or {}).get("methods", {}):
+    explained = analysis.collected.explanations
+    methods = explained.get("methods") if isinstance(explained, dict) else None
+    for method in methods if isinstance(methods, dict) else ():
         makers[f"maps_{method}"] = lambda a, l, m=method: explain_figures.attribution_maps(a, l, m)
     out = {}
     for name, make in makers.items():

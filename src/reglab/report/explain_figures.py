@@ -54,12 +54,13 @@ def attribution_maps(analysis: Analysis, lang: str, method: str) -> Figure | Non
     """Mean |attribution| over seeds for the first EXAMPLES explained images, one row per variant,
     the images themselves on top. Each panel is scaled to its own maximum: the figure compares
     where a network looks, not how strongly (the statistics table compares the amounts)."""
-    explained = analysis.collected.explanations or {}
+    explained = analysis.collected.explanations
     shape = image_shape(analysis)
     images = analysis.collected.test_images
-    if shape is None or method not in explained.get("methods", {}) or images is None:
+    if shape is None or images is None or not isinstance(explained, dict) or \
+            method not in (explained.get("methods") or {}) or not isinstance(explained.get("images"), list):
         return None
-    chosen = list(explained.get("images", []))[:EXAMPLES]
+    chosen = [i for i in explained["images"][:EXAMPLES] if isinstance(i, int) and 0 <= i < len(images)]
     rows = []
     files = RunFiles(analysis.collected.root)
     folder = analysis.collected.root / "explanations" / method

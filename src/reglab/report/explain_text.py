@@ -142,11 +142,14 @@ def section(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
     if "first_units" in pngs:
         parts.append(figure("first_units", pngs, s(lang, "units_caption")))
     explained = analysis.collected.explanations
-    if not explained or not explained.get("methods"):
-        parts.append(tag("p", s(lang, "explain_missing", path=str(analysis.collected.root)), class_="caption"))
-    else:
-        for method, content in explained["methods"].items():
-            parts.append(_method(method, content, len(explained.get("images", [])), pngs, lang))
+    try:
+        methods = [_method(method, content, len(explained["images"]), pngs, lang)
+                   for method, content in explained["methods"].items()] if explained else []
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        # explanations.json with a valid checksum but not the shape `reglab explain` writes: the
+        # section says how to make it again instead of failing the whole report.
+        methods = []
+    parts += methods or [tag("p", s(lang, "explain_missing", path=str(analysis.collected.root)), class_="caption")]
     return join(parts)
 
 

@@ -515,11 +515,11 @@ TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
     "scheduled_decay": (
         "<b>Decoupled weight decay in the paper's form</b> (Loshchilov &amp; Hutter, Algorithm 2): each step "
         "shrinks the weights by η<sub>t</sub>·λ, with η<sub>t</sub> the schedule's multiplier (the learning rate "
-        "now over the starting one), outside the gradient. Unlike PyTorch's and Keras's form (lr·λ, above), the "
+        "now over the starting one), outside the gradient. Unlike PyTorch's and Keras's form (lr·λ, reglab's <code>weight_decay</code>), the "
         "decay does not grow with the learning rate: the same λ at lr α is <code>weight_decay = λ/α</code>.",
         "<b>重み減衰（分離型、論文の形）</b>（Loshchilov &amp; Hutter, Algorithm 2）: 勾配とは別に、毎ステップ重みを "
         "η<sub>t</sub>·λ の割合で縮めます。η<sub>t</sub> はスケジュールの倍率（現在の学習率 / 初期学習率）です。PyTorch や "
-        "Keras の形（lr·λ）と違い、減衰は学習率に比例しません。学習率 α での同じ λ は <code>weight_decay = λ/α</code> です。"),
+        "Keras の形（lr·λ、reglab の <code>weight_decay</code>）と違い、減衰は学習率に比例しません。学習率 α での同じ λ は <code>weight_decay = λ/α</code> です。"),
     "dropout": (
         "<b>Dropout</b>: during training each unit's output is set to zero with probability "
         "<i>rate</i> and the kept units are scaled by 1/(1 − rate); at test time nothing is dropped. reglab's "
@@ -536,6 +536,23 @@ TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
         "<b>確率的深さ</b>（Huang et al. 2016）: 訓練中、各残差ブロックの枝をランダムに飛ばし、浅いネットワークの"
         "アンサンブルとして学習させます。<i>L</i> 個中 <i>l</i> 番目のブロックを確率 rate·<i>l</i>/<i>L</i> で飛ばし（最後のブロックが最も多い）、"
         "残した枝は 1/(1 − その確率) 倍します。テスト時はすべてのブロックを使います。"),
+    "recurrent_dropout": (
+        "<b>Variational recurrent dropout</b> (Gal &amp; Ghahramani 2016; Keras's <code>recurrent_dropout</code>): "
+        "the recurrent state h(t−1) of an LSTM or GRU is multiplied, before the recurrent kernel, by a dropout mask "
+        "drawn once per sequence and used at every time step, so that a dropped unit stays dropped for the whole "
+        "sequence. At test time nothing is dropped. Dropout on the layer's outputs (the non-recurrent connections, "
+        "Zaremba et al. 2014) is the plain <i>dropout</i>.",
+        "<b>変分リカレントドロップアウト</b>（Gal と Ghahramani 2016、Keras の <code>recurrent_dropout</code>）: LSTM や GRU の"
+        "再帰状態 h(t−1) に、再帰の重みを掛ける前にドロップアウトのマスクを掛けます。マスクは系列ごとに一度だけ引き、"
+        "全時刻で同じものを使うので、落としたユニットは系列の間ずっと落ちたままです。テスト時には何も落としません。"
+        "層の出力（再帰でない結合、Zaremba ら 2014）へのドロップアウトは通常の <i>dropout</i> です。"),
+    "naive_recurrent_dropout": (
+        "<b>Naive recurrent dropout</b>: the same place as variational recurrent dropout, but a fresh mask at every "
+        "time step. The noise compounds along the sequence and disturbs what the state carries; Gal &amp; Ghahramani "
+        "(2016) found it to hurt. It is in reglab for comparison, not as a recommendation.",
+        "<b>素朴なリカレントドロップアウト</b>: 変分リカレントドロップアウトと同じ場所に、時刻ごとに新しいマスクを掛けます。"
+        "ノイズが系列に沿って積み重なり、状態が運ぶ情報を乱します。Gal と Ghahramani（2016）は性能を損なうと報告しています。"
+        "推奨ではなく、比較のために用意しています。"),
     "max_norm": (
         "<b>Max-norm constraint</b>: after each step every unit's incoming weight vector is rescaled to a norm of at "
         "most c (Srivastava et al. 2014), usually together with dropout.",
