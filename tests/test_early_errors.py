@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import socket
 
-import pytest
-
 from reglab.cli import main
 
 DEEP_CNN = """

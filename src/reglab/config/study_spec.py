@@ -25,7 +25,7 @@ from reglab.techniques import registry
 from reglab.techniques.registry import CHOICE_FAMILIES, Choice
 
 STUDY_KEYS = ("name", "description", "keras_compat", "seeds", "baseline", "data", "defaults", "variants", "sweeps",
-              "max_runs")
+              "max_runs", "references")
 DATA_KEYS = ("dataset", "train", "validation", "test", "split_seed")
 # A user's own data (docs/data.md): written to study.json only when set, so that the studies stored
 # before them read back equal (and resume).
@@ -165,6 +165,7 @@ class StudySpec:
     variants: tuple[VariantSpec, ...]
     source: str = field(default="", compare=False)
     max_runs: int = MAX_RUNS
+    references: tuple[str, ...] = ()  # scikit-learn models beside the networks (models/sklearn_references.py)
 
     def variant(self, name: str) -> VariantSpec:
         return next(v for v in self.variants if v.name == name)
@@ -178,7 +179,8 @@ class StudySpec:
             "seeds": list(self.seeds),
             "data": self.data.to_dict(),
             "variants": [v.to_dict() for v in self.variants],
-        } | ({"max_runs": self.max_runs} if self.max_runs != MAX_RUNS else {})
+        } | ({"max_runs": self.max_runs} if self.max_runs != MAX_RUNS else {}) \
+          | ({"references": list(self.references)} if self.references else {})
 
 
 # --------------------------------------------------------------------------------------- loading
@@ -346,7 +348,18 @@ class _Checker:
                              f"{variants[index].name!r}: {message}")
         if self.problems:
             return None
-        return StudySpec(name, description, keras_compat, seeds, data, tuple(variants), self.label, max_runs)
+        return StudySpec(name, description, keras_compat, seeds, data, tuple(variants), self.label, max_runs,
+                         self._references(raw.get("references", [])))
+
+    def _references(self, raw: Any) -> tuple[str, ...]:
+        from reglab.models.sklearn_references import REFERENCES
+
+        if isinstance(raw, list) and all(isinstance(n, str) and n in REFERENCES for n in raw) and \
+                len(set(raw)) == len(raw):
+            return tuple(raw)
+        self.problem("references", f"must be a list of reference models, each once, from {', '.join(REFERENCES)}; "
+                     f"got {raw!r}")
+        return ()
 
     # --- pieces
 
