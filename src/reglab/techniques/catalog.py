@@ -12,7 +12,7 @@ layers) declare themselves in their own modules.
 from __future__ import annotations
 
 from reglab.techniques.params import Param
-from reglab.techniques.registry import PER_RUN, Technique, register
+from reglab.techniques.registry import Words, describe_family, PER_RUN, Technique, register
 
 # ---------------------------------------------------------------------------------- optimizers
 # Keras and PyTorch differ in defaults, not algorithms, for what the tutorial uses (optimizers.py).
@@ -105,6 +105,17 @@ register(Technique(
 ))
 
 
+describe_family('optimizer', Words(name=('optimizer', '最適化アルゴリズム'), note=(
+    '<b>Optimizers</b>: SGD θ ← θ − η∇J(θ); momentum v ← γv − η∇J(θ), θ ← θ + v; RMSprop '
+    'E[g²]<sub>t</sub> = 0.9·E[g²]<sub>t−1</sub> + 0.1·g<sub>t</sub>², θ ← θ − η·g<sub>t</sub> / '
+    '√(E[g²]<sub>t</sub> + ε); Adam m ← β<sub>1</sub>m + (1 − β<sub>1</sub>)g, v ← β<sub>2</sub>v + '
+    '(1 − β<sub>2</sub>)g², θ ← θ − η·m̂ / (√v̂ + ε).',
+    '<b>最適化アルゴリズム</b>: SGD θ = θ − η∇J(θ)、モーメンタム v = γv − η∇J(θ), θ = θ + v、RMSprop '
+    'E[g²]<sub>t</sub> = 0.9E[g²]<sub>t−1</sub> + 0.1g²<sub>t</sub>, θ = θ − η / √(E[g²]<sub>t</sub> '
+    '+ ε) * g<sub>t</sub>、Adam m = β<sub>1</sub>m + (1−β<sub>1</sub>)g, v = β<sub>2</sub>v + '
+    '(1−β<sub>2</sub>)g², θ = θ − η * m̂ / (√v̂ + ε)。')))
+
+
 # ---------------------------------------------------------------------------------- initialisation
 
 register(Technique("glorot_uniform", "init", "Glorot/Xavier uniform, bias 0 (Keras Dense default)",
@@ -113,6 +124,9 @@ register(Technique("he_normal", "init", "He normal (truncated), bias 0: suited t
                    "He の正規分布初期化（ReLU 向け）", (), "reglab.techniques.inits:_he_normal"))
 register(Technique("torch_default", "init", "PyTorch nn.Linear default: Kaiming uniform a=sqrt(5), uniform bias",
                    "PyTorch の既定の初期化", (), "reglab.techniques.inits:_torch_default"))
+
+
+describe_family('init', Words(name=('initialisation', '初期化')))
 
 
 # ---------------------------------------------------------------------------------- activations
@@ -125,6 +139,9 @@ for _name, _en, _ja in (
     ("elu", "x if x > 0 else exp(x) - 1", "ELU"),
 ):
     register(Technique(_name, "activation", _en, _ja, (), f"reglab.techniques.activations:_{_name}"))
+
+
+describe_family('activation', Words(name=('activation', '活性化関数')))
 
 
 # ---------------------------------------------------------------------------------- penalties
@@ -141,17 +158,31 @@ register(Technique(
     "l1", "penalty", "L1 penalty λ·Σ|w| on hidden kernels: pushes weights to exactly zero (sparsity)",
     "L1 正則化: 損失に λΣ|w| を加え、重みを 0 に近づけスパースにする",
     (strength("λ in λ·Σ|w|"),), "reglab.techniques.penalties:_l1", stacked=STACKED_PENALTY, shorthand="strength",
+    words=Words(name=('L1 penalty', 'L1正則化'), short=('L1', 'L1 正則化'), note=(
+        '<b>L1 penalty</b> (Lasso): loss + λ·Σ|w| over the hidden kernels (not the output layer, as '
+        'in the tutorial). It pulls many weights to zero (sparsity); under a gradient optimizer they '
+        'hover near zero rather than at exactly 0: see the weights section.',
+        '<b>L1正則化</b>（Lasso）: 損失関数 + λ * Σ|w|（隠れ層のカーネルのみ。チュートリアルと同じく出力層は除く）。多くの重みをゼロへ引き寄せます（スパース性）。勾配による最適化ではちょうど 0 ではなくゼロの近くで揺れます。重みの節を参照してください。'), axis=('L1 λ', 'L1 λ'), point_label=True),
 ))
 register(Technique(
     "l2", "penalty", "L2 penalty λ·Σw² on hidden kernels (Keras l2: no 1/2): shrinks large weights",
     "L2 正則化: 損失に λΣw² を加え、大きな重みを抑える（重み減衰）",
     (strength("λ in λ·Σw²"),), "reglab.techniques.penalties:_l2", stacked=STACKED_PENALTY, shorthand="strength",
+    words=Words(name=('L2 penalty', 'L2正則化'), short=('L2', 'L2 正則化'), note=(
+        "<b>L2 penalty</b> (Ridge): L(W) = L<sub>0</sub>(W) + λ·Σ W<sub>i</sub>², as Keras's "
+        '<code>l2(λ)</code> (no ½). Its gradient adds 2λW, so a plain gradient step becomes '
+        'W<sub>new</sub> = (1 − 2ηλ)·W<sub>old</sub> − η·∂L<sub>0</sub>/∂W: the weights shrink '
+        'towards zero at every step, hence the name weight decay.',
+        '<b>L2正則化</b>（Ridge）: L(W) = L<sub>0</sub>(W) + λ Σ W<sub>i</sub>²（Keras の <code>l2(λ)</code> と同じく ½ なし）。勾配は ∂L<sub>0</sub>/∂W<sub>i</sub> + 2λW<sub>i</sub> となり、更新式は W<sub>new</sub> = (1 − 2ηλ) W<sub>old</sub> − η ∂L<sub>0</sub>/∂W<sub>old</sub>。重みは常に 2ηλ の割合でゼロの方向に縮小されます。これが「<b>重み減衰</b>（Weight Decay）」と呼ばれる理由です。'), axis=('L2 λ', 'L2 λ'), point_label=True),
 ))
 register(Technique(
     "l1_l2", "penalty", "Both penalties at once (Keras L1L2): λ1·Σ|w| + λ2·Σw² (elastic net)",
     "L1 と L2 の併用（Elastic Net）: λ1Σ|w| + λ2Σw²",
     (Param("l1", "float", 0.001, "λ1 in λ1·Σ|w|", low=0.0), Param("l2", "float", 0.001, "λ2 in λ2·Σw²", low=0.0)),
     "reglab.techniques.penalties:_l1_l2", stacked=STACKED_PENALTY,
+    words=Words(name=('L1 and L2 penalties', 'L1・L2正則化'), short=('L1 and L2', 'L1・L2 正則化'), note=(
+        "<b>L1 and L2 together</b>: loss + λ<sub>1</sub>·Σ|w| + λ<sub>2</sub>·Σw² (Keras's <code>l1_l2</code>).",
+        '<b>L1・L2正則化</b>: 損失関数 + λ<sub>1</sub> Σ|w| + λ<sub>2</sub> Σw²（Keras の <code>l1_l2</code>）。')),
 ))
 
 
@@ -165,6 +196,12 @@ register(Technique(
     "SGD では L2（λ = rate/2）と同じ",
     (Param("rate", "float", 0.01, "decay per step, multiplied by the learning rate", low=0.0),),
     "reglab.techniques.constraints:WeightDecay", shorthand="rate", stacked=PER_RUN,
+    words=Words(name=('decoupled weight decay', '重み減衰（分離型）'), short=('weight decay', '重み減衰'), note=(
+        '<b>Decoupled weight decay</b> (AdamW, Loshchilov &amp; Hutter): each step shrinks the '
+        'weights by lr·λ outside the gradient. With plain SGD this is the same as an L2 penalty; '
+        "with Adam it is not, because Adam rescales the penalty's gradient together with the rest of "
+        'the gradient.',
+        '<b>重み減衰（分離型）</b>（AdamW, Loshchilov &amp; Hutter）: 勾配とは別に、毎ステップ重みを lr·λ の割合で縮めます。素の SGD では L2正則化と同じですが、Adam では異なります（Adam はペナルティの勾配も他の勾配と一緒にスケールし直すため）。'), axis=('decoupled decay', '分離型の重み減衰'), point_label=True),
 ))
 register(Technique(
     "scheduled_decay", "constraint",
@@ -175,6 +212,13 @@ register(Technique(
     (Param("rate", "float", 1e-4, "decay per step at the schedule's start (λ), independent of the learning rate",
            low=0.0, high=1.0),),
     "reglab.techniques.constraints:ScheduledDecay", shorthand="rate", stacked=PER_RUN,
+    words=Words(name=("decoupled weight decay, the paper's form", '重み減衰（分離型、論文の形）'), short=('weight decay', '重み減衰'), note=(
+        "<b>Decoupled weight decay in the paper's form</b> (Loshchilov &amp; Hutter, Algorithm 2): "
+        "each step shrinks the weights by η<sub>t</sub>·λ, with η<sub>t</sub> the schedule's "
+        'multiplier (the learning rate now over the starting one), outside the gradient. Unlike '
+        "PyTorch's and Keras's form (lr·λ, reglab's <code>weight_decay</code>), the decay does not "
+        'grow with the learning rate: the same λ at lr α is <code>weight_decay = λ/α</code>.',
+        '<b>重み減衰（分離型、論文の形）</b>（Loshchilov &amp; Hutter, Algorithm 2）: 勾配とは別に、毎ステップ重みを η<sub>t</sub>·λ の割合で縮めます。η<sub>t</sub> はスケジュールの倍率（現在の学習率 / 初期学習率）です。PyTorch や Keras の形（lr·λ、reglab の <code>weight_decay</code>）と違い、減衰は学習率に比例しません。学習率 α での同じ λ は <code>weight_decay = λ/α</code> です。'), axis=("decoupled decay λ (paper's form)", '分離型の重み減衰 λ（論文の形）'), point_label=True),
 ))
 register(Technique(
     "max_norm", "constraint",
@@ -183,6 +227,10 @@ register(Technique(
     (Param("max_value", "float", 3.0, "largest allowed L2 norm of a unit's incoming weights",
            low=0.0, low_open=True),),
     "reglab.techniques.constraints:MaxNorm", shorthand="max_value", stacked=PER_RUN,
+    words=Words(name=('max-norm constraint', '最大ノルム制約'), short=('max-norm', '最大ノルム制約'), note=(
+        "<b>Max-norm constraint</b>: after each step every unit's incoming weight vector is rescaled "
+        'to a norm of at most c (Srivastava et al. 2014), usually together with dropout.',
+        '<b>最大ノルム制約</b>: 各ステップの後、各ユニットに入る重みベクトルのノルムが c 以下になるように縮めます（Srivastava et al. 2014）。通常はドロップアウトと組み合わせます。'), point_label=True),
 ))
 
 
@@ -200,4 +248,9 @@ register(Technique(
      Param("noise", "float", 0.0, "standard deviation of additive Gaussian noise (0: none)",
            low=0.0, high=1.0)),
     "reglab.techniques.augmentation:Augmentation", stacked=PER_RUN, stream="augmentation",
+    words=Words(name=('data augmentation', 'データ拡張'), note=(
+        '<b>Data augmentation</b>: random shifts, rotations, scaling and noise applied to the '
+        'training images, so that the network learns the essential features rather than the exact '
+        'training images.',
+        '<b>データ拡張</b>: 訓練画像にランダムな平行移動・回転・拡大縮小・ノイズを加え、訓練データの厳密なコピーではなくデータの本質的な特徴を学習させます。')),
 ))
