@@ -11,7 +11,6 @@ import difflib
 import os
 import re
 import tomllib
-import unicodedata
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from reglab.config import sweep_points as sweeping
 from reglab.cost import memory_model as memory
 from reglab.errors import ConfigError
+from reglab.visible_text import unseen_character
 from reglab.models import registry as models
 from reglab.techniques import registry
 from reglab.techniques.registry import CHOICE_FAMILIES, Choice
@@ -824,17 +824,6 @@ def _suggest_param(word: str, technique: registry.Technique) -> str:
     if close[0] == names[close[0]]:
         return f" (did you mean {close[0]!r}?)"
     return f" (did you mean {names[close[0]]!r}? {close[0]!r} is accepted too)"
-
-
-def unseen_character(text: str) -> str | None:
-    """The first character of `text` that a terminal, a figure or a spreadsheet would not show as
-    itself, described ("U+202E (RIGHT-TO-LEFT OVERRIDE)"), or None: control characters (NUL, ESC,
-    newlines), format characters (the bidirectional overrides, zero-width ones), line and paragraph
-    separators, surrogates, private-use and unassigned code points."""
-    for char in text:
-        if char != " " and unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
-            return f"U+{ord(char):04X} ({unicodedata.name(char, 'a control character')})"
-    return None
 
 
 def _did_you_mean(word: str, options: Any) -> str:

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from reglab.visible_text import unseen_character
+
 from .errors import DataError
 from .load import resolve_dataset
 from .preprocessing import ImagePixels, Preprocessing
@@ -309,6 +311,11 @@ def prepare_image_pool(source: DataSource, spec: Any, parts: dict[str, tuple[np.
 def user_info(source: DataSource, spec: Any, splits: Splits, values: list[Any],
               provenance: dict[str, Any], preprocessing: dict[str, Any]) -> dict[str, Any]:
     """data.json for data a user brought: the common keys, then where the data came from."""
+    for name in splits.class_names:  # a label value or a folder's name: shown in tables, figures, exports
+        if (hidden := unseen_character(name)) is not None:
+            raise DataError(f"{source.name}: the class {name!r} holds {hidden}, which a terminal, a figure or "
+                            "a spreadsheet would not show as itself",
+                            "rename that label value (or image folder) with printable characters")
     return {
         "dataset": source.name, "origin": provenance.get("origin"), "verified": False,
         "class_names": list(splits.class_names), "image_shape": list(splits.image_shape),
