@@ -439,7 +439,7 @@ KEY_NAMES_JA = {
     "device": "デバイス", "device_name": "デバイス名", "torch_threads": "torch のスレッド数", "platform": "プラットフォーム",
     "kind": "種類", "task": "タスク", "fingerprint": "指紋 (sha256)", "label_values": "ラベルの値", "bytes": "バイト数",
     "sha256": "sha256", "target": "目的列", "features": "特徴量の列", "columns": "列", "rows": "行数", "shapes": "配列の形",
-    "name": "名前", "image_size": "画像の大きさ", "preprocessing": "前処理",
+    "name": "名前", "image_size": "画像の大きさ", "preprocessing": "前処理", "class_counts": "クラスごとの行数",
 }
 
 # The notes data/splits.py writes, in Japanese (an unknown note stays as written).
