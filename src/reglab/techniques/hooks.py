@@ -94,17 +94,21 @@ class Verdict:
 class Slot:
     """A place in a network where a technique may insert a layer.
 
-    block: "dense" (a hidden dense layer, or a CNN's flattened features) or "conv" (a conv block);
+    block: "dense" (a hidden dense layer, or a CNN's flattened features), "conv" (a conv block) or
+    "residual" (a residual block's branch, where: "branch_end", before it joins the stream);
     where: "pre_activation", "post_activation" or "block_end" (after the activation, and a conv
     block's pooling); index: the block's place among the architecture's dropout slots for "dense"
-    (an MLP's hidden layer i is i; a CNN's flattened features 0 and its hidden layer i is i + 1),
-    the conv block's index for "conv"; width: features or channels there. The flattened features
-    have a block_end slot only."""
+    (an MLP's hidden layer i is i; a CNN's flattened features 0 and its hidden layer i is i + 1;
+    a residual MLP's block i is i, its inner layer's width), the conv or residual block's index
+    otherwise; width: features or channels there; count: how many blocks of this kind the network
+    has (stochastic depth's rates depend on the depth). The flattened features have a block_end
+    slot only."""
 
     block: str
     where: str
     index: int
     width: int
+    count: int = 0
 
 
 class Hooks:
