@@ -20,6 +20,10 @@ NO_RESIDUAL_BLOCKS = ("stochastic depth skips residual blocks at random, and thi
                       "Use model = \"resmlp\" (residual blocks; `width` and one `hidden` entry per block), "
                       "or dropout")
 
+# CutMix pastes a rectangle of one image into another: for networks that see images as images.
+NOT_IMAGES = ("CutMix pastes a rectangle of another image, which only a network that sees the image as an "
+              "image (model = \"cnn\") is meant for. Use mixup, or model = \"cnn\"")
+
 # ------------------------------------------------------------------------------------------ mlp
 
 
@@ -46,7 +50,7 @@ register(Architecture(
     keys=(),
     refuses={"spatial_dropout": "spatial dropout drops whole feature maps of a convolution, and an MLP has none. "
                                 "Use dropout, or model = \"cnn\"",
-             "stochastic_depth": NO_RESIDUAL_BLOCKS},
+             "stochastic_depth": NO_RESIDUAL_BLOCKS, "cutmix": NOT_IMAGES},
     min_hidden=1,
     dropout_slots=lambda variant: len(variant.hidden),
     builder="reglab.models.mlp:build",
@@ -206,7 +210,7 @@ register(Architecture(
                    "batch_norm and layer_norm switches do not apply to it. Remove the switch, or use model = \"mlp\""
              for name in ("batch_norm", "layer_norm")}
     | {"spatial_dropout": "spatial dropout drops feature maps of a convolution, and the residual MLP has none. "
-                          "Use dropout or stochastic_depth"},
+                          "Use dropout or stochastic_depth", "cutmix": NOT_IMAGES},
     min_hidden=1,
     dropout_slots=lambda variant: len(variant.hidden),  # inside each block, after its activation
     builder="reglab.models.residual_mlp:build",

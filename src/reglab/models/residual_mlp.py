@@ -28,7 +28,7 @@ from reglab.config import VariantSpec
 from reglab.models.mlp import KERAS_NAMES, keras_name, layers_at
 from reglab.models.registry import SummaryRow
 from reglab.techniques import registry
-from reglab.techniques.dropout import SeededBranchDrop, SeededDropout
+from reglab.techniques.dropout import SeededDropout
 from reglab.techniques.hooks import Slot
 
 
@@ -97,7 +97,7 @@ class _Add(nn.Module):
     """Only a summary row: where Keras's functional model has an Add layer."""
 
 
-RESIDUAL_KERAS_NAMES = {**KERAS_NAMES, SeededBranchDrop: ("stochastic_depth", "StochasticDepth"), _Add: ("add", "Add")}
+RESIDUAL_KERAS_NAMES = {**KERAS_NAMES, _Add: ("add", "Add")}
 
 
 def build(variant: VariantSpec, image_shape: tuple[int, int], classes: int,

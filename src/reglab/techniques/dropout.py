@@ -52,6 +52,8 @@ class SeededBranchDrop(SeededDropout):
     """Stochastic depth's layer (techniques/stochastic_depth.py): drops a residual branch whole,
     one draw per mini-batch (`batch`) or per example (`row`), kept branches scaled by 1/(1 - rate)."""
 
+    keras_name = ("stochastic_depth", "StochasticDepth")  # keras_cv's layer (models.mlp.keras_name)
+
     def __init__(self, rate: float, mode: str):
         super().__init__(rate)
         self.mode = mode
