@@ -36,6 +36,8 @@ TECHNIQUES: dict[str, tuple[str, str]] = {
     "gaussian_noise": ("Gaussian noise", "ガウスノイズ"),
     "gradient_clipping": ("gradient clipping", "勾配クリッピング"),
     "sam": ("sharpness-aware minimization", "SAM（シャープネス考慮最小化）"),
+    "swa": ("stochastic weight averaging", "確率的重み平均（SWA）"),
+    "ema": ("weight moving average", "重みの指数移動平均（EMA）"),
     "max_norm": ("max-norm constraint", "最大ノルム制約"),
     "batch_norm": ("batch normalization", "バッチ正規化"),
     "layer_norm": ("layer normalization", "レイヤー正規化"),

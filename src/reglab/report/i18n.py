@@ -491,6 +491,20 @@ TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
         "a low loss (flat minima). It costs two gradient passes per step.",
         "<b>SAM</b>（シャープネス考慮最小化, Foret et al. 2021）: 各ステップで半径 ρ 内の最悪点 w + ρ·g/‖g‖ での勾配を計算し、"
         "それを w に適用します。近傍全体で損失が低い重み（平坦な最小値）を探します。1 ステップに勾配計算が 2 回かかります。"),
+    "swa": (
+        "<b>Stochastic weight averaging</b> (SWA, Izmailov et al. 2018): from a chosen epoch on, the weights at "
+        "each epoch's end are averaged with equal weight, and the network is evaluated, tested and stored with "
+        "that average (batch-norm statistics recomputed for it), which tends to sit in a wider, flatter region "
+        "of the loss than any single iterate.",
+        "<b>確率的重み平均</b>（SWA, Izmailov et al. 2018）: 指定したエポック以降、各エポック終了時の重みを等しい重みで平均し、"
+        "評価・テスト・保存にはその平均を使います（バッチ正規化の統計量は平均に合わせて再計算）。"
+        "平均は個々の重みより損失の広く平坦な領域に位置しやすくなります。"),
+    "ema": (
+        "<b>Exponential moving average of the weights</b> (EMA, Keras's <code>use_ema</code>): after every step "
+        "avg = m·avg + (1 − m)·w; the network is evaluated, tested and stored with the average, which smooths "
+        "out the last steps' noise.",
+        "<b>重みの指数移動平均</b>（EMA, Keras の <code>use_ema</code>）: 毎ステップ avg = m·avg + (1 − m)·w。"
+        "評価・テスト・保存には平均した重みを使い、最後の数ステップのノイズをならします。"),
     "max_norm": (
         "<b>Max-norm constraint</b>: after each step every unit's incoming weight vector is rescaled to a norm of at "
         "most c (Srivastava et al. 2014), usually together with dropout.",

@@ -248,3 +248,28 @@ register(Technique(
      Param("adaptive", "bool", False, "ASAM (Kwon et al. 2021): the neighbourhood scaled by |w|")),
     "reglab.techniques.sharpness:SAM", shorthand="rho", order=20,
 ))
+
+
+# ---------------------------------------------------------------------------------- weight averaging
+# The network is evaluated, tested and stored with the average (weight_averaging.py). The fast
+# engine declines both: its stacked networks have no evaluation hook yet.
+
+register(Technique(
+    "swa", "averaging",
+    "Stochastic weight averaging (Izmailov et al. 2018): evaluates the equal average of the weights at each "
+    "epoch's end from epoch `start` on, batch-norm statistics recomputed (torch.optim.swa_utils)",
+    "確率的重み平均 SWA（Izmailov ら 2018）: start エポック以降の各エポック終了時の重みの平均で評価する"
+    "（バッチ正規化の統計量は再計算, torch.optim.swa_utils と同じ）",
+    (Param("start", "int", 5, "the first epoch (from 0) whose weights join the average", low=0),
+     Param("batch_size", "int", 128, "batch size of the pass that recomputes batch-norm statistics", low=1)),
+    "reglab.techniques.weight_averaging:SWA", shorthand="start",
+))
+register(Technique(
+    "ema", "averaging",
+    "Exponential moving average of the weights (Keras use_ema): avg = momentum*avg + (1-momentum)*w after "
+    "every step; the network is evaluated with the average",
+    "重みの指数移動平均 EMA（Keras の use_ema）: 毎ステップ avg = m·avg + (1−m)·w。評価には平均した重みを使う",
+    (Param("momentum", "float", 0.99, "weight of the old average at each step (Keras ema_momentum)",
+           low=0.0, high=1.0, high_open=True),),
+    "reglab.techniques.weight_averaging:EMA", shorthand="momentum",
+))

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 # The hooks a step or an epoch calls, in the order above (what `overrides` looks for).
 STEP_HOOKS = ("transform_batch", "objective", "gradients", "before_step", "after_step", "step_gradients")
-EPOCH_HOOKS = ("epoch_end", "penalty", "epoch_fields", "run_fields")
+EPOCH_HOOKS = ("evaluation_weights", "epoch_end", "penalty", "epoch_fields", "run_fields")
 HOOKS = ("layer", *STEP_HOOKS, *EPOCH_HOOKS, "state_dict")
 
 
@@ -137,6 +137,10 @@ class Hooks:
 
     def step_gradients(self, compute: Callable[[], Any], weights: Weights, ctx: Context) -> Any:
         return compute()
+
+    def evaluation_weights(self, model: torch.nn.Module, x_train: torch.Tensor, ctx: Context) -> bool:
+        """Put the weights to evaluate with into `model`, in place; False: evaluate the trained ones."""
+        return False
 
     def epoch_end(self, record: EpochRecord, ctx: Context) -> Verdict | None:
         return None
