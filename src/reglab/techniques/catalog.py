@@ -219,8 +219,8 @@ register(Technique(
     "output while training",
     "ガウスノイズ（Keras の GaussianNoise）: 訓練中だけ入力または各隠れ層の出力に N(0, σ²) を加える",
     (Param("stddev", "float", 0.1, "standard deviation of the added noise", low=0.0, low_open=True),
-     Param("where", "str", "inputs", "inputs (each batch's pixels) or hidden (after every hidden activation)",
-           choices=("inputs", "hidden"))),
+     Param("where", "str", "inputs", "inputs (each batch's pixels) or hidden (after every hidden dense "
+           "layer's activation)", choices=("inputs", "hidden"))),
     "reglab.techniques.gaussian_noise:GaussianNoise", shorthand="stddev", stream="noise",
 ))
 

@@ -16,6 +16,8 @@ epoch's evaluation, and keep the average at the run's end: techniques/hooks.py).
   epoch's validation sees the average, so that the curves show what the average does.
 
 Declared without torch in catalog.py. Both average every trainable tensor (biases, norm scales).
+With early stopping's restore_best, the run ends with the best epoch's trained weights, as without
+averaging (its records were evaluated with the average).
 """
 
 from __future__ import annotations
