@@ -5,6 +5,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from trained_runs import tiny_study
 
 # A test run started in the background (`cmd &`, nohup) inherits SIGINT ignored, and Python then
 # sets no KeyboardInterrupt handler, in itself or in the reglab processes the tests start. The
@@ -16,30 +17,7 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 
-TINY_STUDY = """
-name = "tiny"
-description = "two small variants for tests"
-seeds = [0, 1]
-
-[data]
-dataset = "digits"
-train = 400
-validation = 100
-test = 200
-
-[defaults]
-hidden = [32, 16]
-epochs = 2
-batch_size = 64
-
-[[variants]]
-name = "basic"
-
-[[variants]]
-name = "l2"
-l2 = 0.001
-dropout = 0.2
-"""
+TINY_STUDY = tiny_study()  # trained_runs.py holds the one tiny study of the tests
 
 
 class Blobs:

@@ -107,7 +107,7 @@ def test_to_pandas_round_trips_every_epoch_of_every_run(from_python):
             assert row["test_accuracy"] == record["test_accuracy"]
     # The variant's settings as columns: what differs between the variants is there to group by.
     l2 = frame[frame.variant == "l2"].iloc[0]
-    assert l2["l2.strength"] == 0.001 and l2["dropout.rate"] == 0.2 and l2["hidden"] == (32, 16)
+    assert l2["l2.strength"] == 0.001 and l2["dropout.rate"] == (0.2, 0.2) and l2["hidden"] == (32, 16)
     assert math.isnan(frame[frame.variant == "basic"].iloc[0]["l2.strength"])
     summary = from_python.summary()
     assert list(summary.index) == ["basic", "l2"] and summary.loc["l2", "baseline"] == "basic"

@@ -37,22 +37,33 @@ study = st.fixed_dictionaries(
 )
 
 
-TRIED = {"spec": 0, "config error": 0}
-
-
-def loads_cleanly(load) -> None:
+def loads_cleanly(load, tried: dict[str, int]) -> None:
     try:
         load()
-        TRIED["spec"] += 1
+        tried["spec"] += 1
     except ConfigError as error:
         assert str(error) and error.problems
-        TRIED["config error"] += 1
+        tried["config error"] += 1
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(study)
-def test_any_study_structure_gives_a_spec_or_a_config_error(raw):
-    loads_cleanly(lambda: study_from_dict(raw, "fuzz.toml"))
+def fuzz(check, fault_log, what: str) -> None:
+    """Run the hypothesis test `check(tried)` and log its own row of the fault table: what it
+    tried and what came of it (each test its own, whatever ran before it: issue 24)."""
+    tried = {"spec": 0, "config error": 0}
+    check(tried)
+    assert sum(tried.values()) > 0
+    studies = "study" if tried["spec"] == 1 else "studies"
+    fault_log(what, sum(tried.values()), f"{tried['config error']} clean configuration errors (exit 2), "
+                                        f"{tried['spec']} valid {studies}, no other exception")
+
+
+def test_any_study_structure_gives_a_spec_or_a_config_error(fault_log):
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(study)
+    def check(tried, raw):
+        loads_cleanly(lambda: study_from_dict(raw, "fuzz.toml"), tried)
+
+    fuzz(lambda tried: check(tried), fault_log, "random study structures (hypothesis)")
 
 
 def _leaves(tree, path=()):
@@ -78,10 +89,13 @@ def _replaced(path, value):
     return tree
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(LEAVES), values)
-def test_the_tutorial_with_one_value_replaced_gives_a_spec_or_a_config_error(path, value):
-    loads_cleanly(lambda: study_from_dict(_replaced(path, value), "fuzz.toml"))
+def test_the_tutorial_with_one_value_replaced_gives_a_spec_or_a_config_error(fault_log):
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.sampled_from(LEAVES), values)
+    def check(tried, path, value):
+        loads_cleanly(lambda: study_from_dict(_replaced(path, value), "fuzz.toml"), tried)
+
+    fuzz(lambda tried: check(tried), fault_log, "the tutorial with one value replaced by a random one (hypothesis)")
 
 
 def _toml_safe(value):
@@ -93,30 +107,32 @@ def _toml_safe(value):
     return value
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(study)
-def test_any_study_written_as_toml_gives_a_spec_or_a_config_error(raw):
-    try:
-        text = tomli_w.dumps(_toml_safe(raw))
-    except (TypeError, ValueError):
-        return  # not expressible in TOML (e.g. mixed-type arrays in old TOML writers)
-    loads_cleanly(lambda: parse_study(text, "fuzz.toml"))
+def test_any_study_written_as_toml_gives_a_spec_or_a_config_error(fault_log):
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(study)
+    def check(tried, raw):
+        try:
+            text = tomli_w.dumps(_toml_safe(raw))
+        except (TypeError, ValueError):
+            return  # not expressible in TOML (e.g. mixed-type arrays in old TOML writers)
+        loads_cleanly(lambda: parse_study(text, "fuzz.toml"), tried)
+
+    fuzz(lambda tried: check(tried), fault_log, "random study structures written as TOML text (hypothesis)")
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.text(max_size=300))
-def test_any_text_gives_a_spec_or_a_config_error(text):
-    loads_cleanly(lambda: parse_study(text, "fuzz.toml"))
+def test_any_text_gives_a_spec_or_a_config_error(fault_log):
+    @settings(max_examples=150, deadline=None)
+    @given(st.text(max_size=300))
+    def check(tried, text):
+        loads_cleanly(lambda: parse_study(text, "fuzz.toml"), tried)
+
+    fuzz(lambda tried: check(tried), fault_log, "arbitrary text as a study file (hypothesis)")
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.binary(max_size=200))
-def test_any_bytes_decoded_loosely_give_a_spec_or_a_config_error(data):
-    loads_cleanly(lambda: parse_study(data.decode("utf-8", errors="replace"), "fuzz.toml"))
+def test_any_bytes_decoded_loosely_give_a_spec_or_a_config_error(fault_log):
+    @settings(max_examples=100, deadline=None)
+    @given(st.binary(max_size=200))
+    def check(tried, data):
+        loads_cleanly(lambda: parse_study(data.decode("utf-8", errors="replace"), "fuzz.toml"), tried)
 
-
-def test_log_what_was_tried(fault_log):
-    studies = "study" if TRIED["spec"] == 1 else "studies"
-    fault_log("random study structures, TOML text, arbitrary text and bytes (hypothesis)", sum(TRIED.values()),
-              f"{TRIED['config error']} clean configuration errors (exit 2), {TRIED['spec']} valid {studies}, "
-              "no other exception")
+    fuzz(lambda tried: check(tried), fault_log, "arbitrary bytes as a study file (hypothesis)")

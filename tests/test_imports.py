@@ -34,6 +34,7 @@ def _factory_modules() -> tuple[str, ...]:
 # registry.Technique.build does for factories).
 TORCH_SIDE = (
     "reglab.engine",
+    "reglab.explain",  # attributions: Captum on the rebuilt networks
     "reglab.models",
     "reglab.techniques.dropout",  # the seeded layers, which dropout's and other techniques' layers are
     "reglab.techniques.keras_optimizers",  # the optimizers' update rules (optimizers.py builds them)
@@ -98,6 +99,7 @@ COMMANDS = [
     ["export", "{run}", "--to", "csv", "{tmp}/csv"],
     ["export", "{run}", "--to", "tensorboard", "{tmp}/tb"],
     ["watch", "--help"],
+    ["predict", "--help"],
     ["run", "no-such-study"],  # a usage error is reported before anything heavy
 ]
 

@@ -77,7 +77,36 @@ def test_rules_on_a_hand_made_curve():
     assert 1e-5 < found["valley"] < 1e-2
 
 
-def test_the_command_line_and_the_python_api_give_the_same_test(tmp_path, capsys):
+def test_valley_is_fastais_rule_on_hand_made_curves():
+    """fastai/callback/schedule.py's `valley`, worked by hand. A flat start (10 equal points), a
+    fall of 20 points, a rise of 10: the longest strictly decreasing subsequence ends at the
+    bottom, index 29, and has 21 points (one of the flat ones, then the fall); fastai takes
+    start = 29 - 21 = 8, third = 21 / 3 = 7, and suggests 8 + 7 + int(3.5) = 18, half way down the
+    fall. (The rule before took the subsequence's own first point, 0, and went 2/3 of the way: 19.)"""
+    from reglab.lrfind import valley_index
+
+    fall = [2.0] * 10 + [2.0 - 0.05 * k for k in range(1, 21)] + [1.0 + 0.1 * k for k in range(1, 11)]
+    assert valley_index(fall) == 18
+    # A noisy flat start whose even points creep down (20 of them), then the same fall: the
+    # subsequence winds through the flat part (20 + 20 = 40 points, ending at 59); fastai still
+    # counts back from the end, start = 59 - 40 = 19, third = 13.33: 19 + 13 + 6 = 38.
+    noisy = [2.0 + (0.01 if k % 2 else 0.0) - 0.0001 * k for k in range(40)]
+    noisy += [1.9 - 0.04 * k for k in range(20)] + [1.2 + 0.1 * k for k in range(1, 11)]
+    assert valley_index(noisy) == 38
+    assert valley_index([1.0] * 8) == 0  # nothing falls: the first point
+    assert valley_index([2.0, 1.0, 1.5]) == 0  # a fall from index 0: fastai's -1, here the first point
+
+
+def test_suggestions_read_fastais_window():
+    """The first tenth of the steps and the last five points are left out, as fastai's lr_find."""
+    lrs = [10 ** (-7 + 8 * i / 99) for i in range(100)]
+    loss = [5.0 - 0.01 * i for i in range(100)]  # lowest at the very end
+    loss[3] = 0.1  # a dip in the warm-up: ignored
+    found = suggest(lrs, loss, steps=100)
+    assert found["minimum/10"] == pytest.approx(lrs[94] / 10)
+
+
+def test_the_command_line_and_the_python_api_give_the_same_test(tmp_path, capsys, monkeypatch):
     import json
 
     import reglab
@@ -86,8 +115,12 @@ def test_the_command_line_and_the_python_api_give_the_same_test(tmp_path, capsys
     study = tmp_path / "study.toml"
     study.write_text('name = "lr"\n[data]\ndataset = "digits"\n[defaults]\nhidden = [32]\n'
                      '[[variants]]\nname = "plain"\n', encoding="utf-8")
+    monkeypatch.setenv("COLUMNS", "80")
     assert main(["lr-find", str(study), "--offline", "--device", "cpu", "--steps", "40",
                  "--out", str(tmp_path / "cli"), "--lang", "en"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "Learning-rate range test: plain (adam, batch 128, seed 0)"  # not wrapped at 80 columns
+    assert max(len(line) for line in printed) <= 80
     written = json.loads((tmp_path / "cli" / "lr_find.json").read_text(encoding="utf-8"))
     assert (tmp_path / "cli" / "lr_find.png").stat().st_size > 0 and (tmp_path / "cli" / "lr_find-ja.png").exists()
     result = reglab.lr_find(study, offline=True, device="cpu", steps=40)  # no out: nothing written

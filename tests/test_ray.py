@@ -136,11 +136,24 @@ def assert_each_epoch_counted_once(observer: Notices, bar: TerminalProgress, stu
 def test_a_study_on_the_cluster_trains_the_records_a_local_run_trains(cluster, local_run, tmp_path):
     from reglab.engine.ray_executor import RayExecutor
 
-    observer = Notices()
+    from reglab.progress.keras_callbacks import KerasCallbacks
+
+    observer, epochs = Notices(), []
+
+    class KerasStyle:  # a Keras-style callback runs in the driver: it hears every run's epochs
+        def set_params(self, params):
+            self.params = params
+
+        def on_epoch_end(self, epoch, logs=None):
+            epochs.append((self.params["variant"], self.params["seed"], epoch, logs["val_loss"]))
+
     out = tmp_path / "run"
-    run_study(parse_study(STUDY), StudyOptions(out=out, checkpoint_seconds=0), observer,
-              executor=RayExecutor(cluster.address))
+    run_study(parse_study(STUDY), StudyOptions(out=out, checkpoint_seconds=0),
+              Observers(observer, KerasCallbacks([KerasStyle()])), executor=RayExecutor(cluster.address))
     assert records(out) == records(local_run) and len(records(out)) == 4
+    stored = [(r["record"]["variant"], r["record"]["seed"], e["epoch"], e["val_loss"] + e["penalty"])
+              for r in records(out).values() for e in r["record"]["history"]]
+    assert sorted(epochs) == sorted(stored)
     assert listing(out) == listing(local_run)  # the same files: the driver wrote them all
     # Progress saw the units in flight on both nodes of the cluster (spread over them; whether two
     # overlap in time depends on how fast each node's worker starts).
@@ -331,10 +344,14 @@ def test_resume_with_the_ray_backend_finishes_a_study_whose_driver_was_killed(cl
 
 def test_an_unreachable_cluster_is_one_clear_paragraph_and_exit_2(tiny_study_file, tmp_path, fault_log):
     out = tmp_path / "run"
-    done = reglab("run", str(tiny_study_file), "--backend", "ray", "--address", f"127.0.0.1:{free_port()}",
+    address = f"127.0.0.1:{free_port()}"
+    done = reglab("run", str(tiny_study_file), "--backend", "ray", "--address", address,
                   "--out", str(out), "--offline")
     assert done.returncode == 2, done.stderr
-    assert "could not connect to the cluster at 127.0.0.1:" in " ".join(done.stderr.split())
+    said = " ".join(done.stderr.split())
+    assert f"could not connect to the cluster at {address}" in said
+    # The address as the user gave it, not only as Ray rewrote it (127.0.0.1 -> the machine's own).
+    assert f"nothing answers at {address}" in said, said
     assert "ray start --head" in done.stderr and "Traceback" not in done.stderr
     assert not out.exists()  # nothing written before the cluster was there
     fault_log("--backend ray with nothing answering at --address", 1,

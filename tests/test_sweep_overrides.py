@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from reglab import lab
 from reglab.cli import main
 from reglab.config import DATA_KEYS, STUDY_KEYS, TRAINING_KEYS, parse_study
+from reglab.config.study_spec import OWN_DATA_KEYS
 from reglab.config.study_spec import unseen_character
 from reglab.errors import ConfigError
 from reglab.config.sweep_points import NOT_SETTINGS, parse_sweep
@@ -38,6 +39,9 @@ OVERRIDES = [
     ({"seeds": 1}, "seeds=1,2"),
     ({"dataset": "digits"}, "dataset=digits,mnist"),
     ({"max_runs": 100}, "max_runs=3,4"),
+    ({"data": "/nonexistent/table.csv"}, "path=a.csv,b.csv"),
+    ({"target": "label"}, "target=a,b"),
+    ({"missing": "impute"}, "missing=error,impute"),
 ]
 
 
@@ -89,7 +93,7 @@ def test_keys_that_are_not_a_variants_settings_cannot_be_swept(key):
 def test_every_study_level_key_is_refused_as_a_factor():
     # The class: a key of the study or its data, not of a variant, is in NOT_SETTINGS (a new one too).
     variant_keys = set(TRAINING_KEYS) | {"model"}
-    for key in (set(STUDY_KEYS) | set(DATA_KEYS)) - variant_keys - {"defaults", "variants", "sweeps"}:
+    for key in (set(STUDY_KEYS) | set(DATA_KEYS) | set(OWN_DATA_KEYS)) - variant_keys - {"defaults", "variants", "sweeps"}:
         assert key in NOT_SETTINGS, key
 
 

@@ -8,9 +8,12 @@ from pathlib import Path
 
 EPOCHS = 4  # of the finished study the tests share
 
-STUDY = """
-name = "tiny-live"
-description = "two small variants, trained for the live page and the exporters"
+# The one small study of the tests (digits, two variants, two seeds). `tiny_study()` is the plain
+# form tests train directly (conftest's tiny_study_file); the live page's and the exporters' form
+# adds a hostile name, description and a schedule (their escaping and tags are what they test).
+TINY = """
+name = "{name}"
+description = "{description}"
 seeds = [0, 1]
 
 [data]
@@ -28,17 +31,24 @@ batch_size = 64
 name = "basic"
 
 [[variants]]
-name = "l2 <b>&amp;"
-description = "<script>alert(1)</script> & a description"
-description_ja = "L2 正則化 <i>と</i>"
-l2 = 0.001
+name = "{l2_name}"
+{l2_words}l2 = 0.001
 dropout = 0.2
-schedule = { name = "step", boundaries = [2], values = [0.001, 0.0005] }
-"""
+{l2_extra}"""
+
+
+def tiny_study(epochs: int = 2) -> str:
+    return TINY.format(name="tiny", description="two small variants for tests", epochs=epochs, l2_name="l2",
+                       l2_words="", l2_extra="")
 
 
 def study_text(epochs: int) -> str:
-    return STUDY.replace("{epochs}", str(epochs))
+    """The live page's and the exporters' form of the tiny study."""
+    return TINY.format(
+        name="tiny-live", description="two small variants, trained for the live page and the exporters",
+        epochs=epochs, l2_name="l2 <b>&amp;",
+        l2_words='description = "<script>alert(1)</script> & a description"\ndescription_ja = "L2 正則化 <i>と</i>"\n',
+        l2_extra='schedule = { name = "step", boundaries = [2], values = [0.001, 0.0005] }\n')
 
 
 def train(root: Path, epochs: int = EPOCHS) -> Path:

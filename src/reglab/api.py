@@ -7,31 +7,38 @@ import math
 from pathlib import Path
 from typing import Any
 
-from reglab import api_arguments as A
+from reglab.config import api_checks as A
 from reglab import lab
 from reglab.progress.notebook import progress_observer
 from reglab.progress.events import Observers
 from reglab.results import StudyResult
 from reglab.config.python_study import Study
+from reglab.progress.keras_callbacks import KerasCallbacks
 
 
 def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs: int | None = None,
-        dataset: str | None = None, data_dir: str | Path | None = None, device: str = "auto",
+        dataset: str | None = None, data: Any = None, target: str | None = None, missing: str | None = None,
+        data_dir: str | Path | None = None, device: str = "auto",
         engine: str = "auto", out: str | Path | None = None, sweep: Any = None, report: bool = True,
         lang: str | None = None, progress: Any = True, offline: bool = False,
         checkpoint_seconds: float | None = lab.DEFAULT_CHECKPOINT_SECONDS, observers: Any = (),
-        backend: str = "local", address: str | None = None) -> StudyResult:
+        callbacks: Any = (), backend: str = "local", address: str | None = None) -> StudyResult:
     """Train every variant of `study` for every seed, store each run, write the report; as
     `reglab run` does, with the same defaults, checks and run directory.
 
     study: a built-in name ("tutorial"; see reglab.studies()), a path to a .toml file, or a
         reglab.Study. seeds: a count (seeds 0..N-1) or a list. epochs, dataset: override the study's.
+    data: your own data instead of the study's (docs/data.md): a path (.csv, .parquet, .npz, .npy, a
+        folder of images), a dict of NumPy arrays (x_train, y_train, and optionally x_val, y_val,
+        x_test, y_test; or x, y for one set that the study's sizes split), a pair (x, y), or a pandas
+        DataFrame. target: a table's label column; missing: "error" (default) or "impute".
     out: the run directory (default ./runs/STUDY-TIME); an existing one of the same study is resumed.
     sweep: replace the variants by a sweep's points: {"l2": {"log": [1e-6, 1e-1], "points": 5}},
         a whole [[sweeps]] table, or "l2=1e-6:1e-1:log:5" as on the command line.
     progress: True (a widget or plain lines in Jupyter, a bar in a terminal), False (nothing), or an
         observer of your own (see reglab.progress.events). observers: more observers (one, or a list), all told
-        everything.
+        everything. callbacks: Keras-style callbacks (one, or a list: objects with on_train_begin,
+        on_epoch_end(epoch, logs), on_train_end), told each run's progress (docs/python-api.md).
     backend: "local" (this machine) or "ray": the runs train on the Ray cluster at `address`
         ("HOST:PORT", default "auto"); the run directory is written here (docs/cluster.md).
 
@@ -40,7 +47,7 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
     """
     where = "reglab.run"
     observers = _common(where, report=report, lang=lang, progress=progress, observers=observers,
-                        checkpoint_seconds=checkpoint_seconds, backend=backend, address=address)
+                        callbacks=callbacks, checkpoint_seconds=checkpoint_seconds, backend=backend, address=address)
     out = A.path(where, "out", out, optional=True)
     data_dir = A.path(where, "data_dir", data_dir, optional=True)
     A.seeds(where, "seeds", seeds)
@@ -49,12 +56,17 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
     A.text(where, "device", device, choices=DEVICES)
     A.text(where, "engine", engine, choices=ENGINES)
     A.flag(where, "offline", offline)
+    A.text(where, "target", target, optional=True)
+    A.text(where, "missing", missing, choices=("error", "impute"), optional=True)
     if not isinstance(study, (str, Path, Study)) and not hasattr(study, "variants"):
         raise A.refuse(where, "study", study, "takes a built-in study's name, a .toml path or a reglab.Study")
-    spec, source_text = lab.load_study(study, seeds=seeds, epochs=epochs, dataset=dataset, sweep=sweep)
+    path = data if isinstance(data, (str, Path)) else None
+    arrays = data if data is not None and path is None else None
+    spec, source_text = lab.load_study(study, seeds=seeds, epochs=epochs, dataset="arrays" if arrays is not None
+                                       else dataset, data=path, target=target, missing=missing, sweep=sweep)
     options = lab.run_options(spec, out=out, data_dir=data_dir, device=device, engine=engine,
                               allow_download=not offline, checkpoint_seconds=checkpoint_seconds,
-                              source_text=source_text)
+                              source_text=source_text, data=arrays)
     store = lab.run_study(spec, options, Observers(progress_observer(progress), *observers), report=report, lang=lang,
                           backend=backend, address=address)
     return StudyResult(store.root)
@@ -63,19 +75,22 @@ def run(study: Any = "tutorial", *, seeds: int | list[int] | None = None, epochs
 def resume(run_dir: str | Path, *, device: str | None = None, engine: str | None = None, report: bool = True,
            lang: str | None = None, progress: Any = True,
            checkpoint_seconds: float | None = lab.DEFAULT_CHECKPOINT_SECONDS,
-           observers: Any = (), backend: str = "local", address: str | None = None) -> StudyResult:
+           observers: Any = (), callbacks: Any = (), backend: str = "local",
+           address: str | None = None, data: Any = None) -> StudyResult:
     """Finish an interrupted run directory: finished runs are kept, interrupted ones continue from
     their last checkpoint, and the results equal an uninterrupted run's (as `reglab resume`), here
-    or on a Ray cluster (backend="ray", address=...)."""
+    or on a Ray cluster (backend="ray", address=...). `callbacks` hear the runs trained now. A
+    study run on arrays from Python needs the same arrays again (`data`); other data are refused,
+    with the reason."""
     where = "reglab.resume"
     observers = _common(where, report=report, lang=lang, progress=progress, observers=observers,
-                        checkpoint_seconds=checkpoint_seconds, backend=backend, address=address)
+                        callbacks=callbacks, checkpoint_seconds=checkpoint_seconds, backend=backend, address=address)
     run_dir = A.path(where, "run_dir", run_dir)
     A.text(where, "device", device, choices=DEVICES, optional=True)
     A.text(where, "engine", engine, choices=ENGINES, optional=True)
     store = lab.resume(run_dir, Observers(progress_observer(progress), *observers), device=device, engine=engine,
                        checkpoint_seconds=checkpoint_seconds, report=report, lang=lang, backend=backend,
-                       address=address)
+                       address=address, data=data)
     return StudyResult(store.root)
 
 
@@ -90,7 +105,7 @@ def lr_find(study: Any = "tutorial", *, variant: str | None = None, seed: int = 
 
     Returns a RangeTest: lrs, losses, smoothed, stop ("diverged" or "end") and suggestions by rule
     (steepest, minimum/10, valley: docs/sweeps.md says how each is picked)."""
-    from reglab.errors import ConfigError
+    from reglab.errors import ConfigError, StorageError, not_a_folder, unwritable
     from reglab.lrfind import study_range_test, write_range_test
     from reglab.report import default_lang
 
@@ -109,13 +124,19 @@ def lr_find(study: Any = "tutorial", *, variant: str | None = None, seed: int = 
     A.flag(where, "offline", offline)
     if not 0 < start < end:
         raise ConfigError("lr_find", [f"start {start:g} and end {end:g}: need 0 < start < end"])
+    if out is not None and out.exists() and not out.is_dir():  # before the test's minutes, not after
+        raise not_a_folder("the range test writes lr_find.json and its figures", out)
     spec, _ = lab.load_study(study, dataset=dataset)
     chosen, result = study_range_test(spec, variant, seed=seed, data_dir=Path(data_dir) if data_dir else None,
                                       allow_download=not offline, device=device, start=start, end=end, steps=steps)
     result.variant = chosen
     if out is not None:
         first = lang or default_lang()
-        result.paths = write_range_test(Path(out), chosen, result, seed, (first, "ja" if first == "en" else "en"))
+        try:
+            result.paths = write_range_test(out, chosen, result, seed, (first, "ja" if first == "en" else "en"))
+        except (OSError, StorageError) as exc:
+            raise unwritable("the range test", out, exc, "give a folder you can write to (--out DIR; it is made "
+                             "when missing).") from None
     return result
 
 
@@ -129,9 +150,10 @@ DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("auto", "reference", "fast")
 
 
-def _common(where: str, *, report: Any, lang: Any, progress: Any, observers: Any, checkpoint_seconds: Any,
-            backend: Any, address: Any) -> tuple[Any, ...]:
-    """The arguments run and resume share, checked before anything is read or written; the observers as a tuple."""
+def _common(where: str, *, report: Any, lang: Any, progress: Any, observers: Any, callbacks: Any,
+            checkpoint_seconds: Any, backend: Any, address: Any) -> tuple[Any, ...]:
+    """The arguments run and resume share, checked before anything is read or written; the
+    observers as a tuple (the callbacks among them, as one observer)."""
     from reglab.report.i18n import LANGS
 
     A.flag(where, "report", report)
@@ -141,7 +163,8 @@ def _common(where: str, *, report: Any, lang: Any, progress: Any, observers: Any
     A.seconds(where, "checkpoint_seconds", checkpoint_seconds)
     A.text(where, "backend", backend, choices=lab.BACKENDS)
     A.text(where, "address", address, optional=True)
-    return A.observers(where, observers)
+    chosen = A.callbacks(where, callbacks)
+    return A.observers(where, observers) + ((KerasCallbacks(chosen),) if chosen else ())
 
 
 def studies() -> dict[str, Study]:

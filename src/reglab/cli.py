@@ -32,8 +32,8 @@ EPILOG = """examples:
   reglab run tutorial --seeds 5       five seeds of each, for intervals
   reglab run my-study.toml --device cuda
                                       your own study (TOML), on the GPU
-  reglab run l2-strength              which L2 strength? a sweep, chosen on
-                                      validation data
+  reglab run l2-strength              which L2 strength? a sweep, recommended
+                                      on validation data (one-SE rule)
   reglab results runs/tutorial-20261122-101500 --format json
   reglab data fetch mnist             download MNIST once into the cache
 """
@@ -54,8 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
                                           "and print a table of test results (mean +- std over seeds).")
     run.add_argument("study", nargs="?", default="tutorial",
                      help="a built-in study name (see `reglab studies`) or a path to a .toml file (default: tutorial)")
-    run.add_argument("--dataset", help="override the study's dataset: auto, mnist, fashion-mnist, kmnist, digits")
+    run.add_argument("--dataset", help="override the study's dataset: auto, mnist, fashion-mnist, kmnist, digits, "
+                     "breast_cancer, wine, iris (see `reglab data list`)")
     run.add_argument("--data-dir", type=Path, help="a folder with the dataset's IDX files (gz or raw) you already have")
+    run.add_argument("--data", metavar="PATH", help="your own data instead of the study's: a .csv or .parquet table "
+                     "(with --target), a .npz or .npy file, or a folder with one sub-folder of images per class "
+                     "(docs/data.md)")
+    run.add_argument("--target", metavar="COLUMN", help="the table's column that holds each row's class")
+    run.add_argument("--missing", choices=("error", "impute"),
+                     help="missing table values: error (refuse, the default) or impute (the training rows' median "
+                          "and a 0/1 missing input; a category of its own)")
     run.add_argument("--seeds", type=_positive, metavar="N", help="run seeds 0..N-1 instead of the study's seeds")
     run.add_argument("--epochs", type=_positive, metavar="N", help="train every variant for N epochs")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -89,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--sweep-base", metavar="VARIANT", help="the variant whose other settings the points keep "
                                                                "(default: the study's [defaults])")
     sweep.add_argument("--choose", choices=("val_loss", "val_accuracy"), default=None,
-                       help="how the best point is chosen, on validation data only (default val_loss)")
+                       help="the validation metric the one-standard-error rule recommends a point on "
+                            "(default val_loss); the report also says when the other metric disagrees")
     run.add_argument("--max-runs", type=_positive, metavar="N",
                      help="refuse a study of more than N runs (default 2000, or the study's max_runs)")
     _add_live_arguments(run, flag=True)
@@ -140,38 +149,49 @@ def build_parser() -> argparse.ArgumentParser:
     _add_live_arguments(watch)
     watch.set_defaults(handler=cmd_watch)
 
-    export = commands.add_parser("export", help="export the runs to TensorBoard, MLflow or CSV",
+    export = commands.add_parser("export", help="export the runs to TensorBoard, MLflow or CSV, or the trained "
+                                                "networks as safetensors or ONNX",
                                  description="Write the finished runs of a run directory for other tools:\n"
                                              "TensorBoard event files (one run per variant and seed), an MLflow\n"
                                              "experiment (SQLite by default), or CSV tables. Exporting again adds\n"
-                                             "what finished since and duplicates nothing.",
+                                             "what finished since and duplicates nothing.\n"
+                                             "--to model writes each trained network as files plain PyTorch loads\n"
+                                             "(model.safetensors + model.json, docs/models.md); --to onnx adds\n"
+                                             "model.onnx, checked with onnxruntime against PyTorch.",
                                  epilog="examples:\n"
                                         "  reglab export runs/tutorial-20261122-101500 --to tensorboard tb\n"
                                         "  tensorboard --logdir tb\n"
                                         "  reglab export RUN_DIR --to mlflow\n"
                                         "  mlflow ui --backend-store-uri sqlite:///mlflow.db\n"
-                                        "  reglab export RUN_DIR --to csv tables",
+                                        "  reglab export RUN_DIR --to csv tables\n"
+                                        "  reglab export RUN_DIR --to model models --variant l2 --seed 0",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     export.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
     export.add_argument("--to", required=True, nargs="+", metavar=("TARGET", "DIR"),
-                        help="tensorboard DIR, csv DIR, or mlflow [DIR] (DIR: the folder of mlflow.db, default the "
-                             "current one)")
+                        help="tensorboard DIR, csv DIR, model DIR, onnx DIR, or mlflow [DIR] (DIR: the folder of "
+                             "mlflow.db, default the current one)")
     export.add_argument("--tracking-uri", metavar="URI",
                         help="mlflow: the tracking store (default: sqlite:///mlflow.db in DIR or the current folder)")
+    export.add_argument("--variant", action="append", metavar="V",
+                        help="model, onnx: the variant whose networks to write (repeat it; default: every variant)")
+    export.add_argument("--seed", action="append", type=int, metavar="S",
+                        help="model, onnx: the seeds whose networks to write (repeat it; default: every finished one)")
     export.set_defaults(handler=cmd_export)
 
     predict = commands.add_parser(
         "predict", help="classify new inputs with a trained run: a CSV, a NumPy file or a folder of images",
-        description="Rebuild a run's trained network from the run directory, prepare the inputs as its\n"
-                    "training data were prepared (the stored preprocessing), and write one row per input:\n"
-                    "the predicted class, its name and a probability per class (p_NAME).",
+        description="Rebuild a run's trained network from the run directory, prepare the\n"
+                    "inputs as its training data were prepared (the stored preprocessing), and\n"
+                    "write one row per input: the predicted class, its name and a probability\n"
+                    "per class (p_NAME).",
         epilog="examples:\n"
-               "  reglab predict runs/tutorial-20261122-101500 --variant l2 new.npy --out preds.csv\n"
+               "  reglab predict RUN_DIR --variant l2 new.npy --out preds.csv\n"
                "  reglab predict RUN_DIR --variant l2 --seed all images/ --out preds.csv\n"
-               "                                      an ensemble of every seed's run\n"
-               "inputs: a CSV (one row of pixel values per example), .npy/.npz (images N x H x W or\n"
-               "rows of H*W values, as the dataset has them: 0..255, digits 0..16), or a folder of\n"
-               "images (8-bit grey; needs Pillow: pip install 'reglab[images]').",
+               "                      an ensemble: the mean of every seed's probabilities\n"
+               "inputs: a CSV (one row of pixel values per example), .npy or .npz (images\n"
+               "N x H x W or rows of H*W values, as the dataset has them: 0..255, digits\n"
+               "0..16), or a folder of images (8-bit grey; needs Pillow:\n"
+               "pip install 'reglab[images]').",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     predict.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
     predict.add_argument("inputs", type=Path, metavar="INPUT", help="a .csv, .npy or .npz file, or a folder of images")
@@ -182,6 +202,30 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", type=Path, required=True, metavar="CSV", help="where to write the predictions")
     predict.set_defaults(handler=cmd_predict)
 
+    explain = commands.add_parser(
+        "explain", help="attribution maps of every run: what the networks look at, and whether a "
+                        "technique changes it",
+        description="Compute attribution maps (Captum: pip install 'reglab[explain]') of every\n"
+                    "finished run for the same test images, store them in the run directory\n"
+                    "(computed once; a second call reuses them), check them (randomization\n"
+                    "and deletion tests) and compare them across techniques and seeds:\n"
+                    "explanations.json, and the report's section \"What the networks look at\".",
+        epilog="examples:\n"
+               "  reglab explain RUN_DIR                       saliency, 100 test images\n"
+               "  reglab explain RUN_DIR --method saliency --method integrated_gradients\n"
+               "methods: saliency, integrated_gradients, smoothgrad, occlusion",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    explain.add_argument("run_dir", type=Path, help="a directory made by `reglab run`")
+    explain.add_argument("--method", action="append", metavar="M",
+                         help="an attribution method (repeat it; default: saliency)")
+    explain.add_argument("--images", type=int, metavar="N", help="test images explained per run (default 100)")
+    explain.add_argument("--no-sanity", action="store_true", help="skip the randomization and deletion tests")
+    explain.add_argument("--no-report", action="store_true", help="do not write the report again")
+    explain.add_argument("--lang", choices=["en", "ja"], help="the report's language (default: from the locale)")
+    explain.add_argument("--format", choices=["text", "json"], default="text",
+                         help="json: print explanations.json to stdout")
+    explain.set_defaults(handler=cmd_explain)
+
     studies = commands.add_parser("studies", help="list the built-in studies")
     studies.set_defaults(handler=cmd_studies)
 
@@ -190,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Grows the learning rate exponentially over mini-batches of the training split, on a copy "
                     "of the variant's model, records the smoothed loss until it diverges, and suggests rates by "
                     "three named rules (steepest, minimum/10, valley). Seeded; writes lr_find.png and "
-                    "lr_find.json; no run directory is touched.")
+                    "lr_find.json into --out (default ./runs/lr-find-STUDY), a folder of its own: no study's "
+                    "run directory is read or changed.")
     lr_find.add_argument("study", nargs="?", default="tutorial", help="a built-in study name or a .toml path")
     lr_find.add_argument("--variant", help="the variant to test (default: the study's first)")
     lr_find.add_argument("--dataset", help="override the study's dataset")
@@ -319,7 +364,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     target, *rest = args.to
     if len(rest) > 1:
         raise ReglabError(f"--to takes a target and at most one folder, got {' '.join(args.to)}.")
-    where = export(args.run_dir, target, Path(rest[0]) if rest else None, tracking_uri=args.tracking_uri, say=_say)
+    where = export(args.run_dir, target, Path(rest[0]) if rest else None, tracking_uri=args.tracking_uri,
+                   variants=args.variant, seeds=args.seed, say=_say)
     _say(f"Exported to {target}: {where}")
     return 0
 
@@ -343,6 +389,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from reglab import lab
+
+    methods = tuple(dict.fromkeys(args.method or ["saliency"]))
+    explained = lab.explain(args.run_dir, methods=methods, images=args.images, sanity=not args.no_sanity,
+                            report=not args.no_report, lang=args.lang, observer=_Printer())
+    if args.format == "json":
+        print(json.dumps(explained, indent=2, ensure_ascii=False))
+        return 0
+    for method, content in explained["methods"].items():
+        decided = [c for c in content["changes"] if c["verdict"] != "undecided"]
+        _say(f"{method}: {len(content['variants'])} variants, {len(explained['images'])} images; "
+             f"{len(decided)} decided changes against the baseline")
+        for c in decided:
+            d = c["difference"]
+            _say(f"  {c['variant']}: {c['measure']} {c['verdict']} than {c['baseline']} "
+                 f"({d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], adjusted p = {c['adjusted_p']:.2g})")
+        for row in content["sanity"]:
+            if row["randomization"]["verdict"] != "depends_on_model":
+                _say(f"  sanity: {row['variant']}: randomization test {row['randomization']['verdict']}")
+    _say(f"Stored in {Path(args.run_dir) / 'explanations.json'}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------- run
 
 
@@ -350,15 +420,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reglab import lab
 
     study, source_text = lab.load_study(args.study, seeds=args.seeds, epochs=args.epochs, dataset=args.dataset,
-                                        sweep=args.sweep, sweep_random=args.sweep_random, sweep_seed=args.sweep_seed,
+                                        data=args.data, target=args.target, missing=args.missing, sweep=args.sweep, sweep_random=args.sweep_random, sweep_seed=args.sweep_seed,
                                         sweep_base=args.sweep_base, choose=args.choose, max_runs=args.max_runs)
-    err.print(lab.plan(study, args.device).describe(), highlight=False)
     options = lab.run_options(study, out=args.out, data_dir=args.data_dir, device=args.device, engine=args.engine,
                               allow_download=not args.offline, checkpoint_seconds=args.checkpoint_seconds,
                               source_text=source_text)
+    live = _live_page(options.out, args)  # its port before the estimate's seconds and before any directory
+    err.print(lab.plan(study).describe(), highlight=False)
     return _train(lambda observer: lab.run_study(study, options, observer, report=not args.no_report,
-                                                 lang=args.lang, backend=args.backend, address=args.address),
-                  options.out, args)
+                                                 lang=args.lang, backend=args.backend, address=args.address,
+                                                 estimate=True, started=_command_started()),
+                  live)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -367,25 +439,40 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _train(lambda observer: lab.resume(args.run_dir, observer, device=args.device, engine=args.engine,
                                               checkpoint_seconds=args.checkpoint_seconds,
                                               report=not args.no_report, lang=args.lang, backend=args.backend,
-                                              address=args.address), args.run_dir, args)
+                                              address=args.address, estimate=True, started=_command_started()),
+                  _live_page(args.run_dir, args))
 
 
-def _train(train, run_dir: Path, args: argparse.Namespace) -> int:
+def _command_started() -> float:
+    """When this command started, on time.monotonic()'s clock: the estimate counts its start-up."""
+    import time
+
+    from reglab.cost.time_estimate import process_seconds
+
+    return time.monotonic() - process_seconds()
+
+
+def _live_page(run_dir: Path, args: argparse.Namespace) -> Any:
+    """With --live, the live page's observer, its port already taken (a busy one is refused here,
+    before anything is written); else None."""
+    if not args.live and (args.port or args.host != "127.0.0.1"):
+        raise ReglabError("--port and --host are for the live page: add --live (or leave them out).")
+    if not args.live:
+        return None
+    from reglab.live.observer import LiveObserver
+    from reglab.report.i18n import default_lang
+
+    return LiveObserver(run_dir, host=args.host, port=args.port, lang=args.lang or default_lang(),
+                        browser=not args.no_browser, say=_say)
+
+
+def _train(train, live: Any) -> int:
     """Train (or finish) a study with a progress bar; Ctrl-C stops it at the next epoch end.
     With --live, its live page is served from the start of training until the end."""
     from reglab.lab import StudyInterrupted
     from reglab.progress.events import Observers
 
-    if not args.live and (args.port or args.host != "127.0.0.1"):
-        raise ReglabError("--port and --host are for the live page: add --live (or leave them out).")
     progress = ProgressObserver()
-    live = None
-    if args.live:
-        from reglab.live.observer import LiveObserver
-        from reglab.report.i18n import default_lang
-
-        live = LiveObserver(run_dir, host=args.host, port=args.port, lang=args.lang or default_lang(),
-                            browser=not args.no_browser, say=_say)
     try:
         train(Observers(progress, _Printer(), live))
     except StudyInterrupted as stopped:
@@ -435,17 +522,20 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "csv":
+        from reglab.export.csv_export import cell, distinct_columns
+
         writer = csv.writer(sys.stdout)
         # Swept settings are columns of their own (empty for a variant that is not a sweep's point).
         swept = list(dict.fromkeys(k for v in results["variants"] if v.get("sweep") for k in v["sweep"]["values"]))
-        writer.writerow(["variant", "seed", "status", "test_accuracy", "test_loss", "epochs", "seconds"]
-                        + (["sweep", *swept] if swept else []))
+        fixed = ["variant", "seed", "status", "test_accuracy", "test_loss", "epochs", "seconds"]
+        writer.writerow(fixed + (["sweep", *distinct_columns(fixed, swept, "sweep.")] if swept else []))
         for variant in results["variants"]:
             point = variant.get("sweep") or {"name": "", "values": {}}
             for run in variant["runs"]:
-                writer.writerow([variant["name"], run["seed"], run["status"], run["test_accuracy"],
-                                 run["test_loss"], run["epochs"], f"{run['seconds']:.2f}"]
-                                + ([point["name"], *(point["values"].get(k, "") for k in swept)] if swept else []))
+                writer.writerow([cell(v) for v in [
+                    variant["name"], run["seed"], run["status"], run["test_accuracy"], run["test_loss"],
+                    run["epochs"], f"{run['seconds']:.2f}",
+                    *([point["name"], *(point["values"].get(k, "") for k in swept)] if swept else [])]])
     else:
         print_results_table(results)
     for line in results["damaged"]:
@@ -536,8 +626,11 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
                             offline=args.offline, device=args.device, start=args.start, end=args.end,
                             steps=args.steps, out=args.out or Path("runs") / f"lr-find-{study.name}", lang=args.lang)
     variant, paths = result.variant, result.paths
-    table = Table(title=escape(f"Learning-rate range test: {variant.name} ({variant.optimizer.name}, "
-                               f"batch {variant.batch_size}, seed {args.seed})"), title_justify="left")
+    # The heading on a line of its own, above the table: as the table's title it was wrapped to the
+    # table's width (two narrow columns) and broke mid-parenthesis at 80 columns.
+    out.print(f"Learning-rate range test: {variant.name} ({variant.optimizer.name}, batch {variant.batch_size}, "
+              f"seed {args.seed})", highlight=False, markup=False)
+    table = Table()
     table.add_column("rule")
     table.add_column("suggested rate", justify="right")
     for rule in RULES:
@@ -610,12 +703,13 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     from reglab.data import fetch
     from reglab.data.sources import SOURCES
+    from reglab.data.table_source import EMBEDDED as EMBEDDED_TABLES
 
     name = args.name
     if name == "auto":  # what `auto` uses when it can; offline it falls back to the embedded digits
         err.print("auto means MNIST when it is cached or can be downloaded: fetching mnist.", highlight=False)
         name = "mnist"
-    if name in SOURCES and SOURCES[name].embedded:
+    if (name in SOURCES and SOURCES[name].embedded) or name in EMBEDDED_TABLES:
         err.print(f"{name} ships with scikit-learn: there is nothing to download, and `--dataset {name}` "
                   "works offline.", highlight=False, markup=False)
         return 0

@@ -36,3 +36,16 @@ class StorageError(ReglabError):
         super().__init__(f"could not write {path}: {error.strerror or error}. Runs that finished are kept, and "
                          "interrupted ones resume from their last checkpoint: fix the cause (free disk space, "
                          "permissions) and run the same command again.")
+
+
+def unwritable(what: str, where: object, error: OSError | StorageError, fix: str) -> ReglabError:
+    """A destination the user named (an export's folder, a predictions file) that cannot be
+    written: exit 2 with the fix, not StorageError's exit 1 about runs (nothing of a run is lost)."""
+    reason = error.reason if isinstance(error, StorageError) else (error.strerror or str(error))
+    place = f" ({error.filename})" if isinstance(error, OSError) and error.filename not in (None, str(where)) else ""
+    return ReglabError(f"cannot write {what} to {where}: {reason}{place}. Fix: {fix}")
+
+
+def not_a_folder(what: str, folder: object) -> ReglabError:
+    return ReglabError(f"{folder} is a file, and {what} into a folder. Fix: give a folder (an existing one, "
+                       "or a new name: it is made).")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from reglab.config import StudySpec, study_from_dict
 from reglab.config import load_study as _load_study
-from reglab.errors import ConfigError, ReglabError
+from reglab.errors import ConfigError, ReglabError, StorageError
 from reglab.progress.events import Observers, Silent
 
 if TYPE_CHECKING:
@@ -53,12 +54,14 @@ class StudyInterrupted(KeyboardInterrupt):
 
 
 def load_study(source: Any, *, seeds: int | list[int] | None = None, epochs: int | None = None,
-               dataset: str | None = None, sweep: Any = None, sweep_random: int | None = None,
+               dataset: str | None = None, data: str | Path | None = None, target: str | None = None,
+               missing: str | None = None, sweep: Any = None, sweep_random: int | None = None,
                sweep_seed: int | None = None, sweep_base: str | None = None, choose: str | None = None,
                max_runs: int | None = None) -> tuple[StudySpec, str]:
     """A built-in name, a .toml path, a reglab.Study or a StudySpec, with the command line's
     overrides applied and checked; and its source text (what the run directory keeps as
-    study.toml). `sweep` replaces the study's variants by a sweep's points (see sweep_table),
+    study.toml). `data` is a file or folder of your own (docs/data.md), `target` a table's label
+    column, `missing` "error" or "impute". `sweep` replaces the study's variants by a sweep's points (see sweep_table),
     starting from the study's baseline or `sweep_base`; `sweep_random` points drawn with
     `sweep_seed` instead of the grid; `choose` the validation metric that picks the best point."""
     overrides: dict[str, Any] = {}
@@ -68,6 +71,12 @@ def load_study(source: Any, *, seeds: int | list[int] | None = None, epochs: int
         overrides["epochs"] = epochs
     if dataset:
         overrides["dataset"] = dataset
+    if data is not None:  # your own file or folder (--data): read from the working directory
+        overrides["path"] = str(Path(data).expanduser().absolute())
+        overrides.setdefault("dataset", "auto")
+    for key, value in (("target", target), ("missing", missing)):
+        if value is not None:
+            overrides[key] = value
     if max_runs:
         overrides["max_runs"] = max_runs
     if sweep is not None:
@@ -95,11 +104,12 @@ def load_study(source: Any, *, seeds: int | list[int] | None = None, epochs: int
     return study, path.read_text(encoding="utf-8") if path else ""
 
 
-def plan(study: StudySpec, device: str = "auto"):
-    """How many runs the study makes and a time estimate measured here (reglab.cost.time_estimate.Plan)."""
-    from reglab.cost.time_estimate import plan as measure
+def plan(study: StudySpec):
+    """How many runs the study makes (reglab.cost.time_estimate.Plan); instant. The time is estimated once
+    the data is loaded and the work planned: run_study(..., estimate=True)."""
+    from reglab.cost.time_estimate import plan as count
 
-    return measure(study, device)
+    return count(study)
 
 
 def sweep_table(sweep: Any) -> dict[str, Any]:
@@ -122,15 +132,17 @@ def sweep_table(sweep: Any) -> dict[str, Any]:
 
 def run_options(study: StudySpec, *, out: Path | str | None = None, data_dir: Path | str | None = None,
                 device: str = "auto", engine: str = "auto", allow_download: bool = True,
-                checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS, source_text: str = "") -> StudyOptions:
-    """How a new study runs; `out` defaults to a fresh ./runs/STUDY-TIME."""
+                checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS, source_text: str = "",
+                data: Any = None) -> StudyOptions:
+    """How a new study runs; `out` defaults to a fresh ./runs/STUDY-TIME. `data`: arrays or a
+    DataFrame from Python (a study whose dataset is "arrays")."""
     from reglab.engine.study import StudyOptions
     from reglab.store import RunStore
 
     return StudyOptions(
         out=Path(out) if out is not None else RunStore.default_path(study.name),
         data_dir=Path(data_dir) if data_dir is not None else None, device=device, engine=engine,
-        allow_download=allow_download, checkpoint_seconds=checkpoint_seconds, source_text=source_text,
+        allow_download=allow_download, checkpoint_seconds=checkpoint_seconds, source_text=source_text, data=data,
     )
 
 
@@ -161,19 +173,33 @@ def stored_study(run_dir: Path | str) -> tuple[StudySpec, StudyOptions]:
 
 
 def run_study(study: StudySpec, options: StudyOptions, observer: Any = None, *, report: bool = True,
-              lang: str | None = None, backend: str = "local", address: str | None = None) -> RunStore:
+              lang: str | None = None, backend: str = "local", address: str | None = None,
+              estimate: bool = False, started: float | None = None) -> RunStore:
     """Train a study into `options.out` (a new directory, or the same study's to finish it), tell
     the observer it finished, then write its report unless `report` is False. Raises
     StudyInterrupted after saving when interrupted. backend "ray" trains the units on the Ray
-    cluster at `address` (default auto) and writes the same run directory (docs/cluster.md)."""
+    cluster at `address` (default auto) and writes the same run directory (docs/cluster.md).
+    `estimate`: tell the observer (a notice) how long the whole command will take, measured once
+    the data is loaded (reglab.cost.time_estimate); `started` is when the command started (time.monotonic()
+    minus what it spent before: default now)."""
     from reglab.engine.study import run_study as train
 
+    started = time.monotonic() if started is None else started
     observer = Observers(observer) if observer is not None else Silent()
     cancel = threading.Event()
     executor = executor_for(backend, address)  # before anything is written: a missing cluster costs nothing
+
+    def estimated(schedule, data) -> str:
+        from reglab.cost.time_estimate import estimate as model
+
+        return model(schedule, data, so_far=time.monotonic() - started, cluster=executor is not None,
+                     report_runs=(len(study.variants), len(study.variants) * len(study.seeds)) if report else None
+                     ).describe()
+
     try:
         with _interrupts_stop_at_epoch_end(cancel, observer):
-            store = train(study, options, observer, cancel=cancel, executor=executor)
+            store = train(study, options, observer, cancel=cancel, executor=executor,
+                          estimate=estimated if estimate else None)
     except KeyboardInterrupt as exc:  # the second interrupt, or one before training started
         raise StudyInterrupted(options.out) from exc
     except Exception as exc:
@@ -196,15 +222,18 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Any = None, *, 
 
 def resume(run_dir: Path | str, observer: Any = None, *, device: str | None = None, engine: str | None = None,
            checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS, report: bool = True,
-           lang: str | None = None, backend: str = "local", address: str | None = None) -> RunStore:
+           lang: str | None = None, backend: str = "local", address: str | None = None, data: Any = None,
+           estimate: bool = False, started: float | None = None) -> RunStore:
     """Finish an interrupted run directory as it was run (device and engine may be changed; the
-    backend may be another: a study started here may finish on a cluster, and the other way)."""
+    backend may be another: a study started here may finish on a cluster, and the other way).
+    A study trained on arrays from Python needs them again (`data`); their fingerprint must match."""
     from dataclasses import replace
 
     study, options = stored_study(run_dir)
     options = replace(options, device=device or options.device, engine=engine or options.engine,
-                      checkpoint_seconds=checkpoint_seconds)
-    return run_study(study, options, observer, report=report, lang=lang, backend=backend, address=address)
+                      checkpoint_seconds=checkpoint_seconds, data=data)
+    return run_study(study, options, observer, report=report, lang=lang, backend=backend, address=address,
+                     estimate=estimate, started=started)
 
 
 BACKENDS = ("local", "ray")
@@ -283,11 +312,17 @@ def predict(run_dir: Path | str, variant: str, inputs: Path | str, out: Path | s
     from reglab.data import DataError
     from reglab.data.prediction_inputs import read_inputs
     from reglab.results import StudyResult
+    from reglab.errors import unwritable
+    from reglab.export.csv_export import cell
     from reglab.store.atomic import write_atomic
 
+    if Path(out).is_dir():
+        raise ReglabError(f"--out {out} is a folder. Fix: give the predictions file's name, e.g. "
+                          f"--out {Path(out) / 'predictions.csv'}")
     result = StudyResult(run_dir)
     result.models(variant, seed)  # an unknown variant or seed, or damaged weights: before reading inputs
-    read = read_inputs(inputs)
+    resized = (result.study.get("data") or {}).get("image_size")  # training resized its images to this
+    read = read_inputs(inputs, tuple(resized) if resized else None)
     try:
         predicted, probabilities = result.predict_with_probabilities(variant, read.values, seed,
                                                                      eight_bit=read.eight_bit)
@@ -302,8 +337,39 @@ def predict(run_dir: Path | str, variant: str, inputs: Path | str, out: Path | s
     for index, name in enumerate(names):
         table[f"p_{name}"] = probabilities[:, index]
     out = Path(out)
-    write_atomic(out, lambda handle: handle.write(table.to_csv(index=False, float_format="%.6g").encode("utf-8")))
+    table = table.apply(lambda column: column.map(cell) if column.dtype == object else column)  # no formulas
+    try:
+        write_atomic(out, lambda handle: handle.write(table.to_csv(index=False, float_format="%.6g").encode("utf-8")))
+    except StorageError as exc:
+        raise unwritable("the predictions", out, exc, "give --out a CSV file's name in a folder you can write to.") from None
     return out, len(table)
+
+
+def explain(run_dir: Path | str, *, methods: tuple[str, ...] = ("saliency",), images: int | None = None,
+            sanity: bool = True, report: bool = True, lang: str | None = None, observer: Any = None) -> dict[str, Any]:
+    """`reglab explain`: attribution maps of every finished run (computed once and stored in the run
+    directory), their sanity checks and their comparison across techniques and seeds
+    (explanations.json); then the report again, whose section "What the networks look at" shows
+    them. Returns explanations.json's content. Needs Captum (reglab[explain])."""
+    from reglab.explain.attributions import METHODS, captum_attr
+    from reglab.explain.stored_maps import EXPLAINED_IMAGES, explain_study
+    from reglab.results import StudyResult
+
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ConfigError("--method", [f"{m!r} is not an attribution method. Fix: one of {', '.join(METHODS)}."
+                                       for m in unknown])
+    if images is not None and not 1 <= images <= 10_000:
+        raise ConfigError("--images", [f"{images} images: give a number from 1 to 10000 (default {EXPLAINED_IMAGES})."])
+    captum_attr()  # missing Captum: said before any network is rebuilt
+    result = StudyResult(run_dir)
+    if not result.runs:
+        raise ReglabError(f"{run_dir} holds no finished run to explain. Fix: `reglab resume {run_dir}` finishes its runs.")
+    observer = observer or Silent()
+    out = explain_study(result, methods=tuple(methods), images=images or EXPLAINED_IMAGES, sanity=sanity)
+    if report:
+        write_report(run_dir, lang=lang, observer=observer)
+    return out
 
 
 def summary_dataset(study: StudySpec, dataset: str | None = None, offline: bool = False) -> tuple[str, int, str | None]:

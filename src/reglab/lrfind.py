@@ -8,7 +8,15 @@ minimum (or is not finite). Several rules suggest a rate from the curve, and non
 - steepest: where the smoothed loss falls fastest per decade of rate (fastai's `steep`);
 - minimum/10: a tenth of the rate at the lowest smoothed loss (fastai's `minimum`, Smith's advice
   to stay below where the loss bottoms out);
-- valley: two thirds of the way down the longest descending stretch of the curve (fastai's `valley`).
+- valley: fastai's `valley` (fastai/callback/schedule.py), exactly: the longest strictly
+  decreasing subsequence of the smoothed loss is found (O(n^2)); with `end` the first index where
+  it is longest and `length` its length, fastai takes `start = end - length` (index arithmetic,
+  not the subsequence's first point: a subsequence that winds through the flat start of the curve
+  does not drag the suggestion there) and suggests index start + int(third) + int(third / 2),
+  third = (end - start) / 3: about half way down that stretch.
+
+As fastai's lr_find, every rule reads the points after the first tenth of the test's steps and
+before its last five (the smoothing warms up; the end is where it diverges).
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ DEFAULT_START, DEFAULT_END, DEFAULT_STEPS = 1e-7, 10.0, 100
 # average spans half a decade of rate, whatever the number of steps: β = 1 - 1/(steps per half decade).
 SMOOTHING_DECADES = 0.5
 DIVERGE = 4.0  # fastai stops at 4x the best smoothed loss
-SKIP_START, SKIP_END = 5, 3  # the suggestions ignore the first and last few points (smoothing warms up)
+SKIP_END = 5  # fastai's lr_find: recorder.lrs[num_it // 10 : -5]
 
 
 @dataclass
@@ -51,7 +59,8 @@ class RangeTest:
                 "suggestions": self.suggestions,
                 "rules": {"steepest": "most negative slope of the smoothed loss against log10(lr)",
                           "minimum/10": "the rate at the lowest smoothed loss, divided by 10",
-                          "valley": "2/3 of the way along the longest descending stretch (fastai)"},
+                          "valley": "fastai's valley: start + int(third) + int(third / 2) along the longest "
+                                    "decreasing stretch, start = its end - its length, third = (end - start) / 3"},
                 "smoothing": self.smoothing, "diverge_factor": DIVERGE}
 
 
@@ -95,7 +104,7 @@ def range_test(model: torch.nn.Module, make_optimizer: Callable[[Any], torch.opt
             break
         best = min(best, debiased)
     result = RangeTest(lrs, losses, smoothed, stop, smoothing=smoothing)
-    result.suggestions = suggest(lrs, smoothed)
+    result.suggestions = suggest(lrs, smoothed, steps)
     return result
 
 
@@ -104,29 +113,39 @@ def smoothing_for(start: float, end: float, steps: int) -> float:
     return min(0.98, max(0.5, 1 - 1 / max(per_half_decade, 1.0)))
 
 
-def suggest(lrs: list[float], smoothed: list[float]) -> dict[str, float]:
-    """Each rule's rate, from the points before divergence (the last, diverging one is left out)."""
-    finite = [i for i, v in enumerate(smoothed) if math.isfinite(v)]
-    n = len(finite)
-    if n < SKIP_START + SKIP_END + 3:
+def suggest(lrs: list[float], smoothed: list[float], steps: int | None = None) -> dict[str, float]:
+    """Each rule's rate, from fastai's window: after the first tenth of the `steps` asked for
+    (default: the points given) and before the last SKIP_END, up to the first non-finite loss."""
+    steps = len(smoothed) if steps is None else steps
+    window = list(zip(lrs, smoothed))[steps // 10:len(smoothed) - SKIP_END]
+    finite = next((i for i, (_, v) in enumerate(window) if not math.isfinite(v)), len(window))
+    window = window[:finite]
+    if len(window) < 3:
         return {}
-    lr = np.array([lrs[i] for i in finite])
-    loss = np.array([smoothed[i] for i in finite])
-    inner = slice(SKIP_START, n - SKIP_END)
+    lr = np.array([a for a, _ in window])
+    loss = np.array([b for _, b in window])
     slopes = np.gradient(loss, np.log10(lr))
-    out = {"steepest": float(lr[inner][int(np.argmin(slopes[inner]))]),
-           "minimum/10": float(lr[inner][int(np.argmin(loss[inner]))] / 10)}
-    # valley: the longest strictly descending subsequence (O(n^2), n <= a few hundred)
-    values = loss[inner]
-    length, origin = [1] * len(values), list(range(len(values)))
-    for i in range(1, len(values)):
+    return {"steepest": float(lr[int(np.argmin(slopes))]),
+            "minimum/10": float(lr[int(np.argmin(loss))] / 10),
+            "valley": float(lr[valley_index(list(loss))])}
+
+
+def valley_index(losses: list[float]) -> int:
+    """fastai's `valley` (fastai/callback/schedule.py), line for line: the index it suggests."""
+    n = len(losses)
+    max_start, max_end = 0, 0
+    lds = [1] * n  # the longest strictly decreasing subsequence ending at each index
+    for i in range(1, n):
         for j in range(i):
-            if values[i] < values[j] and length[j] + 1 > length[i]:
-                length[i], origin[i] = length[j] + 1, origin[j]
-    last = int(np.argmax(length))
-    first = origin[last]
-    out["valley"] = float(lr[inner][first + (last - first) * 2 // 3])
-    return out
+            if losses[i] < losses[j] and lds[i] < lds[j] + 1:
+                lds[i] = lds[j] + 1
+            if lds[max_end] < lds[i]:
+                max_end = i
+                max_start = max_end - lds[max_end]
+    sections = (max_end - max_start) / 3
+    # fastai indexes with this directly; a stretch from index 0 gives -1 there, which Python
+    # reads as the last point: here the first.
+    return max(0, max_start + int(sections) + int(sections / 2))
 
 
 # ------------------------------------------------------------------------------- for a study
@@ -138,9 +157,9 @@ def study_range_test(study: Any, variant_name: str | None, *, seed: int = 0, dat
     """The range test of one variant of a study (default: its first) on the study's training split,
     with the variant's architecture, initial weights for `seed`, optimizer and batch size. Nothing
     is written: no run store is opened."""
-    from reglab.data import make_splits, resolve_dataset
+    from reglab.data.prepared import PrepareContext, prepare_data
     from reglab.engine.seeding import generator
-    from reglab.engine.study import resolve_device
+    from reglab.engine.devices import resolve_device
     from reglab.errors import ConfigError
     from reglab import models
     from reglab.techniques import registry
@@ -157,9 +176,7 @@ def study_range_test(study: Any, variant_name: str | None, *, seed: int = 0, dat
                                         + (f" (did you mean {close[0]!r}?)" if close else "")
                                         + f". Its variants: {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}"])
     torch_device = resolve_device(device)
-    dataset, _ = resolve_dataset(study.data.dataset, data_dir=data_dir, allow_download=allow_download)
-    splits = make_splits(dataset, train=study.data.train, validation=study.data.validation, test=study.data.test,
-                         split_seed=study.data.split_seed)
+    splits = prepare_data(study.data, PrepareContext(data_dir, allow_download)).splits
     x = torch.tensor(splits.x_train, dtype=torch.float32, device=torch_device)
     y = torch.tensor(splits.y_train, dtype=torch.int64, device=torch_device)
     model = models.build(variant, splits.image_shape, len(splits.class_names), generator(seed, "init")).to(torch_device)

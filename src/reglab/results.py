@@ -34,13 +34,14 @@ HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
 # diagnostics included: NaN in runs stored before they existed).
 EPOCH_COLUMNS = tuple(f.name for f in fields(EpochRecord) if f.name != "epoch")
 RUN_COLUMNS = ("status", "test_accuracy", "test_loss", "engine", "best_epoch", "stopped_epoch", "diverged_at")
+EPOCH_NUMBER_COLUMNS = ("best_epoch", "stopped_epoch", "diverged_at")  # an epoch or none: nullable Int64
 
 
 class StudyResult:
     """The runs of one run directory, and what the report says about them."""
 
     def __init__(self, run_dir: str | Path):
-        from reglab import api_arguments as A
+        from reglab.config import api_checks as A
 
         self.run_dir = A.path("reglab.load", "run_dir", run_dir)
         self._store = RunStore.open(self.run_dir)
@@ -106,7 +107,7 @@ class StudyResult:
         return self._stored(variant, seed).record
 
     def _stored(self, variant: str, seed: int) -> Any:
-        from reglab import api_arguments as A
+        from reglab.config import api_checks as A
         from reglab.errors import UnknownName
 
         A.text("StudyResult", "variant", variant)
@@ -168,7 +169,13 @@ class StudyResult:
     def test_inputs(self) -> np.ndarray:
         """The test split as inputs for `predict`: `predict(v, result.test_inputs, seed=s)`
         gives `predictions(v, s)` exactly (on the device type the run was tested on)."""
-        return self.preprocessing.stored_test_inputs(self.test_images)
+        images = self.test_images  # a clear error when the test split is missing or damaged
+        try:  # a table's rows as read, column by column, or image pixels 8 bits cannot hold
+            rows = self._store.test_rows()
+        except Damaged as exc:
+            raise ReglabError(f"{self.run_dir / 'test_split.npz'} is {'missing' if exc.missing else 'damaged'}: its "
+                              f"test rows cannot be read. Fix: `reglab resume {self.run_dir}` writes it again.") from None
+        return self.preprocessing.stored_test_inputs(images, rows)
 
     def model(self, variant: str, seed: int = 0) -> torch.nn.Module:
         """One run's trained network (a torch.nn.Module in eval mode, on the CPU), rebuilt from the
@@ -177,7 +184,7 @@ class StudyResult:
         outputs, which are logits (softmax gives the probabilities)."""
         from reglab.models.restore import rebuild
 
-        stored = self._finished_run(variant, seed)
+        stored = self.stored_run(variant, seed)
         try:
             weights = stored.arrays().weights
         except Damaged as exc:
@@ -192,13 +199,56 @@ class StudyResult:
         model.class_names = self.class_names
         return model
 
+    def save_model(self, variant: str, folder: str | Path, seed: int = 0, *, onnx: bool = False) -> Path:
+        """Write one run's network as files that plain PyTorch loads without reglab (docs/models.md):
+        model.safetensors (its state_dict) and model.json (its layers as torch.nn classes, the
+        preprocessing, the class names); with onnx=True also model.onnx, checked with onnxruntime
+        against PyTorch. Returns model.json's path. Needs reglab[safetensors] (and reglab[onnx])."""
+        from reglab.config import api_checks as A
+        from reglab.export.model_files import save_model
+
+        A.flag("StudyResult.save_model", "onnx", onnx)
+        return save_model(self, variant, A.path("StudyResult.save_model", "folder", folder), seed, onnx=onnx)
+
+    def explain(self, variant: str, inputs: Any = None, *, method: str = "saliency", seed: int = 0,
+                targets: Any = None, preprocessed: bool = False) -> Any:
+        """Attribution maps of one run's network (reglab.explain; needs Captum: reglab[explain]):
+        for `inputs` as `predict` takes them, or, by default, ten test images (one per class).
+        `targets`: the class each map explains (default: the true class of test images, else the
+        predicted one). `method`: saliency, integrated_gradients, smoothgrad or occlusion. Returns
+        an Explanation (`.maps`, `.figure()`), drawn inline in Jupyter."""
+        import numpy as np
+
+        from reglab.config import api_checks as A
+        from reglab.explain.attributions import attribute
+        from reglab.explain.inline import Explanation
+        from reglab.explain.stored_maps import chosen_images
+
+        A.flag("StudyResult.explain", "preprocessed", preprocessed)
+        model = self.model(variant, seed)
+        if inputs is None:
+            chosen = chosen_images(self.test_labels, len(self.class_names) or 10)
+            features = self.preprocessing.transform(self.test_inputs[chosen])
+            default_targets = self.test_labels[chosen]
+        else:
+            features = self._features(inputs, preprocessed, False)
+            default_targets = self._logits(model, features).argmax(1).numpy()
+        chosen_targets = np.asarray(default_targets if targets is None else targets, dtype=np.int64)
+        if chosen_targets.shape != (len(features),):
+            raise ReglabError(f"targets: {len(features)} inputs need {len(features)} classes, one each "
+                              f"(got shape {chosen_targets.shape}).")
+        shape = tuple(self._data_json()["image_shape"])
+        maps = attribute(model, features, chosen_targets, method, image_shape=shape, seed=seed)
+        return Explanation(variant, seed, method, features, chosen_targets, maps, shape, tuple(self.class_names))
+
     def predict_proba(self, variant: str, X: Any, seed: int | list[int] | str = 0, *,
                       preprocessed: bool = False, eight_bit: bool = False) -> np.ndarray:
         """Class probabilities, float32 (rows, classes), as Keras's `model.predict` and
-        scikit-learn's `predict_proba` give them. `X`: inputs as the dataset has them (images
-        H x W or rows of H*W pixels, 0..255, or 0..16 for digits), prepared as for training;
-        `preprocessed=True`: X are the model's features already; `eight_bit=True`: 8-bit images
-        (0..255) of a dataset with other pixel levels. `seed`: one run, a list of seeds, or "all"
+        scikit-learn's `predict_proba` give them. `X`: inputs as the data have them, prepared by
+        the stored preprocessing as training's were: a table's rows (a DataFrame with its columns),
+        or images H x W or rows of H*W pixels (0..255, or 0..16 for digits). `preprocessed=True`:
+        X are the model's features already; `eight_bit=True`: 8-bit images (0..255) of a dataset
+        with other pixel levels (docs/models.md). `seed`: one run, a list of seeds, or "all"
         (every finished run of the variant): an ensemble averages its runs' probabilities."""
         return self.predict_with_probabilities(variant, X, seed, preprocessed=preprocessed, eight_bit=eight_bit)[1]
 
@@ -228,6 +278,10 @@ class StudyResult:
         """(`predict`, `predict_proba`) at the cost of one: the networks run once."""
         import torch
 
+        from reglab.config import api_checks as A
+
+        A.flag("StudyResult.predict", "preprocessed", preprocessed)
+        A.flag("StudyResult.predict", "eight_bit", eight_bit)
         models = self.models(variant, seed)
         features = self._features(X, preprocessed, eight_bit)
         logits = [self._logits(model, features) for model in models]
@@ -255,7 +309,8 @@ class StudyResult:
                               f"its variants: {', '.join(self.variants)}.")
         return collected
 
-    def _finished_run(self, variant: str, seed: int) -> StoredRun:
+    def stored_run(self, variant: str, seed: int) -> StoredRun:
+        """One finished run as the store holds it (its record and where its weights are)."""
         runs = self._variant_runs(variant).runs
         stored = next((r for r in runs if r.record.seed == seed), None)
         if stored is None:
@@ -284,14 +339,8 @@ class StudyResult:
         """One run's epochs in the form of Keras's `History.history`: loss, accuracy, val_loss,
         val_accuracy, lr. As in Keras, loss and val_loss include the L1/L2 penalty (the stored
         records and `to_pandas()` keep the cross-entropy and the penalty apart)."""
-        epochs = self.run(variant, seed).history
-        return {
-            "loss": [e.train_loss + e.train_penalty for e in epochs],
-            "accuracy": [e.train_accuracy for e in epochs],
-            "val_loss": [e.val_loss + e.penalty for e in epochs],
-            "val_accuracy": [e.val_accuracy for e in epochs],
-            "lr": [e.lr for e in epochs],
-        }
+        logs = [e.keras_logs() for e in self.run(variant, seed).history]
+        return {key: [epoch[key] for epoch in logs] for key in HISTORY_KEYS}
 
     def results(self) -> dict[str, Any]:
         """What `reglab results --format json` prints (docs/results.md)."""
@@ -304,10 +353,15 @@ class StudyResult:
     def to_pandas(self) -> pd.DataFrame:
         """Tidy: one row per run and epoch (variant, seed, epoch, the epoch's metrics, the run's
         outcome) with the variant's settings as columns (`hidden`, `optimizer`, `optimizer.lr`,
-        `dropout.rate`, ...; NaN where a variant does not use a technique)."""
+        `dropout.rate`, ...; NaN where a variant does not use a technique). Numbers are numeric
+        columns: float64 with NaN where not recorded, pandas' nullable Int64 for epochs
+        (`best_epoch`, `stopped_epoch`, `diverged_at`: <NA> where there is none). `dropout.rate`
+        and `spatial_dropout.rate` are one form: a tuple of one rate per place, also where the
+        study gave one rate for all (docs/python-api.md)."""
         import pandas as pd
 
-        settings = {v.name: _settings(v.spec) for v in self._collected.variants}
+        places = _dropout_places(self.study)
+        settings = {v.name: {**_settings(v.spec), **places.get(v.name, {})} for v in self._collected.variants}
         rows = []
         for record in self.runs:
             run = {"variant": record.variant, "seed": record.seed}
@@ -319,6 +373,10 @@ class StudyResult:
         frame = pd.DataFrame(rows)
         if frame.empty:
             return pd.DataFrame(columns=columns)
+        for column in (*EPOCH_COLUMNS, "test_accuracy", "test_loss"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")  # None -> NaN
+        for column in EPOCH_NUMBER_COLUMNS:
+            frame[column] = frame[column].astype("Int64")
         return frame[columns + [c for c in frame.columns if c not in columns]]
 
     def summary(self, lang: str | None = None) -> pd.DataFrame:
@@ -369,8 +427,9 @@ class StudyResult:
         return [finding.to_json() | {"text": finding.text(lang)} for finding in findings(self.analysis)]
 
     def sweeps(self, lang: str | None = None) -> list[dict[str, Any]]:
-        """Each sweep of the study as data: its points with their statistics, the point chosen on
-        validation data, the regimes, and what the report says about it (`findings`, in `lang`)."""
+        """Each sweep of the study as data: its points with their statistics, the point recommended on
+        validation data by the one-SE rule, the one-SE band, the stability share, the comparison with
+        doing nothing, the regimes, and what the report says about it (`findings`, in `lang`)."""
         from reglab.report import sweep_text
 
         lang = _lang(lang)
@@ -387,9 +446,13 @@ class StudyResult:
 
     def write_report(self, out_dir: str | Path | None = None, lang: str | None = None) -> Path:
         """report.html, the figures as PNG and findings.json into `out_dir` (default RUN_DIR/report)."""
-        from reglab import lab
+        from reglab.config import api_checks as A
+        from reglab.report import write_report
 
-        return lab.write_report(self.run_dir, out_dir, lang)
+        # The report module itself, not lab.write_report: lab reads results through this class, and a
+        # face of the store does not call back up into the composition place.
+        return write_report(self.run_dir, A.path("StudyResult.write_report", "out_dir", out_dir, optional=True),
+                            _lang(lang))
 
     @property
     def plot(self) -> Plots:
@@ -406,7 +469,9 @@ class Report:
         self.lang = lang
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
+        from reglab.config import api_checks as A
+
+        path = A.path("Report.save", "path", path)
         path.write_text(self.html, encoding="utf-8")
         return path
 
@@ -465,7 +530,7 @@ class Plots:
 
     def sweep(self, index: int = 0, lang: str | None = None) -> Figure:
         """A one-factor sweep's curve (validation and test metric against the swept setting, over
-        seeds, the chosen point marked); the two-factor sweeps as heatmaps with `index="heatmaps"`."""
+        seeds, the recommended point marked); the two-factor sweeps as heatmaps with `index="heatmaps"`."""
         import matplotlib
 
         from reglab.report import figures, sweep_figures
@@ -511,6 +576,31 @@ def _settings(spec: dict[str, Any]) -> dict[str, Any]:
                     out[f"{key}.{inner}"] = tuple(item) if isinstance(item, list) else item
         else:
             out[key] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def _dropout_places(study: dict[str, Any]) -> dict[str, dict[str, tuple[float, ...]]]:
+    """variant -> its `dropout.rate` and `spatial_dropout.rate` as one rate per place (after each
+    dense hidden layer, a CNN's flattened features first; each conv block), as the engine reads
+    them (config.VariantSpec.dropout_rates, models.catalog.per_block). A stored study that no
+    longer reads (an older version's) keeps the stored values."""
+    from reglab.config import study_from_dict
+    from reglab.errors import ConfigError
+    from reglab.models.catalog import per_block
+
+    try:
+        variants = study_from_dict(study, "study.json").variants
+    except (ConfigError, KeyError, TypeError, ValueError):
+        return {}
+    out: dict[str, dict[str, tuple[float, ...]]] = {}
+    for variant in variants:
+        places: dict[str, tuple[float, ...]] = {}
+        if variant.switch("dropout") is not None:
+            places["dropout.rate"] = tuple(variant.dropout_rates())
+        spatial = variant.switch("spatial_dropout")
+        if spatial is not None:
+            places["spatial_dropout.rate"] = per_block(spatial["rate"], len(variant.model_param("conv")))
+        out[variant.name] = places
     return out
 
 

@@ -20,27 +20,37 @@ from reglab.data.sources import FILE_ROLES, STANDARD_NAMES
 
 SHARED_DATA = (Path(__file__).parents[2] / ".." / "shared" / "data").resolve()
 
-
 # The folders of ../shared/data and the dataset whose cache holds the same files.
 CACHED_AS = {"fashion-mnist": "fashion-mnist", "mnist-t10k": "mnist"}
 
 
+def _user_cache_root() -> Path:
+    """reglab's cache as the user has it: read when the tests are collected, before each test's
+    fixture points REGLAB_DATA at an empty folder of its own (conftest._isolated_data_cache)."""
+    from reglab.data import paths
+
+    return paths.cache_root()
+
+
+USER_CACHE = _user_cache_root()
+
+
 def shared_dir(name: str) -> Path:
-    """Real files: a folder of ../shared/data (a developer checkout has it), else reglab's own cache
-    (`reglab data fetch` fills it), else skip saying how to get them. Tests never download."""
-    path = SHARED_DATA / name
-    if path.is_dir():
-        return path
+    """Real files: reglab's cache (`reglab data fetch` fills it), a system package's folder
+    (Debian's dataset-fashion-mnist), or a developer checkout's ../shared/data; else skip, saying
+    how a user gets them. Tests never download."""
     from reglab.data import paths
 
     source = CACHED_AS.get(name, name)
-    cached = paths.cache_dir(source)
     wanted = [f for f in (spec.filename for spec in sources.get_source(source).files)
               if name != "mnist-t10k" or f.startswith("t10k")]
-    if all((cached / f).exists() for f in wanted):
-        return cached
-    pytest.skip(f"needs the real {source} files: run `reglab data fetch {source}` once (tests never download), "
-                f"or put them in {path}")
+    system = paths.system_dir(source)
+    for folder in (USER_CACHE / source, system, SHARED_DATA / name):
+        if folder is not None and all((folder / f).exists() for f in wanted):
+            return folder
+    package = " or `apt-get install dataset-fashion-mnist` (Debian, Ubuntu)" if source == "fashion-mnist" else ""
+    pytest.skip(f"needs the real {source} files: run `reglab data fetch {source}` once (into {USER_CACHE / source}; "
+                f"tests never download){package}")
 
 
 def make_arrays(n_train: int = 30, n_test: int = 10, shape=(28, 28), seed: int = 0) -> dict:

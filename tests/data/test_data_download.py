@@ -107,7 +107,14 @@ def test_recompressed_copy_is_accepted(server, register, arrays):
         for r, a in arrays.items()
     }
     register(pin(arrays, mirrors=(server.serve("m", files),)))
-    fetch("mnist", progress=False)
+    got = fetch("mnist", progress=False)
+    # What was fetched is the recompressed copy (its bytes, in the cache), and its payload is the arrays.
+    assert sorted(p.name for p in got) == sorted(files) and all(p.parent == cache_dir("mnist") for p in got)
+    for path in got:
+        assert path.read_bytes() == files[path.name]
+    by_name = {STANDARD_NAMES[r]: a for r, a in arrays.items()}
+    for path in got:
+        np.testing.assert_array_equal(read_idx(path), by_name[path.name])
 
 
 def test_redirects_are_followed_but_never_to_plain_http(server, register, arrays):

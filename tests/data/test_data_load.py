@@ -157,7 +157,9 @@ def test_own_data_gets_a_notice(tmp_path):
 
 def test_list_datasets_makes_no_request():
     rows = {row.name: row for row in list_datasets()}
-    assert list(rows) == ["mnist", "fashion-mnist", "kmnist", "digits"]
+    assert list(rows) == ["mnist", "fashion-mnist", "kmnist", "digits", "breast_cancer", "wine", "iris", "diabetes"]
+    assert rows["wine"].embedded and "a table" in rows["wine"].availability
+    assert "regression" in rows["diabetes"].availability
     assert rows["digits"].embedded and rows["digits"].availability == "embedded in scikit-learn"
     assert not rows["mnist"].cached
     assert "reglab data fetch mnist" in rows["mnist"].availability

@@ -113,6 +113,22 @@ def _check_hparams(folder: Path) -> None:
     assert "dropout.rate" in {h.name for h in experiment.hparam_infos}
 
 
+def test_tensorboard_scalars_are_at_the_stored_epoch_times(finished_run, tmp_path):
+    """Each epoch's scalars at the time it ended: the run's start plus the stored epoch seconds
+    (issue 24: every scalar had the export's time, so TensorBoard's time axes collapsed)."""
+    out = tmp_path / "tb"
+    export(finished_run, "tensorboard", out)
+    for (variant, seed), run in stored(finished_run).items():
+        folder = out / run.path.parent.name / f"seed-{seed}"
+        walls = [s.wall_time for s in read_tensorboard(folder).Scalars("loss/train")]
+        seconds = [e.seconds for e in run.record.history]
+        assert np.diff(walls) == pytest.approx(seconds[1:], abs=1e-3)
+        assert len(set(walls)) == len(walls) == EPOCHS
+        start = run.path.stat().st_mtime - run.record.seconds  # the record is written when the run ends
+        assert walls[0] == pytest.approx(start + seconds[0], abs=1e-3)
+        assert walls[-1] <= run.path.stat().st_mtime
+
+
 def test_tensorboard_twice_and_partial_then_complete(finished_run, tmp_path):
     out = tmp_path / "tb"
     export(partial(finished_run, tmp_path), "tensorboard", out)
@@ -165,6 +181,8 @@ def test_mlflow_equals_the_records_and_adds_without_duplicates(finished_run, tmp
         for metric, field in (("train_loss", "train_loss"), ("val_accuracy", "val_accuracy"), ("lr", "lr")):
             history = client.get_metric_history(mlflow_run.info.run_id, metric)
             assert sorted((m.step, m.value) for m in history) == [(e.epoch, getattr(e, field)) for e in record.history]
+            stamps = [m.timestamp for m in sorted(history, key=lambda m: m.step)]  # ms, at each epoch's end
+            assert np.diff(stamps) == pytest.approx([1000 * e.seconds for e in record.history[1:]], abs=2)
         assert mlflow_run.data.metrics["test_accuracy"] == record.test_accuracy
     assert found[("l2 <b>&amp;", 0)].data.params["l2.strength"] == "0.001"
 

@@ -8,21 +8,21 @@ REGLAB_SCREENSHOTS=DIR keeps the screenshots there, to look at them as a reader 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import browser_lookup
 import pytest
 from trained_runs import EPOCHS, copy, study_text
 
 from reglab.live import LiveServer
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = browser_lookup.chromium()
 playwright = pytest.importorskip("playwright.sync_api", reason="the test extra installs playwright")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=browser_lookup.HOW)
 
 # Long enough (a second or more per run on two idle cores) for the page to see the curves grow.
 LIVE_EPOCHS = 100
@@ -170,3 +170,31 @@ def _live_url(process: subprocess.Popen) -> str:
         if not line and process.poll() is not None:
             break
     raise AssertionError("no live page was announced: " + process.stderr.read())
+
+
+def test_a_constant_rate_and_the_last_epoch_are_labelled_whole(browser, tmp_path, monkeypatch):
+    """A learning rate that never changes is one labelled level, not two labels 5% apart ("1.0e-3"
+    over "9.5e-4"); the last epoch's number ("199") ends inside the chart instead of being cut to "19"
+    at the canvas's edge (issue 24)."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "report"))
+    import synthetic_runs
+
+    monkeypatch.setattr(synthetic_runs, "EPOCHS", 200)  # read by make_run when it is called
+    run = synthetic_runs.make_run(tmp_path / "run", [synthetic_runs.Variant("basic")], seeds=[0])
+    with LiveServer(run) as live:
+        page = Page(browser, live.url + "?lang=en")
+        page.wait_state("finished")
+        page.page.wait_for_selector('body[data-fonts="ready"]', timeout=30_000)
+        lr = page.page.locator('section.card[data-variant="basic"] canvas.lr')
+        assert lr.get_attribute("data-points") == "200"
+        assert lr.get_attribute("data-y-labels") == "1.0e-3"
+        path = tmp_path / "lr.png"
+        lr.screenshot(path=str(path))
+        from matplotlib import image
+
+        pixels = image.imread(path)[..., :3]
+        rows = pixels[-22:]  # the epoch labels' row, under the plot's frame
+        ink = rows.mean(axis=2) < 0.6
+        assert ink.any() and not ink[:, -3:].any()  # the labels' dark pixels stop before the edge
+        assert page.errors() == []
+        page.screenshot("constant-rate-200-epochs", tmp_path)

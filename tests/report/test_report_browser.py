@@ -6,16 +6,16 @@ Debian's `chromium` (installed by .ci/run). Without it the test skips, saying wh
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
+import browser_lookup
 import pytest
 from matplotlib import image
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+CHROMIUM = browser_lookup.chromium()
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=browser_lookup.HOW)
 
 
 def open_in_chromium(page: Path, tmp_path: Path) -> tuple[str, list[str], np.ndarray]:

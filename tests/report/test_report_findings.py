@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from synthetic_runs import EPOCHS, ONSET, STANDARD, Variant, make_run
 
@@ -130,3 +131,27 @@ def test_summary_says_its_verdicts_in_words_of_the_language_and_keeps_intervals_
     assert set(en.verdict.dropna()) == {"undecided (< 5 seeds)"} and set(en.verdict_code.dropna()) == {INCONCLUSIVE}
     assert (ja.test_accuracy_high < 1.0).all() and (ja.test_loss_low > 0).all()
     assert ja.loc["top", "test_accuracy_low"] < ja.loc["top", "test_accuracy_mean"] < ja.loc["top", "test_accuracy_high"]
+
+
+def test_the_test_accuracy_figure_draws_two_seed_intervals_inside_0_to_100(tmp_path):
+    # Planted: 2 seeds near 100%, where the t interval reaches far past 100% (t(0.975, 1) = 12.7).
+    from matplotlib.collections import LineCollection
+
+    from reglab.results import StudyResult
+
+    root = make_run(tmp_path / "run", [Variant("basic"), Variant("top", "basic", accuracy_gain=0.195)], seeds=[0, 1])
+    figure = StudyResult(root).plot.test_accuracy(lang="en")
+    bars = [c for c in figure.axes[0].collections if isinstance(c, LineCollection)]
+    ends = np.concatenate([np.concatenate(c.get_segments())[:, 0] for c in bars])
+    assert len(bars) == 2 and 0 < ends.min() and ends.max() < 100
+
+
+def test_a_sweeps_points_are_not_compared_one_by_one_with_its_first_point(tmp_path):
+    # lr-and-decay said 48 comparisons and 48 weight-norm sentences against each grid's corner (a
+    # point at another learning rate: "L2 made the weights grow" where the rate did).
+    from synthetic_sweeps import make_sweep_run
+
+    _, found = analysed(make_sweep_run(tmp_path / "run", two_factor=True))
+    assert not [f for f in found if f.kind in ("comparison", "weight_norm")]
+    note = next(f for f in found if f.kind == "sweep_comparisons")
+    assert note.numbers["points"] == 19 and "19 points" in note.en and "19 個の点" in note.ja

@@ -53,7 +53,8 @@ def test_report_is_one_self_contained_file_with_pngs_and_findings_beside(rendere
         pngs = sorted(p.stem for p in path.parent.glob("*.png"))
         # every figure has data in the standard study, but the L2/decay pairs' and the first
         # convolution's filters (it has neither pairs nor a CNN)
-        assert pngs == sorted(set(FIGURES) - {"weight_norms", "pair_distance", "conv_filters"})
+        # first_units: an MLP study's first layer (report/explain_figures.py), drawn beside FIGURES.
+        assert pngs == sorted(set(FIGURES) - {"weight_norms", "pair_distance", "conv_filters"} | {"first_units"})
         data = json.loads((path.parent / "findings.json").read_text(encoding="utf-8"))
         assert data["format"] == "reglab-findings/1" and data["language"] == lang
         assert {v["name"] for v in data["variants"]} == {"basic", "better", "sparse"}

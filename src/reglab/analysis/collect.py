@@ -13,12 +13,13 @@ from reglab.store import RunRecord, RunStore, StoredRun
 from reglab.store.files import Damaged
 
 # The run directory's own files (besides manifest.json) and their kind in `Missing`.
+EXPLANATIONS = "explanations.json"
 FILES = {"study.json": "study", "data.json": "data", "environment.json": "environment", "study.toml": "study_toml"}
 
 
 @dataclass(frozen=True)
 class Missing:
-    kind: str  # study, data, environment, study_toml, test_split, model, record, damaged, arrays
+    kind: str  # study, data, environment, study_toml, test_split, model, record, damaged, arrays, explanations
     path: str  # relative to the run directory
     detail: str = ""
 
@@ -52,6 +53,8 @@ class Collected:
     test_labels: np.ndarray | None
     test_images: np.ndarray | None
     missing: list[Missing]
+    # explanations.json, written by `reglab explain` (reglab.explain): None until it has run.
+    explanations: dict[str, Any] | None = None
 
     @property
     def seeds(self) -> list[int]:
@@ -107,8 +110,15 @@ def collect(store: RunStore) -> Collected:
         manifest = store.manifest()
     except Damaged:
         manifest = {}
+    explanations = None
+    if store.files.exists(store.root / EXPLANATIONS):  # optional: absent until `reglab explain` runs
+        try:
+            explanations = store.files.read_json(store.root / EXPLANATIONS)
+        except Damaged as exc:
+            missing.append(Missing("explanations", EXPLANATIONS, f"damaged: {exc.reason}"))
     return Collected(store.root, manifest, study, loaded["data"] or {},
-                     loaded["environment"] or {}, loaded["study_toml"], variants, labels, images, missing)
+                     loaded["environment"] or {}, loaded["study_toml"], variants, labels, images, missing,
+                     explanations)
 
 
 def _variants(study: dict[str, Any], runs: list[StoredRun]) -> list[VariantRuns]:

@@ -28,6 +28,7 @@ TECHNIQUES: dict[str, tuple[str, str]] = {
     "l2": ("L2 penalty", "L2正則化"),
     "l1_l2": ("L1 and L2 penalties", "L1・L2正則化"),
     "weight_decay": ("decoupled weight decay", "重み減衰（分離型）"),
+    "scheduled_decay": ("decoupled weight decay, the paper's form", "重み減衰（分離型、論文の形）"),
     "dropout": ("dropout", "ドロップアウト"),
     "spatial_dropout": ("spatial dropout", "空間ドロップアウト"),
     "stochastic_depth": ("stochastic depth", "確率的深さ"),
@@ -38,6 +39,8 @@ TECHNIQUES: dict[str, tuple[str, str]] = {
     "sam": ("sharpness-aware minimization", "SAM（シャープネス考慮最小化）"),
     "swa": ("stochastic weight averaging", "確率的重み平均（SWA）"),
     "ema": ("weight moving average", "重みの指数移動平均（EMA）"),
+    "recurrent_dropout": ("variational recurrent dropout", "変分リカレントドロップアウト"),
+    "naive_recurrent_dropout": ("naive recurrent dropout", "素朴なリカレントドロップアウト"),
     "max_norm": ("max-norm constraint", "最大ノルム制約"),
     "batch_norm": ("batch normalization", "バッチ正規化"),
     "layer_norm": ("layer normalization", "レイヤー正規化"),
@@ -49,6 +52,7 @@ TECHNIQUES: dict[str, tuple[str, str]] = {
     "model": ("architecture", "モデルの種類"),
     "conv": ("conv layers", "畳み込み層"),
     "width": ("residual width", "残差の幅"),
+    "bidirectional": ("bidirectional", "双方向"),
     "hidden": ("layer sizes", "層の構成"),
     "epochs": ("epochs", "エポック数"),
     "batch_size": ("batch size", "バッチサイズ"),
@@ -90,11 +94,26 @@ def findings(analysis: Analysis) -> list[Finding]:
             out += _baseline_overfitting(v)
     accuracy = analysis.comparisons.get("test_accuracy", [])
     tested = sum(1 for c in accuracy if c.t_p is not None)
+    # A sweep's points against its first point (the corner of its grid, a baseline by position only)
+    # are read in the sweeps' own findings, against doing nothing; one sentence each here would be
+    # dozens of comparisons with an arbitrary point. The tables keep them.
+    swept = point_names(analysis.sweeps)
+    within = [c for c in accuracy if c.variant in swept and c.baseline in swept]
     for c in accuracy:
-        out.append(_comparison(c, analysis.variant(c.variant), analysis.variant(c.baseline), tested))
+        if c not in within:
+            out.append(_comparison(c, analysis.variant(c.variant), analysis.variant(c.baseline), tested))
+    if within:
+        out.append(Finding(
+            "sweep_comparisons", None,
+            f"The sweeps' {len(within)} points are compared with each other in the sweeps' findings above, not "
+            "here one by one against each sweep's first point (the table below lists those comparisons).",
+            f"スイープの {len(within)} 個の点は上のスイープの項で比べています。ここでは各スイープの最初の点との個別の比較は"
+            "述べません（下の表に載せています）。",
+            {"points": len(within)}))
     for v in analysis.variants:
         out += _batch_norm(v)
-        out += _weight_norm(v, analysis)
+        if not (v.name in swept and v.baseline in swept):  # against the grid's corner: other lr, other λ
+            out += _weight_norm(v, analysis)
         out += _max_norm(v)
         out += _decay_pair(v, analysis)
         out += _sparsity(v, analysis)
@@ -200,9 +219,9 @@ def _best(analysis: Analysis) -> list[Finding]:
                    f"fewer than {MIN_SEEDS} paired seeds.")
             ja += f"どれが最良かは未決です。対応のあるシードが {MIN_SEEDS} 個未満では、{chosen.top} より悪いと示せるバリアントはありません。"
         else:
-            rule_en = (f"one-sided paired t-tests against {chosen.top}, each at {ALPHA:g}/{chosen.comparisons} "
-                       f"(Bonferroni): the set holds the truly best variant with {PERCENT}% confidence")
-            rule_ja = (f"{chosen.top} との片側の対応のある t 検定、各 {ALPHA:g}/{chosen.comparisons}（Bonferroni 補正）。"
+            rule_en = (f"one-sided paired t-tests against {chosen.top}, each at {ALPHA:g}/{chosen.comparisons}, "
+                       f"Bonferroni; the set holds the truly best variant with {PERCENT}% confidence")
+            rule_ja = (f"{chosen.top} との片側の対応のある t 検定、各 {ALPHA:g}/{chosen.comparisons}、Bonferroni 補正。"
                        f"この集合は真に最良のバリアントを {PERCENT}% の信頼度で含みます")
             if others:
                 en += (f" The best is one of {', '.join(chosen.members)}: none of the others is shown worse than "

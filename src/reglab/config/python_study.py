@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from reglab import api_arguments as A
+from reglab.config import api_checks as A
 from reglab.config import StudySpec, builtin_studies, study_from_dict
 from reglab.errors import ConfigError, UnknownName
 
@@ -76,6 +76,8 @@ class Study:
                  max_runs: int | None = None):
         where = f"reglab.Study({name!r})"
         A.text(where, "name", name)
+        if not isinstance(description, str):
+            raise A.refuse(where, "description", description, "takes a string")
         if isinstance(variants, (Variant, Mapping, str)) or not isinstance(variants, Iterable):
             raise A.refuse(where, "variants", variants, "takes a list of reglab.Variant (or dicts), "
                            "even for one: [reglab.Variant(...)]")
@@ -179,6 +181,8 @@ class Study:
 
         from reglab.models import summaries
 
+        A.whole(f"{self.name}.model_summary", "input_dim", input_dim, low=1, optional=True)
+
         return pd.DataFrame([{"variant": name, "layer": row.layer, "output_shape": row.output_shape,
                               "params": row.params, "trainable": row.trainable}
                              for name, _, rows in summaries(self.spec, input_dim) for row in rows])
@@ -196,7 +200,7 @@ class Study:
         return to_toml(self._raw)
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
+        path = A.path(f"{self.name}.save", "path", path)
         path.write_text(self.to_toml(), encoding="utf-8")
         return path
 

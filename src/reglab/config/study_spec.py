@@ -27,6 +27,10 @@ from reglab.techniques.registry import CHOICE_FAMILIES, Choice
 STUDY_KEYS = ("name", "description", "keras_compat", "seeds", "baseline", "data", "defaults", "variants", "sweeps",
               "max_runs")
 DATA_KEYS = ("dataset", "train", "validation", "test", "split_seed")
+# A user's own data (docs/data.md): written to study.json only when set, so that the studies stored
+# before them read back equal (and resume).
+OWN_DATA_KEYS = ("path", "target", "features", "categorical", "missing", "image_size")
+MISSING_RULES = ("error", "impute")
 TRAINING_KEYS = ("model", "hidden", "epochs", "batch_size") + CHOICE_FAMILIES
 VARIANT_ONLY_KEYS = ("name", "description", "description_ja", "baseline", "sweep")
 # The command line's (and reglab.run's) overrides that set a variant's setting in every variant.
@@ -71,6 +75,20 @@ class DataSpec:
     validation: int = 2000
     test: int = 10000
     split_seed: int = 0
+    path: str | None = None  # a .csv, .parquet, .npz or .npy file, or a folder of images (absolute once loaded)
+    target: str | None = None  # a table's label column
+    features: tuple[str, ...] | None = None  # a table's input columns (default: all but the target)
+    categorical: tuple[str, ...] = ()  # numeric columns to one-hot encode as categories
+    missing: str = "error"  # "error": refuse missing values with the fix; "impute": training median + indicator
+    image_size: tuple[int, int] | None = None  # resize an image folder's images to H x W (default: refuse sizes that differ)
+
+    def to_dict(self) -> dict[str, Any]:
+        plain = {k: getattr(self, k) for k in DATA_KEYS}
+        for key in OWN_DATA_KEYS:
+            value = getattr(self, key)
+            if value != getattr(DataSpec, key):
+                plain[key] = list(value) if isinstance(value, tuple) else value
+        return plain
 
 
 @dataclass(frozen=True)
@@ -158,7 +176,7 @@ class StudySpec:
             "description": self.description,
             "keras_compat": self.keras_compat,
             "seeds": list(self.seeds),
-            "data": {k: getattr(self.data, k) for k in DATA_KEYS},
+            "data": self.data.to_dict(),
             "variants": [v.to_dict() for v in self.variants],
         } | ({"max_runs": self.max_runs} if self.max_runs != MAX_RUNS else {})
 
@@ -369,8 +387,8 @@ class _Checker:
         if not isinstance(raw, dict):
             self.problem("data", "must be a table: [data]")
             return DataSpec()
-        self._unknown_keys(raw, DATA_KEYS, "data")
-        values = {**raw, **{k: overrides[k] for k in ("dataset",) if k in overrides}}
+        self._unknown_keys(raw, DATA_KEYS + OWN_DATA_KEYS, "data")
+        values = {**raw, **{k: overrides[k] for k in ("dataset",) + OWN_DATA_KEYS if k in overrides}}
         dataset = values.get("dataset", "auto")
         if not isinstance(dataset, str) or not dataset:
             self.problem("data.dataset", f"must be a dataset name, got {dataset!r} (see `reglab data list`)")
@@ -379,7 +397,50 @@ class _Checker:
         for key in ("train", "validation", "test"):
             sizes[key] = self._int(values, key, "data", getattr(DataSpec, key), low=1)
         split_seed = self._int(values, "split_seed", "data", 0, low=0, high=2**32 - 1)
-        return DataSpec(dataset, sizes["train"], sizes["validation"], sizes["test"], split_seed)
+        return DataSpec(dataset, sizes["train"], sizes["validation"], sizes["test"], split_seed, **self._own_data(values))
+
+    def _own_data(self, values: dict[str, Any]) -> dict[str, Any]:
+        """[data]'s keys for a user's own file, table or image folder (checked for form here; the
+        data themselves are checked when read, data/prepared.py)."""
+        own: dict[str, Any] = {}
+        path = values.get("path")
+        if path is not None:
+            if not isinstance(path, str) or not path.strip():
+                self.problem("data.path", f"must be the path of a file or folder, got {path!r}")
+            else:
+                # Relative to the study file's folder (else the working directory), stored absolute:
+                # a resume from elsewhere reads the same file.
+                place = Path(path).expanduser()
+                base = Path(self.label).parent if self.label.endswith(".toml") and Path(self.label).is_file() else Path()
+                own["path"] = str((place if place.is_absolute() else base / place).absolute())
+        target = values.get("target")
+        if target is not None:
+            if isinstance(target, str) and target:
+                own["target"] = target
+            else:
+                self.problem("data.target", f"must be a column name, got {target!r}")
+        for key in ("features", "categorical"):
+            names = values.get(key)
+            if names is None:
+                continue
+            if isinstance(names, list) and all(isinstance(n, str) and n for n in names) and (names or key != "features"):
+                own[key] = tuple(names)
+            else:
+                self.problem(f"data.{key}", f"must be a list of column names, got {names!r}")
+        missing = values.get("missing", "error")
+        if missing in MISSING_RULES:
+            own["missing"] = missing
+        else:
+            self.problem("data.missing", f"must be one of {', '.join(MISSING_RULES)}, got {missing!r}: \"error\" "
+                         "refuses missing values, \"impute\" fills them from the training rows")
+        size = values.get("image_size")
+        if size is not None:
+            if (isinstance(size, list) and len(size) == 2
+                    and all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096 for n in size)):
+                own["image_size"] = tuple(size)
+            else:
+                self.problem("data.image_size", f"must be [height, width] in pixels (1 to 4096), got {size!r}")
+        return own
 
     def _seeds(self, value: Any, where: str) -> tuple[int, ...]:
         # An integer N means seeds 0..N-1; a list names the seeds.
@@ -575,14 +636,14 @@ class _Checker:
         if study_baseline is None:
             study_baseline = variants[0].name
         elif study_baseline not in names:
-            if study_baseline in self.refused:
+            if isinstance(study_baseline, str) and study_baseline in self.refused:
                 return variants
             self.problem("baseline", f"{study_baseline!r} is not a variant{_did_you_mean(study_baseline, names)}")
             return variants
         resolved = []
         for variant in variants:
             baseline = variant.baseline if variant.baseline is not None else study_baseline
-            if baseline not in names and baseline not in self.refused:
+            if baseline not in names and not (isinstance(baseline, str) and baseline in self.refused):
                 self.problem(f"{self.variant_places.get(variant.name, 'variants')}.baseline",
                              f"{baseline!r} is not a variant{_did_you_mean(baseline, names)}")
             resolved.append(replace(variant, baseline=None if baseline == variant.name else baseline))

@@ -40,7 +40,8 @@ NOT_SETTINGS = {
              "or seeds = [...] in the study",
     **{key: "one study trains on one dataset and one split. Fix: run the study once per dataset (--dataset NAME), "
             "each into its own run directory" for key in ("data", "dataset", "train", "validation", "test",
-                                                           "split_seed")},
+                                                           "split_seed", "path", "target", "features",
+                                                           "categorical", "missing", "image_size")},
     **{key: f"{key} is the study's, not a variant's. Fix: sweep a setting of the variant" for key in ("max_runs", "keras_compat")},
 }
 
@@ -312,6 +313,7 @@ def _labels(keys: list[str]) -> list[str]:
     """A factor's label in point names: the switch itself for its shorthand (dropout.rate -> dropout,
     l2.strength -> l2), the full dotted key otherwise (optimizer.lr)."""
     short = {"dropout.rate": "dropout", "l1.strength": "l1", "l2.strength": "l2", "weight_decay.rate": "weight_decay",
+             "scheduled_decay.rate": "scheduled_decay",
              "max_norm.max_value": "max_norm"}
     labels = [short.get(k, k) for k in keys]
     return labels if len(set(labels)) == len(labels) else keys

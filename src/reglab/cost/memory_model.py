@@ -2,7 +2,8 @@
 
 A run holds its weights, their gradients, the optimizer's state (Adam: two moments), a copy of
 the best weights (early stopping) and a checkpoint's serialized copy: about six float32 copies of
-its parameters, measured within 10% for the MLPs here. On the CPU one run trains per core at once.
+its parameters, measured within 10% for the MLPs here. Parameters and activations are
+the variant's architecture's to count (models/registry.py: `parameters`, `activations`). On the CPU one run trains per core at once.
 A study whose largest run cannot fit is refused with the fix, instead of the operating system
 killing it mid-way (`hidden = [65536, 65536]` asked for 16 GiB per copy).
 """
@@ -13,18 +14,19 @@ import os
 
 COPIES = 6
 BYTES_PER_NUMBER = 4  # float32
-INPUTS = {"digits": 64}  # inputs per example by dataset; 28x28 images (784) otherwise
+IMAGE_SHAPES = {"digits": (8, 8)}  # by dataset; 28x28 images otherwise
 CLASSES = 10
 
 
-def parameters(hidden: tuple[int, ...], inputs: int, classes: int = CLASSES) -> int:
-    widths = (inputs, *hidden, classes)
-    return sum(a * b + b for a, b in zip(widths, widths[1:]))
+def parameters(variant, image_shape: tuple[int, int], classes: int = CLASSES) -> int:
+    """The variant's trainable numbers, as its architecture counts them (models/registry.py)."""
+    return variant.architecture.parameters(variant, tuple(image_shape), classes)
 
 
-def bytes_needed(hidden: tuple[int, ...], inputs: int, batch_size: int) -> int:
-    activations = 3 * batch_size * (inputs + sum(hidden) + CLASSES)  # forward values, their gradients, masks
-    return BYTES_PER_NUMBER * (COPIES * parameters(hidden, inputs) + activations)
+def bytes_needed(variant, image_shape: tuple[int, int]) -> int:
+    # Each layer's outputs per example: forward values, their gradients, masks.
+    activations = 3 * variant.batch_size * variant.architecture.activations(variant, tuple(image_shape), CLASSES)
+    return BYTES_PER_NUMBER * (COPIES * parameters(variant, image_shape) + activations)
 
 
 def available_bytes() -> int | None:
@@ -47,12 +49,12 @@ def problems(variants, dataset: str, runs_at_once: int, available: int | None = 
     available = available_bytes() if available is None else available
     if available is None:
         return []
-    inputs = INPUTS.get(dataset, 784)
+    shape = IMAGE_SHAPES.get(dataset, (28, 28))
     out = []
     for index, variant in enumerate(variants):
-        need = bytes_needed(tuple(variant.hidden), inputs, variant.batch_size) * runs_at_once
+        need = bytes_needed(variant, shape) * runs_at_once
         if need > available:
-            out.append((index, f"hidden {list(variant.hidden)} has {parameters(tuple(variant.hidden), inputs):,} "
+            out.append((index, f"hidden {list(variant.hidden)} has {parameters(variant, shape):,} "
                                f"parameters; training {runs_at_once} such run{'s' if runs_at_once > 1 else ''} at once "
                                f"needs about {_gib(need)} of memory (weights, gradients, optimizer state and copies), "
                                f"and {_gib(available)} is available. Fix: smaller hidden widths"))

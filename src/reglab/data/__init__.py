@@ -11,6 +11,7 @@ from .load import Dataset, DatasetInfo, list_datasets, load_dataset, resolve_dat
 from .paths import cache_dir
 from .sources import SOURCES, FileSpec, Source, get_source
 from .splits import Splits, make_splits
+from . import table_preprocess  # noqa: F401  (registers the table's kind of preprocessing)
 
 __all__ = [
     "DataError",

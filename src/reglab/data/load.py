@@ -303,4 +303,10 @@ def list_datasets() -> list[DatasetInfo]:
             where = f"not cached: `reglab data fetch {source.name}` downloads it"
         rows.append(DatasetInfo(source.name, source.description, source.description_ja,
                                 False, cached, cache, system, where))
+    from .source_registry import BUILT_IN, TABLE, data_sources
+
+    for entry in data_sources().values():  # scikit-learn's tables (data/source_registry.py)
+        if entry.kind == TABLE and entry.takes == BUILT_IN:
+            where = "embedded in scikit-learn (a table)" if not entry.refused else "registered; regression comes later"
+            rows.append(DatasetInfo(entry.name, entry.summary_en, entry.summary_ja, True, False, None, None, where))
     return rows

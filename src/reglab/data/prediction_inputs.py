@@ -6,8 +6,9 @@
   table's fit can look its columns up by name;
 - a NumPy file: .npy (one array), or .npz holding one array or one named x, X, inputs, images or
   features; never pickles;
-- a folder of images (PNG, JPEG, BMP, GIF, TIFF, WebP), searched recursively and read in sorted
-  order as 8-bit grey; needs Pillow (`pip install 'reglab[images]'`). Each row keeps its file's name.
+- a folder of images (PNG, JPEG, BMP, GIF, TIFF, WebP, PGM, PPM), searched recursively and read
+  in sorted order as 8-bit grey, as training reads an image folder (data/image_folder.py, resized
+  when the study resized); needs Pillow (`pip install 'reglab[images]'`). Each row keeps its file's name.
 
 Every problem is a DataError that names the file and the fix. Torch-free.
 """
@@ -21,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError
+from .image_folder import SUFFIXES as IMAGE_SUFFIXES, read_grey_image
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 NPZ_NAMES = ("x", "X", "inputs", "images", "features")
 MAX_INPUT_BYTES = 2 << 30  # a prediction's inputs are read whole into memory
 
@@ -37,10 +38,12 @@ class Inputs:
         return len(self.values)
 
 
-def read_inputs(path: str | Path) -> Inputs:
+def read_inputs(path: str | Path, image_size: tuple[int, int] | None = None) -> Inputs:
+    """`image_size`: the study's `[data] image_size`, to which training resized its images: a
+    folder's images are resized the same way (data/image_folder.py reads both)."""
     path = Path(path)
     if path.is_dir():
-        return _image_folder(path)
+        return _image_folder(path, image_size)
     if not path.is_file():
         raise DataError(f"{path} does not exist", "give a CSV file, a .npy or .npz file, or a folder of images")
     if path.stat().st_size > MAX_INPUT_BYTES:
@@ -100,24 +103,12 @@ def _numpy(path: Path) -> np.ndarray:
             raise DataError(f"{path}: the array {chosen!r} cannot be read ({exc})", "write the file again") from None
 
 
-def _image_folder(folder: Path) -> Inputs:
+def _image_folder(folder: Path, image_size: tuple[int, int] | None) -> Inputs:
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise DataError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})",
                         "give a folder of image files, or a CSV or NumPy file")
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        raise DataError("reading images needs Pillow, which is not installed",
-                        "pip install 'reglab[images]'") from None
-    arrays = []
-    for file in files:
-        try:
-            with Image.open(file) as image:
-                arrays.append(np.asarray(image.convert("L"), dtype=np.uint8))
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise DataError(f"{file} is not a readable image ({type(exc).__name__})",
-                            "remove it from the folder or save it again") from None
+    arrays = [read_grey_image(file, image_size, "or predict without it") for file in files]
     shapes = sorted({a.shape for a in arrays})
     if len(shapes) > 1:
         raise DataError(f"{folder}: the images have {len(shapes)} sizes ({', '.join('x'.join(map(str, s)) for s in shapes[:4])})",

@@ -6,7 +6,7 @@ stored with the run (data.json's "preprocessing"), applied again to anything pre
 
 One class per kind of data, registered by its `kind`: `ImagePixels` (the built-in datasets:
 pixels / pixel_max, flattened) here; a table's fit (standardized numbers, one-hot categories,
-imputation) registers its own. A kind implements `transform`, `to_json` / `from_json`,
+imputation) registers its own (data/table_preprocess.py's TableFit). A kind implements `transform`, `to_json` / `from_json`,
 `n_features` and `stored_test_inputs`, and raises DataError (the problem and its fix) for inputs
 it cannot take: the wrong shape, columns or values. The training path calls the same `transform`,
 so a prediction gets the very features training had. Torch-free.
@@ -37,8 +37,9 @@ class Preprocessing:
         """float32 (rows, n_features). `eight_bit`: images read from image files (0..255)."""
         raise NotImplementedError
 
-    def stored_test_inputs(self, test_images: np.ndarray) -> Any:
-        """The run directory's test split (test_split.npz) as inputs `transform` takes."""
+    def stored_test_inputs(self, test_images: np.ndarray, test_rows: dict[str, np.ndarray] | None = None) -> Any:
+        """The run directory's test split (test_split.npz: its images, and a table's rows) as inputs
+        `transform` takes."""
         raise NotImplementedError
 
     def to_json(self) -> dict[str, Any]:
@@ -94,7 +95,7 @@ class ImagePixels(Preprocessing):
                             f"takes pixels as the dataset has them (0 to {self.pixel_max:g}) and scales them itself",
                             f"pass the raw pixels (0 to {self.pixel_max:g}), or preprocessed=True if these are "
                             "the model's features already")
-        features = x.reshape(len(x), -1).astype(np.float32)
+        features = x.reshape(len(x), self.n_features).astype(np.float32)
         features /= np.float32(self.pixel_max)  # in float32, as the tutorial's x.astype('float32') / 255
         return features
 
@@ -102,16 +103,29 @@ class ImagePixels(Preprocessing):
         """Inputs that are the model's features already: checked for shape, passed on as float32."""
         return self._checked(inputs, 1.0).reshape(-1, self.n_features).astype(np.float32)
 
-    def stored_test_inputs(self, test_images: np.ndarray) -> np.ndarray:
-        # test_split.npz holds the test images as 8-bit grey (for the report's galleries).
+    def stored_test_inputs(self, test_images: np.ndarray, test_rows: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        # test_split.npz holds the test images as 8-bit grey (for the report's galleries), and
+        # pixels that 8 bits cannot hold as they were given (stored_rows).
+        if test_rows and "test_rows/pixels" in test_rows:
+            return test_rows["test_rows/pixels"]
         return self._from_8bit(test_images)
 
+    def stored_rows(self, test_images: np.ndarray) -> dict[str, np.ndarray] | None:
+        """What test_split.npz keeps beside its 8-bit images so that `stored_test_inputs` gives the
+        test inputs exactly: nothing for pixels of whole levels (the 8-bit images give them back);
+        pixels that were numbers in [0, 1] as float32, the precision the network saw them in."""
+        if self.pixel_max > 1 and float(self.pixel_max).is_integer():
+            return None
+        return {"test_rows/pixels": np.asarray(test_images, dtype=np.float32)}
+
     def _from_8bit(self, x: np.ndarray) -> np.ndarray:
-        """8-bit images of a dataset whose pixels have other levels (digits: 0..16) brought back to
-        those levels, as its training images had them (exactly, for test_split.npz's images)."""
+        """8-bit images in the dataset's pixel units. A dataset whose pixels are other whole levels
+        (digits: 0..16) gets those levels back, as its training images had them (exactly, for
+        test_split.npz's images); one whose pixels were numbers in [0, 1] (pixel_max 1) gets x / 255."""
         if self.pixel_max == 255.0:
             return x
-        return np.rint(x.astype(np.float64) * (self.pixel_max / 255.0))
+        scaled = x.astype(np.float64) * (self.pixel_max / 255.0)
+        return np.rint(scaled) if self.pixel_max > 1 and float(self.pixel_max).is_integer() else scaled
 
     def _checked(self, inputs: Any, top: float) -> np.ndarray:
         try:

@@ -8,6 +8,7 @@ every pinned value is written beside it; none was made up or copied from memory.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from .errors import DataError
@@ -221,7 +222,8 @@ def get_source(name: str) -> Source:
     try:
         return SOURCES[name]
     except KeyError:
+        close = difflib.get_close_matches(str(name), list(SOURCES), n=1, cutoff=0.5)
         raise DataError(
-            f"unknown dataset {name!r}",
+            f"unknown dataset {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
             f"use one of: {', '.join(SOURCES)} (or `auto`)",
         ) from None

@@ -30,6 +30,8 @@ class Splits:
     image_shape: tuple[int, int]
     class_names: tuple[str, ...]
     notes: tuple[str, ...]  # what was used, in words, for the report
+    kind: str = "images"  # "images" (H x W pixels) or "table" (image_shape is (1, columns))
+    task: str = "classification"
 
 
 def make_splits(

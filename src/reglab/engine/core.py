@@ -29,6 +29,33 @@ EVAL_CHUNK = 8192  # rows per forward pass in evaluation: bounds memory on big t
 TRAIN_EVAL_ROWS = 2048
 
 
+# Datasets whose split sizes are the built-in studies' own; data a user brings are held to a full batch.
+BUILT_IN_IMAGES = ("auto", "mnist", "fashion-mnist", "kmnist", "digits")
+
+
+def check_data_fits(study, splits) -> None:
+    """Before anything trains: what a variant asks of the data, the data can give. A model that
+    takes images (a CNN) and image augmentation need images, not a table's columns; data a user
+    brought need at least one full batch of training rows."""
+    problems = []
+    table = splits.kind != "images"
+    own = study.data.path is not None or study.data.dataset not in BUILT_IN_IMAGES
+    for index, variant in enumerate(study.variants):
+        where = f"variants[{index}] ({variant.name!r})"
+        if table and variant.architecture.fits(variant, tuple(splits.image_shape)):
+            problems.append(f"{where}: model {variant.model!r} takes images, and these data are a table of "
+                            f"{splits.image_shape[1]} columns. Fix: a dense model (model = \"mlp\")")
+        if table and variant.switch("augmentation") is not None:
+            problems.append(f"{where}: augmentation shifts and rotates images, and these data are a table of "
+                            f"{splits.image_shape[1]} columns. Fix: remove augmentation")
+        if own and len(splits.y_train) < variant.batch_size:
+            problems.append(f"{where}: batch_size {variant.batch_size} is more than the {len(splits.y_train)} "
+                            f"training rows, so every epoch is one partial batch. Fix: batch_size = "
+                            f"{max(1, len(splits.y_train) // 4)} or less, or more training rows")
+    if problems:
+        raise ConfigError(study.source or study.name, problems)
+
+
 @dataclass(frozen=True)
 class DeviceData:
     x_train: torch.Tensor
@@ -103,7 +130,7 @@ class Techniques:
                                                  "choose one of them"])
         # Running statistics to check at epoch ends (EpochRecord.train_eval_loss).
         self.batch_statistics = any(t.batch_statistics for t, _ in self.entries)
-        self.context = Context(tuple(image_shape), classes)
+        self.context = Context(tuple(image_shape), classes, base_lr=base_lr)
 
     def acts_at(self, hook: str) -> bool:
         return bool(self._at[hook])
@@ -240,15 +267,15 @@ def tested_outcome(model: torch.nn.Module, data: DeviceData, *, variant: Variant
     return RunOutcome(record, RunArrays(predictions.cpu().numpy().astype(np.int16), weights, sketched))
 
 
+@torch.no_grad()  # on a generator, torch sets and restores grad mode around each step, not between them
 def chunked_logits(model: torch.nn.Module, x: torch.Tensor) -> Iterator[tuple[slice, torch.Tensor]]:
     """The model's logits for `x` in evaluation mode (no dropout), EVAL_CHUNK rows at a time. A
     prediction (reglab predict) takes the same chunks as the test did, so it computes the same
     numbers, not only nearly the same (a matrix product's rounding may depend on its row count)."""
     model.eval()
-    with torch.no_grad():
-        for start in range(0, x.shape[0], EVAL_CHUNK):
-            rows = slice(start, start + EVAL_CHUNK)
-            yield rows, model(x[rows])
+    for start in range(0, x.shape[0], EVAL_CHUNK):
+        rows = slice(start, start + EVAL_CHUNK)
+        yield rows, model(x[rows])
 
 
 @torch.no_grad()

@@ -2,16 +2,20 @@
 
 Their weights are stacked in the architecture's stacked form (engine/stacked_mlp.py: one batched
 forward pass, and a backward pass derived by hand where the network allows; engine/stacked_cnn.py:
-grouped convolutions, autograd). A peer of the reference loop over engine/core.py. Everything a run decides for itself stays per run and
-goes through the same code as the reference loop: its schedule, penalties, constraints, label
-smoothing, dropout masks drawn from its own generator with the reference's shapes, early stopping
-and divergence. Its optimizer is torch.optim's, as in the reference loop; runs whose optimizer
-settings agree at every step share one optimizer over their slices of the stacked tensors (the
-update is elementwise, so that is exactly what one optimizer per run computes). On CUDA the step
-up to the optimizers is captured once as a CUDA graph and replayed (engine/step_graph.py).
+grouped convolutions, autograd). A peer of the reference loop over engine/core.py: the techniques
+act through the same hooks (techniques/hooks.py), here through each technique's stacked form
+(Technique.stacked: its hooks over every run at once, or PerRun: each run's own hooks on its
+slice); a technique without one makes stack_key None and its variants train in the reference
+loop. Everything a run decides for itself stays per run and goes through the same code as the
+reference loop: its schedule, dropout masks drawn from its own generator with the reference's
+shapes, epoch ends (early stopping, divergence), its state. Its optimizer is torch.optim's, as in
+the reference loop; runs whose optimizer settings agree at every step share one optimizer over
+their slices of the stacked tensors (the update is elementwise, so that is exactly what one
+optimizer per run computes). On CUDA the step up to the optimizers is captured once as a CUDA
+graph and replayed (engine/step_graph.py).
 
 So the records equal the reference loop's up to float32 rounding of the stacked products
-(tests/engine/test_fast.py measures it).
+(tests/engine/test_fast.py, tests/techniques/test_conformance.py measure it).
 """
 
 from __future__ import annotations

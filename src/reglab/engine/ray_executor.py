@@ -29,6 +29,7 @@ import os
 import queue
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -106,7 +107,15 @@ def _check_reachable(address: str) -> None:
         return
     if resolved != address and address != "auto" and _no_answer(address) is None:
         raise ReglabError(_loopback_only(address, resolved))
-    raise ReglabError(_unreachable(address, ConnectionError(f"nothing answers at {resolved} ({why}).")))
+    # The address the user gave first: Ray's rewriting of a loopback host (127.0.0.1 -> this
+    # machine's own address) is said after it, not instead of it.
+    if address == "auto":
+        where = f"{resolved}, the cluster found for auto ({why})"
+    elif resolved != address:
+        where = f"{address} (Ray connects to it as {resolved}: {why})"
+    else:
+        where = f"{address} ({why})"
+    raise ReglabError(_unreachable(address, ConnectionError(f"nothing answers at {where}.")))
 
 
 def import_ray() -> Any:
@@ -190,13 +199,20 @@ class RayExecutor:
         def show_nodes() -> None:
             driver.units_running(dict(Counter(a.node for a in flying.values() if a.node is not None)))
 
-        for unit in units:
-            submit(unit, 1)
+        lost: ClusterLost | None = None
+        checked = time.monotonic()
         try:
+            for unit in units:
+                submit(unit, 1)
             while flying:
                 if cancel.is_set():
                     raise Interrupted  # the checkpoints received so far are in the run directory
                 ready, _ = ray.wait(list(flying), num_returns=1, timeout=0.2)
+                if not ready and time.monotonic() - checked > 1.0:
+                    checked = time.monotonic()
+                    if not _local_node_alive(ray):  # Ray would end this process in a minute, without a word
+                        raise ClusterLost("the raylet of the Ray node this process runs on is gone",
+                                          driver.store.root, self.address)
                 for generator in ready:
                     attempt = flying[generator]
                     try:
@@ -209,6 +225,9 @@ class RayExecutor:
                         raise _failure(error, attempt.node) from None
                     except lost_work as error:
                         del flying[generator]
+                        if not _local_node_alive(ray):
+                            raise ClusterLost(f"{type(error).__name__}: the raylet of the Ray node this process "
+                                              "runs on is gone", driver.store.root, self.address) from None
                         self._retry(attempt, f"{type(error).__name__} on {attempt.node or 'a node'}", driver, submit)
                         show_nodes()
                         continue
@@ -225,10 +244,20 @@ class RayExecutor:
                         del flying[generator]
                         driver.unit_finished(attempt.unit, payload[0])
                         show_nodes()
+        except ClusterLost as error:
+            lost = error
+            raise
+        except ray.exceptions.RayError as error:  # the cluster's side failed under this driver (not a unit)
+            lost = ClusterLost(f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}",
+                               driver.store.root, self.address)
+            raise lost from None
         finally:
-            for generator in flying:  # stopped or failed: nothing else may train for this study
-                ray.cancel(generator, force=True)
-            self.close()
+            if lost is None:
+                for generator in flying:  # stopped or failed: nothing else may train for this study
+                    ray.cancel(generator, force=True)
+                self.close()
+            else:  # nothing to cancel through, and Ray's shutdown would wait for the dead node
+                self._connected_here = False
 
     def _retry(self, attempt: _Attempt, why: str, driver: StudyDriver, submit) -> None:
         names = ", ".join(f"{variant.name} seed {seed}" for _, variant, seed in attempt.unit.members[:3])
@@ -252,6 +281,38 @@ class UnitLost(ReglabError):
                          f"cluster, last by {why}; its last checkpoint and the finished runs are kept in {run_dir}. "
                          f"Fix: check the cluster's nodes (`ray status`, their memory and logs), then resume "
                          f"with: reglab resume {run_dir} --backend ray{where}")
+
+
+class ClusterLost(ReglabError):
+    """The Ray node this driver runs on (its raylet) or the cluster's head is gone: this process
+    cannot go on, but every finished run and checkpoint received is in the run directory."""
+
+    exit_code = 1
+
+    def __init__(self, why: str, run_dir: Path, address: str):
+        where = "" if address == "auto" else f" --address {address}"
+        super().__init__(f"the Ray cluster stopped under this process ({why}). Nothing was lost: the finished "
+                         f"runs and the checkpoints received are in {run_dir}. Fix: restart the cluster "
+                         f"(`ray start ...`, `ray status` to check), then resume with: reglab resume {run_dir} "
+                         f"--backend ray{where}")
+
+
+def _local_node_alive(ray) -> bool:
+    """Whether the raylet of the node this driver is connected through still answers on its socket.
+    True when that cannot be told (another Ray's internals)."""
+    try:
+        path = ray._private.worker.global_worker.node.raylet_socket_name
+    except AttributeError:
+        return True
+    if not isinstance(path, str) or not path or path.startswith("tcp://"):
+        return True
+    try:
+        with socket.socket(socket.AF_UNIX) as probe:
+            probe.settimeout(5)
+            probe.connect(path)
+        return True
+    except OSError:
+        return False
 
 
 @dataclass

@@ -19,7 +19,6 @@ not depend on how many other runs the study has (float rounding differs with the
 
 from __future__ import annotations
 
-import ctypes
 import math
 import multiprocessing
 import os
@@ -35,10 +34,12 @@ from typing import Protocol
 
 import torch
 
+from reglab.child_processes import die_with_parent
 from reglab.config import StudySpec, VariantSpec
 from reglab.engine.checkpoint import Checkpointer
-from reglab.engine.fast import stack_key, train_stack
+from reglab.engine.fast import declines, stack_key, train_stack
 from reglab.engine.core import DeviceData, RunOutcome
+from reglab.engine.devices import resolve_device
 from reglab.engine.reference import train_run
 from reglab.errors import ReglabError
 from reglab.engine.startup import import_dynamo
@@ -103,9 +104,9 @@ def _plan_all(study: StudySpec, engine: str, device: torch.device, image_shape: 
         # On the CPU only runs of one seed share their input batches; on a GPU any stack pays.
         groups.setdefault((key, run[2]) if cpu else key, []).append(run)
     if alone:
-        names = sorted({variant.name for _, variant, _ in (u.members[0] for u in alone)})
-        notices.append(f"{', '.join(names)}: trained in the reference loop (an architecture or technique the "
-                       "fast engine does not stack)")
+        reasons = {variant.name: declines(variant) for _, variant, _ in (u.members[0] for u in alone)}
+        notices.append("; ".join(f"{name}: trained in the reference loop ({reason})"
+                                 for name, reason in sorted(reasons.items())))
     units = list(alone)
     for members in groups.values():
         # On the CPU each worker gets a share of a group, so that both cores have work.
@@ -168,6 +169,9 @@ class StudyDriver:
         self.epochs_reported[(index, seed)] = record.epoch + 1
         self.store.save_progress(index, variant.name, seed, record)  # what the live page shows (reglab.live)
         self.observer.epoch_finished(variant, record)
+        seeded = getattr(self.observer, "run_epoch_finished", None)  # observers written before it lack it
+        if seeded is not None:
+            seeded(variant, seed, record)
 
     def unit_finished(self, unit: Unit, outcomes: list[RunOutcome]) -> None:
         for (index, _, _), outcome in zip(unit.members, outcomes):
@@ -209,7 +213,6 @@ class LocalExecutor:
     the study's process (the GPU, the reference engine)."""
 
     def device(self, requested: str) -> torch.device:
-        from reglab.engine.study import resolve_device
         return resolve_device(requested)
 
     def cores(self) -> int:
@@ -329,9 +332,7 @@ def _run_in_processes(schedule: Schedule, data: DeviceData, driver: StudyDriver,
 
 def _worker(schedule: Schedule, data: DeviceData, store, checkpoint_seconds: float | None, tasks, events,
             stop, parent: int) -> None:
-    _die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the study's handler (inherited by fork): a TERM ends a worker
+    die_with_parent(parent)  # and Ctrl-C is the main process's to handle; a TERM ends a worker
     torch.set_num_threads(schedule.threads_per_worker or 1)
     # A spawned worker (macOS, Windows) starts without what execute() imported before forking:
     # without this, its first run's time included torch._dynamo's import (1.2 s of 2 epochs on digits).
@@ -389,18 +390,6 @@ def _rebuilt(message: str, exit_code: int | None) -> BaseException:
     error = ReglabError(message)
     error.exit_code = exit_code
     return error
-
-
-def _die_with_parent(parent: int) -> None:
-    """A worker must not outlive the study's process (killed with SIGKILL, it cannot clean up):
-    Linux delivers SIGKILL to the worker when its parent dies."""
-    if sys.platform == "linux":
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
-    if os.getppid() != parent:  # the parent died before the line above took effect
-        os._exit(1)
 
 
 def train_unit(unit: Unit, data: DeviceData, epoch_done: Callable[[int, EpochRecord], None],

@@ -9,7 +9,7 @@ import json
 import platform
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,10 @@ import torch
 
 from reglab import __version__
 from reglab.config import DESCRIPTIVE_KEYS, StudySpec
-from reglab.data import make_splits, resolve_dataset
-from reglab.data.preprocessing import ImagePixels
+from reglab.data.prepared import PrepareContext, prepare_data
 from reglab import models
-from reglab.engine.core import DeviceData, check_fits
-from reglab.engine.scheduler import Executor, LocalExecutor, execute, plan
+from reglab.engine.core import DeviceData, check_data_fits, check_fits
+from reglab.engine.scheduler import ENGINES, Executor, LocalExecutor, Schedule, execute, plan
 from reglab.errors import ReglabError
 from reglab.progress.events import Observer, Silent
 from reglab.store import RunStore
@@ -39,6 +38,7 @@ class StudyOptions:
     source_text: str = ""
     engine: str = "auto"
     checkpoint_seconds: float | None = 30.0  # None: no checkpoints
+    data: Any = None  # arrays or a DataFrame from reglab.run(study, data=...): never stored, fingerprinted
 
     def to_json(self) -> dict[str, Any]:
         """What `reglab resume` needs to run the same way again."""
@@ -46,16 +46,6 @@ class StudyOptions:
                 "engine": self.engine, "allow_download": self.allow_download}
 
 
-def resolve_device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise ReglabError("--device cuda was asked for, but this machine has no CUDA GPU that PyTorch can use "
-                          f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). "
-                          "Fix: use --device cpu, or --device auto to take a GPU only when there is one.")
-    if requested not in ("cpu", "cuda"):
-        raise ReglabError(f"--device {requested!r} is not known: use auto, cpu or cuda.")
-    return torch.device(requested)
 
 
 def environment(device: torch.device) -> dict[str, Any]:
@@ -73,10 +63,12 @@ def environment(device: torch.device) -> dict[str, Any]:
 
 
 def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None = None,
-              cancel: threading.Event | None = None, executor: Executor | None = None) -> RunStore:
+              cancel: threading.Event | None = None, executor: Executor | None = None,
+              estimate: Callable[[Schedule, DeviceData], str] | None = None) -> RunStore:
     """Train the study into a new run directory, or finish the one `options.out` names. The units
     train where `executor` puts them (this machine's processes by default); the run directory is
-    the same whichever it is."""
+    the same whichever it is. `estimate(schedule, data)`, once the work is planned and before it
+    starts, returns a line for the observer (the time estimate: lab.py)."""
     observer = observer or Silent()
     finished = _already_finished(options.out, study)
     if finished is not None:  # before the data: nothing to train needs no download
@@ -91,28 +83,14 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
         return finished
     executor = executor or LocalExecutor()
     device = executor.device(options.device)
-    dataset, notices = resolve_dataset(
-        study.data.dataset, data_dir=options.data_dir, allow_download=options.allow_download
-    )
-    for message in notices:
+    if options.engine not in ENGINES:  # what can be checked is checked before the run directory is made
+        raise ReglabError(f"engine {options.engine!r} is not known: use {', '.join(ENGINES)}.")
+    prepared = prepare_data(study.data, PrepareContext(options.data_dir, options.allow_download, options.data))
+    splits, data_info = prepared.splits, prepared.info
+    for message in (*prepared.notices, *splits.notes):
         observer.notice(message)
-    splits = make_splits(dataset, train=study.data.train, validation=study.data.validation,
-                         test=study.data.test, split_seed=study.data.split_seed)
-    for message in splits.notes:
-        observer.notice(message)
-    data_info = {
-        "dataset": dataset.name,
-        "origin": dataset.origin,
-        "verified": dataset.verified,
-        "class_names": list(dataset.class_names),
-        "image_shape": list(splits.image_shape),
-        "splits": {"train": len(splits.y_train), "validation": len(splits.y_val), "test": len(splits.y_test)},
-        "requested": {"train": study.data.train, "validation": study.data.validation, "test": study.data.test},
-        "notes": list(splits.notes),
-        # The fit that made the features (data/preprocessing.py): what a later prediction applies.
-        "preprocessing": ImagePixels(splits.image_shape, dataset.pixel_max).to_json(),
-    }
 
+    check_data_fits(study, splits)  # a table's columns for a CNN, augmentation or a batch bigger than the data
     check_fits(study, splits.image_shape)  # a CNN too deep for these images: before any directory is made
     root = options.out or RunStore.default_path(study.name)
     resuming = RunStore.holds_a_run(root)
@@ -131,13 +109,13 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
                 observer.notice(line)
             damaged_data = store.data_intact()
             if damaged_data is not None:  # never written (a crash while making the directory) or damaged
-                store.write_data(data_info, splits.y_test, test_images)
+                store.write_data(data_info, splits.y_test, test_images, prepared.test_rows)
                 observer.notice(f"data.json, test_split.npz: {damaged_data}; written again")
             done = frozenset(store.finished())
             observer.notice(f"resuming {root}: {len(done)} of {len(study.seeds) * len(study.variants)} runs "
                             "already finished")
         else:
-            store.write_data(data_info, splits.y_test, test_images)
+            store.write_data(data_info, splits.y_test, test_images, prepared.test_rows)
             done = frozenset()
 
         data = DeviceData.from_arrays(splits, executor.data_device(device))
@@ -148,6 +126,8 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
                         image_shape=data.image_shape)
         for message in schedule.notices:
             observer.notice(message)
+        if estimate is not None:
+            observer.notice(estimate(schedule, data))
         remaining = [(variant, seed) for unit in schedule.units for _, variant, seed in unit.members]
         observer.study_started(len(remaining), sum(variant.epochs for variant, _ in remaining))
         execute(schedule, data, store, observer, cancel=cancel, checkpoint_seconds=options.checkpoint_seconds,
@@ -189,11 +169,16 @@ def _check_resumable(store: RunStore, study: StudySpec, data_info: dict[str, Any
     for key in ("dataset", "splits"):
         if stored_data is not None and stored_data.get(key) != data_info[key]:
             differences.append(f"data {key}: {stored_data.get(key)!r} in the run directory, {data_info[key]!r} now")
+    # The data themselves: a file edited, other arrays passed. Directories from before fingerprints have none.
+    if stored_data is not None and stored_data.get("fingerprint") not in (None, data_info["fingerprint"]):
+        where = (data_info.get("source") or {}).get("path") or data_info.get("origin") or data_info["dataset"]
+        differences.append(f"the data have changed since this directory was trained ({where}: sha256 "
+                           f"{str(stored_data['fingerprint'])[:12]}... then, {data_info['fingerprint'][:12]}... now)")
     if differences:
         shown = "\n".join(f"  - {d}" for d in differences[:12])
         more = f"\n  ... and {len(differences) - 12} more" if len(differences) > 12 else ""
         raise ReglabError(f"{store.root} holds a run of a different study or configuration, so it cannot be "
-                          f"resumed:\n{shown}{more}\nFix: run with the same study and options, or pass a new --out.")
+                          f"resumed:\n{shown}{more}\nFix: run with the same study, options and data, or pass a new --out.")
     return stored != current
 
 

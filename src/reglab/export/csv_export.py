@@ -13,8 +13,11 @@ from reglab.store import EpochRecord
 from reglab.store.atomic import write_bytes
 
 EPOCH_COLUMNS = [f.name for f in fields(EpochRecord)]
-RUN_COLUMNS = ["status", "test_loss", "test_accuracy", "seconds", "epochs", "diverged_at", "best_epoch",
+# epochs_trained: the epochs a run has (fewer than its `epochs` setting when it stopped early or diverged).
+RUN_COLUMNS = ["status", "test_loss", "test_accuracy", "seconds", "epochs_trained", "diverged_at", "best_epoch",
                "stopped_epoch", "engine"]
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write_csv(source: ExportSource, out: Path) -> Path:
@@ -25,7 +28,8 @@ def write_csv(source: ExportSource, out: Path) -> Path:
             epochs.append([source.study_name, run.record.variant, run.record.seed,
                            *(getattr(e, column) for column in EPOCH_COLUMNS)])
     params = sorted({key for run in source.runs for key in run.params if key != "seed"})
-    runs = [["study", "variant", "seed", *RUN_COLUMNS, *params]]
+    fixed = ["study", "variant", "seed", *RUN_COLUMNS]
+    runs = [fixed + distinct_columns(fixed, params, "setting.")]
     for run in source.runs:
         r = run.record
         runs.append([source.study_name, r.variant, r.seed, r.status, r.test_loss, r.test_accuracy, r.seconds,
@@ -36,8 +40,21 @@ def write_csv(source: ExportSource, out: Path) -> Path:
     return out
 
 
+def distinct_columns(fixed: list[str], extra: list[str], prefix: str) -> list[str]:
+    """`extra`'s names, those that a fixed column already has prefixed (no two columns of one name)."""
+    return [f"{prefix}{name}" if name in fixed else name for name in extra]
+
+
+def cell(value: object) -> object:
+    """A cell as a spreadsheet shows it and never runs: text starting like a formula gets a leading
+    apostrophe (OWASP's advice); numbers, negative ones included, are written as numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return "" if value is None else value
+
+
 def _write(path: Path, rows: list[list]) -> None:
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    writer.writerows([[cell(v) for v in row] for row in rows])
     write_bytes(path, text.getvalue().encode("utf-8"))  # atomic: a reader never sees half a table

@@ -69,7 +69,7 @@ def write_mlflow(source: ExportSource, *, tracking_uri: str | None, folder: Path
         for run in source.runs:
             if (run.record.variant, str(run.record.seed)) in existing:
                 continue
-            _log_run(client, experiment_id, parent_id, run_dir, run, Metric, Param, RunTag)
+            _log_run(client, experiment_id, parent_id, run_dir, run, Metric, Param, RunTag, source.created)
         report = source.root / "report"
         for name in REPORT_FILES:
             if (report / name).is_file():
@@ -80,23 +80,33 @@ def write_mlflow(source: ExportSource, *, tracking_uri: str | None, folder: Path
         finished = not any("not finished" in p for p in source.problems)
         client.set_terminated(parent_id, status="FINISHED" if finished else "RUNNING")
     except MlflowException as exc:
-        raise ReglabError(f"MLflow refused the export to {tracking_uri}: {exc.message}. Fix: check "
+        raise ReglabError(f"MLflow refused the export to {tracking_uri}: {exc.message.strip().rstrip('.')}. Fix: check "
                           "--tracking-uri (e.g. sqlite:///mlflow.db or http://host:5000).") from None
+    except Exception as exc:  # the database's own errors: a file that is not an SQLite database, no access
+        if type(exc).__module__.split(".")[0] not in ("sqlalchemy", "sqlite3", "alembic"):
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise ReglabError(f"the MLflow tracking store {tracking_uri} cannot be used: {reason}. Fix: give "
+                          "--tracking-uri sqlite:///PATH with PATH a new file or an MLflow database you can "
+                          "write (or leave --tracking-uri out: mlflow.db in the current folder).") from None
     return tracking_uri
 
 
-def _log_run(client, experiment_id: str, parent_id: str, run_dir: str, run: ExportRun, Metric, Param, RunTag) -> None:
+def _log_run(client, experiment_id: str, parent_id: str, run_dir: str, run: ExportRun, Metric, Param, RunTag,
+             created: float) -> None:
     record = run.record
     created = client.create_run(experiment_id, run_name=run.name, tags={
         TAG_RUN_DIR: run_dir, TAG_KIND: "run", TAG_VARIANT: record.variant, TAG_SEED: str(record.seed),
         "mlflow.parentRunId": parent_id, "reglab.status": record.status, "reglab.engine": record.engine})
     run_id = created.info.run_id
     params = [Param(key, str(value)[:MAX_PARAM_LENGTH]) for key, value in sorted(run.params.items())]
-    now = int(time.time() * 1000)
+    # Each epoch's metrics at the time it ended (ExportRun.epoch_times), in milliseconds.
+    times = [int(t * 1000) for t in run.epoch_times(created)]
+    now = times[-1] if times else int(time.time() * 1000)
     metrics = []
-    for e in record.history:
+    for e, stamp in zip(record.history, times):
         for key, field in METRICS.items():
-            metrics.append(Metric(key, float(getattr(e, field)), now, e.epoch))
+            metrics.append(Metric(key, float(getattr(e, field)), stamp, e.epoch))
     last = record.history[-1].epoch if record.history else 0
     for key, value in (("test_loss", record.test_loss), ("test_accuracy", record.test_accuracy)):
         if value is not None and math.isfinite(value):

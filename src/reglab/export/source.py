@@ -32,6 +32,24 @@ class ExportRun:
         """variant/seed-S, as TensorBoard's run selector and MLflow's run list show it."""
         return f"{self.folder}/seed-{self.record.seed}"
 
+    def epoch_times(self, fallback: float) -> list[float]:
+        """When each epoch ended, in seconds since the epoch of Unix time: the run's start plus the
+        stored seconds of the epochs up to it. The start is when its record was written (its
+        file's modification time) less the run's stored seconds; `fallback` (the study's creation
+        time) where the file cannot be read. TensorBoard's relative and wall-time axes and
+        MLflow's metric timestamps are drawn from these."""
+        try:
+            finished = self.stored.path.stat().st_mtime
+            start = finished - max(0.0, float(self.record.seconds or 0.0))
+        except (OSError, TypeError, ValueError):
+            start = fallback
+        times, elapsed = [], 0.0
+        for epoch in self.record.history:
+            seconds = epoch.seconds if isinstance(epoch.seconds, (int, float)) and math.isfinite(epoch.seconds) else 0.0
+            elapsed += max(0.0, seconds)
+            times.append(start + elapsed)
+        return times
+
     def weights(self) -> dict[str, np.ndarray]:
         """The final weights, or {} when the arrays cannot be read."""
         try:
@@ -47,6 +65,18 @@ class ExportSource:
     manifest: dict[str, Any]
     runs: list[ExportRun]
     problems: list[str]
+
+    @property
+    def created(self) -> float:
+        """When the run directory was made (its manifest), in Unix seconds; now where unknown."""
+        from datetime import datetime
+
+        try:
+            return datetime.fromisoformat(str(self.manifest.get("created"))).timestamp()
+        except ValueError:
+            import time
+
+            return time.time()
 
     @property
     def study_name(self) -> str:

@@ -15,7 +15,6 @@ merge into duplicate points.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ EVENT_FILE_PREFIX = "events.out.tfevents."
 
 
 def write_tensorboard(source: ExportSource, out: Path) -> Path:
+    created = source.created
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
     out.mkdir(parents=True, exist_ok=True)
@@ -43,36 +43,40 @@ def write_tensorboard(source: ExportSource, out: Path) -> Path:
             old.unlink()
         writer = EventFileWriter(str(folder), filename_suffix=".reglab")
         try:
-            for event in _events(run):
+            for event in _events(run, created):
                 writer.add_event(event)
         finally:
             writer.close()
     return out
 
 
-def _events(run: ExportRun):
+def _events(run: ExportRun, created: float):
     from tensorboard.compat.proto import event_pb2, summary_pb2
 
-    now = time.time()
+    # Each epoch at the time it ended (ExportRun.epoch_times): TensorBoard's relative and wall
+    # axes show how long training took, instead of collapsing every point onto the export's time.
+    times = run.epoch_times(created)
+    started = (times[0] - (run.record.history[0].seconds or 0.0)) if times else created
+    finished = times[-1] if times else created
 
-    def event(step: int, values) -> event_pb2.Event:
-        return event_pb2.Event(wall_time=now, step=step, summary=summary_pb2.Summary(value=values))
+    def event(step: int, values, wall: float) -> event_pb2.Event:
+        return event_pb2.Event(wall_time=wall, step=step, summary=summary_pb2.Summary(value=values))
 
     record = run.record
     with_penalty = any(e.train_penalty or e.penalty for e in record.history)
     tags = SCALARS | (PENALTIES if with_penalty else {})
-    for e in record.history:
+    for e, wall in zip(record.history, times):
         yield event(e.epoch, [summary_pb2.Summary.Value(tag=tag, simple_value=getattr(e, key))
-                              for tag, key in tags.items()])
+                              for tag, key in tags.items()], wall)
     last = record.history[-1].epoch if record.history else 0
     finals = [summary_pb2.Summary.Value(tag=f"test/{key}", simple_value=value)
               for key, value in (("loss", record.test_loss), ("accuracy", record.test_accuracy)) if value is not None]
     finals += [summary_pb2.Summary.Value(tag=f"weights/{name}", histo=_histogram(values))
                for name, values in run.weights().items() if values.size]
     if finals:
-        yield event(last, finals)
+        yield event(last, finals, finished)
     for summary in _hparams(run):
-        yield event_pb2.Event(wall_time=now, step=0, summary=summary)
+        yield event_pb2.Event(wall_time=started, step=0, summary=summary)
 
 
 def _histogram(values: np.ndarray):

@@ -19,7 +19,7 @@ from pathlib import Path
 from reglab.errors import ReglabError
 from reglab.live.server import LiveServer, is_loopback
 
-__all__ = ["LiveServer", "is_loopback", "open_in_browser", "serve", "watch"]
+__all__ = ["LiveServer", "bind", "is_loopback", "open_in_browser", "serve", "started", "watch"]
 
 
 def serve(run_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0, lang: str = "en",
@@ -28,6 +28,19 @@ def serve(run_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0, lang: 
     from reglab.store import RunStore
 
     RunStore.open(Path(run_dir))  # a clear error for a path that is not a run directory
+    return started(bind(run_dir, host=host, port=port, lang=lang, say=say), lang, say)
+
+
+def started(server: LiveServer, lang: str, say: Callable[[str], None]) -> LiveServer:
+    server.start()
+    say(f"Live page: {server.url}" + ("?lang=ja" if lang == "ja" else ""))
+    return server
+
+
+def bind(run_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0, lang: str = "en",
+         say: Callable[[str], None] = print) -> LiveServer:
+    """The live page's server with its port taken, not serving yet (`started` serves it): the run
+    directory need not exist yet. A busy port or an address not of this machine: ReglabError."""
     if not is_loopback(host):
         say(f"warning: --host {host} lets other machines on the network read this study's live page "
             "(it is read-only, with no password). Leave --host out to serve on 127.0.0.1 only.")
@@ -38,8 +51,6 @@ def serve(run_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0, lang: 
         raise ReglabError(f"cannot serve the live page on {what}: {exc.strerror or exc}. "
                           "Fix: choose another --port (or leave it out for a free one)"
                           + ("" if is_loopback(host) else ", or another --host") + ".") from None
-    server.start()
-    say(f"Live page: {server.url}" + ("?lang=ja" if lang == "ja" else ""))
     return server
 
 

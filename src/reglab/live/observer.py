@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from reglab.live import open_in_browser, serve
+from reglab.live import bind, open_in_browser, started
 from reglab.live.server import LiveServer
 
 # After the study, open pages get its final state and the `end` event before the port closes.
@@ -22,13 +22,16 @@ class LiveObserver:
                  browser: bool = True, say: Callable[[str], None] = print):
         self.run_dir = Path(run_dir)
         self.host, self.port, self.lang, self.browser, self.say = host, port, lang, browser, say
-        self.server: LiveServer | None = None
+        # The port now, before the study makes its run directory: a busy one stops everything here.
+        self.server: LiveServer | None = bind(self.run_dir, host=host, port=port, lang=lang, say=say)
+        self.serving = False
 
     def start(self) -> None:
         """Serve now: the run directory exists (the store is created before the first run starts)."""
-        if self.server is not None:
+        if self.serving or self.server is None:
             return
-        self.server = serve(self.run_dir, host=self.host, port=self.port, lang=self.lang, say=self.say)
+        self.serving = True
+        started(self.server, self.lang, self.say)
         if self.browser:
             open_in_browser(self.server.url + ("?lang=ja" if self.lang == "ja" else ""))
 
@@ -36,9 +39,10 @@ class LiveObserver:
         """The study is over (finished, failed or interrupted): show its last state, then stop."""
         if self.server is None:
             return
-        self.server.study_ended()
-        time.sleep(GOODBYE_SECONDS)
-        self.server.stop()
+        if self.serving:
+            self.server.study_ended()
+            time.sleep(GOODBYE_SECONDS)
+        self.server.stop()  # never served (the study failed before training): the port is given back
         self.server = None
 
     def __enter__(self) -> LiveObserver:

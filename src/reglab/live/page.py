@@ -80,8 +80,35 @@ PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>reglab live</title>
 <link rel="icon" href="data:,">
-<style>
-@font-face { font-family: "reglab-ja"; src: url(/font/ja.ttf) format("truetype"); unicode-range: U+3000-FFFF; }
+<link rel="stylesheet" href="/live.css">
+</head>
+<body>
+<header>
+  <a class="lang" id="lang" href="/?lang=__OTHER__"></a>
+  <h1 id="title"></h1>
+  <div class="sub"><span id="state" class="badge"></span><span id="counts"></span></div>
+  <div class="sub" id="where"></div>
+</header>
+<main>
+  <div id="connection" class="notice" hidden></div>
+  <div id="problems" class="notice bad" hidden><div id="problems-intro"></div><ul id="problem-list"></ul></div>
+  <section id="findings" class="panel" hidden>
+    <h2 id="findings-title"></h2>
+    <ul class="findings" id="finding-list"></ul>
+    <p id="report-line"></p>
+  </section>
+  <p class="sub" id="legend"></p>
+  <div class="grid" id="variants"></div>
+</main>
+<footer id="footer"></footer>
+<script type="application/json" id="words">__WORDS__</script>
+<script src="/live.js"></script>
+</body>
+</html>
+"""
+
+# Served as /live.css and /live.js: the Content-Security-Policy allows no inline style or script.
+STYLE = """@font-face { font-family: "reglab-ja"; src: url(/font/ja.ttf) format("truetype"); unicode-range: U+3000-FFFF; }
 :root { --ink: #1d2430; --muted: #5b6675; --line: #d9dee5; --bg: #f6f7f9; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "reglab-ja", sans-serif;
@@ -117,31 +144,12 @@ ul.findings { margin: 0; padding-left: 20px; }
 ul.findings li { margin: 3px 0; }
 a { color: #2458c6; }
 footer { color: var(--muted); padding: 0 20px 20px; }
-</style>
-</head>
-<body>
-<header>
-  <a class="lang" id="lang" href="/?lang=__OTHER__"></a>
-  <h1 id="title"></h1>
-  <div class="sub"><span id="state" class="badge"></span><span id="counts"></span></div>
-  <div class="sub" id="where"></div>
-</header>
-<main>
-  <div id="connection" class="notice" hidden></div>
-  <div id="problems" class="notice bad" hidden><div id="problems-intro"></div><ul id="problem-list"></ul></div>
-  <section id="findings" class="panel" hidden>
-    <h2 id="findings-title"></h2>
-    <ul class="findings" id="finding-list"></ul>
-    <p id="report-line"></p>
-  </section>
-  <p class="sub" id="legend"></p>
-  <div class="grid" id="variants"></div>
-</main>
-<footer id="footer"></footer>
-<script>
-"use strict";
-const LANG = "__LANG__";
-const W = __WORDS__;
+"""
+
+SCRIPT = """"use strict";
+// The page's language and words: data in the page, not code (the CSP runs no inline script).
+const LANG = document.documentElement.lang;
+const W = JSON.parse(document.getElementById("words").textContent);
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                  "#7f7f7f", "#bcbd22"];
 const $ = (id) => document.getElementById(id);
@@ -180,18 +188,28 @@ function drawChart(canvas, series, opts) {
   g.fillText(opts.title, left, 11);
   g.strokeRect(left, top, plotW, plotH);
   if (!isFinite(lo)) return;
-  const log = opts.log && hi / lo > 10;
+  // A constant (a learning rate that never changes; within float rounding) has no range: the
+  // axis is widened around it, half a decade each way on a log axis, and the value itself is
+  // labelled, instead of two labels 5% apart that read as a change ("1.0e-3" over "9.5e-4").
+  const flat = Math.abs(hi - lo) <= 1e-9 * Math.max(Math.abs(hi), Math.abs(lo));
+  const level = flat ? (hi + lo) / 2 : null;
+  let log = opts.log && lo > 0 && (flat || hi / lo > 10);
+  if (flat) {
+    if (log) { lo = level / Math.sqrt(10); hi = level * Math.sqrt(10); }
+    else { const half = Math.abs(level) * 0.5 || 1; lo = level - half; hi = level + half; }
+  }
   if (opts.fromZero && !log) lo = Math.min(0, lo);
-  if (hi === lo) { hi += Math.abs(hi) * 0.05 || 1; lo -= Math.abs(lo) * 0.05 || 1; }
   const ty = (v) => log ? Math.log10(v) : v;
   const y0 = ty(lo), y1 = ty(hi);
   const X = (i) => left + (total <= 1 ? 0 : (i / (total - 1)) * plotW);
   const Y = (v) => top + plotH - ((ty(v) - y0) / (y1 - y0)) * plotH;
   g.textAlign = "right";
-  for (const v of [lo, hi]) g.fillText(opts.format(v), left - 4, Y(v) + 4);
-  g.textAlign = "center";
+  for (const v of (flat ? [level] : [lo, hi])) g.fillText(opts.format(v), left - 4, Y(v) + 4);
+  canvas.dataset.yLabels = (flat ? [level] : [lo, hi]).map(opts.format).join(" ");
+  g.fillText(String(total - 1), X(total - 1), top + plotH + 14);  // right-aligned: "199" is not cut at the edge
+  g.textAlign = "left";
   g.fillText("0", X(0), top + plotH + 14);
-  g.fillText(String(total - 1), X(total - 1), top + plotH + 14);
+  g.textAlign = "center";
   g.fillText(W.fig_epoch, left + plotW / 2, top + plotH + 14);
   g.textAlign = "left";
   const ok = (v) => v !== null && isFinite(v) && !(log && v <= 0);
@@ -352,7 +370,4 @@ $("lang").textContent = W.other_lang;
 $("title").textContent = W.connecting;
 window.addEventListener("resize", redraw);
 connect();
-</script>
-</body>
-</html>
 """

@@ -2,7 +2,7 @@
 
 It serves exactly these, read-only (GET and HEAD; anything else is refused):
 
-    /                 the page (?lang=en|ja), one self-contained HTML file
+    /                 the page (?lang=en|ja), with its /live.css and /live.js
     /state.json       the study's snapshot (live/state.py)
     /events           server-sent events: a `state` event whenever the run directory changes,
                       `end` when the server stops
@@ -11,7 +11,9 @@ It serves exactly these, read-only (GET and HEAD; anything else is refused):
                       Japanese text, for readers whose machine has no Japanese font)
 
 No URL maps onto the file system: the report's files are looked up by exact name in the report
-folder's listing, so `..`, encoded slashes or links cannot reach anything else.
+folder's listing, so `..`, encoded slashes or links cannot reach anything else. A request whose
+Host header names another server is refused (421): a page of another site whose name was made to
+resolve to 127.0.0.1 (DNS rebinding) sends its own name, and so cannot read the study.
 
 One thread polls the run directory (a stat per file, every `poll_seconds`: twice a second) and rebuilds the
 snapshot only when something changed; each open page holds one thread that waits for a new
@@ -34,11 +36,48 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from reglab.live import state as S
-from reglab.live.page import render_page
+from reglab.live.page import SCRIPT, STYLE, render_page
 
 REPORT_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*\.(html|png|json)$")
 CONTENT_TYPES = {"html": "text/html; charset=utf-8", "png": "image/png", "json": "application/json"}
 HEARTBEAT_SECONDS = 10.0  # an SSE comment, so a page that went away frees its thread
+# The page's: its own script and style files, its server, nothing inline. The report (a file
+# written to open offline) has no script at all and its own <style> blocks, allowed by their hashes.
+PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+def report_policy(html: bytes) -> str:
+    """The report's policy: no script; its <style> blocks by their sha256 (CSP level 2)."""
+    import base64
+    import hashlib
+
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(block).digest()).decode()}'"
+                      for block in re.findall(rb"<style[^>]*>(.*?)</style>", html, re.S))
+    styles = hashes or "'none'"
+    return (f"default-src 'none'; style-src {styles}; img-src 'self' data:; "
+            "font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+def accepted_host(header: str | None, bound: str, port: int) -> bool:
+    """Whether a request's Host header names this server: its port, and a name that cannot have been
+    made to point here by someone else: an IP address, localhost, or the host it was bound to
+    (`bound`, as --host gave it; with 0.0.0.0 or ::, also this machine's own names)."""
+    if not header:
+        return False
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::(\d{1,5}))?", header.strip())
+    if match is None or int(match.group(2) or 80) != port:
+        return False
+    name = match.group(1).strip("[]").lower().rstrip(".")
+    try:
+        ipaddress.ip_address(name)
+        return True  # an address typed by the user: no name to rebind
+    except ValueError:
+        pass
+    names = {"localhost", bound.lower()}
+    if bound in ("0.0.0.0", "::"):
+        names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+    return name in names
 
 
 def is_loopback(host: str) -> bool:
@@ -56,6 +95,7 @@ class LiveServer:
     def __init__(self, run_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0, lang: str = "en",
                  poll_seconds: float = 0.5):
         self.root = Path(run_dir)
+        self.named = host  # as given (--host NAME): the bound address is its number
         self.lang = lang
         self.poll_seconds = poll_seconds
         self._ended = False
@@ -66,7 +106,8 @@ class LiveServer:
         self._snapshot: dict[str, Any] = {}
         self._findings: list[dict[str, str]] | None = None
         self._findings_key: tuple | None = None
-        self._refresh()  # the first snapshot before the first page asks
+        # The port is taken here and the directory read only at start(): `--live` takes its port
+        # before the run directory exists, so that a busy port stops it before anything is written.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # allow_reuse_address (ThreadingHTTPServer's default) lets a restarted server take its port back
         # while old connections linger in TIME_WAIT; on Linux it never lets two servers share a port.
@@ -92,6 +133,7 @@ class LiveServer:
         return f"http://{host}:{self.port}/"
 
     def start(self) -> LiveServer:
+        self._refresh()  # the first snapshot before the first page asks
         for thread in self._threads:
             thread.start()
         return self
@@ -108,7 +150,8 @@ class LiveServer:
         self._stopping.set()
         with self._changed:
             self._changed.notify_all()
-        self._http.shutdown()
+        if self._threads[0].is_alive():  # never started (a study that failed before training): nothing to stop
+            self._http.shutdown()
         self._http.server_close()
         for thread in self._threads[1:]:
             thread.join(timeout=5)
@@ -199,12 +242,19 @@ def _handler(live: LiveServer) -> type[BaseHTTPRequestHandler]:
         do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
 
         def _route(self, head: bool) -> None:
+            if not accepted_host(self.headers.get("Host"), live.named, live.port):
+                self._send(HTTPStatus.MISDIRECTED_REQUEST, b"this server answers only to its own address\n",
+                           "text/plain; charset=utf-8", head=head)
+                return
             url = urlsplit(self.path)
             path = url.path
             if path == "/":
                 lang = (parse_qs(url.query).get("lang") or [live.lang])[0]
                 body = render_page(lang if lang in ("en", "ja") else live.lang).encode("utf-8")
                 self._send(HTTPStatus.OK, body, CONTENT_TYPES["html"], head=head)
+            elif path in ("/live.js", "/live.css"):
+                body, kind = (SCRIPT, "text/javascript") if path == "/live.js" else (STYLE, "text/css")
+                self._send(HTTPStatus.OK, body.encode("utf-8"), f"{kind}; charset=utf-8", head=head)
             elif path == "/state.json":
                 _, snap = live.snapshot()
                 self._send(HTTPStatus.OK, _json(snap), CONTENT_TYPES["json"], head=head)
@@ -221,22 +271,20 @@ def _handler(live: LiveServer) -> type[BaseHTTPRequestHandler]:
                 except OSError:
                     self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", head=head)
                     return
-                self._send(HTTPStatus.OK, body, CONTENT_TYPES[file.suffix[1:]], head=head)
+                self._send(HTTPStatus.OK, body, CONTENT_TYPES[file.suffix[1:]], head=head,
+                           policy=report_policy(body) if file.suffix == ".html" else None)
             else:
                 self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", head=head)
 
         def _send(self, status: HTTPStatus, body: bytes, content_type: str, head: bool = False,
-                  extra: dict[str, str] | None = None) -> None:
+                  extra: dict[str, str] | None = None, policy: str | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             if "Cache-Control" not in (extra or {}):
                 self.send_header("Cache-Control", "no-store")
             self.send_header("X-Content-Type-Options", "nosniff")
-            # The page runs its own inline script and nothing else, and reaches only this server.
-            self.send_header("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; "
-                             "style-src 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
-                             "frame-ancestors 'none'")
+            self.send_header("Content-Security-Policy", policy or PAGE_POLICY)
             for key, value in (extra or {}).items():
                 self.send_header(key, value)
             self.end_headers()
@@ -245,6 +293,7 @@ def _handler(live: LiveServer) -> type[BaseHTTPRequestHandler]:
 
         def _events(self) -> None:
             self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Security-Policy", PAGE_POLICY)
             self.send_header("Content-Type", "text/event-stream; charset=utf-8")
             self.send_header("Cache-Control", "no-store")
             self.send_header("Connection", "close")

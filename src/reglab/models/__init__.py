@@ -25,10 +25,9 @@ def build(variant, image_shape: tuple[int, int], classes: int, init_generator) -
 
 
 def summary(variant, image_shape: tuple[int, int], classes: int) -> list[SummaryRow]:
-    """Keras's model.summary() rows for the variant on images of this shape."""
-    from reglab.engine.seeding import generator
-
-    return build(variant, image_shape, classes, generator(0, "init")).summary()
+    """Keras's model.summary() rows for the variant on images of this shape. The weights are left
+    uninitialised: a summary counts them, and drawing them would need the engine's seeding."""
+    return build(variant, image_shape, classes, None).summary()
 
 
 def check_fits(study, image_shape: tuple[int, int]) -> None:
@@ -53,9 +52,10 @@ def summaries(study, input_dim: int | None = None) -> list[tuple[str, int, list[
     side = math.isqrt(input_dim)
     square = side * side == input_dim
     image_shape = (side, side) if square else (1, input_dim)
-    if not square and any(v.model != "mlp" for v in study.variants):
-        raise ConfigError("--input-dim", [f"{input_dim} inputs are not a square image, and a CNN needs one: "
-                                          "give a square number such as 64 (8x8) or 784 (28x28)"])
+    imaged = sorted({v.model for v in study.variants if v.architecture.needs_images})
+    if not square and imaged:
+        raise ConfigError("--input-dim", [f"{input_dim} inputs are not a square image, and {', '.join(imaged)} "
+                                          "needs one: give a square number such as 64 (8x8) or 784 (28x28)"])
     check_fits(study, image_shape)
     return [(variant.name, input_dim, summary(variant, image_shape, 10)) for variant in study.variants]
 

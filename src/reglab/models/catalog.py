@@ -24,6 +24,11 @@ NO_RESIDUAL_BLOCKS = ("stochastic depth skips residual blocks at random, and thi
 NOT_IMAGES = ("CutMix pastes a rectangle of another image, which only a network that sees the image as an "
               "image (model = \"cnn\") is meant for. Use mixup, or model = \"cnn\"")
 
+# The recurrence techniques act on a recurrent state, and only lstm and gru have one.
+RECURRENT_ONLY = {name: f"{name.replace('_', ' ')} drops units of a recurrent network's state, and this network has "
+                        "none. Use model = \"lstm\" or \"gru\", or dropout"
+                  for name in ("recurrent_dropout", "naive_recurrent_dropout")}
+
 # ------------------------------------------------------------------------------------------ mlp
 
 
@@ -35,6 +40,24 @@ def _mlp_cost(variant: VariantSpec, image_shape: tuple[int, int], classes: int) 
     multiply_adds = 3 * sum(a * b for a, b in zip(widths, widths[1:]))
     draws = sum(width for width, rate in zip(variant.hidden, variant.dropout_rates()) if rate > 0)
     return variant.epochs * (multiply_adds + 250 * draws)
+
+
+def _dense(widths: tuple[int, ...], normed: bool) -> int:
+    """Weights and biases of dense layers between `widths`, and a norm's scale and shift on each
+    hidden width when `normed` (batch or layer norm: not on the output)."""
+    return sum(a * b + b for a, b in zip(widths, widths[1:])) + (2 * sum(widths[1:-1]) if normed else 0)
+
+
+def _normed(variant: VariantSpec) -> bool:
+    return any(variant.switch(name) is not None for name in ("batch_norm", "layer_norm"))
+
+
+def _mlp_parameters(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    return _dense((image_shape[0] * image_shape[1], *variant.hidden, classes), _normed(variant))
+
+
+def _mlp_activations(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    return image_shape[0] * image_shape[1] + sum(variant.hidden) + classes
 
 
 def _mlp_stack_key(variant: VariantSpec) -> tuple:
@@ -50,15 +73,18 @@ register(Architecture(
     keys=(),
     refuses={"spatial_dropout": "spatial dropout drops whole feature maps of a convolution, and an MLP has none. "
                                 "Use dropout, or model = \"cnn\"",
-             "stochastic_depth": NO_RESIDUAL_BLOCKS, "cutmix": NOT_IMAGES},
+             "stochastic_depth": NO_RESIDUAL_BLOCKS, "cutmix": NOT_IMAGES} | RECURRENT_ONLY,
     min_hidden=1,
     dropout_slots=lambda variant: len(variant.hidden),
     builder="reglab.models.mlp:build",
     fits=lambda variant, image_shape: None,
     cost=_mlp_cost,
+    parameters=_mlp_parameters,
+    activations=_mlp_activations,
     init_key=lambda variant: (variant.hidden, variant.init.name),
     stack_key=_mlp_stack_key,
     stacker="reglab.engine.stacked_mlp:StackedMLP",
+    example={"hidden": [8]},
 ))
 
 # ------------------------------------------------------------------------------------------ cnn
@@ -145,6 +171,28 @@ def _cnn_cost(variant: VariantSpec, image_shape: tuple[int, int], classes: int) 
     return variant.epochs * (3 * multiply_adds + 250 * draws)
 
 
+def _cnn_parameters(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    normed = variant.switch("batch_norm") is not None
+    channels, count = 1, 0
+    for block in blocks(variant):
+        count += block["kernel_size"] ** 2 * channels * block["filters"] + block["filters"]
+        count += 2 * block["filters"] if normed else 0
+        channels = block["filters"]
+    h, w = feature_sizes(variant, image_shape)[-1]
+    return count + _dense((channels * h * w, *variant.hidden, classes), normed)
+
+
+def _cnn_activations(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    h, w = image_shape
+    count = h * w
+    for block, (after_h, after_w) in zip(blocks(variant), feature_sizes(variant, image_shape)):
+        conv_h = h if block["padding"] == "same" else h - block["kernel_size"] + 1
+        conv_w = w if block["padding"] == "same" else w - block["kernel_size"] + 1
+        count += block["filters"] * (conv_h * conv_w + after_h * after_w)  # the convolution's, the pooling's
+        h, w = after_h, after_w
+    return count + sum(variant.hidden) + classes
+
+
 def _cnn_stack_key(variant: VariantSpec) -> tuple:
     # One architecture: the same blocks, head, activation and normalization (BatchNorm2d takes one
     # momentum and epsilon for the stack), and dropout layers in the same places (stacked_cnn walks
@@ -168,16 +216,20 @@ register(Architecture(
                    check_conv, lambda value: [dict(b) for b in value]),),
     refuses={"layer_norm": "a CNN here normalizes with batch_norm (BatchNorm2d on the conv blocks); "
                            "layer normalization over feature maps is not offered. Use batch_norm",
-             "stochastic_depth": NO_RESIDUAL_BLOCKS},
+             "stochastic_depth": NO_RESIDUAL_BLOCKS} | RECURRENT_ONLY,
     min_hidden=0,
     dropout_slots=lambda variant: 1 + len(variant.hidden),  # after the flattened features, after each hidden
     builder="reglab.models.cnn:build_cnn",
     fits=_cnn_fits,
     cost=_cnn_cost,
+    parameters=_cnn_parameters,
+    activations=_cnn_activations,
     init_key=lambda variant: (variant.model_params, variant.hidden, variant.init.name),
     stack_key=_cnn_stack_key,
     stacker="reglab.engine.stacked_cnn:StackedCNN",
+    needs_images=True,
     check=_cnn_check,
+    example={"conv": [{"filters": 4, "kernel_size": 3, "padding": "same", "pool": 2}], "hidden": [8]},
 ))
 
 # ------------------------------------------------------------------------------------------ resmlp
@@ -198,6 +250,18 @@ def _resmlp_cost(variant: VariantSpec, image_shape: tuple[int, int], classes: in
     return variant.epochs * (3 * multiply_adds + 250 * draws)
 
 
+def _resmlp_parameters(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    width = variant.model_param("width")
+    stem = image_shape[0] * image_shape[1] * width + width
+    blocks_ = sum(2 * width + (width * inner + inner) + (inner * width + width) for inner in variant.hidden)
+    return stem + blocks_ + 2 * width + width * classes + classes  # the last LayerNorm, the output
+
+
+def _resmlp_activations(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    width = variant.model_param("width")
+    return image_shape[0] * image_shape[1] + width + sum(2 * width + inner for inner in variant.hidden) + classes
+
+
 register(Architecture(
     name="resmlp",
     summary_en="Residual MLP: a dense stem to `width`, one pre-norm residual block per `hidden` entry "
@@ -210,13 +274,111 @@ register(Architecture(
                    "batch_norm and layer_norm switches do not apply to it. Remove the switch, or use model = \"mlp\""
              for name in ("batch_norm", "layer_norm")}
     | {"spatial_dropout": "spatial dropout drops feature maps of a convolution, and the residual MLP has none. "
-                          "Use dropout or stochastic_depth", "cutmix": NOT_IMAGES},
+                          "Use dropout or stochastic_depth", "cutmix": NOT_IMAGES} | RECURRENT_ONLY,
     min_hidden=1,
     dropout_slots=lambda variant: len(variant.hidden),  # inside each block, after its activation
     builder="reglab.models.residual_mlp:build",
     fits=lambda variant, image_shape: None,
     cost=_resmlp_cost,
+    parameters=_resmlp_parameters,
+    activations=_resmlp_activations,
     init_key=lambda variant: (variant.model_params, variant.hidden, variant.init.name),
     stack_key=lambda variant: None,
     stacker=None,  # no stacked form: the fast engine leaves these variants to the reference loop
+    example={"width": 8, "hidden": [8, 8]},
 ))
+
+# ------------------------------------------------------------------------------------------ lstm, gru
+# An image read row by row (models/recurrent.py): `hidden` lists the recurrent layers' units.
+
+GATES = {"lstm": 4, "gru": 3}
+
+
+def check_bidirectional(value: Any) -> tuple[Any, str | None]:
+    if not isinstance(value, bool):
+        return None, f"must be true (each layer reads the rows both ways, Keras's Bidirectional) or false, got {value!r}"
+    return value, None
+
+
+def _recurrent_layers(variant: VariantSpec, image_shape: tuple[int, int]) -> list[tuple[int, int, int]]:
+    """(inputs, units, directions) of each recurrent layer."""
+    directions = 2 if variant.model_param("bidirectional") else 1
+    layers, inputs = [], image_shape[1]
+    for units in variant.hidden:
+        layers.append((inputs, units, directions))
+        inputs = units * directions
+    return layers
+
+
+def _recurrent_parameters(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    """Keras's counts: LSTM 4*(u*(u + inputs) + u) per direction (one bias per gate); GRU with
+    reset_after 3*(u*(u + inputs) + 2*u) (an input and a recurrent bias); then the dense head."""
+    biases = 1 if variant.model == "lstm" else 2
+    gates = GATES[variant.model]
+    count = sum(d * gates * (u * (u + i) + biases * u) for i, u, d in _recurrent_layers(variant, image_shape))
+    features = variant.hidden[-1] * (2 if variant.model_param("bidirectional") else 1)
+    return count + features * classes + classes
+
+
+def _recurrent_activations(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> int:
+    """What the backward pass keeps per example: per step and direction the gate pre-activations,
+    the state (and an LSTM's cell) and the activation of the candidate, plus the input and the logits."""
+    steps = image_shape[0]
+    per_unit = GATES[variant.model] + (3 if variant.model == "lstm" else 2)
+    return image_shape[0] * image_shape[1] + sum(steps * d * u * per_unit for _, u, d in
+                                                 _recurrent_layers(variant, image_shape)) + classes
+
+
+def _recurrent_cost(variant: VariantSpec, image_shape: tuple[int, int], classes: int) -> float:
+    """Per example and epoch: forward and backward multiply-adds of every step's input and recurrent
+    products, the head, and dropout draws at 250 multiply-adds each (as the MLP's estimate)."""
+    steps, gates = image_shape[0], GATES[variant.model]
+    layers = _recurrent_layers(variant, image_shape)
+    multiply_adds = sum(steps * d * gates * u * (i + u) for i, u, d in layers)
+    multiply_adds += layers[-1][1] * layers[-1][2] * classes
+    recurrent = variant.switch("recurrent_dropout") or variant.switch("naive_recurrent_dropout")
+    draws = sum(steps * d * u for (_, u, d), rate in zip(layers, variant.dropout_rates()) if rate > 0)
+    if recurrent is not None:
+        per_sequence = recurrent.name == "recurrent_dropout"
+        draws += sum((1 if per_sequence else steps) * d * u for _, u, d in layers)
+    return variant.epochs * (3 * multiply_adds + 250 * draws)
+
+
+def _recurrent_check(variant: VariantSpec) -> list[str]:
+    if variant.switch("recurrent_dropout") and variant.switch("naive_recurrent_dropout"):
+        return ["recurrent_dropout and naive_recurrent_dropout both drop the recurrent state: choose one"]
+    return []
+
+
+for _kind, _en, _ja in (
+        ("lstm", "LSTM", "LSTM（長・短期記憶）"),
+        ("gru", "GRU", "GRU（ゲート付き回帰ユニット）")):
+    register(Architecture(
+        name=_kind,
+        summary_en=f"{_en} reading the image row by row (H steps of W pixels): one recurrent layer per `hidden` "
+                   "entry (its units; `bidirectional` reads both ways), Keras's cell and initialization, and a "
+                   "dense output on the last step. `activation` is the cell's (tanh in Keras)",
+        summary_ja=f"画像を 1 行ずつ読む {_ja}（H 時刻 × W 画素）: hidden の各要素が 1 層の再帰層のユニット数"
+                   "（bidirectional で双方向）、Keras と同じセルと初期化、最後の時刻の出力に全結合の出力層。"
+                   "activation はセルの活性化関数（Keras の既定は tanh）",
+        keys=(ModelKey("bidirectional", "read each sequence both ways and join the two (Keras's Bidirectional), "
+                                        "like bidirectional = true (default false)",
+                       check_bidirectional, lambda value: value, default=False),),
+        refuses={name: f"this recurrent network has no normalization layers (layer-normalized cells are not "
+                       f"offered yet). Remove {name}" for name in ("batch_norm", "layer_norm")}
+        | {"spatial_dropout": "spatial dropout drops feature maps of a convolution, and a recurrent network has none. "
+                              "Use dropout or recurrent_dropout",
+           "stochastic_depth": NO_RESIDUAL_BLOCKS, "cutmix": NOT_IMAGES},
+        min_hidden=1,
+        dropout_slots=lambda variant: len(variant.hidden),  # on each recurrent layer's outputs
+        builder="reglab.models.recurrent:build",
+        fits=lambda variant, image_shape: None,
+        cost=_recurrent_cost,
+        parameters=_recurrent_parameters,
+        activations=_recurrent_activations,
+        init_key=lambda variant: (variant.model_params, variant.hidden, variant.init.name),
+        stack_key=lambda variant: None,
+        stacker=None,  # no stacked form yet (issue 29): the fast engine leaves these to the reference loop
+        needs_images=True,  # its steps are the image's rows
+        check=_recurrent_check,
+    ))

@@ -50,6 +50,13 @@ class CNN(nn.Module):
         h = self.features(x.view(-1, 1, *self.image_shape))
         return self.head(h.flatten(1))
 
+    def layer_sequence(self) -> list[tuple[str | None, nn.Module]]:
+        """Every layer in the order forward() applies them, with its state_dict prefix (None for
+        the reshapes, which hold no state): the plain nn.Sequential form (models/portable.py)."""
+        return [(None, nn.Unflatten(1, (1, *self.image_shape))),
+                *((f"features.{i}", module) for i, module in enumerate(self.features)),
+                (None, nn.Flatten()), *((f"head.{i}", module) for i, module in enumerate(self.head))]
+
     def convolutions(self) -> list[nn.Conv2d]:
         return [m for m in self.features if isinstance(m, nn.Conv2d)]
 

@@ -38,6 +38,11 @@ class MLP(nn.Module):
     def linears(self) -> list[nn.Linear]:
         return [m for m in self.layers if isinstance(m, nn.Linear)]
 
+    def layer_sequence(self) -> list[tuple[str | None, nn.Module]]:
+        """Every layer in the order forward() applies them, with its state_dict prefix: the
+        plain nn.Sequential form an exported model takes (models/portable.py)."""
+        return [(f"layers.{i}", module) for i, module in enumerate(self.layers)]
+
     def regularized_kernels(self) -> list[torch.Tensor]:
         """The weights that L1/L2 penalise: every Linear kernel but the output layer's (as the tutorial)."""
         return [layer.weight for layer in self.linears()[:-1]]

@@ -11,6 +11,7 @@ gives what the rest of reglab asks of a model, so that no other module assumes a
   names the function by import path: the study loader never imports torch);
 - `fits`: whether the network fits the data's images (convolutions and pooling shrink them);
 - `cost`: multiply-adds and random draws per example and epoch, for the scheduler's order;
+- `parameters` / `activations`: trainable numbers and per-example layer outputs (the memory model);
 - `init_key`: variants with equal keys start from the same weights for a seed;
 - `stack_key` / `stacked`: the fast engine's stacked form, or None where there is none.
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -71,11 +72,22 @@ class Architecture:
     builder: str  # "module:function"(variant, image_shape, classes, init_generator) -> nn.Module
     fits: Callable[[VariantSpec, tuple[int, int]], str | None]  # None, or why it does not fit
     cost: Callable[[VariantSpec, tuple[int, int], int], float]
+    # Trainable numbers of the built network (weights, biases, norm scales and shifts), and the
+    # numbers a forward pass keeps per example (each layer's outputs): the memory model's terms
+    # (cost/memory_model.py), so that it assumes no MLP. (variant, image_shape, classes) -> int.
+    parameters: Callable[[VariantSpec, tuple[int, int], int], int]
+    activations: Callable[[VariantSpec, tuple[int, int], int], int]
     init_key: Callable[[VariantSpec], tuple]
     stack_key: Callable[[VariantSpec], tuple | None]
     stacker: str | None = None  # "module:Class"(models, variants, device): the fast engine's stacked form
+    # Whether the network reads 2-D images (convolutions): a flat vector of inputs that is not a
+    # square cannot be given to it (models.summaries, `reglab summary --input-dim`).
+    needs_images: bool = False
     # Checks across a variant's keys once it is built (rates per conv block, ...); returns problems.
     check: Callable[[VariantSpec], list[str]] = lambda variant: []
+    # A small network of this architecture as a variant's keys would give it: what the conformance
+    # suite trains every technique on (tests/techniques/test_conformance.py) and the docs show.
+    example: Mapping[str, Any] = field(default_factory=dict)
 
     def key(self, name: str) -> ModelKey | None:
         return next((k for k in self.keys if k.name == name), None)

@@ -58,6 +58,12 @@ class ResidualMLP(nn.Module):
             x = block(x)
         return self.head(x)
 
+    def layer_sequence(self) -> list[tuple[str, nn.Module]]:
+        """The stem, each residual block (x + its branch), the head, in forward order with their
+        state_dict prefixes: the plain form an exported model takes (models/portable.py)."""
+        return [("stem", self.stem), *((f"blocks.{i}", block) for i, block in enumerate(self.blocks)),
+                *((f"head.{i}", module) for i, module in enumerate(self.head))]
+
     def linears(self) -> list[nn.Linear]:
         """Every dense layer in layer order: the stem, each block's two, the output."""
         inner = [layer for block in self.blocks for layer in (block.inner, block.outer)]

@@ -20,7 +20,7 @@ from reglab.errors import ReglabError
 
 
 def rebuild(study: dict[str, Any], variant: str, image_shape: tuple[int, int], classes: int,
-            weights: dict[str, np.ndarray], where: str = "the run") -> torch.nn.Module:
+            weights: dict[str, np.ndarray], where: str = "the run's file") -> torch.nn.Module:
     """The variant's network with `weights` (a state_dict as NumPy arrays; batch norm's step
     counts may be absent: the store leaves them out), in eval mode on the CPU. ReglabError when
     the weights are not this architecture's (`where` names them)."""
@@ -37,9 +37,9 @@ def rebuild(study: dict[str, Any], variant: str, image_shape: tuple[int, int], c
         parts = ([f"missing {', '.join(missing[:4])}"] if missing else []) + \
                 ([f"not the model's {', '.join(unexpected[:4])}"] if unexpected else []) + \
                 ([f"other shapes: {', '.join(wrong[:4])}"] if wrong else [])
-        raise ReglabError(f"the weights of {where} do not fit the variant {variant!r}'s network ({'; '.join(parts)}): "
-                          "they were not written for this study. Fix: `reglab resume` on the run directory "
-                          "trains that run again, or train the study anew.")
+        raise ReglabError(f"the weights in {where} do not fit the variant {variant!r}'s network ({'; '.join(parts)}): "
+                          "they were not written for this study. Fix: delete that file and its record (the .json "
+                          "beside it); `reglab resume` on the run directory then trains that run again.")
     with torch.no_grad():
         for name in needed:
             state[name].copy_(torch.from_numpy(np.ascontiguousarray(weights[name])))

@@ -1,8 +1,9 @@
 """What a face hears while a study runs, and the observers every face can use.
 
-The engine calls the five training events (notice .. run_finished); the lab (lab.py) adds the
-study's end, the report and an interrupt. An observer implements the events it cares about:
-`Observers` fans each event out to those that have it, so progress bars, exporters and a live
+The engine calls the training events (notice .. run_finished; run_epoch_finished is
+epoch_finished with the run's seed, for Keras-style callbacks); the lab (lab.py) adds the study's
+end, the report and an interrupt. An observer implements the events it cares about: `Observers`
+fans each event out to those that have it, so progress bars, exporters and a live
 page compose without knowing of each other. Torch-free.
 """
 
@@ -14,8 +15,8 @@ from typing import Any, Protocol
 from reglab.store.records import EpochRecord, RunRecord
 
 # Every event, in the order a study meets them (study_finished .. report_written once, at the end).
-EVENTS = ("notice", "study_started", "runs_started", "units_running", "epoch_finished", "run_finished",
-          "stopping", "study_finished", "report_missing", "report_written")
+EVENTS = ("notice", "study_started", "runs_started", "units_running", "epoch_finished", "run_epoch_finished",
+          "run_finished", "stopping", "study_finished", "report_missing", "report_written")
 
 
 class Observer(Protocol):
@@ -37,6 +38,8 @@ class Silent:
     def epoch_finished(self, variant: Any, record: EpochRecord) -> None: pass
     def run_finished(self, record: RunRecord) -> None: pass
     def units_running(self, nodes: dict[str, int]) -> None: pass  # a cluster: units in flight on each node
+    # epoch_finished with the run's seed, told right after it (Keras-style callbacks need to know the run).
+    def run_epoch_finished(self, variant: Any, seed: int, record: EpochRecord) -> None: pass
     # The lab's events (lab.py).
     def stopping(self) -> None: pass  # a first Ctrl-C / kernel interrupt: stopping at the epoch's end
     def study_finished(self, run_dir: Path) -> None: pass  # every run trained and stored
@@ -60,6 +63,7 @@ class Observers(Silent):
     def study_started(self, total_runs, total_epochs): self._send("study_started", total_runs, total_epochs)
     def runs_started(self, runs): self._send("runs_started", runs)
     def epoch_finished(self, variant, record): self._send("epoch_finished", variant, record)
+    def run_epoch_finished(self, variant, seed, record): self._send("run_epoch_finished", variant, seed, record)
     def run_finished(self, record): self._send("run_finished", record)
     def units_running(self, nodes): self._send("units_running", nodes)
     def stopping(self): self._send("stopping")

@@ -16,7 +16,7 @@ from reglab.analysis.findings import Finding, findings
 from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
 from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, MIN_SEEDS
 from reglab.errors import ReglabError, StorageError
-from reglab.report import figures, html, sweep_figures, sweep_text
+from reglab.report import explain_figures, figures, html, sweep_figures, sweep_text
 from reglab.report.i18n import LANGS, default_lang, t
 from reglab.store import RunStore
 from reglab.store.atomic import json_safe
@@ -75,7 +75,23 @@ def figure_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
     """Every figure there is something to draw for, as PNG, by name (in the report's order), the
     sweeps' last."""
     drawn = figures.render_all(analysis, lang)
-    return {name: data for name, data in drawn.items() if data is not None} | _sweep_pngs(analysis, lang)
+    return ({name: data for name, data in drawn.items() if data is not None} | _sweep_pngs(analysis, lang)
+            | _explain_pngs(analysis, lang))
+
+
+def _explain_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
+    """first_units.png (an MLP's first layer) and maps_<method>.png for each stored method."""
+    makers = {"first_units": explain_figures.first_units}
+    explained = analysis.collected.explanations
+    methods = explained.get("methods") if isinstance(explained, dict) else None
+    for method in methods if isinstance(methods, dict) else ():
+        makers[f"maps_{method}"] = lambda a, l, m=method: explain_figures.attribution_maps(a, l, m)
+    out = {}
+    for name, make in makers.items():
+        data = figures.png(make, analysis, lang)
+        if data is not None:
+            out[name] = data
+    return out
 
 
 def _sweep_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:

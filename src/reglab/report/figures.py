@@ -24,7 +24,7 @@ from reglab.analysis import trajectories as T
 from reglab.analysis import weights as W
 from reglab.analysis.analyze import Analysis, VariantAnalysis
 from reglab.analysis.statistics import BETTER, INCONCLUSIVE, WORSE
-from reglab.report.i18n import t
+from reglab.report.i18n import class_names, t
 
 JAPANESE_FONT = "IPAexGothic"
 DPI = 100
@@ -276,7 +276,7 @@ def confusion(analysis: Analysis, lang: str) -> Figure | None:
         return None
     cm = focus.confusion.astype(float)
     share = 100 * cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    names = [short(n, 14) for n in analysis.class_names]
+    names = [short(n, 14) for n in shown_class_names(analysis, lang)]
     size = max(4.5, 0.42 * len(names) + 2.2)
     figure = Figure(figsize=(size + 1.2, size), layout="constrained")
     ax = figure.subplots()
@@ -297,12 +297,16 @@ def confusion(analysis: Analysis, lang: str) -> Figure | None:
     return figure
 
 
+def shown_class_names(analysis: Analysis, lang: str) -> list[str]:
+    return class_names(analysis.class_names, analysis.collected.data.get("dataset"), lang)
+
+
 def per_class_f1(analysis: Analysis, lang: str) -> Figure | None:
     variants = [v for v in analysis.variants if v.per_class]
     if not variants or not analysis.class_names:
         return None
     f1 = np.array([v.per_class["f1"] for v in variants])
-    names = [short(n, 14) for n in analysis.class_names]
+    names = [short(n, 14) for n in shown_class_names(analysis, lang)]
     figure = Figure(figsize=(max(7.0, 0.75 * len(names) + 3.0), 0.4 * len(variants) + 2.0), layout="constrained")
     ax = figure.subplots()
     low = float(np.floor(np.nanmin(f1) * 20) / 20)
@@ -342,9 +346,14 @@ def gallery_indices(analysis: Analysis, limit: int = 20) -> tuple[int | None, li
     return seed, chosen
 
 
+def _pictures(analysis: Analysis) -> np.ndarray | None:
+    """The test images, or None where the data are a table's rows (no picture to show)."""
+    return None if analysis.collected.data.get("kind") == "table" else analysis.collected.test_images
+
+
 def misclassified(analysis: Analysis, lang: str) -> Figure | None:
     seed, indices = gallery_indices(analysis)
-    images = analysis.collected.test_images
+    images = _pictures(analysis)
     if seed is None or not indices or images is None:
         return None
     return _image_grid(analysis, lang, indices, analysis.variant(analysis.focus).predictions[seed], 10)
@@ -352,7 +361,7 @@ def misclassified(analysis: Analysis, lang: str) -> Figure | None:
 
 def sample_predictions(analysis: Analysis, lang: str) -> Figure | None:
     focus = _focus(analysis)
-    if focus is None or not focus.predictions or analysis.collected.test_images is None:
+    if focus is None or not focus.predictions or _pictures(analysis) is None:
         return None
     count = min(10, len(analysis.collected.test_labels))
     return _image_grid(analysis, lang, list(range(count)), focus.predictions[min(focus.predictions)], 5)
@@ -360,7 +369,7 @@ def sample_predictions(analysis: Analysis, lang: str) -> Figure | None:
 
 def _image_grid(analysis: Analysis, lang: str, indices: list[int], predicted: np.ndarray, columns: int) -> Figure:
     images, labels = analysis.collected.test_images, analysis.collected.test_labels
-    names = analysis.class_names
+    names = shown_class_names(analysis, lang)
     rows = math.ceil(len(indices) / columns)
     width = 1.2 if columns == 10 else 1.7
     figure = Figure(figsize=(width * columns, (width + 0.5) * rows), layout="constrained")
@@ -632,11 +641,16 @@ def render_all(analysis: Analysis, lang: str, workers: int | None = None) -> dic
     workers = report_workers(len(names)) if workers is None else workers
     if workers > 1:
         import multiprocessing
+        import os
         from concurrent.futures import ProcessPoolExecutor
+
+        from reglab.child_processes import die_with_parent
 
         _SHARED = (analysis, lang)
         try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            # Each worker dies with this process, even one killed with SIGKILL (child_processes.py).
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                     initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
                 return dict(zip(names, pool.map(_render_shared, names)))
         except OSError:  # no process could be forked (limits, memory): draw them here
             pass

@@ -7,10 +7,7 @@ study file, paths) goes through `esc`; markup is built only from this module's a
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Iterable, Sequence
-from html import escape
 from typing import Any
 
 from reglab import __version__
@@ -20,81 +17,13 @@ from reglab.analysis import weights as W
 from reglab.analysis.analyze import SWEEP_POINTS_DRAWN, Analysis, VariantAnalysis
 from reglab.analysis.findings import Finding, technique
 from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
-from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, MIN_SEEDS, Interval
-from reglab.report import fonts, sweep_text
-from reglab.report.i18n import KEY_NAMES_JA, TECHNIQUE_NOTES, data_note, t
+from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, MIN_SEEDS
+from reglab.report import explain_text, fonts, sweep_text
+from reglab.report.i18n import KEY_NAMES_JA, TECHNIQUE_NOTES, class_names, data_note, t
 
-PERCENT = round(CONFIDENCE * 100)
-DASH = "–"
-
-
-class Html(str):
-    """Markup built here: already escaped, so `esc` passes it through."""
-
-
-def esc(value: object) -> Html:
-    return value if isinstance(value, Html) else Html(escape(str(value), quote=True))
-
-
-def join(parts: Iterable[str]) -> Html:
-    return Html("".join(esc(p) for p in parts))
-
-
-def tag(name: str, *content: object, **attributes: str) -> Html:
-    attrs = "".join(f' {key.rstrip("_")}="{esc(value)}"' for key, value in attributes.items() if value)
-    return Html(f"<{name}{attrs}>{join(content)}</{name}>")
-
-
-def table(headers: Sequence[str] | None, rows: Iterable[Sequence[object]], numeric: Iterable[int] = (),
-          prose: Iterable[int] = ()) -> Html:
-    """Headers None: a key/value table, keys as row headers. `numeric` columns align right; `prose`
-    columns get room to wrap (Japanese can break anywhere, and would shrink to one character)."""
-    kinds = {i: "num" for i in numeric} | {i: "prose" for i in prose}
-    head = tag("thead", tag("tr", *(tag("th", h, class_=kinds.get(i, "")) for i, h in enumerate(headers)))
-               ) if headers else ""
-    first = "th" if headers is None else "td"
-    body = [tag("tr", *(tag(first if i == 0 else "td", c, class_=kinds.get(i, "")) for i, c in enumerate(row)))
-            for row in rows]
-    return tag("div", tag("table", head, tag("tbody", *body)), class_="scroll")
-
-
-def figure(name: str, pngs: dict[str, bytes], caption: str = "", alt: str = "") -> Html:
-    if name not in pngs:
-        return Html("")
-    uri = "data:image/png;base64," + base64.b64encode(pngs[name]).decode("ascii")
-    parts: list[object] = [Html(f'<img src="{uri}" alt="{esc(alt or name)}">')]
-    if caption:
-        parts.append(tag("figcaption", caption))
-    return tag("figure", *parts)
-
-
-# ----------------------------------------------------------------------------------- numbers
-
-
-def number(value: float | None, digits: int = 2, scale: float = 1.0, sign: bool = False) -> str:
-    if value is None:
-        return DASH
-    scaled = value * scale
-    if round(scaled, digits) == 0:
-        scaled = 0.0  # no "−0.000"
-    return f"{scaled:{'+' if sign else ''}.{digits}f}".replace("-", "−")
-
-
-def with_ci(interval: Interval | None, digits: int = 2, scale: float = 1.0, sign: bool = False) -> str:
-    if interval is None or interval.mean is None:
-        return DASH
-    text = number(interval.mean, digits, scale, sign)
-    if interval.low is not None:
-        text += f" [{number(interval.low, digits, scale)}, {number(interval.high, digits, scale)}]"
-    return text
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def p_value(value: float | None) -> str:
-    return DASH if value is None else f"{value:.2g}"
+from reglab.report.html_parts import (  # noqa: F401  (the sections' primitives, imported from here too)
+    PERCENT, DASH, Html, esc, join, tag, table, figure, number, with_ci, plural, p_value,
+)
 
 
 # ----------------------------------------------------------------------------------- page
@@ -115,6 +44,7 @@ def render(analysis: Analysis, found: list[Finding], pngs: dict[str, bytes], lan
         ("lr", t(lang, "sec_lr"), figure("learning_rate", pngs, t(lang, "lr_caption"))),
         ("errors", t(lang, "sec_errors"), _errors(analysis, pngs, lang)),
         ("weights", t(lang, "sec_weights"), _weights(analysis, pngs, lang)),
+        ("explain", explain_text.s(lang, "sec_explain"), explain_text.section(analysis, pngs, lang)),
         ("model", t(lang, "sec_model"), _model(analysis, lang)),
         ("techniques", t(lang, "sec_techniques"), _techniques(analysis, lang)),
         ("method", t(lang, "sec_method"), _method(lang)),
@@ -247,7 +177,7 @@ def _errors(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
     focus = analysis.variant(analysis.focus) if analysis.focus else None
     if focus is None or focus.per_class is None:
         return tag("p", t(lang, "no_test_split"))
-    names = analysis.class_names
+    names = class_names(analysis.class_names, analysis.collected.data.get("dataset"), lang)
     per_class = focus.per_class
     class_rows = [[names[i] if i < len(names) else i, number(per_class["precision"][i], 3),
                    number(per_class["recall"][i], 3), number(per_class["f1"][i], 3), per_class["support"][i]]
@@ -277,6 +207,7 @@ def _weights(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
     if not analysis.histograms:
         return tag("p", t(lang, "no_weights"))
     return join([tag("p", Html(t(lang, "weights_intro_html", threshold=f"{W.NEAR_ZERO:g}"))),
+                 _weights_measured(analysis, lang),
                  figure("sparsity", pngs, t(lang, "sparsity_caption_layers" if analysis.has_conv else "sparsity_caption")),
                  figure("weight_histograms", pngs,
                         t(lang, "histogram_caption_layers" if analysis.has_conv else "histogram_caption")),
@@ -284,6 +215,33 @@ def _weights(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
                  figure("pair_distance", pngs, t(lang, "pair_distance_caption", buckets=analysis.sketch_buckets,
                                                   error=round(2 * T.relative_std(analysis.sketch_buckets or 1) * 100))),
                  figure("weight_norms", pngs, t(lang, "weight_norm_caption"))])
+
+
+# Shares within this many points of the baseline's are "about as many" (a share of a few hundred
+# thousand weights moves by less than that from seed to seed in the studies here).
+SAME_SHARE_POINTS = 1.0
+
+
+def _weights_measured(analysis: Analysis, lang: str) -> Html:
+    """What the penalties did here, read from the near-zero shares the figure below draws: each
+    variant's share, and for each variant with a baseline, whether it has more or fewer."""
+    shares = {v.name: v.hidden_sparsity.mean for v in analysis.variants
+              if v.hidden_sparsity is not None and v.hidden_sparsity.mean is not None}
+    if not shares:
+        return Html("")
+    percent = {name: f"{share * 100:.1f}%" for name, share in shares.items()}
+    sentence = t(lang, "weights_measured", shares=", ".join(f"{name} {percent[name]}" for name in shares))
+    compared = []
+    for v in analysis.variants:
+        if v.name in shares and v.baseline in shares and v.baseline != v.name:
+            points = (shares[v.name] - shares[v.baseline]) * 100
+            more = ("weights_as_many" if abs(points) < SAME_SHARE_POINTS else
+                    "weights_more" if points > 0 else "weights_fewer")
+            compared.append(t(lang, more, variant=v.name, baseline=v.baseline, share=percent[v.name],
+                              base_share=percent[v.baseline]))
+    separator = "。" if lang == "ja" else "; "
+    text = sentence + (" " + separator.join(compared) + ("。" if lang == "ja" else ".") if compared else "")
+    return tag("p", text, class_="weights-measured")
 
 
 def _model(analysis: Analysis, lang: str) -> Html:
@@ -331,10 +289,15 @@ def _configuration(analysis: Analysis, lang: str) -> Html:
     if collected.environment:
         parts += [tag("h3", t(lang, "config_environment")), _pairs(collected.environment, lang)]
     if collected.data:
-        data = {k: v for k, v in collected.data.items() if k != "class_names"}
+        data = {k: v for k, v in collected.data.items() if k not in ("class_names", "source")}
         if isinstance(data.get("notes"), list):
             data["notes"] = [data_note(str(note), lang) for note in data["notes"]]
-        parts += [tag("h3", t(lang, "config_data")),
+        source = collected.data.get("source")
+        data |= {f"source.{k}": v for k, v in source.items()} if isinstance(source, dict) else {}
+        fit = data.get("preprocessing")
+        if isinstance(fit, dict) and isinstance(fit.get("output_columns"), list):  # a table's: its inputs, not its numbers
+            data["preprocessing"] = f"{fit.get('kind')}: " + ", ".join(map(str, fit["output_columns"]))
+        parts += [tag("h3", t(lang, "config_data")), *_what_the_data_were(collected.data, lang),
                   _pairs(data | {"class_names": ", ".join(map(str, collected.data.get("class_names", [])))}, lang)]
     if collected.study_toml:
         parts += [tag("h3", t(lang, "config_toml")), tag("pre", collected.study_toml)]
@@ -347,6 +310,24 @@ def _configuration(analysis: Analysis, lang: str) -> Html:
     return join(parts)
 
 
+def _what_the_data_were(data: dict[str, Any], lang: str) -> list[Html]:
+    """A sentence or two on data a user brought (or an embedded table): where from, how big, its
+    sha256, the target and features, and that the preprocessing was fitted on training rows only."""
+    source = data.get("source")
+    if not isinstance(source, dict) or not isinstance(data.get("fingerprint"), str):
+        return []
+    size = t(lang, "data_size", bytes=source["bytes"]) if isinstance(source.get("bytes"), int) else ""
+    where = t(lang, "data_file", path=source["path"]) if isinstance(source.get("path"), str) else data.get("origin")
+    lines = [t(lang, "data_what", origin=where or data.get("dataset"), size=size,
+               fingerprint=data["fingerprint"])]
+    features = source.get("features")
+    if data.get("kind") == "table" and isinstance(features, list):
+        shown = ", ".join(map(str, features[:12])) + (" ..." if len(features) > 12 else "")
+        lines.append(t(lang, "data_table", target=source.get("target"), count=len(features), features=shown))
+        lines.append(t(lang, "data_fit_table", train=(data.get("splits") or {}).get("train", "?")))
+    return [tag("p", ("" if lang == "ja" else " ").join(lines))]
+
+
 def _pairs(mapping: dict[str, Any], lang: str) -> Html:
     """A stored key/value table; in Japanese each key is named in Japanese, its stored name beside it."""
     def show(value: Any) -> str:
@@ -356,7 +337,8 @@ def _pairs(mapping: dict[str, Any], lang: str) -> Html:
             return "はい" if value else "いいえ"
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     def key_name(key: str) -> str:
-        return f"{KEY_NAMES_JA[key]} ({key})" if lang == "ja" and key in KEY_NAMES_JA else key
+        last = key.rpartition(".")[2]  # source.path: named as path is
+        return f"{KEY_NAMES_JA[last]} ({key})" if lang == "ja" and last in KEY_NAMES_JA else key
     return table(None, [[key_name(key), show(value)] for key, value in mapping.items()])
 
 

@@ -25,6 +25,25 @@ def default_lang(environ: Mapping[str, str] | None = None) -> str:
     return "en"
 
 
+# Class names in a Japanese report, by dataset, where the dataset's own names are words (digits
+# and MNIST's are numerals, the same in both). Used only when the stored names are exactly the
+# dataset's English ones: a user's own labels are shown as they are.
+CLASS_NAMES_JA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "fashion-mnist": (("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                       "Bag", "Ankle boot"),
+                      ("Tシャツ/トップ", "ズボン", "プルオーバー", "ドレス", "コート", "サンダル", "シャツ", "スニーカー",
+                       "バッグ", "アンクルブーツ")),
+}
+
+
+def class_names(names: list[str], dataset: str | None, lang: str) -> list[str]:
+    """The class names as a report in `lang` shows them."""
+    known = CLASS_NAMES_JA.get(dataset or "")
+    if lang == "ja" and known is not None and tuple(names) == known[0]:
+        return list(known[1])
+    return list(names)
+
+
 def t(lang: str, key: str, **values: object) -> str:
     en, ja = STRINGS[key]
     text = ja if lang == "ja" else en
@@ -56,6 +75,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "missing_intro": ("This run directory is incomplete. The report shows what could be read; these parts are "
                       "missing or damaged:",
                       "この実行ディレクトリは不完全です。読み取れた範囲で報告します。欠けている・壊れている部分:"),
+    "missing_explanations": ("the stored explanations (`reglab explain` writes them again)",
+                             "保存された説明（`reglab explain` で書き直せます）"),
     "missing_study": ("the resolved study: variants, baselines and comparisons are unknown",
                       "展開済みの研究設定（study.json）: バリアント・基準・比較が不明です"),
     "missing_data": ("the dataset description: class names and split sizes are unknown",
@@ -77,13 +98,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_findings": ("No finished runs to report on.", "報告できる完了した実行がありません。"),
     # ---------------------------------------------------------------- accuracy section
     "accuracy_caption": (
-        "Left: mean test accuracy per variant with its {confidence}% t interval across seeds; the small dots are "
-        "single seeds. Right: the paired difference to the variant's baseline over the same seeds, with its "
+        "Left: mean test accuracy per variant with its {confidence}% interval across seeds (a t interval on the "
+        "logit scale, so it stays between 0 and 100%); the small dots are single seeds. Right: the paired difference to the variant's baseline over the same seeds, with its "
         "{confidence}% t interval. Filled green: reliably better, filled red: reliably worse (paired t-test, "
         "Holm-adjusted p < {alpha}); grey: undecided, no difference shown (which is no evidence that there is none); "
         "hollow: undecided with fewer than {min_seeds} paired seeds. The intervals are not adjusted for the study's "
         "several comparisons; the verdicts are (Holm).",
-        "左: バリアントごとの平均テスト精度と、シード間の {confidence}% t 信頼区間。小さな点は各シード。右: 同じシードでの"
+        "左: バリアントごとの平均テスト精度と、シード間の {confidence}% 信頼区間（ロジット尺度の t 区間で、0〜100% に収まる）。"
+        "小さな点は各シード。右: 同じシードでの"
         "基準との差（対応のある差）と {confidence}% t 信頼区間。塗りつぶしの緑は確かな改善、赤は確かな悪化（対応のある t 検定、"
         "Holm 補正後 p < {alpha}）、灰色は差が示されず判定できないこと（差がないことの証拠ではありません）、白抜きは対応のある"
         "シードが {min_seeds} 個未満で判定できないことを示します。区間は研究内の複数の比較について補正していませんが、判定は補正"
@@ -120,9 +142,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                        "実行結果のある基準を持つバリアントがないため、比較はありません。"),
     # ---------------------------------------------------------------- curves
     "overfitting_html": (
-        "<b>Overfitting</b> (過学習) shows in the learning curves as a bend: training loss keeps falling while "
-        "validation loss turns upward. The tutorial puts it as: <i>ある時点（グラフの「曲がり角」）を境に、訓練損失は下がり"
-        "続けるが、検証損失だけが上昇し始める</i>. The epoch where that happens is marked in each panel.",
+        "<b>Overfitting</b> shows in the learning curves as a bend (the tutorial's \u201celbow\u201d): from some point "
+        "on, training loss keeps falling while validation loss alone starts to rise. The epoch where that happens "
+        "is marked in each panel.",
         "<b>過学習</b>は学習曲線では「曲がり角」として現れます。チュートリアルの言葉では「ある時点（グラフの「曲がり角」）を境に、"
         "訓練損失は下がり続けるが、検証損失だけが上昇し始める」。その時点（過学習の始まり）を各パネルに示しています。"),
     "curves_caption": (
@@ -164,7 +186,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     # ---------------------------------------------------------------- learning rate
     "lr_caption": (
         "The learning rate at the start of each epoch, as the runs recorded it; variants that share a schedule share "
-        "a line. 学習率スケジューリング (learning-rate scheduling) lowers it as training goes on: large steps early, "
+        "a line. Learning-rate scheduling lowers it as training goes on: large steps early, "
         "fine adjustment late.",
         "各エポックの開始時の学習率（実行記録より）。同じスケジュールのバリアントは 1 本の線にまとめています。学習率スケジューリングは"
         "訓練が進むにつれて学習率を下げます。初期は大きな学習率で素早く収束し、後半は小さな学習率で細かく調整します。"),
@@ -172,14 +194,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "errors_intro": ("These figures show {variant}, the variant with the highest mean test accuracy, over "
                      "{seeds_en} (galleries: seed {seed}).",
                      "以下は平均テスト精度が最も高い {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
-    "errors_intro_sweep": ("These figures show {variant}, the point its sweep chose on validation data, over "
-                           "{seeds_en} (galleries: seed {seed}).",
-                           "以下はスイープが検証データで選んだ {variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
+    "errors_intro_sweep": ("These figures show {variant}, the point its sweep recommended on validation data (its "
+                           "best point, when the sweep is undecided), over {seeds_en} (galleries: seed {seed}).",
+                           "以下はスイープが検証データで推奨した（未決定のスイープでは最良の）{variant} の結果です（全 {seeds} シードの合計。画像一覧はシード {seed}）。"),
     "figures_thinned": ("The figures below draw {shown} of the study's {total} variants: every hand-written variant and, "
-                        "of each sweep of more than {limit} points, its ends, its chosen point and the ends of its "
-                        "plateau. The sweep's own figures above show every point.",
+                        "of each sweep of more than {limit} points, its ends, its recommended and best points and "
+                        "the ends of its one-SE band. The sweep's own figures above show every point.",
                         "以下の図は {total} 個のバリアントのうち {shown} 個を描きます。手で書いたバリアントはすべて、"
-                        "{limit} 点を超えるスイープからは両端・選ばれた点・プラトーの両端だけです。"
+                        "{limit} 点を超えるスイープからは両端・推奨点・最良点・1 SE 帯の両端だけです。"
                         "すべての点は上のスイープの図にあります。"),
     "confusion_caption": ("Confusion matrix summed over seeds. Each row is a true class; the colour and the number "
                           "are the share of that class predicted as each column's class (%).",
@@ -205,16 +227,30 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_test_split": ("The test split is missing from this run directory: no error analysis.",
                       "この実行ディレクトリにはテスト分割がないため、誤りの分析はできません。"),
     # ---------------------------------------------------------------- weights
+    # The sentences about what L1 and L2 do hold whatever the numbers; what they did in this study
+    # is said from the near-zero shares themselves (weights_measured, report/html._weights): an L2
+    # variant with many near-zero weights is not told it has none (issue 24).
     "weights_intro_html": (
-        "The L1 penalty adds λ·Σ|w| to the loss and pulls many weights to zero (sparsity); L2 adds λ·Σw², which "
-        "shrinks all weights without pulling any to zero. With a gradient optimizer a weight that L1 pulls to zero "
-        "does not land on exactly 0: each step moves it by about the learning rate (Adam) past zero and back, so "
-        "it hovers within about that distance. That is why a weight counts here as near zero when |w| &lt; "
-        "{threshold}. Only kernels (the weight matrices) count, not biases.",
-        "L1正則化は損失関数に λ * Σ|w| を加え、多くの重みをゼロへ引き寄せます（スパース性）。L2正則化は λ * Σw² を加え、"
-        "すべての重みを小さくしますが、ゼロへは引き寄せません。勾配による最適化では、L1 がゼロへ引き寄せた重みもちょうど 0 には"
+        "The L1 penalty adds λ·Σ|w| to the loss: a pull of the same size towards zero on every weight, which "
+        "can leave many weights at zero (sparsity). L2 adds λ·Σw², a pull in proportion to each weight: it "
+        "shrinks every weight, and a weight shrunk far enough falls below the threshold too. With a gradient "
+        "optimizer a weight that L1 pulls to zero does not land on exactly 0: each step moves it by about the "
+        "learning rate (Adam) past zero and back, so it hovers within about that distance. That is why a weight "
+        "counts here as near zero when |w| &lt; {threshold}. Only kernels (the weight matrices) count, not biases.",
+        "L1正則化は損失関数に λ * Σ|w| を加え、すべての重みを同じ強さでゼロへ引き寄せるため、多くの重みがゼロになることがあります"
+        "（スパース性）。L2正則化は λ * Σw² を加え、重みの大きさに比例して引き寄せます。すべての重みを小さくし、十分に小さく"
+        "なった重みはしきい値を下回ります。勾配による最適化では、L1 がゼロへ引き寄せた重みもちょうど 0 には"
         "なりません。1 ステップごとにおよそ学習率の大きさ（Adam）だけゼロをまたいで動くため、その範囲で揺れます。そのため、ここでは "
         "|w| &lt; {threshold} の重みを「ほぼゼロ」と数えます。数えるのはカーネル（重み行列）だけで、バイアスは含みません。"),
+    "weights_measured": ("In this study, the share of near-zero weights in the hidden kernels (mean over seeds): "
+                         "{shares}.",
+                         "この研究での隠れ層のカーネルに占めるほぼゼロの重みの割合（シードの平均）: {shares}。"),
+    "weights_more": ("{variant} has more of them than its baseline {baseline} ({share} against {base_share})",
+                     "{variant} はベースラインの {baseline} よりほぼゼロの重みが多い（{share} 対 {base_share}）"),
+    "weights_fewer": ("{variant} has fewer of them than its baseline {baseline} ({share} against {base_share})",
+                      "{variant} はベースラインの {baseline} よりほぼゼロの重みが少ない（{share} 対 {base_share}）"),
+    "weights_as_many": ("{variant} has about as many as its baseline {baseline} ({share} against {base_share})",
+                        "{variant} のほぼゼロの重みはベースラインの {baseline} と同程度（{share} 対 {base_share}）"),
     "sparsity_caption": ("Share of near-zero weights per layer (% of the layer's kernel, mean over seeds).",
                          "層ごとのほぼゼロの重みの割合（その層のカーネルに占める %、シードの平均）。"),
     "histogram_caption": ("Histograms of the final kernel weights of each variant's first seed (all layers; "
@@ -332,6 +368,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "config_environment": ("Versions and device", "バージョンとデバイス"),
     "config_data": ("Data", "データ"),
     "config_toml": ("The study as written (study.toml)", "書かれたままの研究（study.toml）"),
+    "data_what": ("What the data were: {origin}{size}, sha256 {fingerprint}.", "データ: {origin}{size}、sha256 {fingerprint}。"),
+    "data_file": ("the file {path}", "ファイル {path}"),
+    "data_size": (" ({bytes:,} bytes)", "（{bytes:,} バイト）"),
+    "data_table": ("Target column {target}; {count} feature columns: {features}.",
+                   "目的列 {target}、特徴量 {count} 列: {features}。"),
+    "data_fit_table": ("Every statistic of the preprocessing (means, scales, medians, categories) was read from the "
+                       "{train} training rows only; data.json holds the fit, and a prediction applies the same.",
+                       "前処理の統計量（平均、スケール、中央値、カテゴリ）はすべて訓練の {train} 行だけから求めています。"
+                       "data.json に保存され、予測にも同じものを使います。"),
     "config_resolved": ("The resolved study (study.json: every default filled in)",
                         "展開済みの研究設定（study.json: 既定値をすべて書き込んだもの）"),
     "config_manifest": ("Run directory", "実行ディレクトリ"),
@@ -386,6 +431,9 @@ KEY_NAMES_JA = {
     "splits": "分割", "requested": "要求した分割", "notes": "注記", "class_names": "クラス名", "files": "ファイル",
     "path": "パス", "format": "形式", "study": "研究", "reglab_version": "reglab のバージョン", "created": "作成日時",
     "device": "デバイス", "device_name": "デバイス名", "torch_threads": "torch のスレッド数", "platform": "プラットフォーム",
+    "kind": "種類", "task": "タスク", "fingerprint": "指紋 (sha256)", "label_values": "ラベルの値", "bytes": "バイト数",
+    "sha256": "sha256", "target": "目的列", "features": "特徴量の列", "columns": "列", "rows": "行数", "shapes": "配列の形",
+    "name": "名前", "image_size": "画像の大きさ", "preprocessing": "前処理",
 }
 
 # The notes data/splits.py writes, in Japanese (an unknown note stays as written).
@@ -401,6 +449,10 @@ _NOTES_JA = [
                 r"\(requested (?P<asked>[\d/]+)\), stratified, split_seed=(?P<seed>\d+); (?P<test>test = .*)$"),
      "{d} の訓練画像は {n} 枚です。層化抽出で訓練 {tr} / 検証 {va} に分けています（要求は {asked}、split_seed={seed}）。{test}"),
 ]
+_NOTES_JA.append((
+    re.compile(r"(?P<d>.+?): (?P<sizes>[\d/]+) (?P<parts>[a-z/]+) rows drawn from (?P<n>\d+) \(requested (?P<asked>[\d/]+)\)"
+               r"(?P<strat>, stratified, split_seed=(?P<seed>\d+))?(?P<own>; .+ as given)?$"),
+    "{d}: {n} 行から {sizes} 行（{parts}）を取り出しています（要求は {asked}{strat}{own}）"))
 _TEST_NOTE_JA = re.compile(r"test = test images \[0:(?P<n>\d+)\]( \(only (?P<have>\d+) available, requested (?P<asked>\d+)\))?")
 
 
@@ -416,6 +468,14 @@ def data_note(note: str, lang: str) -> str:
                 if test:
                     values["test"] = f"テスト = テスト画像 [0:{test['n']}]" + (
                         f"（{test['have']} 枚しかありません。要求は {test['asked']}）" if test["have"] else "")
+            if "strat" in values:  # a user's data (data/prepared.py split_note)
+                words = {"train": "訓練", "validation": "検証", "test": "テスト", " and ": "と"}
+                values["parts"] = "/".join(words[p] for p in values["parts"].split("/"))
+                values["strat"] = f"、層化抽出、split_seed={values['seed']}" if values["strat"] else ""
+                own = (values["own"] or "")[2:].removesuffix(" as given")
+                for en, ja in words.items():
+                    own = own.replace(en, ja)
+                values["own"] = f"。{own} は与えられたものを使用" if own else ""
             return template.format(**values)
     return note
 
@@ -423,16 +483,16 @@ def data_note(note: str, lang: str) -> str:
 # What each technique does, for the techniques section: trusted markup, quoting the tutorial.
 TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
     "l1": (
-        "<b>L1 penalty</b> (L1正則化, Lasso): loss + λ·Σ|w| over the hidden kernels (not the output layer, as in "
+        "<b>L1 penalty</b> (Lasso): loss + λ·Σ|w| over the hidden kernels (not the output layer, as in "
         "the tutorial). It pulls many weights to zero (sparsity); under a gradient optimizer they hover near zero "
         "rather than at exactly 0: see the weights section.",
         "<b>L1正則化</b>（Lasso）: 損失関数 + λ * Σ|w|（隠れ層のカーネルのみ。チュートリアルと同じく出力層は除く）。"
         "多くの重みをゼロへ引き寄せます（スパース性）。勾配による最適化ではちょうど 0 ではなくゼロの近くで揺れます。重みの節を参照してください。"),
     "l2": (
-        "<b>L2 penalty</b> (L2正則化, Ridge): L(W) = L<sub>0</sub>(W) + λ·Σ W<sub>i</sub>², as Keras's "
+        "<b>L2 penalty</b> (Ridge): L(W) = L<sub>0</sub>(W) + λ·Σ W<sub>i</sub>², as Keras's "
         "<code>l2(λ)</code> (no ½). Its gradient adds 2λW, so a plain gradient step becomes "
         "W<sub>new</sub> = (1 − 2ηλ)·W<sub>old</sub> − η·∂L<sub>0</sub>/∂W: the weights shrink towards zero at every "
-        "step, hence the name weight decay (重み減衰).",
+        "step, hence the name weight decay.",
         "<b>L2正則化</b>（Ridge）: L(W) = L<sub>0</sub>(W) + λ Σ W<sub>i</sub>²（Keras の <code>l2(λ)</code> と同じく ½ なし）。"
         "勾配は ∂L<sub>0</sub>/∂W<sub>i</sub> + 2λW<sub>i</sub> となり、更新式は W<sub>new</sub> = (1 − 2ηλ) W<sub>old</sub> − "
         "η ∂L<sub>0</sub>/∂W<sub>old</sub>。重みは常に 2ηλ の割合でゼロの方向に縮小されます。これが「<b>重み減衰</b>（Weight Decay）」"
@@ -446,8 +506,16 @@ TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
         "rescales the penalty's gradient together with the rest of the gradient.",
         "<b>重み減衰（分離型）</b>（AdamW, Loshchilov &amp; Hutter）: 勾配とは別に、毎ステップ重みを lr·λ の割合で縮めます。"
         "素の SGD では L2正則化と同じですが、Adam では異なります（Adam はペナルティの勾配も他の勾配と一緒にスケールし直すため）。"),
+    "scheduled_decay": (
+        "<b>Decoupled weight decay in the paper's form</b> (Loshchilov &amp; Hutter, Algorithm 2): each step "
+        "shrinks the weights by η<sub>t</sub>·λ, with η<sub>t</sub> the schedule's multiplier (the learning rate "
+        "now over the starting one), outside the gradient. Unlike PyTorch's and Keras's form (lr·λ, reglab's <code>weight_decay</code>), the "
+        "decay does not grow with the learning rate: the same λ at lr α is <code>weight_decay = λ/α</code>.",
+        "<b>重み減衰（分離型、論文の形）</b>（Loshchilov &amp; Hutter, Algorithm 2）: 勾配とは別に、毎ステップ重みを "
+        "η<sub>t</sub>·λ の割合で縮めます。η<sub>t</sub> はスケジュールの倍率（現在の学習率 / 初期学習率）です。PyTorch や "
+        "Keras の形（lr·λ、reglab の <code>weight_decay</code>）と違い、減衰は学習率に比例しません。学習率 α での同じ λ は <code>weight_decay = λ/α</code> です。"),
     "dropout": (
-        "<b>Dropout</b> (ドロップアウト): during training each unit's output is set to zero with probability "
+        "<b>Dropout</b>: during training each unit's output is set to zero with probability "
         "<i>rate</i> and the kept units are scaled by 1/(1 − rate); at test time nothing is dropped. reglab's "
         "<i>rate</i> is the probability to <b>drop</b>, as in Keras and PyTorch. The tutorial's concept note writes "
         "<i>p</i> for the probability to <b>keep</b> (r ~ Bernoulli(p), scaled by 1/p): rate = 1 − p.",
@@ -455,7 +523,7 @@ TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
         "テスト時には何も落としません。reglab の <i>rate</i> は Keras や PyTorch と同じく「<b>落とす</b>確率」です。"
         "チュートリアルの概念ノートの <i>p</i> は「<b>残す</b>確率」（r ~ Bernoulli(p)、1/p でスケール）なので、rate = 1 − p です。"),
     "stochastic_depth": (
-        "<b>Stochastic depth</b> (確率的深さ, Huang et al. 2016): while training, each residual block's branch is "
+        "<b>Stochastic depth</b> (Huang et al. 2016): while training, each residual block's branch is "
         "skipped at random, so that the network trains as an ensemble of shallower networks; block <i>l</i> of "
         "<i>L</i> is skipped with probability rate·<i>l</i>/<i>L</i> (the last block most often) and a kept branch is "
         "scaled by 1/(1 − that probability). At test time every block is on.",
@@ -505,25 +573,42 @@ TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
         "out the last steps' noise.",
         "<b>重みの指数移動平均</b>（EMA, Keras の <code>use_ema</code>）: 毎ステップ avg = m·avg + (1 − m)·w。"
         "評価・テスト・保存には平均した重みを使い、最後の数ステップのノイズをならします。"),
+    "recurrent_dropout": (
+        "<b>Variational recurrent dropout</b> (Gal &amp; Ghahramani 2016; Keras's <code>recurrent_dropout</code>): "
+        "the recurrent state h(t−1) of an LSTM or GRU is multiplied, before the recurrent kernel, by a dropout mask "
+        "drawn once per sequence and used at every time step, so that a dropped unit stays dropped for the whole "
+        "sequence. At test time nothing is dropped. Dropout on the layer's outputs (the non-recurrent connections, "
+        "Zaremba et al. 2014) is the plain <i>dropout</i>.",
+        "<b>変分リカレントドロップアウト</b>（Gal と Ghahramani 2016、Keras の <code>recurrent_dropout</code>）: LSTM や GRU の"
+        "再帰状態 h(t−1) に、再帰の重みを掛ける前にドロップアウトのマスクを掛けます。マスクは系列ごとに一度だけ引き、"
+        "全時刻で同じものを使うので、落としたユニットは系列の間ずっと落ちたままです。テスト時には何も落としません。"
+        "層の出力（再帰でない結合、Zaremba ら 2014）へのドロップアウトは通常の <i>dropout</i> です。"),
+    "naive_recurrent_dropout": (
+        "<b>Naive recurrent dropout</b>: the same place as variational recurrent dropout, but a fresh mask at every "
+        "time step. The noise compounds along the sequence and disturbs what the state carries; Gal &amp; Ghahramani "
+        "(2016) found it to hurt. It is in reglab for comparison, not as a recommendation.",
+        "<b>素朴なリカレントドロップアウト</b>: 変分リカレントドロップアウトと同じ場所に、時刻ごとに新しいマスクを掛けます。"
+        "ノイズが系列に沿って積み重なり、状態が運ぶ情報を乱します。Gal と Ghahramani（2016）は性能を損なうと報告しています。"
+        "推奨ではなく、比較のために用意しています。"),
     "max_norm": (
         "<b>Max-norm constraint</b>: after each step every unit's incoming weight vector is rescaled to a norm of at "
         "most c (Srivastava et al. 2014), usually together with dropout.",
         "<b>最大ノルム制約</b>: 各ステップの後、各ユニットに入る重みベクトルのノルムが c 以下になるように縮めます"
         "（Srivastava et al. 2014）。通常はドロップアウトと組み合わせます。"),
     "batch_norm": (
-        "<b>Batch normalization</b> (バッチ正規化): per mini-batch and unit, x̂ = (x − μ<sub>B</sub>) / "
+        "<b>Batch normalization</b>: per mini-batch and unit, x̂ = (x − μ<sub>B</sub>) / "
         "√(σ<sub>B</sub>² + ε), then y = γ·x̂ + β with learned γ and β; at test time running averages of μ and σ² "
         "replace the batch's. It keeps each layer's input distribution steady (internal covariate shift).",
         "<b>バッチ正規化</b>: ミニバッチごとに μ<sub>B</sub> = (1/m) Σ x<sub>i</sub>、σ<sub>B</sub>² = (1/m) Σ (x<sub>i</sub> − "
         "μ<sub>B</sub>)²、x̂<sub>i</sub> = (x<sub>i</sub> − μ<sub>B</sub>) / √(σ<sub>B</sub>² + ε)、y<sub>i</sub> = γ x̂<sub>i</sub> + β"
         "（γ と β は学習するパラメータ）。テスト時はバッチの統計量の代わりに移動平均を使います。内部共変量シフトを抑え、学習を安定させます。"),
     "layer_norm": (
-        "<b>Layer normalization</b> (レイヤー正規化): the same standardisation, but over the H units of one example "
+        "<b>Layer normalization</b>: the same standardisation, but over the H units of one example "
         "(μ = (1/H) Σ x<sub>i</sub>) instead of over the batch, so it does not depend on the batch size.",
         "<b>レイヤー正規化</b>: 同じ標準化を、バッチ方向ではなく 1 つのサンプルの層内の H 個のユニットについて行います"
         "（μ<sup>l</sup> = (1/H) Σ x<sub>i</sub>）。ミニバッチサイズに依存しません。"),
     "augmentation": (
-        "<b>Data augmentation</b> (データ拡張): random shifts, rotations, scaling and noise applied to the training "
+        "<b>Data augmentation</b>: random shifts, rotations, scaling and noise applied to the training "
         "images, so that the network learns the essential features rather than the exact training images.",
         "<b>データ拡張</b>: 訓練画像にランダムな平行移動・回転・拡大縮小・ノイズを加え、訓練データの厳密なコピーではなく"
         "データの本質的な特徴を学習させます。"),
@@ -532,13 +617,13 @@ TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
         "class, ε/K on the others), which discourages over-confident outputs.",
         "<b>ラベル平滑化</b>: ワンホットの正解を一様分布と混ぜます（正解クラスに 1 − ε + ε/K、他に ε/K）。過度に自信のある出力を抑えます。"),
     "early_stopping": (
-        "<b>Early stopping</b> (早期終了): watch the validation loss and stop training once it has not improved for "
-        "<i>patience</i> epochs, keeping the weights of the best epoch. The tutorial: <i>検証ロスが増加に転じ始めたら訓練を"
-        "打ち切る</i>.",
+        "<b>Early stopping</b>: watch the validation loss and stop training once it has not improved for "
+        "<i>patience</i> epochs, keeping the weights of the best epoch; in the tutorial's words, stop training once "
+        "the validation loss starts to rise.",
         "<b>早期終了</b>: 訓練ロスではなく検証ロスを監視し、検証ロスが増加に転じ始めたら（<i>patience</i> エポック改善しなければ）"
         "訓練を打ち切り、最も良かったエポックの重みを残します。"),
     "schedule": (
-        "<b>Learning-rate scheduling</b> (学習率スケジューリング): the learning rate changes during training. Step "
+        "<b>Learning-rate scheduling</b>: the learning rate changes during training. Step "
         "decay lowers it after set epochs (the tutorial's 1e-3 → 5e-4 → 1e-4); exponential decay lr = "
         "lr<sub>0</sub>·e<sup>−kt</sup>; 1/t decay lr = lr<sub>0</sub>/(1 + kt); cosine decay; warm-up starts small.",
         "<b>学習率スケジューリング</b>: 訓練中に学習率を変えます。ステップ減衰は特定のエポック数の後に学習率を段階的に下げます"

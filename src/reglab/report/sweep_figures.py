@@ -1,8 +1,9 @@
 """Figures of sweeps: a metric against the swept value for one factor, heatmaps for two.
 
 One-factor: accuracy (training, validation, test) and loss (training, validation) against the
-value, log axis for log ranges, mean with a 95% band over seeds, the chosen point marked and the
-regimes shaded. Two factors: validation accuracy and the generalisation gap per cell, the best
+value, log axis for log ranges, mean with a 95% band over seeds that stays in range (the intervals
+of analysis/sweeps.py), the recommended point marked, the one-SE band's bound drawn on the panel of
+the choice metric and the regimes shaded. Two factors: validation accuracy and the generalisation gap per cell, the best
 cell boxed; sweeps with the same two factors side by side (lr-and-decay's Adam + L2 | AdamW).
 """
 
@@ -15,9 +16,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-from reglab.analysis.sweeps import GOOD, OVERFITTING, UNDERFITTING, SweepAnalysis, _key
+from reglab.analysis.sweeps import GOOD, MIN_SEEDS_ONE_SE, ONE_SE, OVERFITTING, UNDERFITTING, SweepAnalysis, _key
 from reglab.report.figures import short
-from reglab.report.sweep_text import factor_label, named_value, s, value_text
+from reglab.report.sweep_text import factor_label, named_value, s, seeds_text, value_text
 
 REGIME_COLOURS = {UNDERFITTING: "#fdd49e", GOOD: "#d9f0d3", OVERFITTING: "#c6dbef"}
 LINES = {  # metric -> colour, style
@@ -33,16 +34,22 @@ def one_factor(sweep: SweepAnalysis, lang: str) -> Figure | None:
         return None
     x = np.array([float(p.values[factor]) for p in points])
     log = sweep.scales.get(factor) == "log" and bool(np.all(x > 0))
+    positive = x[x > 0]
+    # A list such as l2 = 0, 1e-5, 1e-4, 1e-3 (the reference at 0 beside a log range): linear near 0,
+    # logarithmic above the smallest positive value, so that neither end is squashed.
+    symlog = not log and x.min() == 0 and positive.size >= 2 and positive.max() >= 100 * positive.min()
     figure = Figure(figsize=(10.0, 3.9))
     axes = figure.subplots(1, 2)
     figure.subplots_adjust(left=0.07, right=0.98, top=0.80, bottom=0.16, wspace=0.22)
     panels = ((axes[0], ("train_accuracy", "val_accuracy", "test_accuracy"), 100.0, s(lang, "accuracy_axis")),
               (axes[1], ("train_loss", "val_loss"), 1.0, s(lang, "loss_axis")))
     chosen = sweep.point(sweep.chosen)
-    edges = _edges(x, log)
     for ax, metrics, scale, label in panels:
         if log:
             ax.set_xscale("log")
+        elif symlog:
+            ax.set_xscale("symlog", linthresh=float(positive.min()), linscale=0.5)
+        edges = _edges(x, ax.xaxis.get_transform())
         for point, low, high in zip(points, edges[:-1], edges[1:]):
             if point.regime in REGIME_COLOURS:
                 ax.axvspan(low, high, color=REGIME_COLOURS[point.regime], lw=0, zorder=0)
@@ -54,27 +61,38 @@ def one_factor(sweep: SweepAnalysis, lang: str) -> Figure | None:
             ax.plot(x, mean, dash, color=colour, marker="o", ms=3.5, lw=1.6, label=s(lang, metric))
             if np.any(np.isfinite(low)):
                 ax.fill_between(x, low, high, color=colour, alpha=0.18, lw=0)
-        if chosen is not None:
+        if chosen is not None and sweep.decided:
             ax.axvline(float(chosen.values[factor]), color="black", lw=1.1, ls=(0, (4, 2)), zorder=3)
+        best = sweep.point(sweep.best)
+        if sweep.decided and best is not None and sweep.choose in metrics and sweep.choice.se:
+            # The one-SE band's bound: every point whose mean lies on the good side of it is in the band.
+            higher = sweep.choose == "val_accuracy"
+            bound = (best.mean(sweep.choose) + (-1 if higher else 1) * sweep.choice.se) * scale
+            ax.axhline(bound, color="#d62728", lw=0.9, ls=":", zorder=3)
+            ax.annotate(s(lang, "se_line_acc" if higher else "se_line"), xy=(0.0, bound),
+                        xycoords=("axes fraction", "data"), xytext=(3, -2), textcoords="offset points",
+                        ha="left", va="top", fontsize=7.5, color="#d62728")
         ax.set_xlim(edges[0], edges[-1])
         ax.set_xlabel(factor_label(factor, lang))
         ax.set_ylabel(label)
         ax.legend(loc="best", fontsize=8)
     if chosen is not None:
-        axes[0].annotate(s(lang, "chosen_mark", value=chosen.name.split("=", 1)[-1]),
+        axes[0].annotate(s(lang, "chosen_mark" if sweep.decided else "undecided_mark",
+                           value=chosen.name.split("=", 1)[-1]),
                          xy=(float(chosen.values[factor]), 1.0), xycoords=("data", "axes fraction"),
                          # Not bold: IPAexGothic has none, and matplotlib logs its fallback (stray output
                          # in a notebook).
-                         xytext=(3, -12), textcoords="offset points", fontsize=8.5)
+                         xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=8.5)
     handles = [Patch(color=REGIME_COLOURS[r], label=s(lang, r)) for r in (UNDERFITTING, GOOD, OVERFITTING)
                if any(p.regime == r for p in points)]
-    title = s(lang, "sweep_title", name=short(sweep.name, 40), choose=s(lang, sweep.choose), n=_seeds(sweep))
+    key = ("sweep_title_undecided" if not sweep.decided else
+           "sweep_title" if sweep.choice.rule == ONE_SE else "sweep_title_best")
+    title = s(lang, key, name=short(sweep.name, 40), choose=s(lang, sweep.choose), n=_seeds(sweep),
+              seeds=seeds_text(_seeds(sweep), lang), min=MIN_SEEDS_ONE_SE)
     figure.suptitle(title, x=0.07, y=0.97, ha="left", fontsize=11)
     if handles:
-        figure.legend(handles=handles, loc="upper right", ncol=len(handles), bbox_to_anchor=(0.98, 0.97),
+        figure.legend(handles=handles, loc="upper right", ncol=len(handles), bbox_to_anchor=(0.98, 0.925),
                       fontsize=8.5, frameon=False)
-    elif sweep.flat:
-        figure.text(0.98, 0.93, s(lang, "flat_mark"), ha="right", fontsize=8.5, color="#444444")
     return figure
 
 
@@ -138,13 +156,14 @@ def _matrix(sweep: SweepAnalysis, metric: str) -> tuple[list[Any], list[Any], np
     return rows, cols, matrix
 
 
-def _edges(x: np.ndarray, log: bool) -> np.ndarray:
-    """Boundaries halfway between neighbouring points (in log space on a log axis), for shading."""
-    t = np.log10(x) if log else x.astype(float)
+def _edges(x: np.ndarray, transform: Any) -> np.ndarray:
+    """Boundaries halfway between neighbouring points where the axis draws them (in log space on a
+    log axis), for shading."""
+    t = transform.transform(x.astype(float).reshape(-1, 1)).ravel()
     mids = (t[:-1] + t[1:]) / 2
     first, last = t[0] - (mids[0] - t[0]), t[-1] + (t[-1] - mids[-1])
     edges = np.concatenate([[first], mids, [last]])
-    return 10 ** edges if log else edges
+    return transform.inverted().transform(edges.reshape(-1, 1)).ravel()
 
 
 def _or_nan(interval: Any, attribute: str) -> float:

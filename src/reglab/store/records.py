@@ -41,6 +41,12 @@ class EpochRecord:
     # the limit c. Above 1 at some epoch: the constraint acted then; at most 1 throughout: it never did.
     max_norm_peak: float | None = None
 
+    def keras_logs(self) -> dict[str, float]:
+        """This epoch as Keras's `logs` and History.history report it: its losses include the
+        L1/L2 term, as Keras's do (the fields above keep the cross-entropy and the term apart)."""
+        return {"loss": self.train_loss + self.train_penalty, "accuracy": self.train_accuracy,
+                "val_loss": self.val_loss + self.penalty, "val_accuracy": self.val_accuracy, "lr": self.lr}
+
 
 @dataclass(frozen=True)
 class RunRecord:

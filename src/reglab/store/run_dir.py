@@ -5,9 +5,13 @@
       study.json               the resolved study: every default filled in
       study.toml               the study's source text, as the user wrote it
       environment.json         Python, torch, numpy, reglab versions; device; threads
-      data.json                dataset, where it came from, split sizes and notes, class names
+      data.json                dataset, where it came from (path, bytes, sha256 fingerprint, columns),
+                               split sizes and notes, class names and the labels they stand for,
+                               the preprocessing fitted (pixels / max, or a table's statistics)
       test_split.npz           the test split's labels and images (uint8, 0-255 grey, H x W): what the
-                               report needs for confusion matrices and galleries, without the dataset
+                               report needs for confusion matrices and galleries, without the dataset;
+                               a table's test rows too, column by column (test_rows/N), and
+                               image pixels that 8 bits cannot hold, as given (test_rows/pixels)
       runs/NN-slug/model.json  the variant's model summary (layers, output shapes, parameters)
       runs/NN-slug/seed-S.json one record per run (RunRecord)
       runs/NN-slug/seed-S.npz  its test predictions, final weights and per-epoch weight sketches
@@ -157,9 +161,11 @@ class RunStore:
             self.files.write_bytes("study.toml", source_text.encode("utf-8"))
         self._write_manifest(study, self.options(), source_text or (self.study_toml() or ""))
 
-    def write_data(self, info: dict[str, Any], test_labels: np.ndarray, test_images: np.ndarray) -> None:
+    def write_data(self, info: dict[str, Any], test_labels: np.ndarray, test_images: np.ndarray,
+                   test_rows: dict[str, np.ndarray] | None = None) -> None:
         # The split first, then data.json with its checksum: data.json on disk means a whole split.
-        written = npz_bytes({"test_labels": test_labels, "test_images": test_images})
+        # test_rows: a table's test rows as read, column by column (images cannot hold them).
+        written = npz_bytes({"test_labels": test_labels, "test_images": test_images, **(test_rows or {})})
         self.files.write_bytes("test_split.npz", written)
         self.files.write_json("data.json", {**info, "test_split_sha256": digest(written)})
 
@@ -345,6 +351,7 @@ class RunStore:
     def data(self) -> dict[str, Any]:
         return self._json("data.json", shapes.DATA)
 
+
     def environment(self) -> dict[str, Any]:
         return self._json("environment.json", shapes.ENVIRONMENT)
 
@@ -363,6 +370,12 @@ class RunStore:
                 or labels.dtype.kind not in "iu" or images.dtype != np.uint8:
             raise Damaged("not a test split (labels N, uint8 images N x H x W)")
         return labels, images
+
+    def test_rows(self) -> dict[str, np.ndarray]:
+        """A table's test rows as read, column by column (test_rows/N), from the verified test split."""
+        self.test_split()  # the checksum and shape checks
+        bundle = read_npz_bytes(self.files.read_bytes("test_split.npz"))
+        return {key: value for key, value in bundle.items() if key.startswith("test_rows")}
 
     def read_json(self, name: str) -> dict[str, Any] | None:
         """Any JSON file of the directory, its checksum verified; None when missing or damaged."""

@@ -159,10 +159,22 @@ register(Technique(
 
 register(Technique(
     "weight_decay", "constraint",
-    "Decoupled weight decay (AdamW/SGDW): w <- w*(1 - lr*rate) each step, outside the loss",
-    "重み減衰（分離型, AdamW/SGDW）: 毎ステップ w ← w(1 − η·rate)。SGD では L2（λ = rate/2）と同じ",
+    "Decoupled weight decay, PyTorch/Keras form (AdamW's weight_decay): w <- w*(1 - lr*rate) each step, "
+    "outside the loss; the decay scales with the learning rate",
+    "重み減衰（分離型、PyTorch/Keras の形, AdamW/SGDW）: 毎ステップ w ← w(1 − η·rate)。減衰は学習率に比例。"
+    "SGD では L2（λ = rate/2）と同じ",
     (Param("rate", "float", 0.01, "decay per step, multiplied by the learning rate", low=0.0),),
     "reglab.techniques.constraints:WeightDecay", shorthand="rate", stacked=PER_RUN,
+))
+register(Technique(
+    "scheduled_decay", "constraint",
+    "Decoupled weight decay, Loshchilov & Hutter's form (Algorithm 2): w <- w*(1 - eta_t*rate) each step, "
+    "eta_t the schedule's multiplier (lr now / starting lr); the decay does not scale with the learning rate",
+    "重み減衰（分離型、Loshchilov & Hutter の論文の形, Algorithm 2）: 毎ステップ w ← w(1 − η_t·rate)。"
+    "η_t はスケジュールの倍率（現在の学習率 / 初期学習率）で、減衰は学習率に比例しない",
+    (Param("rate", "float", 1e-4, "decay per step at the schedule's start (λ), independent of the learning rate",
+           low=0.0, high=1.0),),
+    "reglab.techniques.constraints:ScheduledDecay", shorthand="rate", stacked=PER_RUN,
 ))
 register(Technique(
     "max_norm", "constraint",

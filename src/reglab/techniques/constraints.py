@@ -48,6 +48,18 @@ class WeightDecay(Hooks):
         torch._foreach_mul_(list(weights.kernels), 1.0 - ctx.lr * self.rate)
 
 
+class ScheduledDecay(Hooks):
+    def __init__(self, p: dict[str, Any]):
+        self.rate = p["rate"]
+
+    def before_step(self, weights: Weights, ctx: Context) -> None:
+        # Loshchilov & Hutter (2019), Algorithm 2, line 12: θ_t ← θ_{t−1} − η_t(α·m̂/(√v̂ + ε) + λθ_{t−1}).
+        # The decay is η_t·λ with η_t the schedule multiplier, lr / α here, and does not scale with
+        # α: weight_decay's w·(1 − lr·rate) (torch.optim.AdamW, Keras) is the same update only for
+        # rate = λ/α. Applied before the step, on θ_{t−1}, like AdamW; Adam's step does not read θ.
+        torch._foreach_mul_(list(weights.kernels), 1.0 - (ctx.lr / ctx.base_lr) * self.rate)
+
+
 class MaxNorm(Hooks):
     def __init__(self, p: dict[str, Any]):
         self.limit = p["max_value"]

@@ -63,6 +63,7 @@ class Context:
     image_shape: tuple[int, int]
     classes: int
     lr: float = 0.0
+    base_lr: float = 0.0  # the optimizer's lr, the schedule's starting value (what it multiplies)
     epoch: int = 0
     step: int = 0  # optimizer steps taken before this one
 

@@ -156,4 +156,12 @@ def listing() -> list[dict[str, Any]]:
 def _load_all() -> None:
     # Importing the modules registers their entries; kept here so `family()` is always complete.
     # Only torch-free modules: the torch-backed families are declared in `catalog`.
-    from reglab.techniques import catalog, layers, losses, schedules, stochastic_depth, training  # noqa: F401
+    from reglab.techniques import (  # noqa: F401
+        catalog,
+        layers,
+        losses,
+        recurrent_dropout,
+        schedules,
+        stochastic_depth,
+        training,
+    )

@@ -104,6 +104,23 @@ def observers(where: str, value: Any) -> tuple[Any, ...]:
                  f"{', '.join(EVENTS[:5])}, ...: see reglab.progress.events), one or a list of them")
 
 
+def callbacks(where: str, value: Any) -> tuple[Any, ...]:
+    """None, one Keras-style callback, or a list or tuple of them (reglab.progress.keras_callbacks)."""
+    from reglab.progress.keras_callbacks import HOOKS
+
+    def is_callback(item: Any) -> bool:
+        return not isinstance(item, (str, bytes, Mapping, list, tuple)) and any(
+            callable(getattr(item, hook, None)) for hook in HOOKS)
+
+    if value is None:
+        return ()
+    listed = (value,) if is_callback(value) else value
+    if isinstance(listed, (list, tuple)) and all(is_callback(c) for c in listed):
+        return tuple(listed)
+    raise refuse(where, "callbacks", value, f"takes objects with some of Keras's callback methods ({', '.join(HOOKS)}; "
+                 "a keras.callbacks.Callback subclass works), one or a list of them")
+
+
 def is_observer(value: Any) -> bool:
     return not isinstance(value, (str, bytes, int, float, Mapping, list, tuple)) and any(
         callable(getattr(value, event, None)) for event in EVENTS)

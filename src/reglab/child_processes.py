@@ -1,0 +1,34 @@
+"""Every process reglab starts ends with its parent, however the parent ends (issue 24, fault 2).
+
+A parent killed with SIGKILL (the out-of-memory killer's signal) runs no clean-up, so the child
+must watch for itself. On Linux it asks the kernel, right after the fork, for SIGKILL when its
+parent goes (prctl PR_SET_PDEATHSIG), then checks that the parent is still the one it was forked
+from: one that died between the fork and the prctl call left it adopted already, and the kernel
+would never send the signal. Elsewhere (macOS and Windows spawn their workers) the pools' own
+pipes end a worker whose parent is gone. Torch-free: the report's figure workers use it too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """Called in a child right after it was forked (or spawned) by the process `parent`. It also
+    leaves Ctrl-C to the parent (SIGINT ignored: the terminal sends it to the whole group) and
+    gives SIGTERM its default (a forked child inherits the study's handler, which only asks for
+    a stop at the epoch's end and so made a figure worker ignore SIGTERM)."""
+    if sys.platform == "linux":
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # no libc to call: the getppid check below still holds
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if os.getppid() != parent:  # the parent died before the prctl took effect
+        os._exit(1)

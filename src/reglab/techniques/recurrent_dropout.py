@@ -1,0 +1,40 @@
+"""Dropout on the recurrent state of an LSTM or GRU (models/recurrent.py), two ways:
+
+- `recurrent_dropout`, variational (Gal & Ghahramani 2016, "A Theoretically Grounded Application of
+  Dropout in Recurrent Neural Networks"; Keras's `recurrent_dropout`): one mask per sequence,
+  drawn when the sequence starts and used at every step on h(t-1) before the recurrent kernel, so
+  that a dropped unit stays dropped for the whole sequence;
+- `naive_recurrent_dropout`: the same place with a fresh mask at every step, the form that Gal &
+  Ghahramani (and Zaremba et al. 2014 before them) found to hurt: the noise compounds along the
+  sequence. It is here for the study that shows it, not as a recommendation.
+
+Dropout on the non-recurrent connections (Zaremba et al.: each layer's outputs) is the plain
+`dropout` technique on a recurrent model. Masks come from the run's dropout generator, so runs are
+reproducible and resumable. Only the recurrent architectures accept these (models/catalog.py).
+This file is torch-free.
+"""
+
+from __future__ import annotations
+
+from reglab.techniques.params import Param
+from reglab.techniques.registry import Technique, register
+
+RATE = Param("rate", "float", 0.25, "probability to drop a unit of the recurrent state h(t-1)",
+             low=0.0, high=1.0, high_open=True)
+
+register(Technique(
+    "recurrent_dropout", "layer",
+    "Variational recurrent dropout (Gal & Ghahramani 2016; Keras recurrent_dropout, LSTM/GRU only): one mask "
+    "per sequence on the recurrent state, the same at every time step",
+    "変分リカレントドロップアウト（Gal と Ghahramani 2016、Keras の recurrent_dropout、LSTM/GRU のみ）: 再帰状態に"
+    "系列ごとに一つのマスクをかけ、全時刻で同じマスクを使う",
+    (RATE,), lambda p: p, shorthand="rate",
+))
+register(Technique(
+    "naive_recurrent_dropout", "layer",
+    "Naive recurrent dropout (LSTM/GRU only): a fresh mask on the recurrent state at every time step; the noise "
+    "compounds along the sequence (shown to hurt by Gal & Ghahramani 2016), kept for comparison",
+    "素朴なリカレントドロップアウト（LSTM/GRU のみ）: 時刻ごとに新しいマスクを再帰状態にかける。ノイズが系列に沿って"
+    "積み重なり、性能を損なうことが知られている（Gal と Ghahramani 2016）。比較のための手法",
+    (RATE,), lambda p: p, shorthand="rate",
+))
