@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from reglab.errors import ConfigError
+from reglab.models import catalog  # noqa: F401  (importing it registers the architectures)
 from reglab.models.registry import Architecture, ModelKey, SummaryRow, architectures, lookup
 
 __all__ = ["Architecture", "ModelKey", "SummaryRow", "architectures", "lookup", "build", "summary", "summaries",

@@ -117,7 +117,8 @@ def register(architecture: Architecture) -> Architecture:
 
 
 def architectures() -> dict[str, Architecture]:
-    _load_all()
+    # Complete: the package's __init__ imports models/catalog.py, which registers every entry,
+    # before anything can import this module.
     return dict(_REGISTRY)
 
 
@@ -129,6 +130,3 @@ def all_keys() -> tuple[str, ...]:
     """Every architecture's own keys: allowed in a variant or [defaults], checked against its model."""
     return tuple(sorted({k.name for a in architectures().values() for k in a.keys}))
 
-
-def _load_all() -> None:
-    from reglab.models import catalog  # noqa: F401  (importing it registers the architectures)
