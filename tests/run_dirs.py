@@ -79,17 +79,21 @@ def stop_after_first_run(study: Path, out: Path) -> None:
 
 
 def numbers(out: Path) -> list[dict]:
-    """`reglab results --format json`'s variants without wall-clock times (they differ every run)."""
+    """`reglab results --format json`'s variants (and references) without wall-clock times (they differ every run)."""
     from reglab.analysis.summary import study_results
     from reglab.store import RunStore
 
-    variants = study_results(RunStore.open(out))["variants"]
+    results = study_results(RunStore.open(out))
+    variants = results["variants"]
     for variant in variants:
         for run in variant["runs"]:
             run.pop("seconds")
             for epoch in run["history"]:
                 epoch.pop("seconds")
-    return json.loads(json.dumps(variants))
+    # A study's scikit-learn references (none in most): their scores per seed, as variants' runs.
+    references = [(r["name"], run["seed"], run["test_accuracy"], run["test_loss"])
+                  for r in results.get("references", []) for run in r["runs"]]
+    return json.loads(json.dumps(variants + ([{"references": references}] if references else [])))
 
 
 def snapshot(folder: Path) -> dict[str, str]:

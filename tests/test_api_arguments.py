@@ -220,6 +220,7 @@ def test_names_not_there_are_unknown_names_with_the_choices(finished):
         with pytest.raises(UnknownName) as caught:
             call()
         assert isinstance(caught.value, KeyError) and str(caught.value) == caught.value.args[0]  # not quoted as a key
+        assert isinstance(caught.value, reglab.UnknownName)
         assert "a, b" in str(caught.value) or "stored seeds: [0]" in str(caught.value)
 
 

@@ -105,3 +105,25 @@ def test_a_child_whose_parent_is_already_gone_ends_at_once():
             "sys.exit(0)\n")
     done = subprocess.run([sys.executable, "-c", code], timeout=120)
     assert done.returncode == 1
+
+
+def test_where_the_kernel_cannot_watch_a_thread_of_the_child_does():
+    # macOS has no PR_SET_PDEATHSIG: the child's own thread sees its parent go (forced here on Linux).
+    code = ("import os, sys, time\n"
+            "import reglab.child_processes as C\n"
+            "C.sys.platform = 'darwin'\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    C.die_with_parent(os.getppid())\n"
+            "    time.sleep(600)\n"
+            "    os._exit(0)\n"
+            "print(pid, flush=True)\n"
+            "time.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(parent.stdout.readline())
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+    finally:
+        parent.stdout.close()
+    assert_gone([child])

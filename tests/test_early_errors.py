@@ -1,12 +1,11 @@
 """What can be checked is checked before anything is written (issue 24, fault 9): a busy --live
 port, a data folder that is not there, an unknown dataset, a device this machine has not, a study
-too deep for its images, each stops `reglab run` with exit 2 and leaves no run directory."""
+too deep for its images, a class of one's own data named with an escape sequence (fault 8's
+sibling), each stops `reglab run` with exit 2 and leaves no run directory."""
 
 from __future__ import annotations
 
 import socket
-
-import pytest
 
 from reglab.cli import main
 
@@ -26,6 +25,8 @@ name = "a"
 
 def _cases(tmp_path, busy_port):
     (tmp_path / "deep.toml").write_text(DEEP_CNN, encoding="utf-8")
+    rows = ["a,b,label"] + [f"{i % 7},{i % 5},{('red', 'green', chr(27) + '[31mblue')[i % 3]}" for i in range(90)]
+    (tmp_path / "escapes.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     quick = ["--seeds", "1", "--epochs", "1"]
     cases = {
         "--live on a busy port": ["tutorial", "--dataset", "digits", *quick, "--live", "--no-browser",
@@ -35,6 +36,8 @@ def _cases(tmp_path, busy_port):
         "an unknown dataset": ["tutorial", "--dataset", "fashion", *quick],
         "--address without --backend ray": ["tutorial", "--dataset", "digits", *quick, "--address", "x:1"],
         "a CNN too deep for 8x8 images": [str(tmp_path / "deep.toml")],
+        "a class of one's own table named with an escape sequence": [
+            "tutorial", "--data", str(tmp_path / "escapes.csv"), "--target", "label", *quick],
     }
     import torch
 
@@ -62,6 +65,7 @@ def test_early_errors_leave_no_run_directory(tmp_path, monkeypatch, capsys, faul
             code = main(["run", *args, "--out", str(out), "--no-report"])
             err = capsys.readouterr().err
             assert code == 2 and "Traceback" not in err, (what, err)
+            assert "\x1b" not in err, (what, err)  # an escape sequence is shown as text, never sent to the terminal
             assert not out.exists() and not (tmp_path / "runs").exists(), what
     fault_log(f"early errors of `reglab run` ({', '.join(cases)})", len(cases),
               "exit 2 before anything is written: no run directory")

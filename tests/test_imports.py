@@ -28,10 +28,12 @@ TORCH_SIDE = (
     "reglab.techniques.activations",
     "reglab.techniques.augmentation",
     "reglab.techniques.constraints",
+    "reglab.techniques.dropout",
     "reglab.techniques.inits",
     "reglab.techniques.keras_optimizers",
     "reglab.techniques.optimizers",
     "reglab.techniques.penalties",
+    "reglab.techniques.soft_targets",
     "reglab.cost.time_estimate",  # times a few training steps
     "reglab.lrfind",  # the learning-rate range test trains a copy of a model
 )

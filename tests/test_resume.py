@@ -342,7 +342,7 @@ def test_a_finished_directory_says_at_once_there_is_nothing_to_do_and_loads_no_d
     run_study(study, options)
     def no_data(*args, **kwargs):
         raise AssertionError("a finished study loaded its data again")
-    monkeypatch.setattr(engine_study, "resolve_dataset", no_data)
+    monkeypatch.setattr(engine_study, "prepare_data", no_data)
     recorder = Recorder()
     store = run_study(study, options, recorder)
     assert store.root == tmp_path / "run"

@@ -19,9 +19,9 @@ from reglab import lab
 from reglab.cli import main
 from reglab.config import DATA_KEYS, STUDY_KEYS, TRAINING_KEYS, parse_study
 from reglab.config.study_spec import OWN_DATA_KEYS
-from reglab.config.study_spec import unseen_character
-from reglab.errors import ConfigError
+from reglab.visible_text import unseen_character
 from reglab.config.sweep_points import NOT_SETTINGS, parse_sweep
+from reglab.errors import ConfigError
 
 HEAD = """
 name = "s"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reglab.errors import ConfigError, ReglabError
+from reglab.errors import ConfigError, ReglabError, UnknownName
 
 __version__ = "0.1.0"
 
@@ -28,7 +28,7 @@ _LAZY = {
     "StudyResult": "reglab.results", "Report": "reglab.results", "StudyInterrupted": "reglab.lab",
 }
 
-__all__ = ["ConfigError", "ReglabError", "__version__", *_LAZY]
+__all__ = ["ConfigError", "ReglabError", "UnknownName", "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

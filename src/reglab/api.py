@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from reglab import api_arguments as A
+from reglab.config import api_checks as A
 from reglab import lab
 from reglab.progress.notebook import progress_observer
 from reglab.progress.events import Observers

@@ -4,8 +4,9 @@ A parent killed with SIGKILL (the out-of-memory killer's signal) runs no clean-u
 must watch for itself. On Linux it asks the kernel, right after the fork, for SIGKILL when its
 parent goes (prctl PR_SET_PDEATHSIG), then checks that the parent is still the one it was forked
 from: one that died between the fork and the prctl call left it adopted already, and the kernel
-would never send the signal. Elsewhere (macOS and Windows spawn their workers) the pools' own
-pipes end a worker whose parent is gone. Torch-free: the report's figure workers use it too.
+would never send the signal. Elsewhere a thread of the child checks once a second that its parent
+is still there (a pool's pipes do not tell: a forked worker holds their other end itself).
+Torch-free: the report's figure workers use it too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import ctypes
 import os
 import signal
 import sys
+import threading
+import time
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -23,12 +26,21 @@ def die_with_parent(parent: int) -> None:
     leaves Ctrl-C to the parent (SIGINT ignored: the terminal sends it to the whole group) and
     gives SIGTERM its default (a forked child inherits the study's handler, which only asks for
     a stop at the epoch's end and so made a figure worker ignore SIGTERM)."""
+    watched_by_kernel = False
     if sys.platform == "linux":
         try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):  # no libc to call: the getppid check below still holds
+            watched_by_kernel = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0
+        except (OSError, AttributeError):  # no libc to call: the thread below watches instead
             pass
+    if not watched_by_kernel:
+        threading.Thread(target=_watch, args=(parent,), name="reglab-parent-watch", daemon=True).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if os.getppid() != parent:  # the parent died before the prctl took effect
         os._exit(1)
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)

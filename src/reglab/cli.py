@@ -583,7 +583,15 @@ def print_results_table(results: dict[str, Any]) -> None:
             seeds, ",".join(sorted({str(r["epochs"]) for r in runs})) or "-",
             f"{sum(r['seconds'] for r in runs) / len(runs):.1f}" if runs else "-",
         )
+    for reference in results.get("references", []):  # scikit-learn beside the networks, same splits
+        runs = reference["runs"]
+        add_row(table, f"({reference['short']})", *([] if one_baseline else ["-"]),
+                _mean_std(reference["test_accuracy"], percent=True), _mean_std(reference["test_loss"]),
+                str(len(runs)), "-", f"{sum(r['seconds'] for r in runs) / len(runs):.1f}" if runs else "-")
     out.print(table)
+    if results.get("references"):
+        out.print("In parentheses: " + ", ".join(r["summary"] for r in results["references"])
+                  + ", trained on the same splits (docs/data.md).", style="dim", markup=False)
     if one_baseline and compared:
         out.print(f"Every variant is compared with the baseline '{escape(next(iter(compared)))}'.", style="dim")
     if any(v["test_accuracy"]["n"] == 1 for v in results["variants"]):

@@ -159,7 +159,7 @@ def study_range_test(study: Any, variant_name: str | None, *, seed: int = 0, dat
     is written: no run store is opened."""
     from reglab.data.prepared import PrepareContext, prepare_data
     from reglab.engine.seeding import generator
-    from reglab.engine.study import resolve_device
+    from reglab.engine.devices import resolve_device
     from reglab.errors import ConfigError
     from reglab import models
     from reglab.techniques import registry

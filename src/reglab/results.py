@@ -41,7 +41,7 @@ class StudyResult:
     """The runs of one run directory, and what the report says about them."""
 
     def __init__(self, run_dir: str | Path):
-        from reglab import api_arguments as A
+        from reglab.config import api_checks as A
 
         self.run_dir = A.path("reglab.load", "run_dir", run_dir)
         self._store = RunStore.open(self.run_dir)
@@ -107,7 +107,7 @@ class StudyResult:
         return self._stored(variant, seed).record
 
     def _stored(self, variant: str, seed: int) -> Any:
-        from reglab import api_arguments as A
+        from reglab.config import api_checks as A
         from reglab.errors import UnknownName
 
         A.text("StudyResult", "variant", variant)
@@ -204,7 +204,7 @@ class StudyResult:
         model.safetensors (its state_dict) and model.json (its layers as torch.nn classes, the
         preprocessing, the class names); with onnx=True also model.onnx, checked with onnxruntime
         against PyTorch. Returns model.json's path. Needs reglab[safetensors] (and reglab[onnx])."""
-        from reglab import api_arguments as A
+        from reglab.config import api_checks as A
         from reglab.export.model_files import save_model
 
         A.flag("StudyResult.save_model", "onnx", onnx)
@@ -219,7 +219,7 @@ class StudyResult:
         an Explanation (`.maps`, `.figure()`), drawn inline in Jupyter."""
         import numpy as np
 
-        from reglab import api_arguments as A
+        from reglab.config import api_checks as A
         from reglab.explain.attributions import attribute
         from reglab.explain.inline import Explanation
         from reglab.explain.stored_maps import chosen_images
@@ -278,7 +278,7 @@ class StudyResult:
         """(`predict`, `predict_proba`) at the cost of one: the networks run once."""
         import torch
 
-        from reglab import api_arguments as A
+        from reglab.config import api_checks as A
 
         A.flag("StudyResult.predict", "preprocessed", preprocessed)
         A.flag("StudyResult.predict", "eight_bit", eight_bit)
@@ -446,11 +446,13 @@ class StudyResult:
 
     def write_report(self, out_dir: str | Path | None = None, lang: str | None = None) -> Path:
         """report.html, the figures as PNG and findings.json into `out_dir` (default RUN_DIR/report)."""
-        from reglab import api_arguments as A
-        from reglab import lab
+        from reglab.config import api_checks as A
+        from reglab.report import write_report
 
-        return lab.write_report(self.run_dir, A.path("StudyResult.write_report", "out_dir", out_dir, optional=True),
-                                lang)
+        # The report module itself, not lab.write_report: lab reads results through this class, and a
+        # face of the store does not call back up into the composition place.
+        return write_report(self.run_dir, A.path("StudyResult.write_report", "out_dir", out_dir, optional=True),
+                            _lang(lang))
 
     @property
     def plot(self) -> Plots:
@@ -467,7 +469,7 @@ class Report:
         self.lang = lang
 
     def save(self, path: str | Path) -> Path:
-        from reglab import api_arguments as A
+        from reglab.config import api_checks as A
 
         path = A.path("Report.save", "path", path)
         path.write_text(self.html, encoding="utf-8")

@@ -60,6 +60,11 @@ def test_a_csv_from_the_command_line_is_recorded_reported_and_guarded(tmp_path, 
     assert data["source"]["sha256"] == hashlib.sha256(table.read_bytes()).hexdigest() == data["fingerprint"]
     assert data["source"]["bytes"] == table.stat().st_size and data["source"]["features"] == ["size", "colour", "weight"]
     assert data["splits"] == {"train": 120, "validation": 40, "test": 40}
+    kinds = pd.read_csv(table)["kind"]
+    counts = data["class_counts"]
+    assert [sum(counts[p][0] for p in counts), sum(counts[p][1] for p in counts)] == \
+        [int((kinds == "big").sum()), int((kinds == "small").sum())]  # stratified: every row once, by class
+    assert all(abs(counts["train"][c] / 120 - counts["test"][c] / 40) < 0.05 for c in (0, 1))
     assert fit["output_columns"] == ["size", "colour=blue", "colour=green", "colour=red", "weight", "weight (missing)"]
     labels, _ = store.test_split()
     assert len(labels) == 40

@@ -1,10 +1,5 @@
-"""The fast engine against the reference loop: the same records for the same seeds.
-
-Tolerance: the stacked products round differently from the per-run ones (another summation
-order in the matrix products), so values agree to float32 rounding, not bit for bit. Measured
-over these tests: at most about 3e-7 relative. rtol 1e-5 leaves room for that error to grow over
-the epochs and is still far below any difference a variant makes (1e-2 and more).
-"""
+"""The fast engine against the reference loop: the same records for the same seeds (tolerance:
+tests/same_runs.py)."""
 
 from __future__ import annotations
 
@@ -26,10 +21,7 @@ from reglab.models import build_mlp
 from reglab.progress.events import Silent
 from reglab.store.memory import MemoryStore
 from reglab.techniques import registry
-from same_runs import assert_same_diagnostics
-
-RTOL = 1e-5
-
+from same_runs import RTOL, STACKS, assert_same_records
 
 @pytest.fixture(scope="module")
 def data(blobs):
@@ -41,59 +33,7 @@ def variants(body: str):
     return parse_study(header + body).variants
 
 
-def assert_same_records(fast, reference):
-    a, b = fast.record, reference.record
-    assert (a.status, a.diverged_at, a.best_epoch, a.stopped_epoch) == (b.status, b.diverged_at, b.best_epoch,
-                                                                        b.stopped_epoch)
-    assert len(a.history) == len(b.history)
-    for x, y in zip(a.history, b.history):
-        assert (x.train_eval_loss is None) == (y.train_eval_loss is None)
-        for field in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "train_penalty", "penalty",
-                      "weight_norm") + (("train_eval_loss",) if x.train_eval_loss is not None else ()):
-            expected = getattr(y, field)
-            # A diverged epoch's loss is NaN (or inf) in both engines: then both must be not finite.
-            if np.isfinite(expected):
-                assert getattr(x, field) == pytest.approx(expected, rel=RTOL, abs=1e-7), (a.variant, field)
-            elif field.endswith("loss"):
-                assert not np.isfinite(getattr(x, field)), (a.variant, field)
-    if b.test_loss is not None:
-        assert a.test_loss == pytest.approx(b.test_loss, rel=RTOL)
-        assert a.test_accuracy == pytest.approx(b.test_accuracy, abs=1 / 80 + 1e-9)
-    for name, value in reference.arrays.weights.items():
-        if np.isfinite(value).all():
-            np.testing.assert_allclose(fast.arrays.weights[name], value, rtol=1e-4, atol=1e-5)
-    assert_same_diagnostics(fast, reference)  # the max-norm peak per epoch, the weight sketches
-
-
-
-FAMILIES = {
-    "penalties": '[[variants]]\nname = "l1"\nl1 = 0.001\n[[variants]]\nname = "l2"\nl2 = 0.001\n'
-                 '[[variants]]\nname = "l1_l2"\nl1_l2 = { l1 = 0.0005, l2 = 0.002 }\n',
-    "constraints": '[[variants]]\nname = "wd"\nweight_decay = 0.05\noptimizer = { name = "sgd", lr = 0.1 }\n'
-                   '[[variants]]\nname = "maxnorm"\nmax_norm = 0.8\n',
-    "loss+dropout": '[[variants]]\nname = "ls"\nlabel_smoothing = 0.1\n'
-                    '[[variants]]\nname = "drop"\ndropout = [0.5, 0.2]\n[[variants]]\nname = "plain"\n',
-    # With batch norm the bias of the Linear before it has no gradient but rounding noise, which
-    # Adam scales up to steps of size lr: the engines' biases and running means drift apart
-    # (test below). Under SGD the noise stays noise, and the records agree to RTOL.
-    "batch_norm": '[[variants]]\nname = "bn"\nbatch_norm = true\noptimizer = { name = "momentum", lr = 0.05 }\n'
-                  '[[variants]]\nname = "bn_l2"\nbatch_norm = true\nl2 = 0.001\ndropout = 0.2\n'
-                  'optimizer = { name = "sgd", lr = 0.1 }\n',
-    "batch_norm_after": '[[variants]]\nname = "a"\nbatch_norm = { position = "after" }\noptimizer = "momentum"\n'
-                        '[[variants]]\nname = "b"\nbatch_norm = { position = "after" }\noptimizer = "sgd"\n',
-    "layer_norm": '[[variants]]\nname = "ln"\nlayer_norm = true\n'
-                  '[[variants]]\nname = "ln_sgd"\nlayer_norm = true\noptimizer = { name = "momentum", lr = 0.05 }\n',
-    "augmentation": '[[variants]]\nname = "aug"\naugmentation = { shift = 0.2, rotation = 15.0, noise = 0.05 }\n'
-                    '[[variants]]\nname = "plain"\n',
-    "early_stopping": '[[variants]]\nname = "es"\nepochs = 12\noptimizer = { name = "adam", lr = 0.05 }\n'
-                      'early_stopping = { patience = 1 }\n'
-                      '[[variants]]\nname = "long"\nepochs = 6\noptimizer = { name = "adam", lr = 0.05 }\n',
-    "optimizers": "".join(f'[[variants]]\nname = "{name}"\noptimizer = "{name}"\n'
-                          for name in registry.family("optimizer")),
-    "schedules": "".join(f'[[variants]]\nname = "{name}"\nschedule = "{name}"\n'
-                         for name in registry.family("schedule"))
-                 + '[[variants]]\nname = "per_step"\nschedule = { name = "cosine", unit = "step", decay_steps = 20 }\n',
-}
+FAMILIES = STACKS["mlp"]
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -155,19 +95,18 @@ def test_runs_sharing_an_optimizer_are_stepped_together_and_returned_in_the_call
 
 
 def test_stacked_penalties_equal_each_runs_own(data):
-    from reglab.engine.fast import _Run, _StackPenalty
-    from reglab.engine.reference import Techniques
-    from reglab.techniques.penalties import Penalty
+    from reglab.engine.core import Techniques
+    from reglab.techniques.penalties import Penalty, StackedPenalty
 
     vs = variants('[[variants]]\nname = "none"\n[[variants]]\nname = "l1"\nl1 = 0.01\n'
                   '[[variants]]\nname = "both"\nl1_l2 = { l1 = 0.002, l2 = 0.03 }\n')
     device = data.x_train.device
-    runs = [_Run(i, i, v, 0, None, Techniques(v, 0.1), None, None) for i, v in enumerate(vs)]
+    per_run = [[runtime for _, runtime in Techniques(v, 0.1).entries] for v in vs]
     kernels = [torch.randn(3, 24, 16, device=device), torch.randn(3, 12, 24, device=device)]
     kernels[0][0, 0, 0] = float("inf")  # the run without penalties still has none
     grads = [torch.randn_like(k) for k in kernels]
     expected_grads = [g.clone() for g in grads]
-    values = _StackPenalty(runs, device).add_gradient(kernels, grads)
+    values = StackedPenalty(per_run, device).add_gradient(kernels, grads)
     assert values[0] == 0
     for r, penalty in ((1, Penalty(l1=0.01)), (2, Penalty(l1=0.002, l2=0.03))):
         value = penalty.add_gradient([k[r] for k in kernels], [g[r] for g in expected_grads])
@@ -183,7 +122,7 @@ def test_replayed_cuda_graph_steps_equal_eager_steps(data, monkeypatch):
     if not step_graph.available(data.x_train.device):
         pytest.skip("CUDA graphs: run with REGLAB_TEST_DEVICE=cuda on a GPU machine")
 
-    vs = variants(FAMILIES["loss+dropout"] + '[[variants]]\nname = "pen"\nl1 = 0.001\ndropout = 0.3\n'
+    vs = variants(FAMILIES["loss"] + FAMILIES["dropout"] + '[[variants]]\nname = "pen"\nl1 = 0.001\ndropout = 0.3\n'
                   'optimizer = { name = "momentum", lr = 0.05 }\n')
     for seeds in ((4,), (4, 5)):  # shared and batched input
         members = [(v, seed) for seed in seeds for v in vs]
@@ -246,7 +185,8 @@ def test_a_variant_the_fast_engine_cannot_stack_trains_in_the_reference_loop(mon
     study = parse_study('[[variants]]\nname = "a"\n[[variants]]\nname = "b"\nmystery = true\n')
     schedule = plan(study, "fast", torch.device("cpu"), cores=1)
     alone = [u for u in schedule.units if not u.stacked]
-    assert [u.members[0][1].name for u in alone] == ["b"] and "b: trained in the reference loop" in schedule.notices[0]
+    assert [u.members[0][1].name for u in alone] == ["b"] and schedule.notices[0] == (
+        "b: trained in the reference loop (mystery has no stacked form)")
 
 
 class Recorder(MemoryStore, Silent):

@@ -20,9 +20,8 @@ from reglab.engine.reference import train_run
 from reglab.engine.seeding import generator
 from reglab.engine.stacked_cnn import StackedCNN
 from reglab.techniques import registry
-from same_runs import assert_same_diagnostics
+from same_runs import RTOL, STACKS, assert_same_records
 
-RTOL = 1e-5
 HEADER = """[defaults]
 model = "cnn"
 conv = [{ filters = 4, kernel_size = 3, padding = "same", pool = 2 }, { filters = 6, kernel_size = 2 }]
@@ -41,41 +40,8 @@ def variants(body: str):
     return parse_study(HEADER + body).variants
 
 
-def assert_same_records(fast, reference, rtol=RTOL):
-    a, b = fast.record, reference.record
-    assert (a.status, a.best_epoch, a.stopped_epoch) == (b.status, b.best_epoch, b.stopped_epoch)
-    assert len(a.history) == len(b.history)
-    for x, y in zip(a.history, b.history):
-        for field in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "train_penalty", "penalty"):
-            assert getattr(x, field) == pytest.approx(getattr(y, field), rel=rtol, abs=1e-7), (a.variant, field)
-    assert a.test_loss == pytest.approx(b.test_loss, rel=rtol)
-    assert sorted(fast.arrays.weights) == sorted(reference.arrays.weights)
-    for name, value in reference.arrays.weights.items():
-        np.testing.assert_allclose(fast.arrays.weights[name], value, rtol=1e-4, atol=1e-5)
-    assert_same_diagnostics(fast, reference)  # the max-norm peak per epoch, the weight sketches
-
-
 # Every family that applies to a CNN; runs of one family share a stack (a stack key).
-FAMILIES = {
-    "penalties": '[[variants]]\nname = "l1"\nl1 = 0.001\n[[variants]]\nname = "l2"\nl2 = 0.001\n'
-                 '[[variants]]\nname = "l1_l2"\nl1_l2 = { l1 = 0.0005, l2 = 0.002 }\n',
-    "constraints": '[[variants]]\nname = "wd"\nweight_decay = 0.05\noptimizer = { name = "sgd", lr = 0.1 }\n'
-                   '[[variants]]\nname = "maxnorm"\nmax_norm = 0.5\n',
-    "loss": '[[variants]]\nname = "ls"\nlabel_smoothing = 0.1\n[[variants]]\nname = "plain"\n',
-    "dropout": '[[variants]]\nname = "d"\ndropout = [0.5, 0.2]\nspatial_dropout = [0.2, 0.1]\n'
-               '[[variants]]\nname = "d2"\ndropout = [0.3, 0.4]\nspatial_dropout = 0.3\n',
-    "batch_norm": '[[variants]]\nname = "bn"\nbatch_norm = true\noptimizer = { name = "momentum", lr = 0.05 }\n'
-                  '[[variants]]\nname = "bn_after"\nbatch_norm = true\noptimizer = { name = "sgd", lr = 0.1 }\n',
-    "augmentation": '[[variants]]\nname = "aug"\naugmentation = { shift = 0.2, rotation = 15.0, noise = 0.05 }\n'
-                    '[[variants]]\nname = "plain"\n',
-    "early_stopping": '[[variants]]\nname = "es"\nepochs = 8\noptimizer = { name = "adam", lr = 0.05 }\n'
-                      'early_stopping = { patience = 1 }\n',
-    "optimizers": "".join(f'[[variants]]\nname = "{name}"\noptimizer = "{name}"\n'
-                          for name in registry.family("optimizer")),
-    "schedules": '[[variants]]\nname = "step"\nschedule = "step"\n[[variants]]\nname = "plateau"\n'
-                 'schedule = "reduce_on_plateau"\n[[variants]]\nname = "per_step"\n'
-                 'schedule = { name = "cosine", unit = "step", decay_steps = 10 }\n',
-}
+FAMILIES = STACKS["cnn"]
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -136,5 +102,4 @@ def test_an_architecture_without_a_stacked_form_falls_back_to_the_reference_loop
     schedule = plan(study, "fast", torch.device("cpu"), image_shape=(8, 8), cores=1)
     stacked = {u.members[0][1].name: u.stacked for u in schedule.units}
     assert stacked == {"a": False, "m": True}
-    assert schedule.notices == ("a: trained in the reference loop (an architecture or technique the fast engine "
-                                "does not stack)",)
+    assert schedule.notices == ("a: trained in the reference loop (the architecture 'cnn' has no stacked form)",)

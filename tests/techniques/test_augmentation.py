@@ -8,6 +8,7 @@ import torch
 
 from reglab.techniques import registry
 from reglab.techniques.augmentation import affine_matrices, affine_theta, augment, warp
+from reglab.techniques.hooks import Context
 
 ZERO = {"shift": 0.0, "rotation": 0.0, "scale": 0.0, "noise": 0.0}
 ALL = {"shift": 0.1, "rotation": 10.0, "scale": 0.1, "noise": 0.05}
@@ -132,5 +133,8 @@ def test_registry_entry():
     assert {p.name: (p.default, p.low, p.high) for p in technique.params} == expected
     assert all(p.kind == "float" for p in technique.params)
     x = torch.rand(3, 64)
-    fn = technique.build(technique.defaults(keras_compat=False))
-    assert torch.equal(fn(x, (8, 8), gen(9)), augment(x, (8, 8), technique.defaults(False), gen(9)))
+    runtime = technique.build(technique.defaults(keras_compat=False))
+    runtime.generator = gen(9)
+    y = torch.arange(3)
+    x_out, y_out = runtime.transform_batch(x, y, Context((8, 8), 10))
+    assert torch.equal(x_out, augment(x, (8, 8), technique.defaults(False), gen(9))) and y_out is y

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from reglab.config import parse_study
 from reglab.engine.reference import train_run
+from reglab.techniques.hooks import Context, Slot, Weights
 from reglab.techniques.registry import lookup
 
 
@@ -28,8 +29,13 @@ def final_kernels(outcome):
     return [torch.from_numpy(weights[k]) for k in sorted(weights) if k.endswith("weight") and weights[k].ndim == 2]
 
 
+def dense(width: int) -> Slot:
+    """The slot before the activation of a dense block of `width` units."""
+    return Slot("dense", "pre_activation", 0, width)
+
+
 def test_batch_norm_normalises_over_the_batch_and_uses_running_statistics_in_evaluation():
-    norm = lookup("layer", "batch_norm").build({"momentum": 0.1, "eps": 1e-5, "position": "before"})(6)
+    norm = lookup("layer", "batch_norm").build({"momentum": 0.1, "eps": 1e-5, "position": "before"}).layer(dense(6))
     x = torch.randn(256, 6) * torch.tensor([1.0, 2, 3, 4, 5, 6]) + 7
     norm.train()
     y = norm(x)
@@ -47,12 +53,12 @@ def test_keras_batch_norm_constants_in_keras_mode():
     batch_norm = variant("batch_norm = true").switch("batch_norm")
     # Keras's momentum 0.99 (weight of the old value) is PyTorch's 0.01 (weight of the new batch).
     assert batch_norm["momentum"] == 0.99 and batch_norm["convention"] == "keras" and batch_norm["eps"] == 1e-3
-    module = lookup("layer", "batch_norm").build(dict(batch_norm.params))(4)
+    module = lookup("layer", "batch_norm").build(dict(batch_norm.params)).layer(dense(4))
     assert module.momentum == pytest.approx(0.01) and module.eps == 1e-3
 
 
 def test_layer_norm_normalises_each_sample_independently_of_the_batch():
-    norm = lookup("layer", "layer_norm").build({"eps": 1e-5, "position": "before"})(8)
+    norm = lookup("layer", "layer_norm").build({"eps": 1e-5, "position": "before"}).layer(dense(8))
     x = torch.randn(32, 8) * 3 + 1
     y = norm(x)
     assert torch.allclose(y.mean(1), torch.zeros(32), atol=1e-5)
@@ -128,17 +134,18 @@ def test_adam_with_l2_is_not_adam_with_decoupled_decay(data):
 def test_weight_decay_shrinks_by_one_minus_lr_times_rate_per_step():
     decay = lookup("constraint", "weight_decay").build({"rate": 0.1})
     w = torch.ones(3, 3)
-    decay.before_step([w], 0.5)
+    decay.before_step(Weights([w]), Context((0, 0), 0, lr=0.5))
     assert torch.allclose(w, torch.full((3, 3), 1 - 0.5 * 0.1))
 
 
 def test_label_smoothing_matches_the_hand_computed_loss():
     logits = torch.tensor([[2.0, 0.0, -1.0]])
-    amount = lookup("loss", "label_smoothing").build({"amount": 0.3})
+    smoothing = lookup("loss", "label_smoothing").build({"amount": 0.3})
     target = torch.tensor([0.3 / 3 + 0.7, 0.3 / 3, 0.3 / 3])  # (1 - ε)·one_hot + ε/K
     log_p = logits - math.log(sum(math.exp(v) for v in logits[0].tolist()))
     expected = -(target * log_p).sum().item()
-    assert F.cross_entropy(logits, torch.tensor([0]), label_smoothing=amount).item() == pytest.approx(expected, rel=1e-6)
+    objective = smoothing.objective(logits, torch.tensor([0]), Context((0, 0), 3))
+    assert objective.item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_l1_l2_is_the_sum_of_both_penalties():

@@ -10,6 +10,7 @@ import torch
 
 from reglab.config import parse_study
 from reglab.engine.reference import train_run
+from reglab.techniques.hooks import Context, Weights
 from reglab.techniques.registry import lookup
 
 ALPHA, LAMBDA = 0.1, 0.05
@@ -21,13 +22,12 @@ def adam_with(decay, multipliers):
     """Three steps of torch's Adam with the schedule's multipliers, the decay applied before each."""
     w = torch.tensor(START, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.Adam([w], lr=ALPHA, betas=(0.9, 0.999), eps=1e-8)
-    if decay.start is not None:
-        decay.start(ALPHA)
+    ctx = Context((0, 0), 0, base_lr=ALPHA)  # the run's starting learning rate, as the engines give it
     for g, eta in zip(GRADS, multipliers):
         w.grad = torch.tensor(g, dtype=torch.float64)
-        optimizer.param_groups[0]["lr"] = ALPHA * eta
+        optimizer.param_groups[0]["lr"] = ctx.lr = ALPHA * eta
         with torch.no_grad():
-            decay.before_step([w], ALPHA * eta)
+            decay.before_step(Weights([w]), ctx)
         optimizer.step()
     return w.detach().numpy()
 

@@ -55,6 +55,8 @@ class Collected:
     missing: list[Missing]
     # explanations.json, written by `reglab explain` (reglab.explain): None until it has run.
     explanations: dict[str, Any] | None = None
+    # references.json: the scikit-learn reference models' runs (models/sklearn_references.py), [] if none.
+    references: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def seeds(self) -> list[int]:
@@ -118,7 +120,7 @@ def collect(store: RunStore) -> Collected:
             missing.append(Missing("explanations", EXPLANATIONS, f"damaged: {exc.reason}"))
     return Collected(store.root, manifest, study, loaded["data"] or {},
                      loaded["environment"] or {}, loaded["study_toml"], variants, labels, images, missing,
-                     explanations)
+                     explanations, store.references())
 
 
 def _variants(study: dict[str, Any], runs: list[StoredRun]) -> list[VariantRuns]:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from reglab import api_arguments as A
+from reglab.config import api_checks as A
 from reglab.config import StudySpec, builtin_studies, study_from_dict
 from reglab.errors import ConfigError, UnknownName
 
@@ -73,7 +73,7 @@ class Study:
                  seeds: int | list[int] = 1, description: str = "", data: Mapping[str, Any] | None = None,
                  defaults: Mapping[str, Any] | None = None, baseline: str | None = None,
                  keras_compat: bool = True, sweeps: list[Mapping[str, Any]] | None = None,
-                 max_runs: int | None = None):
+                 max_runs: int | None = None, references: list[str] | None = None):
         where = f"reglab.Study({name!r})"
         A.text(where, "name", name)
         if not isinstance(description, str):
@@ -94,6 +94,8 @@ class Study:
             raw["baseline"] = baseline
         if max_runs is not None:
             raw["max_runs"] = max_runs
+        if references is not None:  # scikit-learn beside the networks (docs/data.md); checked with the rest
+            raw["references"] = list(references) if isinstance(references, (list, tuple)) else references
         if data:
             raw["data"] = dict(data)
         if defaults:

@@ -11,7 +11,6 @@ import difflib
 import os
 import re
 import tomllib
-import unicodedata
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -20,12 +19,13 @@ from typing import Any
 from reglab.config import sweep_points as sweeping
 from reglab.cost import memory_model as memory
 from reglab.errors import ConfigError
+from reglab.visible_text import unseen_character
 from reglab.models import registry as models
 from reglab.techniques import registry
 from reglab.techniques.registry import CHOICE_FAMILIES, Choice
 
 STUDY_KEYS = ("name", "description", "keras_compat", "seeds", "baseline", "data", "defaults", "variants", "sweeps",
-              "max_runs")
+              "max_runs", "references")
 DATA_KEYS = ("dataset", "train", "validation", "test", "split_seed")
 # A user's own data (docs/data.md): written to study.json only when set, so that the studies stored
 # before them read back equal (and resume).
@@ -165,6 +165,7 @@ class StudySpec:
     variants: tuple[VariantSpec, ...]
     source: str = field(default="", compare=False)
     max_runs: int = MAX_RUNS
+    references: tuple[str, ...] = ()  # scikit-learn models beside the networks (models/sklearn_references.py)
 
     def variant(self, name: str) -> VariantSpec:
         return next(v for v in self.variants if v.name == name)
@@ -178,7 +179,8 @@ class StudySpec:
             "seeds": list(self.seeds),
             "data": self.data.to_dict(),
             "variants": [v.to_dict() for v in self.variants],
-        } | ({"max_runs": self.max_runs} if self.max_runs != MAX_RUNS else {})
+        } | ({"max_runs": self.max_runs} if self.max_runs != MAX_RUNS else {}) \
+          | ({"references": list(self.references)} if self.references else {})
 
 
 # --------------------------------------------------------------------------------------- loading
@@ -346,7 +348,18 @@ class _Checker:
                              f"{variants[index].name!r}: {message}")
         if self.problems:
             return None
-        return StudySpec(name, description, keras_compat, seeds, data, tuple(variants), self.label, max_runs)
+        return StudySpec(name, description, keras_compat, seeds, data, tuple(variants), self.label, max_runs,
+                         self._references(raw.get("references", [])))
+
+    def _references(self, raw: Any) -> tuple[str, ...]:
+        from reglab.models.sklearn_references import REFERENCES
+
+        if isinstance(raw, list) and all(isinstance(n, str) and n in REFERENCES for n in raw) and \
+                len(set(raw)) == len(raw):
+            return tuple(raw)
+        self.problem("references", f"must be a list of reference models, each once, from {', '.join(REFERENCES)}; "
+                     f"got {raw!r}")
+        return ()
 
     # --- pieces
 
@@ -811,17 +824,6 @@ def _suggest_param(word: str, technique: registry.Technique) -> str:
     if close[0] == names[close[0]]:
         return f" (did you mean {close[0]!r}?)"
     return f" (did you mean {names[close[0]]!r}? {close[0]!r} is accepted too)"
-
-
-def unseen_character(text: str) -> str | None:
-    """The first character of `text` that a terminal, a figure or a spreadsheet would not show as
-    itself, described ("U+202E (RIGHT-TO-LEFT OVERRIDE)"), or None: control characters (NUL, ESC,
-    newlines), format characters (the bidirectional overrides, zero-width ones), line and paragraph
-    separators, surrogates, private-use and unassigned code points."""
-    for char in text:
-        if char != " " and unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
-            return f"U+{ord(char):04X} ({unicodedata.name(char, 'a control character')})"
-    return None
 
 
 def _did_you_mean(word: str, options: Any) -> str:

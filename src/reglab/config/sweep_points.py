@@ -42,7 +42,7 @@ NOT_SETTINGS = {
             "each into its own run directory" for key in ("data", "dataset", "train", "validation", "test",
                                                            "split_seed", "path", "target", "features",
                                                            "categorical", "missing", "image_size")},
-    **{key: f"{key} is the study's, not a variant's. Fix: sweep a setting of the variant" for key in ("max_runs", "keras_compat")},
+    **{key: f"{key} is the study's, not a variant's. Fix: sweep a setting of the variant" for key in ("max_runs", "keras_compat", "references")},
 }
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from reglab.visible_text import unseen_character
+
 from .errors import DataError
 from .load import resolve_dataset
 from .preprocessing import ImagePixels, Preprocessing
@@ -86,7 +88,8 @@ def prepare_builtin_images(source: DataSource, spec: Any, context: PrepareContex
     info = {
         "dataset": dataset.name, "origin": dataset.origin, "verified": dataset.verified,
         "class_names": list(dataset.class_names), "image_shape": list(splits.image_shape),
-        "splits": sizes_of(splits), "requested": requested(spec), "notes": list(splits.notes),
+        "splits": sizes_of(splits), "class_counts": class_counts(splits), "requested": requested(spec),
+        "notes": list(splits.notes),
         # The fit that made the features (data/preprocessing.py): what a later prediction applies.
         "preprocessing": pixels.to_json(),
         "kind": IMAGES, "task": CLASSIFICATION, "fingerprint": array_digest(*arrays),
@@ -240,6 +243,13 @@ def sizes_of(splits: Splits) -> dict[str, int]:
     return {"train": len(splits.y_train), "validation": len(splits.y_val), "test": len(splits.y_test)}
 
 
+def class_counts(splits: Splits) -> dict[str, list[int]]:
+    """Rows of each class in each split: an imbalance is seen before any accuracy is read."""
+    classes = len(splits.class_names)
+    return {part: np.bincount(y, minlength=classes).tolist()
+            for part, y in (("train", splits.y_train), ("validation", splits.y_val), ("test", splits.y_test))}
+
+
 def requested(spec: Any) -> dict[str, int]:
     return {"train": spec.train, "validation": spec.validation, "test": spec.test}
 
@@ -301,11 +311,16 @@ def prepare_image_pool(source: DataSource, spec: Any, parts: dict[str, tuple[np.
 def user_info(source: DataSource, spec: Any, splits: Splits, values: list[Any],
               provenance: dict[str, Any], preprocessing: dict[str, Any]) -> dict[str, Any]:
     """data.json for data a user brought: the common keys, then where the data came from."""
+    for name in splits.class_names:  # a label value or a folder's name: shown in tables, figures, exports
+        if (hidden := unseen_character(name)) is not None:
+            raise DataError(f"{source.name}: the class {name!r} holds {hidden}, which a terminal, a figure or "
+                            "a spreadsheet would not show as itself",
+                            "rename that label value (or image folder) with printable characters")
     return {
         "dataset": source.name, "origin": provenance.get("origin"), "verified": False,
         "class_names": list(splits.class_names), "image_shape": list(splits.image_shape),
-        "splits": sizes_of(splits), "requested": requested(spec), "notes": list(splits.notes),
-        "preprocessing": preprocessing,
+        "splits": sizes_of(splits), "class_counts": class_counts(splits), "requested": requested(spec),
+        "notes": list(splits.notes), "preprocessing": preprocessing,
         "kind": splits.kind, "task": splits.task, "fingerprint": provenance["fingerprint"],
         "label_values": values, "source": {k: v for k, v in provenance.items() if k not in ("fingerprint", "origin")},
     }

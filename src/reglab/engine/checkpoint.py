@@ -18,8 +18,10 @@ One file format, two payloads. Both engines write the same envelope and the same
     epoch, step, seconds    epochs done, optimizer steps done, seconds spent so far
     history                 the finished epochs' EpochRecords, as dicts
     sketches                the finished epochs' weight sketches [epochs, K] (engine/sketch.py)
-    generators              the random streams' states: data_order, dropout, augmentation
-    techniques              Techniques.state_dict() (engine/core.py): a stateful schedule, early stopping
+    generators              the random streams' states: data_order, dropout, and each technique's own
+                            (Technique.stream: augmentation's)
+    techniques              Techniques.state_dict() (engine/core.py): each stateful technique's state
+                            by its name (early stopping), and a stateful schedule's
 
 They differ in how the network and its optimizer are held, because each engine saves the state it
 trains in and nothing else:
@@ -56,8 +58,9 @@ import torch
 from reglab.store.files import Damaged, RunFiles
 
 # 3: the fast engine's optimizer state is over [1, ...] slices of the stack (optimizer groups);
-# a checkpoint of another format is not read, and its run starts over.
-FORMAT = 3
+# 4: the techniques' states by name (techniques/hooks.py). A checkpoint of another format is not
+# read, and its run starts over.
+FORMAT = 4
 
 
 # What restoring a checkpoint that does not fit its run raises (another architecture or optimizer,

@@ -14,10 +14,12 @@ import torch
 import torch.nn.functional as F
 
 from reglab.config import VariantSpec
+from reglab.engine.seeding import generator
 from reglab.errors import ConfigError
 from reglab.store.records import COMPLETED, DIVERGED, SKETCH_BUCKETS, EpochRecord, RunArrays, RunRecord
 from reglab.models import check_fits  # noqa: F401  (engine.study and tests import it from here)
 from reglab.techniques import registry
+from reglab.techniques.hooks import HOOKS, Context, Weights, overrides
 
 STOPPED = "stopped"  # early stopping ended the run; its status stays COMPLETED
 EVAL_CHUNK = 8192  # rows per forward pass in evaluation: bounds memory on big test sets
@@ -97,68 +99,121 @@ class RunOutcome:
 
 
 class Techniques:
-    """A variant's techniques, built once per run from the registry."""
+    """A run's techniques, built once from the registry: each switch's runtime object
+    (techniques/hooks.py) and the schedule, with the hooks each acts at. Both engines call these
+    methods at the same points of a step and an epoch; nothing here names a technique.
 
-    def __init__(self, variant: VariantSpec, base_lr: float):
-        def built(family: str) -> list:
-            members = registry.family(family)
-            return [members[c.name].build(dict(c.params)) for c in variant.switches if c.name in members]
+    `seed` and `device` seed the techniques' own random streams (Technique.stream); without a seed
+    (tests that only read the hooks) there are none."""
 
-        self.penalties = built("penalty")
-        constraints = built("constraint")
-        for constraint in constraints:
-            if constraint.start is not None:
-                constraint.start(base_lr)
-        self.before_step = [c.before_step for c in constraints if c.before_step]
-        self.after_step = [c.after_step for c in constraints if c.after_step]
-        self.norm_peaks = [c.peak for c in constraints if c.peak is not None]
-        self.label_smoothing = next(iter(built("loss")), 0.0)
-        self.augment = next(iter(built("augmentation")), None)
-        self.early_stopping = next(iter(built("training")), None)
+    def __init__(self, variant: VariantSpec, base_lr: float, *, image_shape: tuple[int, int] = (0, 0),
+                 classes: int = 0, seed: int | None = None, device: torch.device | str = "cpu"):
+        self.entries = registry.built(variant)
+        self.streams: dict[str, torch.Generator] = {}
+        for technique, runtime in self.entries:
+            if technique.stream is not None and seed is not None:
+                if technique.stream not in self.streams:
+                    self.streams[technique.stream] = generator(seed, technique.stream, device)
+                runtime.generator = self.streams[technique.stream]
         self.schedule = registry.lookup("schedule", variant.schedule.name).build(
             dict(variant.schedule.params), base_lr)
         self.per_step_schedule = variant.schedule["unit"] == "step"
+        # A schedule that watches the run's own epochs gives the run a learning rate of its own.
+        self.own_lr = overrides(self.schedule, "epoch_end")
+        runtimes = [self.schedule, *(runtime for _, runtime in self.entries)]
+        self._at = {hook: [r for r in runtimes if overrides(r, hook)] for hook in HOOKS}
+        for hook in ("objective", "step_gradients"):
+            if len(self._at[hook]) > 1:
+                names = [t.name for t, r in self.entries if overrides(r, hook)]
+                raise ConfigError(variant.name, [f"{' and '.join(names)} both replace the {hook.replace('_', ' ')}: "
+                                                 "choose one of them"])
         # Running statistics to check at epoch ends (EpochRecord.train_eval_loss).
-        self.batch_norm = variant.switch("batch_norm") is not None
+        self.batch_statistics = any(t.batch_statistics for t, _ in self.entries)
+        self.context = Context(tuple(image_shape), classes, base_lr=base_lr)
+
+    def acts_at(self, hook: str) -> bool:
+        return bool(self._at[hook])
+
+    # ----------------------------------------------------------------- a step, in its order
+
+    def transform_batch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        for hooks in self._at["transform_batch"]:
+            x, y = hooks.transform_batch(x, y, self.context)
+        return x, y
+
+    def objective(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+        """The training objective, or None for the plain cross-entropy (at most one technique replaces it)."""
+        for hooks in self._at["objective"]:
+            return hooks.objective(logits, y, self.context)
+        return None
+
+    def step_gradients(self, compute, weights: Weights):
+        for hooks in self._at["step_gradients"]:
+            return hooks.step_gradients(compute, weights, self.context)
+        return compute()
+
+    def gradients(self, weights: Weights) -> torch.Tensor | None:
+        """After backward: every gradient hook in order; the sum of what they add to the objective."""
+        values = [v for v in (h.gradients(weights, self.context) for h in self._at["gradients"]) if v is not None]
+        return sum(values) if values else None
+
+    def before_step(self, weights: Weights) -> None:
+        for hooks in self._at["before_step"]:
+            hooks.before_step(weights, self.context)
+
+    def after_step(self, weights: Weights) -> None:
+        for hooks in self._at["after_step"]:
+            hooks.after_step(weights, self.context)
+
+    # ----------------------------------------------------------------- an epoch's end
+
+    def penalty(self, weights: Weights) -> float:
+        """What the techniques add to the objective at these weights (EpochRecord.penalty)."""
+        values = [v for v in (h.penalty(weights) for h in self._at["penalty"]) if v is not None]
+        return sum(values).item() if values else 0.0  # .item(): once per epoch
+
+    def epoch_fields(self) -> dict:
+        """The techniques' fields of the epoch's record (max-norm's peak); where two give one, the larger."""
+        return _merged(hooks.epoch_fields() for hooks in self._at["epoch_fields"])
+
+    def run_fields(self) -> dict:
+        return _merged(hooks.run_fields() for hooks in self._at["run_fields"])
 
     def end_of_epoch(self, record: EpochRecord) -> tuple[str | None, bool]:
         """After an epoch, in both engines: (DIVERGED, STOPPED or None to go on, whether to keep this
         epoch's weights as the best). A loss that is not finite ends the run before anything else."""
         if not (math.isfinite(record.train_loss) and math.isfinite(record.val_loss)):
             return DIVERGED, False
-        if hasattr(self.schedule, "observe"):
-            self.schedule.observe(record.epoch, record.val_loss)
-        if self.early_stopping is None:
-            return None, False
-        improved, stop = self.early_stopping.observe(record.epoch, getattr(record, self.early_stopping.monitor))
-        return (STOPPED if stop else None), improved and self.early_stopping.restore_best
-
-    def max_norm_peak(self) -> float | None:
-        """EpochRecord.max_norm_peak of the epoch just trained (None without a max-norm constraint)."""
-        peaks = [p for p in (peak.take() for peak in self.norm_peaks) if p is not None]
-        return max(peaks) if peaks else None
+        stop = keep = False
+        for hooks in self._at["epoch_end"]:
+            verdict = hooks.epoch_end(record, self.context)
+            if verdict is not None:
+                stop, keep = stop or verdict.stop, keep or verdict.keep_weights
+        return (STOPPED if stop else None), keep
 
     def state_dict(self) -> dict:
-        """What a checkpoint keeps of the techniques: a stateful schedule, early stopping."""
-        return {"schedule": self.schedule.state_dict() if hasattr(self.schedule, "state_dict") else None,
-                "stopper": self.early_stopping.state_dict() if self.early_stopping is not None else None}
+        """What a checkpoint keeps of the techniques: each stateful one's state, by name."""
+        state = {t.name: r.state_dict() for t, r in self.entries if overrides(r, "state_dict")}
+        if overrides(self.schedule, "state_dict"):
+            state["schedule"] = self.schedule.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
-        if state["schedule"] is not None:
+        for technique, runtime in self.entries:
+            if overrides(runtime, "state_dict"):
+                runtime.load_state_dict(state[technique.name])
+        if overrides(self.schedule, "state_dict"):
             self.schedule.load_state_dict(state["schedule"])
-        if state["stopper"] is not None:
-            self.early_stopping.load_state_dict(state["stopper"])
 
-    def penalty_strengths(self) -> tuple[float, float]:
-        """(λ1, λ2) of the variant's penalties together: what the fast engine stacks."""
-        return sum(p.l1 for p in self.penalties), sum(p.l2 for p in self.penalties)
 
-    def penalty(self, kernels: list[torch.Tensor]) -> torch.Tensor:
-        return sum(penalty(kernels) for penalty in self.penalties)
-
-    def add_penalty(self, kernels: list[torch.Tensor], grads: list[torch.Tensor]) -> torch.Tensor:
-        """Before the step: add the penalties' gradients into the kernels' `grads`; returns their value."""
-        return sum(penalty.add_gradient(kernels, grads) for penalty in self.penalties)
+def _merged(parts) -> dict:
+    merged: dict = {}
+    for part in parts:
+        for key, value in part.items():
+            if value is not None and merged.get(key) is not None:
+                value = max(value, merged[key])
+            merged[key] = value if value is not None else merged.get(key)
+    return merged
 
 
 def batch_bounds(n: int, variant: VariantSpec) -> list[tuple[int, int]]:
@@ -167,14 +222,16 @@ def batch_bounds(n: int, variant: VariantSpec) -> list[tuple[int, int]]:
     undefined), so with it a last batch of one joins the batch before it (e.g. batch_size 16 on
     digits' 817 training images: 50 batches, the last of 17)."""
     bounds = [(start, min(start + variant.batch_size, n)) for start in range(0, n, variant.batch_size)]
-    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1 and variant.switch("batch_norm") is not None:
+    switches = registry.switches()
+    statistics = any(switches[c.name].batch_statistics for c in variant.switches)
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1 and statistics:
         bounds[-2:] = [(bounds[-2][0], n)]
     return bounds
 
 
 def tested_outcome(model: torch.nn.Module, data: DeviceData, *, variant: VariantSpec, seed: int, status: str,
                    history: list[EpochRecord], seconds: float, engine: str, diverged_at: int | None,
-                   best_epoch: int | None, stopped_epoch: int | None, sketches: list[np.ndarray]) -> RunOutcome:
+                   stopped_epoch: int | None, sketches: list[np.ndarray], run_fields: dict) -> RunOutcome:
     """How every run ends, in either engine: test its final model and package the record with its
     arrays (`sketches`: one weight sketch per epoch of `history`, engine/sketch.py)."""
     test_loss, test_accuracy, predictions = evaluate(model, data.x_test, data.y_test)
@@ -182,7 +239,7 @@ def tested_outcome(model: torch.nn.Module, data: DeviceData, *, variant: Variant
     record = RunRecord(
         variant=variant.name, seed=seed, status=status, history=tuple(history),
         test_loss=test_loss if finite else None, test_accuracy=test_accuracy if finite else None,
-        seconds=seconds, engine=engine, diverged_at=diverged_at, best_epoch=best_epoch, stopped_epoch=stopped_epoch,
+        seconds=seconds, engine=engine, diverged_at=diverged_at, stopped_epoch=stopped_epoch, **run_fields,
     )
     weights = {name: p.detach().cpu().numpy().copy() for name, p in model.state_dict().items()}
     sketched = np.stack(sketches).astype(np.float32) if sketches else np.zeros((0, SKETCH_BUCKETS), np.float32)

@@ -2,16 +2,20 @@
 
 Their weights are stacked in the architecture's stacked form (engine/stacked_mlp.py: one batched
 forward pass, and a backward pass derived by hand where the network allows; engine/stacked_cnn.py:
-grouped convolutions, autograd). A peer of the reference loop over engine/core.py. Everything a run decides for itself stays per run and
-goes through the same code as the reference loop: its schedule, penalties, constraints, label
-smoothing, dropout masks drawn from its own generator with the reference's shapes, early stopping
-and divergence. Its optimizer is torch.optim's, as in the reference loop; runs whose optimizer
-settings agree at every step share one optimizer over their slices of the stacked tensors (the
-update is elementwise, so that is exactly what one optimizer per run computes). On CUDA the step
-up to the optimizers is captured once as a CUDA graph and replayed (engine/step_graph.py).
+grouped convolutions, autograd). A peer of the reference loop over engine/core.py: the techniques
+act through the same hooks (techniques/hooks.py), here through each technique's stacked form
+(Technique.stacked: its hooks over every run at once, or PerRun: each run's own hooks on its
+slice); a technique without one makes stack_key None and its variants train in the reference
+loop. Everything a run decides for itself stays per run and goes through the same code as the
+reference loop: its schedule, dropout masks drawn from its own generator with the reference's
+shapes, epoch ends (early stopping, divergence), its state. Its optimizer is torch.optim's, as in
+the reference loop; runs whose optimizer settings agree at every step share one optimizer over
+their slices of the stacked tensors (the update is elementwise, so that is exactly what one
+optimizer per run computes). On CUDA the step up to the optimizers is captured once as a CUDA
+graph and replayed (engine/step_graph.py).
 
 So the records equal the reference loop's up to float32 rounding of the stacked products
-(tests/engine/test_fast.py measures it).
+(tests/engine/test_fast.py, tests/techniques/test_conformance.py measure it).
 """
 
 from __future__ import annotations
@@ -30,26 +34,32 @@ from reglab.engine.checkpoint import RESTORE_ERRORS, Checkpointer, check_progres
 from reglab.engine.core import DeviceData, RunOutcome, Techniques, batch_bounds, set_lr, tested_outcome
 from reglab.engine.seeding import generator
 from reglab.engine.sketch import weight_sketch
-from reglab.engine.stacked_mlp import loss_gradient
 from reglab.engine.step_graph import StepGraph
 from reglab import models
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord
 from reglab.techniques import registry
-
-# What the fast engine knows how to stack. A variant using anything else trains in the reference loop.
-SUPPORTED = {"penalty", "constraint", "loss", "layer", "augmentation", "training"}
+from reglab.techniques.hooks import Hooks, RunSlot, Stacked, Weights, stacked_overrides
+from reglab.techniques.soft_targets import loss_gradient
 
 def stack_key(variant: VariantSpec) -> tuple | None:
-    """Variants with equal keys can share one stacked program; None: reference loop only."""
+    """Variants with equal keys can share one stacked program; None: reference loop only (an
+    architecture without a stacked form, or a technique without one: Technique.stacked)."""
     architecture = variant.architecture
     if architecture.stacker is None:
         return None
-    families = registry.families()
-    for choice in variant.switches:
-        family = next((f for f, members in families.items() if choice.name in members), None)
-        if family not in SUPPORTED:
-            return None
+    switches = registry.switches()
+    if any(switches[choice.name].stacked is None for choice in variant.switches):
+        return None
     return (variant.model, architecture.stack_key(variant), variant.batch_size)
+
+
+def declines(variant: VariantSpec) -> str | None:
+    """Why the fast engine trains `variant` in the reference loop, or None when it stacks it."""
+    if variant.architecture.stacker is None:
+        return f"the architecture {variant.model!r} has no stacked form"
+    switches = registry.switches()
+    missing = [c.name for c in variant.switches if switches[c.name].stacked is None]
+    return f"{', '.join(missing)} has no stacked form" if missing else None
 
 
 @dataclass
@@ -63,7 +73,7 @@ class _Run:
     model: torch.nn.Module  # carries the run's layer structure; its weights are filled in when the run ends
     tech: Techniques
     dropout: torch.Generator
-    augmentation: torch.Generator
+    slot: RunSlot
     history: list[EpochRecord] = field(default_factory=list)
     sketches: list = field(default_factory=list)  # the hidden kernels' count sketch per epoch (numpy [K])
     active: bool = True
@@ -81,7 +91,7 @@ def _optimizer_key(variant: VariantSpec, tech: Techniques, position: int) -> tup
     """Runs with equal keys take the same update at every step, so one torch.optim optimizer can
     update all of them at once. A schedule that watches the validation loss gives every run a
     learning rate of its own, and so a key of its own."""
-    return (variant.optimizer, variant.schedule, position if hasattr(tech.schedule, "observe") else None)
+    return (variant.optimizer, variant.schedule, position if tech.own_lr else None)
 
 
 @dataclass
@@ -122,55 +132,33 @@ class _OptimizerGroup:
         lead = self.runs[0]
         lr = lead.tech.schedule(lead.step if lead.tech.per_step_schedule else epoch)
         for run in self.runs:
-            run.lr = lr
+            run.lr = run.tech.context.lr = lr
         set_lr(self.optimizer, lr)
 
 
-class _StackPenalty:
-    """Every run's penalties at once: λ1·Σ|w| + λ2·Σw² over its hidden kernels, with per-run
-    strengths. The same formulas as techniques.penalties.Penalty, whose values the reference loop
-    adds one run at a time (tests/engine/test_fast.py compares them). train_stack puts the runs
-    with an L1 term side by side, and those with an L2 term, so that each term works on slices of
-    the stack (a few for the tutorial's stacks) rather than on every run's weights: on a GPU the
-    penalties' passes over the weights were a quarter of a 50-run step."""
-
-    def __init__(self, runs: list[_Run], device: torch.device):
-        l1, l2 = zip(*(run.tech.penalty_strengths() for run in runs))
-        self.l1 = _segments(list(l1), device)
-        self.l2 = _segments(list(l2), device)
-        # 2λ2, the gradient's factor and the alpha the reference's add_ takes (doubling is exact).
-        self.l2_twice = [2 * strengths for _, _, strengths in self.l2]
-        self.any = bool(self.l1 or self.l2)
-
-    def add_gradient(self, kernels: Sequence[torch.Tensor], grads: Sequence[torch.Tensor] | None) -> torch.Tensor:
-        """grads[i] += d(penalty)/d(kernels[i]) for every run (unless grads is None); per-run values [R]."""
-        value = torch.zeros(kernels[0].shape[0], device=kernels[0].device)
-        for i, kernel in enumerate(kernels):
-            per_run = (1,) * (kernel.dim() - 1)  # a strength per run, over its kernel [out, in] or [out, in, kh, kw]
-            for start, stop, l1 in self.l1:
-                w = kernel[start:stop].reshape(stop - start, -1)
-                sign = torch.sign(w)
-                value[start:stop].addcmul_(l1, torch.linalg.vecdot(w, sign))
-                if grads is not None:
-                    grads[i][start:stop].addcmul_(sign.view_as(kernel[start:stop]), l1.view(-1, *per_run))
-            for (start, stop, l2), l2_twice in zip(self.l2, self.l2_twice):
-                w = kernel[start:stop].reshape(stop - start, -1)
-                value[start:stop].addcmul_(l2, torch.linalg.vecdot(w, w))
-                if grads is not None:
-                    grads[i][start:stop].addcmul_(kernel[start:stop], l2_twice.view(-1, *per_run))
-        return value
+def _stacked_forms(runs: list[_Run], device: torch.device) -> list[Stacked]:
+    """Each stacked form (Technique.stacked) that a run of the stack uses, built once over every
+    run's runtime objects of the techniques that share it; in the order first met."""
+    per_form: dict[type, list[list[Hooks]]] = {}
+    for run in runs:
+        for technique, runtime in run.tech.entries:
+            form = technique.stacked_form()
+            if form is not None:
+                per_form.setdefault(form, [[] for _ in runs])[run.index].append(runtime)
+    return [form(per_run, device) for form, per_run in per_form.items()]
 
 
-def _segments(strengths: list[float], device: torch.device) -> list[tuple[int, int, torch.Tensor]]:
-    """The runs of nonzero strength as (start, stop, their strengths [stop - start]) ranges."""
-    segments, start = [], None
-    for index, strength in enumerate([*strengths, 0.0]):
-        if strength and start is None:
-            start = index
-        elif not strength and start is not None:
-            segments.append((start, index, torch.tensor(strengths[start:index], device=device)))
-            start = None
-    return segments
+def _stack_order(techniques: list[Techniques]) -> list[tuple]:
+    """Each run's place within its optimizer group, as its stacked forms ask (StackedPenalty puts
+    runs with the same penalty terms side by side)."""
+    forms: dict[type, None] = {}
+    for tech in techniques:
+        for technique, _ in tech.entries:
+            if technique.stacked_form() is not None:
+                forms.setdefault(technique.stacked_form())
+    ordered = sorted(forms, key=lambda form: f"{form.__module__}.{form.__qualname__}")
+    return [tuple(form.stack_order([r for t, r in tech.entries if t.stacked_form() is form]) for form in ordered)
+            for tech in techniques]
 
 
 EpochCallback = Callable[[int, EpochRecord], None]
@@ -193,20 +181,22 @@ def train_stack(
     if checkpoint is not None and len(members) != 1:
         raise ValueError("only a stack of one run checkpoints")
     started = time.perf_counter()
-    techniques = [Techniques(v, v.optimizer["lr"]) for v in variants]
+    techniques = [Techniques(v, v.optimizer["lr"], image_shape=data.image_shape, classes=data.classes, seed=seed,
+                             device=device) for v, seed in members]
     # Runs that share an optimizer group sit side by side in the stack (a stable order: the same
-    # members always stack the same way, so a stack trained again rounds the same).
-    # Within a group, runs with an L1 term, with both, with L2 only, with neither: see _StackPenalty.
+    # members always stack the same way, so a stack trained again rounds the same). Within a
+    # group, in the order their stacked forms ask for (_stack_order).
     keys = [_optimizer_key(v, t, position) for position, (v, t) in enumerate(zip(variants, techniques))]
     first_seen = {key: i for i, key in reversed(list(enumerate(keys)))}
-    order = sorted(range(len(members)), key=lambda p: (first_seen[keys[p]], _penalty_order(techniques[p])))
+    within = _stack_order(techniques)
+    order = sorted(range(len(members)), key=lambda p: (first_seen[keys[p]], within[p]))
     initial = _initial_models(data, [members[p] for p in order])
     net = variants[0].architecture.stacked(initial, [variants[p] for p in order], device)
     runs = []
     for index, (position, model) in enumerate(zip(order, initial)):
         variant, seed = members[position]
         runs.append(_Run(index, position, variant, seed, model, techniques[position],
-                         generator(seed, "dropout", device), generator(seed, "augmentation", device)))
+                         generator(seed, "dropout", device), RunSlot(index, techniques[position].context)))
     members_of: dict[tuple, list[_Run]] = {}
     for run in runs:
         members_of.setdefault(keys[run.position], []).append(run)
@@ -215,18 +205,22 @@ def train_stack(
     if net.hand_derived:
         for group in groups:
             group.attach_gradients()  # the gradient buffers live as long as the stack
-    penalty = _StackPenalty(runs, device)
-    hooked = [run for run in runs if run.tech.before_step or run.tech.after_step]
+    forms = _stacked_forms(runs, device)
+    transforming = [form for form in forms if stacked_overrides(form, "transform_batch")]
+    objectives = [form for form in forms if stacked_overrides(form, "loss_gradient")]
+    if net.hand_derived and (len(objectives) > 1 or (not objectives and any(r.tech.acts_at("objective") for r in runs))):
+        raise ValueError("a hand-derived stack needs one stacked form with loss_gradient for its runs' objectives")
+    slots = [run.slot for run in runs]
+    # The stacked tensors, the same for the whole stack (the gradients: autograd's may be replaced).
+    weights = Weights(net.hidden_kernels(), net.parameters(), grads=net.hidden_gradients,
+                      run=lambda r: Weights(net.run_hidden_kernels(r)))
 
     # One data-order stream per seed: every run of that seed draws the very same permutations.
     seeds = sorted({seed for _, seed in members})
     orders = {seed: generator(seed, "data_order") for seed in seeds}
     seed_row = torch.tensor([seeds.index(run.seed) for run in runs], device=device)
-    augmented = [run for run in runs if run.tech.augment is not None]
     n, batch_size = data.x_train.shape[0], variants[0].batch_size
-    shared_input = len(seeds) == 1 and not augmented
-    smoothing = (torch.tensor([run.tech.label_smoothing for run in runs], dtype=torch.float32, device=device)
-                 if any(run.tech.label_smoothing for run in runs) else None)
+    shared_input = len(seeds) == 1 and not any(run.tech.acts_at("transform_batch") for run in runs)
     sums = loss_sums, penalty_sums, correct = (torch.zeros(len(runs), device=device),
                                                torch.zeros(len(runs), device=device),
                                                torch.zeros(len(runs), device=device, dtype=torch.int64))
@@ -234,10 +228,13 @@ def train_stack(
     def compute_gradients(rows: torch.Tensor, generators: Sequence[torch.Generator | None]) -> None:
         """A step up to the optimizers: the batch of each run's rows [R or 1, B], the gradient of
         every run's objective in the stacked .grad tensors, the epoch's running sums."""
-        x, y = _batch(data, rows, augmented, shared_input, net.runs)
+        x, y = _batch(data, rows, shared_input, net.runs)
+        for form in transforming:
+            form.transform_batch(x, y, slots)
         if net.hand_derived:
             logits, tape = net.forward_for_backward(x, generators)
-            data_losses, d_logits = loss_gradient(logits, y, smoothing)
+            data_losses, d_logits = (objectives[0].loss_gradient(logits, y) if objectives
+                                     else loss_gradient(logits, y, None))
             net.backward(d_logits, tape)
         else:
             logits = net.forward(x, True, generators)
@@ -245,14 +242,16 @@ def train_stack(
             for group in groups:
                 group.attach_gradients()
         with torch.no_grad():
-            if penalty.any:
-                penalty_sums.add_(penalty.add_gradient(net.hidden_kernels(), net.hidden_gradients()) * y.shape[1])
+            for form in forms:
+                added = form.gradients(weights, slots)
+                if added is not None:
+                    penalty_sums.add_(added * y.shape[1])
             loss_sums.add_(data_losses * y.shape[1])
             correct.add_((logits.argmax(-1) == y).sum(-1))
 
     # On CUDA the step is captured once and replayed (engine/step_graph.py). Not for autograd's
     # networks, augmentation (its own random draws) or a checkpointed run (generator states).
-    graphs = step_graph.available(device) and net.hand_derived and not augmented and checkpoint is None
+    graphs = step_graph.available(device) and net.hand_derived and not transforming and checkpoint is None
     graph: StepGraph | None = None
     first_epoch = 0
     saved = checkpoint.load() if checkpoint is not None else None
@@ -272,6 +271,8 @@ def train_stack(
         epoch_started = time.perf_counter()
         for group in groups:
             group.set_lr(epoch)
+        for run in active:
+            run.tech.context.epoch = epoch
         lr_at_start = {run.index: run.lr for run in active}
         # Each run's permutation of the examples, as rows of indices: [R, n].
         permutations = torch.stack([torch.randperm(n, generator=orders[seed]) for seed in seeds]).to(device)
@@ -291,25 +292,22 @@ def train_stack(
             else:
                 compute_gradients(rows, [run.dropout if run.active else None for run in runs])
             with torch.no_grad():
-                for run in hooked:
-                    if run.active:
-                        for hook in run.tech.before_step:
-                            hook(net.run_hidden_kernels(run.index), run.lr)
+                for form in forms:
+                    form.before_step(weights, slots)
                 for group in groups:
                     if any(run.active for run in group.runs):
                         group.optimizer.step()
-                for run in hooked:
-                    if run.active:
-                        for hook in run.tech.after_step:
-                            hook(net.run_hidden_kernels(run.index), run.lr)
+                for form in forms:
+                    form.after_step(weights, slots)
             for run in runs:  # the finished too: a group's schedule may be read off any of its runs
                 run.step += 1
+                run.tech.context.step = run.step
         val_losses, val_accuracies = net.evaluate(data.x_val, data.y_val)
         # A stack shares its normalization (stack_key): every run has batch norm, or none has.
-        train_eval_losses = net.evaluate(*data.train_eval_rows())[0] if runs[0].tech.batch_norm else None
+        train_eval_losses = net.evaluate(*data.train_eval_rows())[0] if runs[0].tech.batch_statistics else None
         seconds = (time.perf_counter() - epoch_started) / len(active)
         with torch.no_grad():
-            end_penalties = penalty.add_gradient(net.hidden_kernels(), None) if penalty.any else penalty_sums
+            end_penalties = _summed([form.penalty(weights) for form in forms], penalty_sums)
             weight_norms = torch.stack([k.square().sum(dim=tuple(range(1, k.dim()))) for k in net.hidden_kernels()]).sum(0).sqrt()
             stack_sketches = weight_sketch(net.hidden_kernels(), stacked=True).cpu().numpy()
         # .tolist() syncs with the GPU: once per epoch.
@@ -322,7 +320,7 @@ def train_stack(
                 val_loss=val_losses[run.index], val_accuracy=val_accuracies[run.index], lr=lr_at_start[run.index],
                 seconds=seconds, train_penalty=penalty_list[run.index] / n, penalty=end_penalty_list[run.index],
                 train_eval_loss=train_eval_losses[run.index] if train_eval_losses is not None else None,
-                weight_norm=norm_list[run.index], max_norm_peak=run.tech.max_norm_peak(),
+                weight_norm=norm_list[run.index], **run.tech.epoch_fields(),
             )
             run.history.append(record)
             run.sketches.append(stack_sketches[run.index].copy())
@@ -338,9 +336,10 @@ def train_stack(
     return [run.outcome for run in sorted(runs, key=lambda run: run.position)]
 
 
-def _penalty_order(tech: Techniques) -> int:
-    l1, l2 = tech.penalty_strengths()
-    return {(True, False): 0, (True, True): 1, (False, True): 2, (False, False): 3}[bool(l1), bool(l2)]
+def _summed(values: list[torch.Tensor | None], zeros: torch.Tensor) -> torch.Tensor:
+    """The per-run sum of the forms' values; `zeros` (of that shape) when none gives one."""
+    given = [v for v in values if v is not None]
+    return sum(given[1:], given[0]) if given else zeros
 
 
 def _initial_models(data: DeviceData, members: Sequence[tuple[VariantSpec, int]]) -> list[torch.nn.Module]:
@@ -366,8 +365,7 @@ def _initial_models(data: DeviceData, members: Sequence[tuple[VariantSpec, int]]
     return built
 
 
-def _batch(data: DeviceData, rows: torch.Tensor, augmented: list[_Run], shared_input: bool,
-           runs: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch(data: DeviceData, rows: torch.Tensor, shared_input: bool, runs: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The step's inputs and labels from each run's rows of indices [R or 1, B]: x [B, in] when
     every run sees the same batch, else [R, B, in] gathered at once; y [R, B]."""
     if shared_input:
@@ -376,8 +374,6 @@ def _batch(data: DeviceData, rows: torch.Tensor, augmented: list[_Run], shared_i
     flat = rows.reshape(-1)
     x = data.x_train.index_select(0, flat).view(runs, rows.shape[1], -1)
     y = data.y_train.index_select(0, flat).view(runs, rows.shape[1])
-    for run in augmented:  # as the reference: augmented from the run's own generator
-        x[run.index] = run.tech.augment(x[run.index], data.image_shape, run.augmentation)
     return x, y
 
 
@@ -390,7 +386,7 @@ def _run_state(net, run: _Run, group: _OptimizerGroup, order: torch.Generator, e
         "stack": net.state(run.index),
         "optimizer": group.optimizer.state_dict(),
         "generators": {"data_order": order.get_state(), "dropout": run.dropout.get_state(),
-                       "augmentation": run.augmentation.get_state()},
+                       **{name: stream.get_state() for name, stream in run.tech.streams.items()}},
         "techniques": run.tech.state_dict(), "best_state": run.best_state, "best_steps": run.best_steps,
     }
 
@@ -398,9 +394,9 @@ def _run_state(net, run: _Run, group: _OptimizerGroup, order: torch.Generator, e
 def _restore_run(net, run: _Run, group: _OptimizerGroup, order: torch.Generator, saved: dict) -> None:
     net.restore(run.index, saved["stack"])
     group.optimizer.load_state_dict(saved["optimizer"])
-    for stream, state in ((order, saved["generators"]["data_order"]), (run.dropout, saved["generators"]["dropout"]),
-                          (run.augmentation, saved["generators"]["augmentation"])):
-        stream.set_state(state)
+    streams = {"data_order": order, "dropout": run.dropout, **run.tech.streams}
+    for name, stream in streams.items():
+        stream.set_state(saved["generators"][name])
     run.tech.load_state_dict(saved["techniques"])
     run.step, run.best_state, run.best_steps = saved["step"], saved["best_state"], saved["best_steps"]
     run.history = [EpochRecord(**e) for e in saved["history"]]
@@ -414,10 +410,9 @@ def _autograd_backward(net, runs: list[_Run], logits: torch.Tensor, y: torch.Ten
     data_losses, objective = [], []
     for run in runs:
         data_loss = F.cross_entropy(logits[run.index], y[run.index])
-        loss = (F.cross_entropy(logits[run.index], y[run.index], label_smoothing=run.tech.label_smoothing)
-                if run.tech.label_smoothing else data_loss)
+        loss = run.tech.objective(logits[run.index], y[run.index])
         data_losses.append(data_loss.detach())
-        objective.append(loss)
+        objective.append(data_loss if loss is None else loss)
     for tensor in net.parameters():
         tensor.grad = None
     torch.stack(objective).sum().backward()  # runs share no weights: each gets its own gradient
@@ -442,16 +437,14 @@ def _after_epoch(net, run: _Run, record: EpochRecord, data: DeviceData, started:
 
 def _finish(net, run: _Run, data: DeviceData, started: float) -> None:
     """Freeze the run: its weights into its own model, then test it exactly as the reference does."""
-    run.active = False
+    run.active = run.slot.active = False
     if run.best_state is not None and run.status == COMPLETED:
         net.load_into(run.model, run.best_state, run.best_steps)
     else:
         net.load_into(run.model, net.state(run.index), run.step)
-    stopper = run.tech.early_stopping
     run.outcome = tested_outcome(
         run.model, data, variant=run.variant, seed=run.seed, status=run.status, history=run.history,
         # Runs of a stack share the clock: each is charged its share of the stack's time so far.
         seconds=(time.perf_counter() - started) / net.runs, engine="fast", diverged_at=run.diverged_at,
-        best_epoch=stopper.best_epoch if stopper is not None else None, stopped_epoch=run.stopped_epoch,
-        sketches=run.sketches,
+        stopped_epoch=run.stopped_epoch, sketches=run.sketches, run_fields=run.tech.run_fields(),
     )

@@ -26,6 +26,7 @@ from reglab.engine.seeding import generator
 from reglab.engine.sketch import weight_sketch
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord
 from reglab.techniques import registry
+from reglab.techniques.hooks import Weights
 
 EpochCallback = Callable[[EpochRecord], None]
 
@@ -37,17 +38,20 @@ def train_run(
     device = data.x_train.device
     started = time.perf_counter()
     model = models.build(variant, data.image_shape, data.classes, generator(seed, "init")).to(device)
+    tech = Techniques(variant, variant.optimizer["lr"], image_shape=data.image_shape, classes=data.classes,
+                      seed=seed, device=device)
     streams = {
         # Data order is drawn on the CPU so it is the same permutation on every device.
         "data_order": generator(seed, "data_order"),
         "dropout": generator(seed, "dropout", device),
-        "augmentation": generator(seed, "augmentation", device),
+        **tech.streams,  # the techniques' own (augmentation's)
     }
     model.set_dropout_generator(streams["dropout"])
     optimizer = registry.lookup("optimizer", variant.optimizer.name).build(
         dict(variant.optimizer.params), model.parameters())
-    tech = Techniques(variant, variant.optimizer["lr"])
-    stopper, best_state = tech.early_stopping, None
+    # The same tensors for the whole run: the optimizer and the constraints change them in place.
+    weights = Weights(model.regularized_kernels(), list(model.parameters()))
+    ctx, best_state = tech.context, None
 
     history: list[EpochRecord] = []
     sketches: list[np.ndarray] = []  # the hidden kernels' count sketch at each epoch's end
@@ -82,38 +86,42 @@ def train_run(
         penalty_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.int64)
         order = torch.randperm(n, generator=streams["data_order"]).to(device)
+        ctx.epoch = epoch
         for start, stop in batch_bounds(n, variant):
             batch = order[start:stop]
             if tech.per_step_schedule:
                 lr = tech.schedule(step)
                 set_lr(optimizer, lr)
-            x, y = data.training_batch(batch)
-            if tech.augment is not None:
-                x = tech.augment(x, data.image_shape, streams["augmentation"])
-            logits = model(x)
-            # Recorded losses are plain cross-entropy, comparable across variants; the gradient
-            # follows the variant's objective (label smoothing, penalties).
-            data_loss = F.cross_entropy(logits, y)
-            loss = F.cross_entropy(logits, y, label_smoothing=tech.label_smoothing) if tech.label_smoothing else data_loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            ctx.lr, ctx.step = lr, step
+
+            def compute():
+                """The gradient pass: the batch, the objective's gradient, the gradient hooks."""
+                x, y = tech.transform_batch(*data.training_batch(batch))
+                logits = model(x)
+                # Recorded losses are plain cross-entropy, comparable across variants; the gradient
+                # follows the variant's objective (label smoothing, penalties).
+                data_loss = F.cross_entropy(logits, y)
+                loss = tech.objective(logits, y)
+                optimizer.zero_grad(set_to_none=True)
+                (data_loss if loss is None else loss).backward()
+                with torch.no_grad():
+                    added = tech.gradients(weights)  # the objective's penalties, by formula
+                return logits, y, data_loss, added
+
+            logits, y, data_loss, added = tech.step_gradients(compute, weights)
             with torch.no_grad():
-                if tech.penalties:
-                    # The objective is loss + penalty: the penalty's gradient is added by formula.
-                    kernels = model.regularized_kernels()
-                    penalty_sum += tech.add_penalty(kernels, [k.grad for k in kernels]) * len(batch)
-                for hook in tech.before_step:
-                    hook(model.regularized_kernels(), lr)
+                if added is not None:
+                    penalty_sum += added * len(batch)
+                tech.before_step(weights)
                 optimizer.step()
-                for hook in tech.after_step:
-                    hook(model.regularized_kernels(), lr)
+                tech.after_step(weights)
             loss_sum += data_loss.detach() * len(batch)
-            correct += (logits.argmax(1) == y).sum()
+            correct += (logits.argmax(1) == _hard(y)).sum()
             step += 1
         val_loss, val_accuracy, _ = evaluate(model, data.x_val, data.y_val)
-        train_eval_loss = evaluate(model, *data.train_eval_rows())[0] if tech.batch_norm else None
+        train_eval_loss = evaluate(model, *data.train_eval_rows())[0] if tech.batch_statistics else None
         with torch.no_grad():
-            end_penalty = tech.penalty(model.regularized_kernels()).item() if tech.penalties else 0.0
+            end_penalty = tech.penalty(weights)
             weight_norm = torch.sqrt(sum(k.square().sum() for k in model.regularized_kernels())).item()
             sketches.append(weight_sketch(model.regularized_kernels()).cpu().numpy())
         # .item() syncs with the GPU: once per epoch, not per step.
@@ -129,7 +137,7 @@ def train_run(
             penalty=end_penalty,
             train_eval_loss=train_eval_loss,
             weight_norm=weight_norm,
-            max_norm_peak=tech.max_norm_peak(),
+            **tech.epoch_fields(),
         )
         history.append(record)
         verdict, keep_weights = tech.end_of_epoch(record)
@@ -158,9 +166,13 @@ def train_run(
     return tested_outcome(
         model, data, variant=variant, seed=seed, status=status, history=history,
         seconds=earlier_seconds + time.perf_counter() - started, engine="reference", diverged_at=diverged_at,
-        best_epoch=stopper.best_epoch if stopper is not None else None, stopped_epoch=stopped_epoch,
-        sketches=sketches,
+        stopped_epoch=stopped_epoch, sketches=sketches, run_fields=tech.run_fields(),
     )
+
+
+def _hard(y: torch.Tensor) -> torch.Tensor:
+    """Class labels of a batch's targets: soft targets [B, K] (mixup) count their largest class."""
+    return y if y.dim() == 1 else y.argmax(1)
 
 
 def _notify(on_epoch: EpochCallback | None, record: EpochRecord) -> None:

@@ -37,8 +37,9 @@ import torch
 from reglab.child_processes import die_with_parent
 from reglab.config import StudySpec, VariantSpec
 from reglab.engine.checkpoint import Checkpointer
-from reglab.engine.fast import stack_key, train_stack
+from reglab.engine.fast import declines, stack_key, train_stack
 from reglab.engine.core import DeviceData, RunOutcome
+from reglab.engine.devices import resolve_device
 from reglab.engine.reference import train_run
 from reglab.errors import ReglabError
 from reglab.engine.startup import import_dynamo
@@ -103,9 +104,9 @@ def _plan_all(study: StudySpec, engine: str, device: torch.device, image_shape: 
         # On the CPU only runs of one seed share their input batches; on a GPU any stack pays.
         groups.setdefault((key, run[2]) if cpu else key, []).append(run)
     if alone:
-        names = sorted({variant.name for _, variant, _ in (u.members[0] for u in alone)})
-        notices.append(f"{', '.join(names)}: trained in the reference loop (an architecture or technique the "
-                       "fast engine does not stack)")
+        reasons = {variant.name: declines(variant) for _, variant, _ in (u.members[0] for u in alone)}
+        notices.append("; ".join(f"{name}: trained in the reference loop ({reason})"
+                                 for name, reason in sorted(reasons.items())))
     units = list(alone)
     for members in groups.values():
         # On the CPU each worker gets a share of a group, so that both cores have work.
@@ -212,7 +213,6 @@ class LocalExecutor:
     the study's process (the GPU, the reference engine)."""
 
     def device(self, requested: str) -> torch.device:
-        from reglab.engine.study import resolve_device
         return resolve_device(requested)
 
     def cores(self) -> int:

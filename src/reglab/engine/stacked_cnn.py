@@ -24,8 +24,8 @@ from torch import nn
 
 from reglab.config import VariantSpec
 from reglab.engine.stacked_mlp import evaluate_stack
-from reglab.models.cnn import CNN, SeededSpatialDropout
-from reglab.models.mlp import SeededDropout
+from reglab.models.cnn import CNN
+from reglab.techniques.dropout import SeededDropout, SeededSpatialDropout
 
 EVAL_ROWS = 1 << 15  # rows x runs per evaluation chunk: bounds the feature maps' memory
 

@@ -24,7 +24,9 @@ from torch import nn
 
 from reglab.config import VariantSpec
 from reglab.models.mlp import MLP
+from reglab.techniques.dropout import SeededDropout
 from reglab.techniques import registry
+from reglab.techniques.soft_targets import loss_gradient  # noqa: F401  (the hand-derived objective; imported from here by tests)
 
 EVAL_ROWS = 1 << 16  # rows x runs per evaluation chunk: bounds the activations' memory
 
@@ -79,12 +81,15 @@ class StackedMLP:
             self.momentum, self.eps = norms[0][0].momentum, norms[0][0].eps
         elif self.norm_kind is nn.LayerNorm:
             self.eps = norms[0][0].eps
-        choice = next((c for c in variants[0].switches if c.name in ("batch_norm", "layer_norm")), None)
-        self.norm_after = choice is not None and choice["position"] == "after"
+        # After the activation when the layer before the first norm is not the Linear (the stack key
+        # gives every run the same layer structure).
+        layers = list(models[0].layers)
+        first_norm = next((i for i, m in enumerate(layers) if isinstance(m, (nn.BatchNorm1d, nn.LayerNorm))), None)
+        self.norm_after = first_norm is not None and not isinstance(layers[first_norm - 1], nn.Linear)
         self.activation = registry.lookup("activation", variants[0].activation.name).build(
             dict(variants[0].activation.params))
         # Kept on the host too: deciding whether to draw must not wait on the GPU.
-        self.host_rates = [v.dropout_rates() for v in variants]  # [R][hidden]
+        self.host_rates = [_dropout_rates(m) for m in models]  # [R][hidden]
         self.rates = torch.tensor(self.host_rates, dtype=torch.float32, device=device)
         # 1 / (1 - rate) in double, then float32: the very scale the reference multiplies by.
         self.keep_scales = torch.tensor([[1.0 / (1.0 - rate) for rate in rates] for rates in self.host_rates],
@@ -242,6 +247,17 @@ class StackedMLP:
         return noise.ge_(rates.view(R, 1, 1)).mul_(scales.view(R, 1, 1))
 
 
+def _dropout_rates(model: MLP) -> list[float]:
+    """The rate of the dropout layer in each hidden block of `model` (0 where it has none)."""
+    rates: list[float] = []
+    for module in model.layers:
+        if isinstance(module, nn.Linear):
+            rates.append(0.0)
+        elif isinstance(module, SeededDropout):
+            rates[-1] = module.rate
+    return rates[:-1]  # the output layer has no block
+
+
 @torch.no_grad()
 def evaluate_stack(stack, x: torch.Tensor, y: torch.Tensor, eval_rows: int) -> tuple[list[float], list[float]]:
     """Per-run mean cross-entropy and accuracy of a stack (its `runs` and `forward(x, training)`),
@@ -257,21 +273,3 @@ def evaluate_stack(stack, x: torch.Tensor, y: torch.Tensor, eval_rows: int) -> t
         correct += (logits.argmax(-1) == target).sum(-1)
     count = x.shape[0]
     return [v / count for v in loss_sum.tolist()], [c / count for c in correct.tolist()]
-
-
-def loss_gradient(logits: torch.Tensor, y: torch.Tensor, smoothing: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-run mean cross-entropy [R] (the recorded loss), and the gradient of the runs' summed
-    objectives with respect to the logits: (softmax − target) / B, where the target is
-    (1 − ε)·one_hot + ε/K with each run's label smoothing ε [R] (None: no run smooths), which is
-    what F.cross_entropy differentiates to."""
-    R, B, classes = logits.shape
-    log_p = logits.log_softmax(-1)
-    target = y.unsqueeze(-1)
-    data_losses = -log_p.gather(-1, target).squeeze(-1).mean(-1)
-    d = log_p.exp()
-    if smoothing is None:
-        d.scatter_add_(-1, target, torch.full((1, 1, 1), -1.0, device=d.device).expand(R, B, 1))
-    else:
-        d.scatter_add_(-1, target, (smoothing - 1).view(R, 1, 1).expand(R, B, 1))
-        d.sub_((smoothing / classes).view(R, 1, 1))
-    return data_losses, d.div_(B)

@@ -46,16 +46,6 @@ class StudyOptions:
                 "engine": self.engine, "allow_download": self.allow_download}
 
 
-def resolve_device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise ReglabError("--device cuda was asked for, but this machine has no CUDA GPU that PyTorch can use "
-                          f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). "
-                          "Fix: use --device cpu, or --device auto to take a GPU only when there is one.")
-    if requested not in ("cpu", "cuda"):
-        raise ReglabError(f"--device {requested!r} is not known: use auto, cpu or cuda.")
-    return torch.device(requested)
 
 
 def environment(device: torch.device) -> dict[str, Any]:
@@ -142,9 +132,30 @@ def run_study(study: StudySpec, options: StudyOptions, observer: Observer | None
         observer.study_started(len(remaining), sum(variant.epochs for variant, _ in remaining))
         execute(schedule, data, store, observer, cancel=cancel, checkpoint_seconds=options.checkpoint_seconds,
                 executor=executor)
+        _fit_references(study, splits, store, observer)
     finally:
         store.release_writing_lock()
     return store
+
+
+def _fit_references(study: StudySpec, splits: Any, store: RunStore, observer: Observer) -> None:
+    """The study's scikit-learn references on the networks' own splits, one per seed; those stored
+    (intact) are kept, so a resume fits only what is missing."""
+    if not study.references:
+        return
+    from reglab.models.sklearn_references import fit_and_score
+
+    kept = {(r["name"], r["seed"]): r for r in store.references() if r["name"] in study.references}
+    runs = []
+    for name in study.references:
+        for seed in study.seeds:
+            run = kept.get((name, seed))
+            if run is None:
+                run = fit_and_score(name, seed, splits.x_train, splits.y_train, splits.x_test, splits.y_test,
+                                    len(splits.class_names))
+                observer.notice(f"reference {name} seed {seed}: test accuracy {run['test_accuracy']:.4f}")
+            runs.append(run)
+    store.save_references(runs)
 
 
 def _already_finished(root: Path | None, study: StudySpec) -> RunStore | None:
@@ -157,7 +168,9 @@ def _already_finished(root: Path | None, study: StudySpec) -> RunStore | None:
         return None
     wanted = {(variant.name, seed) for variant in study.variants for seed in study.seeds}
     # A lost data.json or test split is written again by the usual path (the report needs them).
-    return store if wanted <= store.finished() and store.data_intact() is None else None
+    references = {(name, seed) for name in study.references for seed in study.seeds}
+    have = {(r["name"], r["seed"]) for r in store.references()} if references else set()
+    return store if wanted <= store.finished() and store.data_intact() is None and references <= have else None
 
 
 def _check_resumable(store: RunStore, study: StudySpec, data_info: dict[str, Any]) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from reglab.errors import ConfigError
+from reglab.models import catalog  # noqa: F401  (importing it registers the architectures)
 from reglab.models.registry import Architecture, ModelKey, SummaryRow, architectures, lookup
 
 __all__ = ["Architecture", "ModelKey", "SummaryRow", "architectures", "lookup", "build", "summary", "summaries",
@@ -25,10 +26,9 @@ def build(variant, image_shape: tuple[int, int], classes: int, init_generator) -
 
 
 def summary(variant, image_shape: tuple[int, int], classes: int) -> list[SummaryRow]:
-    """Keras's model.summary() rows for the variant on images of this shape."""
-    from reglab.engine.seeding import generator
-
-    return build(variant, image_shape, classes, generator(0, "init")).summary()
+    """Keras's model.summary() rows for the variant on images of this shape. The weights are left
+    uninitialised: a summary counts them, and drawing them would need the engine's seeding."""
+    return build(variant, image_shape, classes, None).summary()
 
 
 def check_fits(study, image_shape: tuple[int, int]) -> None:

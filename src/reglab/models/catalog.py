@@ -80,6 +80,7 @@ register(Architecture(
     init_key=lambda variant: (variant.hidden, variant.init.name),
     stack_key=_mlp_stack_key,
     stacker="reglab.engine.stacked_mlp:StackedMLP",
+    example={"hidden": [8]},
 ))
 
 # ------------------------------------------------------------------------------------------ cnn
@@ -224,6 +225,7 @@ register(Architecture(
     stacker="reglab.engine.stacked_cnn:StackedCNN",
     needs_images=True,
     check=_cnn_check,
+    example={"conv": [{"filters": 4, "kernel_size": 3, "padding": "same", "pool": 2}], "hidden": [8]},
 ))
 
 # ------------------------------------------------------------------------------------------ resmlp
@@ -279,6 +281,7 @@ register(Architecture(
     init_key=lambda variant: (variant.model_params, variant.hidden, variant.init.name),
     stack_key=lambda variant: None,
     stacker=None,  # no stacked form: the fast engine leaves these variants to the reference loop
+    example={"width": 8, "hidden": [8, 8]},
 ))
 
 # ------------------------------------------------------------------------------------------ lstm, gru

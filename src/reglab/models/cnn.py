@@ -3,9 +3,12 @@
     conv = [{ filters = 32, kernel_size = 3, padding = "same", pool = 2 }, { filters = 64 }]
     hidden = [128]          # dense widths after the flattened features (may be empty)
 
-Per conv block: Conv2d -> [batch norm] -> activation -> [batch norm] -> max-pool (if pool > 1)
--> [spatial dropout]; then flatten -> [dropout] -> per hidden width: Linear -> [norm] ->
-activation -> [norm] -> [dropout]; then the output Linear. With `hidden = []` and dropout 0.5 this
+Per conv block: Conv2d -> [pre_activation] -> activation -> [post_activation] -> max-pool (if
+pool > 1) -> [block_end]; then flatten -> [block_end] -> per hidden width: Linear ->
+[pre_activation] -> activation -> [post_activation] -> [block_end]; then the output Linear. The
+bracketed places are the slots where the variant's techniques insert their layers
+(techniques/hooks.py): batch norm before or after the activation, spatial dropout at a conv
+block's end, dropout at a dense one's. With `hidden = []` and dropout 0.5 this
 is Keras's MNIST convnet example (conv 32, pool, conv 64, pool, flatten, dropout, dense).
 
 Keras-compatible mode covers it: Glorot-uniform kernels with Keras's fans for a convolution
@@ -27,19 +30,12 @@ from torch import nn
 from torch.nn.utils import skip_init
 
 from reglab.config import VariantSpec
-from reglab.models.mlp import KERAS_NAMES, SeededDropout, keras_name
-from reglab.models.catalog import blocks, feature_sizes, per_block
+from reglab.models.mlp import KERAS_NAMES, keras_name, layers_at
+from reglab.models.catalog import blocks, feature_sizes
 from reglab.models.registry import SummaryRow
 from reglab.techniques import registry
-from reglab.techniques.layers import torch_momentum
-
-
-class SeededSpatialDropout(SeededDropout):
-    """Spatial dropout (Keras SpatialDropout2D, PyTorch Dropout2d): drops whole feature maps, one
-    draw per (image, channel), from an explicit generator as SeededDropout does."""
-
-    def noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
-        return (x.shape[0], x.shape[1], 1, 1)
+from reglab.techniques.dropout import SeededDropout, SeededSpatialDropout
+from reglab.techniques.hooks import Slot
 
 
 class CNN(nn.Module):
@@ -109,38 +105,32 @@ def build_cnn(variant: VariantSpec, image_shape: tuple[int, int], classes: int,
     activation = registry.lookup("activation", variant.activation.name)
     make_activation = lambda: activation.build(dict(variant.activation.params))  # noqa: E731
     initialise = registry.lookup("init", variant.init.name).build(dict(variant.init.params))
-    norm = variant.switch("batch_norm")
-    spatial = variant.switch("spatial_dropout")
-    conv_blocks = blocks(variant)
-    spatial_rates = per_block(spatial["rate"] if spatial else 0.0, len(conv_blocks))
+    techniques = [runtime for _, runtime in registry.built(variant)]
 
-    def with_norm(layers: list[nn.Module], make_norm) -> None:
-        if norm and norm["position"] == "before":
-            layers.append(make_norm())
+    def block(layers: list[nn.Module], kind: str, index: int, width: int) -> None:
+        """A block's layers after its Conv2d or Linear, up to its pooling."""
+        layers += layers_at(techniques, Slot(kind, "pre_activation", index, width))
         layers.append(make_activation())
-        if norm and norm["position"] == "after":
-            layers.append(make_norm())
+        layers += layers_at(techniques, Slot(kind, "post_activation", index, width))
 
     features: list[nn.Module] = []
     channels = 1
-    for block, rate in zip(conv_blocks, spatial_rates):
-        filters, size = block["filters"], block["kernel_size"]
-        features.append(skip_init(nn.Conv2d, channels, filters, size, padding=block["padding"]))
-        with_norm(features, lambda: nn.BatchNorm2d(filters, momentum=torch_momentum(dict(norm.params)), eps=norm["eps"]))
-        if block["pool"] > 1:
-            features.append(nn.MaxPool2d(block["pool"]))
-        if rate > 0:
-            features.append(SeededSpatialDropout(rate))
+    for index, conv in enumerate(blocks(variant)):
+        filters, size = conv["filters"], conv["kernel_size"]
+        features.append(skip_init(nn.Conv2d, channels, filters, size, padding=conv["padding"]))
+        block(features, "conv", index, filters)
+        if conv["pool"] > 1:
+            features.append(nn.MaxPool2d(conv["pool"]))
+        features += layers_at(techniques, Slot("conv", "block_end", index, filters))
         channels = filters
     h, w = feature_sizes(variant, image_shape)[-1]
-    rates = variant.dropout_rates()  # [after the flattened features, after each hidden layer]
-    head: list[nn.Module] = [SeededDropout(rates[0])] if rates[0] > 0 else []
     width_in = channels * h * w
-    for width, rate in zip(variant.hidden, rates[1:]):
+    # Dropout slots of the head: the flattened features (0), then each hidden layer (1, 2, ...).
+    head: list[nn.Module] = layers_at(techniques, Slot("dense", "block_end", 0, width_in))
+    for index, width in enumerate(variant.hidden, start=1):
         head.append(skip_init(nn.Linear, width_in, width))
-        with_norm(head, lambda: nn.BatchNorm1d(width, momentum=torch_momentum(dict(norm.params)), eps=norm["eps"]))
-        if rate > 0:
-            head.append(SeededDropout(rate))
+        block(head, "dense", index, width)
+        head += layers_at(techniques, Slot("dense", "block_end", index, width))
         width_in = width
     head.append(skip_init(nn.Linear, width_in, classes))
     model = CNN(features, head, image_shape)

@@ -1,7 +1,8 @@
 """The multilayer perceptron of the tutorial, built from a variant's spec.
 
-Layers per hidden block: Linear -> [norm] -> activation -> [norm] -> [dropout], the norm (batch
-or layer normalization) before the activation by default, as the tutorial describes it. Logits come out; the softmax of
+Layers per hidden block: Linear -> [pre_activation] -> activation -> [post_activation] ->
+[block_end], where the variant's techniques insert their layers (techniques/hooks.py `Slot`):
+normalization before the activation by default, as the tutorial describes it, dropout at the end. Logits come out; the softmax of
 the Keras model is folded into the cross-entropy loss (the same function, computed stably).
 
 Registered as the architecture `mlp` (models/registry.py), the default of every variant.
@@ -16,32 +17,13 @@ from torch.nn.utils import skip_init
 from reglab.config import VariantSpec
 from reglab.models.registry import SummaryRow
 from reglab.techniques import registry
+from reglab.techniques.dropout import SeededDropout
+from reglab.techniques.hooks import Slot
 
 
-class SeededDropout(nn.Module):
-    """Inverted dropout whose masks come from an explicit generator, so that a run's masks are
-    a function of its seed alone (and the fast engine can draw the very same masks).
-    Keeps unit i with probability 1 - rate and scales kept units by 1 / (1 - rate)."""
-
-    def __init__(self, rate: float):
-        super().__init__()
-        self.rate = rate
-        self.generator: torch.Generator | None = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.rate == 0.0:
-            return x
-        noise = torch.rand(self.noise_shape(x), generator=self.generator, device=x.device, dtype=x.dtype)
-        # The mask, already scaled, is built in place in the noise's memory: one product with x
-        # is the only step autograd sees (a bool mask times x would convert it twice a step).
-        return x * noise.ge_(self.rate).mul_(1.0 / (1.0 - self.rate))
-
-    def noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
-        """One draw per unit (Keras's noise_shape: which units share a draw)."""
-        return tuple(x.shape)
-
-    def extra_repr(self) -> str:
-        return f"rate={self.rate}"
+def layers_at(techniques: list, slot: Slot) -> list[nn.Module]:
+    """What the variant's techniques insert at `slot` (techniques/hooks.py), in their order."""
+    return [layer for layer in (runtime.layer(slot) for runtime in techniques) if layer is not None]
 
 
 class MLP(nn.Module):
@@ -82,21 +64,17 @@ def build_mlp(variant: VariantSpec, input_dim: int, classes: int, init_generator
     the Linear layers are left uninitialised, for a caller that fills them itself."""
     activation = registry.lookup("activation", variant.activation.name)
     initialise = registry.lookup("init", variant.init.name).build(dict(variant.init.params))
-    norm = next((c for c in variant.switches if c.name in ("batch_norm", "layer_norm")), None)
-    make_norm = registry.lookup("layer", norm.name).build(dict(norm.params)) if norm else None
+    techniques = [runtime for _, runtime in registry.built(variant)]
     layers: list[nn.Module] = []
     width_in = input_dim
-    for width, rate in zip(variant.hidden, variant.dropout_rates()):
+    for index, width in enumerate(variant.hidden):
         # skip_init: nn.Linear's own initialisation would be drawn (from torch's global generator)
         # only to be overwritten below.
         layers.append(skip_init(nn.Linear, width_in, width))
-        if make_norm and norm["position"] == "before":
-            layers.append(make_norm(width))
+        layers += layers_at(techniques, Slot("dense", "pre_activation", index, width))
         layers.append(activation.build(dict(variant.activation.params)))
-        if make_norm and norm["position"] == "after":
-            layers.append(make_norm(width))
-        if rate > 0:
-            layers.append(SeededDropout(rate))
+        layers += layers_at(techniques, Slot("dense", "post_activation", index, width))
+        layers += layers_at(techniques, Slot("dense", "block_end", index, width))
         width_in = width
     layers.append(skip_init(nn.Linear, width_in, classes))
     model = MLP(layers, input_dim)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -85,6 +85,9 @@ class Architecture:
     needs_images: bool = False
     # Checks across a variant's keys once it is built (rates per conv block, ...); returns problems.
     check: Callable[[VariantSpec], list[str]] = lambda variant: []
+    # A small network of this architecture as a variant's keys would give it: what the conformance
+    # suite trains every technique on (tests/techniques/test_conformance.py) and the docs show.
+    example: Mapping[str, Any] = field(default_factory=dict)
 
     def key(self, name: str) -> ModelKey | None:
         return next((k for k in self.keys if k.name == name), None)
@@ -114,7 +117,8 @@ def register(architecture: Architecture) -> Architecture:
 
 
 def architectures() -> dict[str, Architecture]:
-    _load_all()
+    # Complete: the package's __init__ imports models/catalog.py, which registers every entry,
+    # before anything can import this module.
     return dict(_REGISTRY)
 
 
@@ -126,6 +130,3 @@ def all_keys() -> tuple[str, ...]:
     """Every architecture's own keys: allowed in a variant or [defaults], checked against its model."""
     return tuple(sorted({k.name for a in architectures().values() for k in a.keys}))
 
-
-def _load_all() -> None:
-    from reglab.models import catalog  # noqa: F401  (importing it registers the architectures)

@@ -33,7 +33,7 @@ class KerasCallbacks(Silent):
     """An observer that calls Keras-style callbacks (see the module's docstring)."""
 
     def __init__(self, callbacks: Sequence[Any]):
-        self.callbacks = list(callbacks)  # checked by the API (api_arguments.callbacks)
+        self.callbacks = list(callbacks)  # checked by the API (api_checks.callbacks)
         self._params: dict[tuple[str, int], dict[str, Any]] = {}
         self._last: dict[tuple[str, int], dict[str, float]] = {}
         self._broken: set[int] = set()

@@ -17,7 +17,8 @@ from reglab.analysis import weights as W
 from reglab.analysis.analyze import SWEEP_POINTS_DRAWN, Analysis, VariantAnalysis
 from reglab.analysis.findings import Finding, technique
 from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
-from reglab.analysis.statistics import ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, MIN_SEEDS
+from reglab.analysis.statistics import (ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, MIN_SEEDS, NON_NEGATIVE,
+                                       PROPORTION, t_interval)
 from reglab.report import explain_text, fonts, sweep_text
 from reglab.report.i18n import KEY_NAMES_JA, TECHNIQUE_NOTES, class_names, data_note, t
 
@@ -117,6 +118,7 @@ def _accuracy(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
                      with_ci(v.metrics["test_loss"], 4), number(v.metrics["best_val_loss"].mean, 4),
                      f"{v.metrics['test_accuracy'].n}/{len(v.seeds)}", len(v.diverged) or "",
                      number(v.metrics["seconds"].mean, 1)])
+    rows += _reference_rows(analysis, lang)
     variants = table([t(lang, "col_variant"), t(lang, "col_description"),
                       t(lang, "col_test_accuracy", confidence=PERCENT), t(lang, "col_test_loss", confidence=PERCENT),
                       t(lang, "col_best_val_loss"), t(lang, "col_seeds"), t(lang, "col_diverged"),
@@ -150,6 +152,22 @@ def _accuracy(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
                t(lang, "col_loss_difference", confidence=PERCENT), t(lang, "col_loss_holm_p")], tests,
               numeric=(1, 2, 3, 4, 5, 6)),
     ])
+
+
+def _reference_rows(analysis: Analysis, lang: str) -> list[list[object]]:
+    """The study's scikit-learn references (references.json), as rows beside the variants: the same
+    splits, the same test metrics and intervals over seeds; no validation loss, no epochs."""
+    rows = []
+    for name in analysis.collected.study.get("references", []):
+        runs = [r for r in analysis.collected.references if r.get("name") == name]
+        if not runs:
+            continue
+        accuracy = t_interval([r["test_accuracy"] for r in runs], bounds=PROPORTION)
+        loss = t_interval([r["test_loss"] for r in runs], bounds=NON_NEGATIVE)
+        rows.append([f"({t(lang, f'ref_short_{name}')})", t(lang, f"ref_{name}"), with_ci(accuracy, 2, 100),
+                     with_ci(loss, 4), DASH, f"{len(runs)}/{len(runs)}", "",
+                     number(sum(r["seconds"] for r in runs) / len(runs), 1)])
+    return rows
 
 
 def _curves(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:

@@ -371,6 +371,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "config_data": ("Data", "データ"),
     "config_toml": ("The study as written (study.toml)", "書かれたままの研究（study.toml）"),
     "data_what": ("What the data were: {origin}{size}, sha256 {fingerprint}.", "データ: {origin}{size}、sha256 {fingerprint}。"),
+    "ref_short_logistic": ("logistic", "ロジスティック"),
+    "ref_short_hist_gradient_boosting": ("boosting", "ブースティング"),
+    "ref_logistic": ("Reference: logistic regression (scikit-learn, L2, C = 1) on the same splits",
+                     "参照: 同じ分割で学習したロジスティック回帰（scikit-learn、L2、C = 1）"),
+    "ref_hist_gradient_boosting": ("Reference: histogram gradient boosting (scikit-learn's defaults) on the same splits",
+                                   "参照: 同じ分割で学習したヒストグラム勾配ブースティング（scikit-learn の既定値）"),
     "data_file": ("the file {path}", "ファイル {path}"),
     "data_size": (" ({bytes:,} bytes)", "（{bytes:,} バイト）"),
     "data_table": ("Target column {target}; {count} feature columns: {features}.",
@@ -437,7 +443,7 @@ KEY_NAMES_JA = {
     "device": "デバイス", "device_name": "デバイス名", "torch_threads": "torch のスレッド数", "platform": "プラットフォーム",
     "kind": "種類", "task": "タスク", "fingerprint": "指紋 (sha256)", "label_values": "ラベルの値", "bytes": "バイト数",
     "sha256": "sha256", "target": "目的列", "features": "特徴量の列", "columns": "列", "rows": "行数", "shapes": "配列の形",
-    "name": "名前", "image_size": "画像の大きさ", "preprocessing": "前処理",
+    "name": "名前", "image_size": "画像の大きさ", "preprocessing": "前処理", "class_counts": "クラスごとの行数",
 }
 
 # The notes data/splits.py writes, in Japanese (an unknown note stays as written).

@@ -17,6 +17,7 @@
       runs/NN-slug/seed-S.npz  its test predictions, final weights and per-epoch weight sketches
       runs/NN-slug/seed-S.ckpt a run in progress: its last epoch checkpoint (gone once it finishes)
       runs/NN-slug/seed-S.progress  a run in progress: its epochs so far, JSON lines (progress.py; gone once it finishes)
+      references.json          the scikit-learn reference models' test scores per seed, when the study names any
       options.json             how it was run (data dir, device, engine): what `reglab resume` reuses
       .writer.lock             held (flock) by the process training into the directory
 
@@ -370,6 +371,18 @@ class RunStore:
                 or labels.dtype.kind not in "iu" or images.dtype != np.uint8:
             raise Damaged("not a test split (labels N, uint8 images N x H x W)")
         return labels, images
+
+    def save_references(self, runs: list[dict[str, Any]]) -> None:
+        """The reference models' runs (models/sklearn_references.py), all of them, replacing the file."""
+        self.files.write_json("references.json", {"runs": runs})
+
+    def references(self) -> list[dict[str, Any]]:
+        """The reference models' runs; [] when there are none or the file is damaged (a resume fits
+        them again: they take seconds and are deterministic for a seed)."""
+        try:
+            return self._json("references.json", shapes.REFERENCES)["runs"]
+        except Damaged:
+            return []
 
     def test_rows(self) -> dict[str, np.ndarray]:
         """A table's test rows as read, column by column (test_rows/N), from the verified test split."""

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from reglab.techniques.hooks import Context, Hooks
 
 Augment = Callable[[Tensor, tuple[int, int], torch.Generator], Tensor]
 
@@ -85,5 +86,11 @@ def augment(x: Tensor, image_shape: tuple[int, int], params: dict[str, Any],
     return out.clamp(0.0, 1.0)
 
 
-def _build(params: dict[str, Any]) -> Augment:
-    return lambda x, shape, generator: augment(x, shape, params, generator)
+class Augmentation(Hooks):
+    """The runtime object: each training batch warped from the technique's own random stream."""
+
+    def __init__(self, params: dict[str, Any]):
+        self.params = params
+
+    def transform_batch(self, x: Tensor, y: Tensor, ctx: Context) -> tuple[Tensor, Tensor]:
+        return augment(x, ctx.image_shape, self.params, self.generator), y

@@ -12,7 +12,7 @@ layers) declare themselves in their own modules.
 from __future__ import annotations
 
 from reglab.techniques.params import Param
-from reglab.techniques.registry import Technique, register
+from reglab.techniques.registry import PER_RUN, Technique, register
 
 # ---------------------------------------------------------------------------------- optimizers
 # Keras and PyTorch differ in defaults, not algorithms, for what the tutorial uses (optimizers.py).
@@ -130,6 +130,9 @@ for _name, _en, _ja in (
 # ---------------------------------------------------------------------------------- penalties
 # Keras semantics: l1(λ) adds λ·Σ|w|, l2(λ) adds λ·Σw² (no 1/2), hidden kernels only (penalties.py).
 
+STACKED_PENALTY = "reglab.techniques.penalties:StackedPenalty"
+
+
 def strength(doc: str) -> Param:
     return Param("strength", "float", 0.001, doc, low=0.0)
 
@@ -137,18 +140,18 @@ def strength(doc: str) -> Param:
 register(Technique(
     "l1", "penalty", "L1 penalty λ·Σ|w| on hidden kernels: pushes weights to exactly zero (sparsity)",
     "L1 正則化: 損失に λΣ|w| を加え、重みを 0 に近づけスパースにする",
-    (strength("λ in λ·Σ|w|"),), "reglab.techniques.penalties:_l1", shorthand="strength",
+    (strength("λ in λ·Σ|w|"),), "reglab.techniques.penalties:_l1", stacked=STACKED_PENALTY, shorthand="strength",
 ))
 register(Technique(
     "l2", "penalty", "L2 penalty λ·Σw² on hidden kernels (Keras l2: no 1/2): shrinks large weights",
     "L2 正則化: 損失に λΣw² を加え、大きな重みを抑える（重み減衰）",
-    (strength("λ in λ·Σw²"),), "reglab.techniques.penalties:_l2", shorthand="strength",
+    (strength("λ in λ·Σw²"),), "reglab.techniques.penalties:_l2", stacked=STACKED_PENALTY, shorthand="strength",
 ))
 register(Technique(
     "l1_l2", "penalty", "Both penalties at once (Keras L1L2): λ1·Σ|w| + λ2·Σw² (elastic net)",
     "L1 と L2 の併用（Elastic Net）: λ1Σ|w| + λ2Σw²",
     (Param("l1", "float", 0.001, "λ1 in λ1·Σ|w|", low=0.0), Param("l2", "float", 0.001, "λ2 in λ2·Σw²", low=0.0)),
-    "reglab.techniques.penalties:_l1_l2",
+    "reglab.techniques.penalties:_l1_l2", stacked=STACKED_PENALTY,
 ))
 
 
@@ -161,7 +164,7 @@ register(Technique(
     "重み減衰（分離型、PyTorch/Keras の形, AdamW/SGDW）: 毎ステップ w ← w(1 − η·rate)。減衰は学習率に比例。"
     "SGD では L2（λ = rate/2）と同じ",
     (Param("rate", "float", 0.01, "decay per step, multiplied by the learning rate", low=0.0),),
-    "reglab.techniques.constraints:_weight_decay", shorthand="rate",
+    "reglab.techniques.constraints:WeightDecay", shorthand="rate", stacked=PER_RUN,
 ))
 register(Technique(
     "scheduled_decay", "constraint",
@@ -171,7 +174,7 @@ register(Technique(
     "η_t はスケジュールの倍率（現在の学習率 / 初期学習率）で、減衰は学習率に比例しない",
     (Param("rate", "float", 1e-4, "decay per step at the schedule's start (λ), independent of the learning rate",
            low=0.0, high=1.0),),
-    "reglab.techniques.constraints:_scheduled_decay", shorthand="rate",
+    "reglab.techniques.constraints:ScheduledDecay", shorthand="rate", stacked=PER_RUN,
 ))
 register(Technique(
     "max_norm", "constraint",
@@ -179,7 +182,7 @@ register(Technique(
     "最大ノルム制約: 各ユニットへの入力重みベクトルのノルムを max_value 以下に保つ",
     (Param("max_value", "float", 3.0, "largest allowed L2 norm of a unit's incoming weights",
            low=0.0, low_open=True),),
-    "reglab.techniques.constraints:_max_norm", shorthand="max_value",
+    "reglab.techniques.constraints:MaxNorm", shorthand="max_value", stacked=PER_RUN,
 ))
 
 
@@ -196,5 +199,5 @@ register(Technique(
      Param("scale", "float", 0.1, "scaling factor drawn from [1 - scale, 1 + scale]", low=0.0, high=0.9),
      Param("noise", "float", 0.0, "standard deviation of additive Gaussian noise (0: none)",
            low=0.0, high=1.0)),
-    "reglab.techniques.augmentation:_build",
+    "reglab.techniques.augmentation:Augmentation", stacked=PER_RUN, stream="augmentation",
 ))

@@ -7,11 +7,12 @@ Names, parameters and descriptions are declared without torch in catalog.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import torch
+
+from reglab.techniques.hooks import Context, Hooks, Weights
 
 Kernels = Sequence[torch.Tensor]
 
@@ -36,56 +37,41 @@ class NormPeak:
         return None if largest is None else largest.item() / self.limit  # .item(): once per epoch
 
 
-@dataclass(frozen=True)
-class Constraint:
-    # Called with the hidden kernels and the current learning rate, under torch.no_grad().
-    before_step: Callable[[Kernels, float], None] | None = None
-    after_step: Callable[[Kernels, float], None] | None = None
-    peak: NormPeak | None = None  # what a projection would have cut, for the records
-    # Called once per run, before the first step, with the run's starting learning rate (the
-    # optimizer's lr, which the schedule multiplies): for a constraint that needs the multiplier.
-    start: Callable[[float], None] | None = None
+class WeightDecay(Hooks):
+    def __init__(self, p: dict[str, Any]):
+        self.rate = p["rate"]
 
-
-def _weight_decay(p: dict[str, Any]) -> Constraint:
-    rate = p["rate"]
-
-    def shrink(kernels: Kernels, lr: float) -> None:
+    def before_step(self, weights: Weights, ctx: Context) -> None:
         # Decoupled decay as PyTorch's AdamW applies it: w <- w * (1 - lr * rate), on the weights
         # BEFORE the optimizer's step, while the gradient was taken at the old weights. Under plain
         # SGD this is exactly L2 with strength rate / 2: w - lr*(g + 2λw) = w(1 - 2λ·lr) - lr*g.
-        torch._foreach_mul_(list(kernels), 1.0 - lr * rate)
-
-    return Constraint(before_step=shrink)
+        torch._foreach_mul_(list(weights.kernels), 1.0 - ctx.lr * self.rate)
 
 
-def _scheduled_decay(p: dict[str, Any]) -> Constraint:
-    rate = p["rate"]
-    base: list[float] = []  # the run's starting learning rate, from start()
+class ScheduledDecay(Hooks):
+    def __init__(self, p: dict[str, Any]):
+        self.rate = p["rate"]
 
-    def begin(lr: float) -> None:
-        base[:] = [lr]
-
-    def shrink(kernels: Kernels, lr: float) -> None:
+    def before_step(self, weights: Weights, ctx: Context) -> None:
         # Loshchilov & Hutter (2019), Algorithm 2, line 12: θ_t ← θ_{t−1} − η_t(α·m̂/(√v̂ + ε) + λθ_{t−1}).
         # The decay is η_t·λ with η_t the schedule multiplier, lr / α here, and does not scale with
         # α: weight_decay's w·(1 − lr·rate) (torch.optim.AdamW, Keras) is the same update only for
         # rate = λ/α. Applied before the step, on θ_{t−1}, like AdamW; Adam's step does not read θ.
-        torch._foreach_mul_(list(kernels), 1.0 - (lr / base[0]) * rate)
-
-    return Constraint(before_step=shrink, start=begin)
+        torch._foreach_mul_(list(weights.kernels), 1.0 - (ctx.lr / ctx.base_lr) * self.rate)
 
 
-def _max_norm(p: dict[str, Any]) -> Constraint:
-    limit = p["max_value"]
-    peak = NormPeak(limit)
+class MaxNorm(Hooks):
+    def __init__(self, p: dict[str, Any]):
+        self.limit = p["max_value"]
+        self.peak = NormPeak(self.limit)
 
-    def clip(kernels: Kernels, lr: float) -> None:
+    def after_step(self, weights: Weights, ctx: Context) -> None:
         # Srivastava et al. (2014): each unit's incoming weight vector is a row of a PyTorch
         # kernel (out_features x in_features); rows longer than `limit` are scaled back to it.
         # Their norms are taken first for the records: one more read of the kernels per step.
-        peak.observe(kernels)
-        for kernel in kernels:
-            kernel.renorm_(p=2, dim=0, maxnorm=limit)
+        self.peak.observe(weights.kernels)
+        for kernel in weights.kernels:
+            kernel.renorm_(p=2, dim=0, maxnorm=self.limit)
 
-    return Constraint(after_step=clip, peak=peak)
+    def epoch_fields(self) -> dict[str, Any]:
+        return {"max_norm_peak": self.peak.take()}

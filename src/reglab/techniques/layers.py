@@ -1,15 +1,14 @@
-"""Techniques that add layers to the network. The model builder reads these entries."""
+"""Techniques that add layers to the network: the architectures ask each at its slots
+(techniques/hooks.py: `layer(slot)`). Dropout's layers are in techniques/dropout.py (torch);
+normalization's are torch's own, imported when a network is built."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from reglab.techniques.hooks import Hooks, Slot
 from reglab.techniques.params import Param
-from reglab.techniques.registry import Technique, register
-
-
-def _dropout(p: dict[str, Any]) -> Any:
-    return p["rate"]
+from reglab.techniques.registry import LAYERS, Technique, register
 
 
 # The rate is the probability to DROP a unit, as in Keras and PyTorch; the tutorial's concept
@@ -20,7 +19,7 @@ register(Technique(
     "ドロップアウト: 訓練中に各ユニットを確率 rate で無効化（rate は落とす確率）",
     (Param("rate", "rate", 0.5, "probability to drop a unit; one value, or one per hidden layer",
            low=0.0, high=1.0, high_open=True),),
-    _dropout, shorthand="rate",
+    "reglab.techniques.dropout:Dropout", shorthand="rate", stacked=LAYERS,
 ))
 
 
@@ -30,22 +29,38 @@ register(Technique(
     "空間ドロップアウト（CNN のみ）: 畳み込みブロックの後で特徴マップ（チャネル）ごと確率 rate で無効化",
     (Param("rate", "rate", 0.1, "probability to drop a feature map; one value, or one per conv block",
            low=0.0, high=1.0, high_open=True),),
-    _dropout, shorthand="rate",
+    "reglab.techniques.dropout:SpatialDropout", shorthand="rate", stacked=LAYERS,
 ))
 
 
 POSITION = Param("position", "str", "before", "before or after the activation", choices=("before", "after"))
 
 
-def _norm_factory(kind: str) -> Any:
-    def build(p: dict[str, Any]) -> Any:
+class Normalization(Hooks):
+    """Batch or layer normalization of every block, before or after its activation."""
+
+    def __init__(self, kind: str, p: dict[str, Any]):
+        self.kind, self.p = kind, p
+
+    def layer(self, slot: Slot) -> Any:
+        if slot.where != {"before": "pre_activation", "after": "post_activation"}[self.p["position"]]:
+            return None
         from torch import nn
 
-        if kind == "batch_norm":
-            return lambda width: nn.BatchNorm1d(width, momentum=torch_momentum(p), eps=p["eps"])
-        return lambda width: nn.LayerNorm(width, eps=p["eps"])
+        if self.kind == "layer_norm":
+            if slot.block != "dense":
+                raise ValueError("layer_norm has no form for a conv block (architectures that have them refuse it)")
+            return nn.LayerNorm(slot.width, eps=self.p["eps"])
+        norm = nn.BatchNorm2d if slot.block == "conv" else nn.BatchNorm1d
+        return norm(slot.width, momentum=torch_momentum(self.p), eps=self.p["eps"])
 
-    return build
+
+def _batch_norm(p: dict[str, Any]) -> Normalization:
+    return Normalization("batch_norm", p)
+
+
+def _layer_norm(p: dict[str, Any]) -> Normalization:
+    return Normalization("layer_norm", p)
 
 
 # Batch norm's momentum has two conventions. Keras's is the weight of the OLD running value
@@ -85,13 +100,13 @@ register(Technique(
      Param("convention", "str", "pytorch", "how momentum reads: keras (keras_compat's default) or pytorch",
            choices=("keras", "pytorch")),
      Param("eps", "float", 1e-5, "added to the variance", low=0.0, low_open=True)),
-    _norm_factory("batch_norm"), keras_defaults={"momentum": 0.99, "convention": "keras", "eps": 1e-3},
-    check=_check_momentum,
+    _batch_norm, keras_defaults={"momentum": 0.99, "convention": "keras", "eps": 1e-3},
+    check=_check_momentum, stacked=LAYERS, batch_statistics=True,
 ))
 register(Technique(
     "layer_norm", "layer",
     "Layer normalization of each hidden layer: each sample over its features, independent of the batch",
     "レイヤー正規化: サンプルごとに特徴方向で正規化（バッチに依存しない）",
     (POSITION, Param("eps", "float", 1e-5, "added to the variance", low=0.0, low_open=True)),
-    _norm_factory("layer_norm"), keras_defaults={"eps": 1e-3},
+    _layer_norm, keras_defaults={"eps": 1e-3}, stacked=LAYERS,
 ))

@@ -1,16 +1,9 @@
-"""Changes to the training loss other than weight penalties."""
+"""Changes to the training loss other than weight penalties (runtime objects: soft_targets.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from reglab.techniques.params import Param
 from reglab.techniques.registry import Technique, register
-
-
-def _label_smoothing(p: dict[str, Any]) -> float:
-    return p["amount"]
-
 
 # Targets become (1 - amount) * one_hot + amount / classes, as Keras's
 # CategoricalCrossentropy(label_smoothing=amount) and torch's cross_entropy(label_smoothing=amount).
@@ -20,5 +13,6 @@ register(Technique(
     "ラベル平滑化: 正解ラベルを (1 − ε)·one-hot + ε/K に和らげる",
     (Param("amount", "float", 0.1, "share of the target spread evenly over all classes",
            low=0.0, high=1.0, high_open=True),),
-    _label_smoothing, shorthand="amount",
+    "reglab.techniques.soft_targets:LabelSmoothing", shorthand="amount",
+    stacked="reglab.techniques.soft_targets:StackedLabelSmoothing",
 ))

@@ -22,6 +22,8 @@ from typing import Any
 from reglab.techniques.params import Param
 
 CHOICE_FAMILIES = ("optimizer", "schedule", "activation", "init")
+LAYERS = "layers"  # Technique.stacked of a layer technique whose layers the stacked networks draw
+PER_RUN = "reglab.techniques.hooks:PerRun"
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,31 @@ class Technique:
     shorthand: str | None = None
     # Checks across parameters (step: one more value than boundaries); returns problems.
     check: Callable[[dict[str, Any]], list[str]] | None = None
+    # The fast engine's form of it: "module:Class" of a techniques.hooks.Stacked (PerRun: each
+    # run's own hooks on its slice), LAYERS for layers that the architectures' stacked forms draw
+    # themselves, or None: the fast engine declines its variants (they train in the reference loop).
+    stacked: str | None = None
+    # The random stream its runtime object draws from (Hooks.generator), seeded from the run's seed
+    # and this name (engine/seeding.py); None: it draws nothing.
+    stream: str | None = None
+    # Its layers normalize over the batch: a batch of one cannot train (the engines merge a last
+    # batch of one into the one before), and epoch ends record the training loss in evaluation mode.
+    batch_statistics: bool = False
+    # Where its hooks act among a variant's techniques at each point of a step: lower first, then by
+    # name (gradient clipping after the penalties have added their gradients).
+    order: int = 0
 
     def build(self, *args: Any) -> Any:
         factory = self.factory
         if isinstance(factory, str):
-            module, _, function = factory.partition(":")
-            factory = getattr(importlib.import_module(module), function)
+            factory = _imported(factory)
         return factory(*args)
+
+    def stacked_form(self) -> type | None:
+        """The class of its stacked form (techniques.hooks.Stacked), None for LAYERS or none."""
+        if self.stacked is None or self.stacked == LAYERS:
+            return None
+        return _imported(self.stacked)
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -75,6 +95,11 @@ class Choice:
         return {"name": self.name, **{k: list(v) if isinstance(v, tuple) else v for k, v in self.params}}
 
 
+def _imported(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 _REGISTRY: dict[str, dict[str, Technique]] = {}
 
 
@@ -101,6 +126,14 @@ def switches() -> dict[str, Technique]:
     """Techniques that a variant turns on by their own key."""
     _load_all()
     return {t.name: t for fam, members in _REGISTRY.items() if fam not in CHOICE_FAMILIES for t in members.values()}
+
+
+def built(variant: Any) -> list[tuple[Technique, Any]]:
+    """A variant's switch techniques with their runtime objects (techniques/hooks.py), in the order
+    their hooks act: by `order`, then by name. Imports the runtime modules (torch) on first use."""
+    members = switches()
+    chosen = sorted((members[c.name] for c in variant.switches), key=lambda t: t.order)  # stable: by name
+    return [(t, t.build(dict(variant.switch(t.name).params))) for t in chosen]
 
 
 def lookup(family_name: str, name: str) -> Technique:

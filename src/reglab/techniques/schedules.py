@@ -3,8 +3,9 @@ rate, where t counts epochs (applied at the start of each epoch, like Keras's Le
 or optimizer steps (like Keras's LearningRateSchedule objects), as the `unit` parameter says.
 
 Most schedules are pure functions of t. `reduce_on_plateau` is stateful (Keras's ReduceLROnPlateau
-callback): its schedule object also has `observe(epoch, val_loss)`, which the engine calls at the end
-of every epoch, and `state_dict()` / `load_state_dict()` for resuming.
+callback): its schedule object is also a technique's runtime object (techniques/hooks.py), whose
+`epoch_end` the engines call at the end of every epoch, with `state_dict()` / `load_state_dict()`
+for resuming.
 
 The formulas were checked against Keras 3 (keras/src/optimizers/schedules/learning_rate_schedule.py
 and keras/src/callbacks/reduce_lr_on_plateau.py); each function says where it departs, if at all.
@@ -16,6 +17,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from reglab.techniques.hooks import Context, Hooks
 from reglab.techniques.params import Param
 from reglab.techniques.registry import Technique, register
 
@@ -120,7 +122,7 @@ def _warmup_cosine(p: dict[str, Any], base_lr: float) -> Schedule:
     return lr
 
 
-class ReduceOnPlateau:
+class ReduceOnPlateau(Hooks):
     """Keras ReduceLROnPlateau(monitor="val_loss", mode="min"), as a schedule object.
 
     `schedule(t)` returns the current rate (t, the epoch, is not needed: the rate depends only on
@@ -150,6 +152,9 @@ class ReduceOnPlateau:
 
     def __call__(self, t: int) -> float:
         return self.lr
+
+    def epoch_end(self, record: Any, ctx: Context) -> None:
+        self.observe(record.epoch, record.val_loss)
 
     def observe(self, epoch: int, val_loss: float) -> None:
         self.last_epoch = epoch

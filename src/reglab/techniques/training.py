@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from reglab.techniques.hooks import Context, Hooks, Verdict
 from reglab.techniques.params import Param
-from reglab.techniques.registry import Technique, register
+from reglab.techniques.registry import PER_RUN, Technique, register
 
 
-class EarlyStopping:
+class EarlyStopping(Hooks):
     """Keras's EarlyStopping: stop when `monitor` has not improved by more than `min_delta` for
     `patience` epochs. Unlike Keras, which restores only when it stops early, the best weights are
     restored at the end of training whenever `restore_best` is set: the model kept is the best seen."""
@@ -33,6 +34,13 @@ class EarlyStopping:
         self.wait += 1
         return False, self.wait >= self.patience
 
+    def epoch_end(self, record: Any, ctx: Context) -> Verdict:
+        improved, stop = self.observe(record.epoch, getattr(record, self.monitor))
+        return Verdict(stop=stop, keep_weights=improved and self.restore_best)
+
+    def run_fields(self) -> dict[str, Any]:
+        return {"best_epoch": self.best_epoch}
+
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
 
@@ -48,5 +56,5 @@ register(Technique(
      Param("patience", "int", 3, "epochs without improvement before stopping", low=0),
      Param("min_delta", "float", 0.0, "smallest change that counts as an improvement", low=0.0),
      Param("restore_best", "bool", True, "end with the weights of the best epoch")),
-    EarlyStopping,
+    EarlyStopping, stacked=PER_RUN,
 ))

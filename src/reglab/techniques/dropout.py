@@ -1,0 +1,77 @@
+"""Dropout's layers and runtime objects (declared without torch in techniques/layers.py).
+
+The layers draw their masks from an explicit generator (the run's "dropout" stream), so that a
+run's masks are a function of its seed alone and the fast engine's stacked networks can draw the
+very same masks (engine/stacked_mlp.py, engine/stacked_cnn.py draw these layers themselves).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from reglab.techniques.hooks import Hooks, Slot
+
+
+class SeededDropout(nn.Module):
+    """Inverted dropout whose masks come from an explicit generator.
+    Keeps unit i with probability 1 - rate and scales kept units by 1 / (1 - rate)."""
+
+    def __init__(self, rate: float):
+        super().__init__()
+        self.rate = rate
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        noise = torch.rand(self.noise_shape(x), generator=self.generator, device=x.device, dtype=x.dtype)
+        # The mask, already scaled, is built in place in the noise's memory: one product with x
+        # is the only step autograd sees (a bool mask times x would convert it twice a step).
+        return x * noise.ge_(self.rate).mul_(1.0 / (1.0 - self.rate))
+
+    def noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        """One draw per unit (Keras's noise_shape: which units share a draw)."""
+        return tuple(x.shape)
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}"
+
+
+class SeededSpatialDropout(SeededDropout):
+    """Spatial dropout (Keras SpatialDropout2D, PyTorch Dropout2d): drops whole feature maps, one
+    draw per (image, channel), from an explicit generator as SeededDropout does."""
+
+    def noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        return (x.shape[0], x.shape[1], 1, 1)
+
+
+def _rate(rate: float | tuple[float, ...], index: int) -> float:
+    # One rate for every slot, or one per slot (the study loader checked the count).
+    return rate[index] if isinstance(rate, tuple) else rate
+
+
+class Dropout(Hooks):
+    """Dropout at the end of every dense block (and a CNN's flattened features): a layer where the
+    slot's rate is above 0."""
+
+    def __init__(self, p: dict[str, Any]):
+        self.rate = p["rate"]
+
+    def layer(self, slot: Slot) -> nn.Module | None:
+        if slot.block != "dense" or slot.where != "block_end":
+            return None
+        rate = _rate(self.rate, slot.index)
+        return SeededDropout(rate) if rate > 0 else None
+
+
+class SpatialDropout(Dropout):
+    """Spatial dropout at the end of every conv block (after its pooling)."""
+
+    def layer(self, slot: Slot) -> nn.Module | None:
+        if slot.block != "conv" or slot.where != "block_end":
+            return None
+        rate = _rate(self.rate, slot.index)
+        return SeededSpatialDropout(rate) if rate > 0 else None
