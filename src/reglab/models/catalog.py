@@ -368,7 +368,11 @@ for _kind, _en, _ja in (
                        f"offered yet). Remove {name}" for name in ("batch_norm", "layer_norm")}
         | {"spatial_dropout": "spatial dropout drops feature maps of a convolution, and a recurrent network has none. "
                               "Use dropout or recurrent_dropout",
-           "stochastic_depth": NO_RESIDUAL_BLOCKS, "cutmix": NOT_IMAGES},
+           "stochastic_depth": NO_RESIDUAL_BLOCKS, "cutmix": NOT_IMAGES,
+           # Its builder asks no technique for layers, so noise "after every hidden activation" would not be there.
+           "gaussian_noise": "the recurrent networks take no layers from techniques yet, so gaussian_noise would add "
+                             "no noise to their hidden states. For noise on the inputs use augmentation = "
+                             "{ noise = 0.1, shift = 0, rotation = 0, scale = 0 }"},
         min_hidden=1,
         dropout_slots=lambda variant: len(variant.hidden),  # on each recurrent layer's outputs
         builder="reglab.models.recurrent:build",

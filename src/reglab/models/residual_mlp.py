@@ -38,7 +38,15 @@ class ResidualBlock(nn.Module):
         # The branch in order: LayerNorm, the inner Linear, what the techniques put around the
         # activation, the outer Linear, then what they put at the branch's end.
         self.branch = nn.Sequential(*branch)
-        self.inner, self.outer = [m for m in branch if isinstance(m, nn.Linear)]
+
+    @property
+    def inner(self) -> nn.Linear:
+        return next(m for m in self.branch if isinstance(m, nn.Linear))
+
+    @property
+    def outer(self) -> nn.Linear:
+        # Properties, not attributes: an attribute would register the layer twice in the state_dict.
+        return [m for m in self.branch if isinstance(m, nn.Linear)][-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.branch(x)
