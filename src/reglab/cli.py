@@ -561,8 +561,6 @@ def print_results_table(results: dict[str, Any]) -> None:
     # being cut. The baseline column is shown only when the variants have different baselines: one
     # shared baseline is said once under the table, which keeps the regularization study (names of
     # up to 15 characters) at one line a variant.
-    from reglab.models.sklearn_references import REFERENCES
-
     table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     variants = results["variants"]
     names = [v["name"] for v in variants]
@@ -587,12 +585,12 @@ def print_results_table(results: dict[str, Any]) -> None:
         )
     for reference in results.get("references", []):  # scikit-learn beside the networks, same splits
         runs = reference["runs"]
-        add_row(table, f"({REFERENCES[reference['name']].short})", *([] if one_baseline else ["-"]),
+        add_row(table, f"({reference['short']})", *([] if one_baseline else ["-"]),
                 _mean_std(reference["test_accuracy"], percent=True), _mean_std(reference["test_loss"]),
                 str(len(runs)), "-", f"{sum(r['seconds'] for r in runs) / len(runs):.1f}" if runs else "-")
     out.print(table)
     if results.get("references"):
-        out.print("In parentheses: " + ", ".join(REFERENCES[r["name"]].summary_en for r in results["references"])
+        out.print("In parentheses: " + ", ".join(r["summary"] for r in results["references"])
                   + ", trained on the same splits (docs/data.md).", style="dim", markup=False)
     if one_baseline and compared:
         out.print(f"Every variant is compared with the baseline '{escape(next(iter(compared)))}'.", style="dim")

@@ -160,3 +160,13 @@ def test_the_layer_drops_its_state_with_those_masks(technique):
         layer.recurrent_dropout = None
         torch.testing.assert_close(evaluated, layer(x))  # evaluation drops nothing
         assert not torch.allclose(evaluated, got)
+
+
+def test_the_reports_weight_analysis_names_the_recurrent_kernels():
+    from reglab.analysis import weights as W
+
+    net = models.build(variant("lstm", "[16]"), (8, 8), 10, generator(0, "init"))
+    named = W.kernels({k: v.numpy() for k, v in net.state_dict().items()})
+    # Keras's kernel (inputs, 4*units), recurrent_kernel (units, 4*units), then the dense output.
+    assert {name: W.keras_shape(k) for name, k in named.items()} == \
+        {"rnn_input_1": (8, 64), "rnn_state_1": (16, 64), "dense_1": (16, 10)}

@@ -30,7 +30,7 @@ def test_a_cnn_study_names_and_draws_each_layer_apart(tmp_path):
                                        Variant("cnn_l1", baseline="cnn", kernels=CNN_KERNELS, sparse=True),
                                        Variant("mlp", baseline="cnn")], seeds=[0, 1])
     analysis = analyze(collect(RunStore.open(root)))
-    assert analysis.has_conv
+    assert analysis.per_layer
     labels = {v.name: list(F.layer_labels(v, "en").values()) for v in analysis.variants}
     assert labels["cnn"] == ["conv 1 (3×3×1×4)", "conv 2 (3×3×4×6)", "output (24×3)"]
     assert labels["mlp"] == ["dense 1 (64×8)", "dense 2 (8×4)", "output (4×3)"]
@@ -57,7 +57,7 @@ def test_a_cnn_study_names_and_draws_each_layer_apart(tmp_path):
 def test_an_mlp_study_keeps_hidden_and_output_columns_and_one_histogram_per_variant(tmp_path):
     root = make_run(tmp_path / "run", [Variant("basic"), Variant("l1", baseline="basic", sparse=True)], seeds=[0])
     analysis = analyze(collect(RunStore.open(root)))
-    assert not analysis.has_conv and analysis.layer_histograms == {}
+    assert not analysis.per_layer and analysis.layer_histograms == {}
     assert tick_rows(F.sparsity(analysis, "en")) == [["hidden 1", "hidden 2", "output"]]
     shares = [f"{analysis.variant(name).hidden_sparsity.mean * 100:.1f}" for name in ("basic", "l1")]
     assert [ax.get_title() for ax in F.weight_histograms(analysis, "en").axes] == [

@@ -127,8 +127,10 @@ class Analysis:
     layer_histograms: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # variant -> layer -> counts
 
     @property
-    def has_conv(self) -> bool:
-        return any(name.startswith("conv") for v in self.variants for name in v.layer_samples)
+    def per_layer(self) -> bool:
+        """Layers of different kinds (a convolution, a recurrent layer's kernels) with different
+        initial ranges: the figures name and show each layer on its own."""
+        return any(name.startswith(("conv", "rnn")) for v in self.variants for name in v.layer_samples)
 
     def variant(self, name: str) -> VariantAnalysis | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -186,7 +188,7 @@ def analyze(collected: Collected) -> Analysis:
     distances = D.pair_distances(collected.variants, pairs) if pairs else D.PairDistances({}, {}, None)
     analysis = Analysis(collected, variants, comparisons, class_names, _focus(variants, sweeps), edges, histograms,
                         missing, distances.final, distances.over_training, distances.buckets, sweeps)
-    if analysis.has_conv:
+    if analysis.per_layer:
         analysis.layer_edges, analysis.layer_histograms = _layer_histograms(variants)
     return analysis
 

@@ -94,7 +94,9 @@ def references(store: RunStore, study: dict[str, Any]) -> list[dict[str, Any]]:
     """The study's scikit-learn reference models (models/sklearn_references.py), described over
     seeds as a variant is: the same splits, the same test metrics."""
     runs = store.references()
-    return [{"name": name,
+    said = {r["name"]: r for r in runs}  # each run says what its model is (models/sklearn_references.py)
+    return [{"name": name, "short": said.get(name, {}).get("short", name),
+             "summary": said.get(name, {}).get("summary", name),
              "test_accuracy": describe([r["test_accuracy"] for r in runs if r["name"] == name]),
              "test_loss": describe([r["test_loss"] for r in runs if r["name"] == name]),
              "runs": sorted((r for r in runs if r["name"] == name), key=lambda r: r["seed"])}

@@ -19,14 +19,17 @@ HISTOGRAM_BINS = 81
 
 
 KERNEL_KINDS = {2: "dense", 4: "conv2d"}  # a kernel's number of dimensions -> its layer's name in the summary
+# A recurrent layer's two kernels (models/recurrent.py), by their state_dict names: 2-D, but not dense.
+RECURRENT_KINDS = {"weight_ih": "rnn_input", "weight_hh": "rnn_state"}
 
 
 def kernels(weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The kernels in layer order (the stored order is the model's), named conv2d_1, ..., dense_1,
-    dense_2, ... as the model summary names them."""
+    dense_2, ... as the model summary names them; a recurrent layer's input and recurrent kernels
+    rnn_input_1 and rnn_state_1 (one per layer and direction)."""
     named, counts = {}, {}
-    for value in weights.values():
-        kind = KERNEL_KINDS.get(np.ndim(value))
+    for key, value in weights.items():
+        kind = RECURRENT_KINDS.get(key.rsplit(".", 1)[-1]) or KERNEL_KINDS.get(np.ndim(value))
         if kind is not None:
             counts[kind] = counts.get(kind, 0) + 1
             named[f"{kind}_{counts[kind]}"] = np.asarray(value, dtype=np.float32)

@@ -61,4 +61,5 @@ def fit_and_score(name: str, seed: int, x_train: np.ndarray, y_train: np.ndarray
     predicted = probabilities.argmax(axis=1)
     return {"name": name, "seed": int(seed), "test_accuracy": float((predicted == y_test).mean()),
             "test_loss": float(log_loss(y_test, probabilities, labels=list(range(classes)))),
-            "seconds": time.perf_counter() - start, "settings": REFERENCES[name].settings}
+            "seconds": time.perf_counter() - start, "settings": REFERENCES[name].settings,
+            "short": REFERENCES[name].short, "summary": REFERENCES[name].summary_en}

@@ -403,12 +403,13 @@ def layer_labels(v: VariantAnalysis, lang: str) -> dict[str, str]:
         if position == len(names) - 1:
             labels[name] = t(lang, "fig_output_layer", shape=shape)
         else:
-            labels[name] = t(lang, "fig_conv_layer" if kind == "conv2d" else "fig_dense_layer", i=number, shape=shape)
+            key = {"conv2d": "fig_conv_layer", "rnn_input": "fig_rnn_input_layer", "rnn_state": "fig_rnn_state_layer"}
+            labels[name] = t(lang, key.get(kind, "fig_dense_layer"), i=number, shape=shape)
     return labels
 
 
 def weight_histograms(analysis: Analysis, lang: str) -> Figure | None:
-    if analysis.has_conv:
+    if analysis.per_layer:
         return _layer_histograms(analysis, lang)
     variants = [v for v in analysis.variants if v.name in analysis.histograms]
     if not variants:
@@ -468,7 +469,7 @@ def sparsity(analysis: Analysis, lang: str) -> Figure | None:
     variants = [v for v in analysis.variants if v.sparsity]
     if not variants:
         return None
-    if analysis.has_conv:
+    if analysis.per_layer:
         return _layer_sparsity(analysis, variants, lang)
     hidden = max(len(v.sparsity) for v in variants) - 1
     columns = [t(lang, "fig_hidden", i=i + 1) for i in range(hidden)] + [t(lang, "fig_output")]

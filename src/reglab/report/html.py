@@ -227,9 +227,9 @@ def _weights(analysis: Analysis, pngs: dict[str, bytes], lang: str) -> Html:
         return tag("p", t(lang, "no_weights"))
     return join([tag("p", Html(t(lang, "weights_intro_html", threshold=f"{W.NEAR_ZERO:g}"))),
                  _weights_measured(analysis, lang),
-                 figure("sparsity", pngs, t(lang, "sparsity_caption_layers" if analysis.has_conv else "sparsity_caption")),
+                 figure("sparsity", pngs, t(lang, "sparsity_caption_layers" if analysis.per_layer else "sparsity_caption")),
                  figure("weight_histograms", pngs,
-                        t(lang, "histogram_caption_layers" if analysis.has_conv else "histogram_caption")),
+                        t(lang, "histogram_caption_layers" if analysis.per_layer else "histogram_caption")),
                  figure("conv_filters", pngs, t(lang, "filters_caption")),
                  figure("pair_distance", pngs, t(lang, "pair_distance_caption", buckets=analysis.sketch_buckets,
                                                   error=round(2 * T.relative_std(analysis.sketch_buckets or 1) * 100))),

@@ -262,16 +262,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sparsity_caption_layers": (
         "Share of near-zero weights per layer (% of the layer's kernel, mean over seeds), one table per "
         "architecture. Each layer is named with its kernel's shape as Keras writes it: a convolution's "
-        "height×width×input channels×filters, a dense layer's inputs×outputs.",
+        "height×width×input channels×filters, a dense layer's inputs×outputs, a recurrent layer's input kernel "
+        "inputs×gates·units and recurrent kernel units×gates·units (an LSTM has 4 gates, a GRU 3).",
         "層ごとのほぼゼロの重みの割合（その層のカーネルに占める %、シードの平均）。構造ごとに 1 つの表です。層名の括弧内は "
-        "Keras と同じ書き方のカーネルの形で、畳み込み層は 高さ×幅×入力チャネル数×フィルタ数、全結合層は 入力数×出力数 です。"),
+        "Keras と同じ書き方のカーネルの形で、畳み込み層は 高さ×幅×入力チャネル数×フィルタ数、全結合層は 入力数×出力数、"
+        "再帰層の入力の重みは 入力数×ゲート数·ユニット数、再帰の重みは ユニット数×ゲート数·ユニット数（LSTM のゲートは 4、GRU は 3）です。"),
     "histogram_caption_layers": (
         "Histograms of the final kernel weights of each variant's first seed, one row per variant and one panel per "
-        "layer: convolution and dense kernels start from different Glorot ranges, so pooled they would hide each "
-        "other. A layer of the same name and shape has the same range in every row (99.9% of its widest "
+        "layer: convolution, dense and recurrent kernels start from different ranges (Glorot's, or orthogonal for "
+        "a recurrent kernel), so pooled they would hide each other. A layer of the same name and shape has the same range in every row (99.9% of its widest "
         "variant's weights; the few beyond are counted in the outermost bins); the count axis is logarithmic.",
         "各バリアントの最初のシードの最終的な重み（カーネル）のヒストグラム。1 行が 1 バリアント、1 枚が 1 層です。"
-        "畳み込み層と全結合層のカーネルは Glorot 初期化の範囲が異なるため、まとめると互いを隠してしまいます。同じ名前と形の層は"
+        "畳み込み層・全結合層・再帰層のカーネルは初期化の範囲（Glorot、再帰の重みは直交初期化）が異なるため、まとめると互いを隠してしまいます。同じ名前と形の層は"
         "どの行でも同じ横軸の範囲（最も広がったバリアントの重みの 99.9%、外側のわずかな重みは両端の区間）で、縦軸は対数です。"),
     "no_weights": ("No stored weights could be read.", "保存された重みを読み取れませんでした。"),
     # ---------------------------------------------------------------- model
@@ -427,6 +429,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fig_output": ("output", "出力層"),
     "fig_conv_layer": ("conv {i} ({shape})", "畳み込み {i}（{shape}）"),
     "fig_dense_layer": ("dense {i} ({shape})", "全結合 {i}（{shape}）"),
+    "fig_rnn_input_layer": ("recurrent {i}, input kernel ({shape})", "再帰層 {i} の入力の重み（{shape}）"),
+    "fig_rnn_state_layer": ("recurrent {i}, recurrent kernel ({shape})", "再帰層 {i} の再帰の重み（{shape}）"),
     "fig_output_layer": ("output ({shape})", "出力層（{shape}）"),
     "fig_histogram_title": ("Final kernel weights", "最終的な重み（カーネル）"),
 }

@@ -34,7 +34,7 @@ SPLITS = {"train": int, "validation": int, "test": int}
 DATA = {"dataset": str, "class_names": [str], "image_shape": [int], "splits": SPLITS, "notes?": [str],
         "origin?": MAYBE_STR, "test_split_sha256?": str, "preprocessing?": dict}
 REFERENCES = {"runs": [{"name": str, "seed": int, "test_accuracy": NUMBER, "test_loss": NUMBER, "seconds": NUMBER,
-                       "settings?": str}]}
+                       "settings?": str, "short?": str, "summary?": str}]}
 OPTIONS = {"data_dir?": MAYBE_STR, "device?": str, "engine?": str, "allow_download?": bool}
 ENVIRONMENT = dict
 MODEL = {"variant": str, "layers": [{"layer": str, "output_shape": str, "params": int, "trainable": int}]}

@@ -12,7 +12,7 @@ layers) declare themselves in their own modules.
 from __future__ import annotations
 
 from reglab.techniques.params import Param
-from reglab.techniques.registry import Words, describe_family, PER_RUN, Technique, register
+from reglab.techniques.registry import PER_RUN, Technique, Words, describe_family, register
 
 # ---------------------------------------------------------------------------------- optimizers
 # Keras and PyTorch differ in defaults, not algorithms, for what the tutorial uses (optimizers.py).
@@ -105,15 +105,6 @@ register(Technique(
 ))
 
 
-describe_family('optimizer', Words(name=('optimizer', '最適化アルゴリズム'), note=(
-    '<b>Optimizers</b>: SGD θ ← θ − η∇J(θ); momentum v ← γv − η∇J(θ), θ ← θ + v; RMSprop '
-    'E[g²]<sub>t</sub> = 0.9·E[g²]<sub>t−1</sub> + 0.1·g<sub>t</sub>², θ ← θ − η·g<sub>t</sub> / '
-    '√(E[g²]<sub>t</sub> + ε); Adam m ← β<sub>1</sub>m + (1 − β<sub>1</sub>)g, v ← β<sub>2</sub>v + '
-    '(1 − β<sub>2</sub>)g², θ ← θ − η·m̂ / (√v̂ + ε).',
-    '<b>最適化アルゴリズム</b>: SGD θ = θ − η∇J(θ)、モーメンタム v = γv − η∇J(θ), θ = θ + v、RMSprop '
-    'E[g²]<sub>t</sub> = 0.9E[g²]<sub>t−1</sub> + 0.1g²<sub>t</sub>, θ = θ − η / √(E[g²]<sub>t</sub> '
-    '+ ε) * g<sub>t</sub>、Adam m = β<sub>1</sub>m + (1−β<sub>1</sub>)g, v = β<sub>2</sub>v + '
-    '(1−β<sub>2</sub>)g², θ = θ − η * m̂ / (√v̂ + ε)。')))
 
 
 # ---------------------------------------------------------------------------------- initialisation
@@ -126,7 +117,6 @@ register(Technique("torch_default", "init", "PyTorch nn.Linear default: Kaiming 
                    "PyTorch の既定の初期化", (), "reglab.techniques.inits:_torch_default"))
 
 
-describe_family('init', Words(name=('initialisation', '初期化')))
 
 
 # ---------------------------------------------------------------------------------- activations
@@ -141,7 +131,6 @@ for _name, _en, _ja in (
     register(Technique(_name, "activation", _en, _ja, (), f"reglab.techniques.activations:_{_name}"))
 
 
-describe_family('activation', Words(name=('activation', '活性化関数')))
 
 
 # ---------------------------------------------------------------------------------- penalties
@@ -254,3 +243,146 @@ register(Technique(
         'training images.',
         '<b>データ拡張</b>: 訓練画像にランダムな平行移動・回転・拡大縮小・ノイズを加え、訓練データの厳密なコピーではなくデータの本質的な特徴を学習させます。')),
 ))
+# Mixing pairs of examples. Neither has a stacked form yet: their objective mixes two labels,
+# which the MLP's hand-derived stacked backward pass does not take (the fast engine declines).
+register(Technique(
+    "mixup", "augmentation",
+    "Mixup (Zhang et al. 2018): trains on lam*x_i + (1-lam)*x_j towards lam*y_i + (1-lam)*y_j, "
+    "lam ~ Beta(alpha, alpha) per batch",
+    "Mixup（Zhang ら 2018）: 2 つの例の凸結合 λx_i + (1−λ)x_j をラベルの同じ結合へ向けて学習（λ ~ Beta(α, α)）",
+    (Param("alpha", "float", 0.2, "Beta(alpha, alpha) for the mixing weight; small alpha mixes little",
+           low=0.0, low_open=True),),
+    "reglab.techniques.mixup:Mixup", shorthand="alpha", stream="mixup",
+    words=Words(name=('mixup', 'Mixup'), note=(
+        '<b>Mixup</b> (Zhang et al. 2018): each step trains on λ·x<sub>i</sub> + (1 − '
+        'λ)·x<sub>j</sub>, pairs of examples mixed with λ ~ Beta(α, α), towards the same mixture of '
+        'their labels. The recorded training loss and accuracy stay cross-entropy and accuracy '
+        "against each example's own label.",
+        '<b>Mixup</b>（Zhang et al. 2018）: 2 つの例を λ ~ Beta(α, α) で混ぜた λ·x<sub>i</sub> + (1 − '
+        'λ)·x<sub>j</sub> を、ラベルの同じ混合に向けて学習します。記録する訓練損失と正解率は、各例自身のラベルに対する交差エントロピーと正解率のままです。')),
+))
+register(Technique(
+    "cutmix", "augmentation",
+    "CutMix (Yun et al. 2019, CNN only): pastes a random rectangle of another image, labels mixed by "
+    "its area",
+    "CutMix（Yun ら 2019、CNN のみ）: 別の画像の矩形領域を貼り付け、ラベルを面積の比で混ぜる",
+    (Param("alpha", "float", 1.0, "Beta(alpha, alpha) for the kept area's share (1: uniform)",
+           low=0.0, low_open=True),),
+    "reglab.techniques.cutmix:CutMix", shorthand="alpha", stream="mixup",
+    words=Words(name=('CutMix', 'CutMix'), note=(
+        '<b>CutMix</b> (Yun et al. 2019): each step pastes a random rectangle of another image of '
+        "the batch into each image and mixes their labels by the rectangle's share of the pixels.",
+        '<b>CutMix</b>（Yun et al. 2019）: 各ステップで、バッチ内の別の画像のランダムな矩形を貼り付け、ラベルを矩形の画素の割合で混ぜます。')),
+))
+
+
+# ---------------------------------------------------------------------------------- noise
+
+register(Technique(
+    "gaussian_noise", "noise",
+    "Gaussian noise (Keras GaussianNoise): adds N(0, stddev²) to the inputs or to every hidden layer's "
+    "output while training",
+    "ガウスノイズ（Keras の GaussianNoise）: 訓練中だけ入力または各隠れ層の出力に N(0, σ²) を加える",
+    (Param("stddev", "float", 0.1, "standard deviation of the added noise", low=0.0, low_open=True),
+     Param("where", "str", "inputs", "inputs (each batch's pixels) or hidden (after every hidden dense "
+           "layer's activation)", choices=("inputs", "hidden"))),
+    "reglab.techniques.gaussian_noise:GaussianNoise", shorthand="stddev", stream="noise",
+    words=Words(name=('Gaussian noise', 'ガウスノイズ'), note=(
+        "<b>Gaussian noise</b> (ガウスノイズ, Keras's <code>GaussianNoise</code>): while training, N(0, "
+        "σ²) is added to the inputs or to every hidden layer's output; at test time nothing is added.",
+        '<b>ガウスノイズ</b>（Keras の <code>GaussianNoise</code>）: 訓練中だけ、入力または各隠れ層の出力に N(0, σ²) を加えます。テスト時には何も加えません。')),
+))
+
+
+# ---------------------------------------------------------------------------------- gradients
+# Both act on the gradient of the whole objective, after the penalties have added theirs (order).
+
+register(Technique(
+    "gradient_clipping", "gradient",
+    "Gradient clipping as Keras's optimizers do it: clipnorm (each tensor), global_clipnorm (all together) "
+    "or clipvalue (each element)",
+    "勾配クリッピング（Keras のオプティマイザと同じ）: clipnorm（テンソルごと）、global_clipnorm（全体）、clipvalue（要素ごと）",
+    (Param("limit", "float", 1.0, "the largest norm (clipnorm, global_clipnorm) or absolute value (clipvalue)",
+           low=0.0, low_open=True),
+     Param("mode", "str", "global_clipnorm", "which of Keras's three: clipnorm, global_clipnorm or clipvalue",
+           choices=("clipnorm", "global_clipnorm", "clipvalue"))),
+    "reglab.techniques.gradient_clipping:GradientClipping", shorthand="limit", order=10,
+    words=Words(name=('gradient clipping', '勾配クリッピング'), note=(
+        "<b>Gradient clipping</b> (勾配クリッピング), as Keras's optimizers: <code>clipnorm</code> rescales "
+        "each tensor's gradient to a norm of at most c, <code>global_clipnorm</code> all of them "
+        'together, <code>clipvalue</code> clips each element into [−c, c]. It bounds the size of a '
+        'step, not its direction (except clipvalue).',
+        '<b>勾配クリッピング</b>（Keras のオプティマイザと同じ）: <code>clipnorm</code> はテンソルごとに勾配のノルムを c 以下に、'
+        '<code>global_clipnorm</code> は全体のノルムを c 以下に縮め、<code>clipvalue</code> は各要素を [−c, c] に切り詰めます。')),
+))
+register(Technique(
+    "sam", "gradient",
+    "Sharpness-aware minimization (Foret et al. 2021): steps with the gradient at w + rho*g/||g||, "
+    "the worst nearby point (two gradient passes per step)",
+    "SAM（Foret ら 2021）: 近傍で損失が最も大きい点 w + ρg/‖g‖ での勾配で更新する（1 ステップに勾配計算 2 回）",
+    (Param("rho", "float", 0.05, "radius of the neighbourhood", low=0.0, low_open=True),
+     Param("adaptive", "bool", False, "ASAM (Kwon et al. 2021): the neighbourhood scaled by |w|")),
+    "reglab.techniques.sharpness:SAM", shorthand="rho", order=20,
+    words=Words(name=('sharpness-aware minimization', 'SAM（シャープネス考慮最小化）'), note=(
+        '<b>Sharpness-aware minimization</b> (SAM, Foret et al. 2021): each step takes the gradient '
+        'at the worst point within a radius ρ, w + ρ·g/‖g‖, and applies it at w, seeking weights '
+        'whose whole neighbourhood has a low loss (flat minima). It costs two gradient passes per '
+        'step.',
+        '<b>SAM</b>（シャープネス考慮最小化, Foret et al. 2021）: 各ステップで半径 ρ 内の最悪点 w + ρ·g/‖g‖ での勾配を計算し、それを w '
+        'に適用します。近傍全体で損失が低い重み（平坦な最小値）を探します。1 ステップに勾配計算が 2 回かかります。')),
+))
+
+
+# ---------------------------------------------------------------------------------- weight averaging
+# The network is evaluated, tested and stored with the average (weight_averaging.py). The fast
+# engine declines both: its stacked networks have no evaluation hook yet.
+
+register(Technique(
+    "swa", "averaging",
+    "Stochastic weight averaging (Izmailov et al. 2018): evaluates the equal average of the weights at each "
+    "epoch's end from epoch `start` on, batch-norm statistics recomputed (torch.optim.swa_utils)",
+    "確率的重み平均 SWA（Izmailov ら 2018）: start エポック以降の各エポック終了時の重みの平均で評価する"
+    "（バッチ正規化の統計量は再計算, torch.optim.swa_utils と同じ）",
+    (Param("start", "int", 5, "the first epoch (from 0) whose weights join the average", low=0),
+     Param("batch_size", "int", 128, "batch size of the pass that recomputes batch-norm statistics", low=1)),
+    "reglab.techniques.weight_averaging:SWA", shorthand="start",
+    words=Words(name=('stochastic weight averaging', '確率的重み平均（SWA）'), note=(
+        '<b>Stochastic weight averaging</b> (SWA, Izmailov et al. 2018): from a chosen epoch on, the '
+        "weights at each epoch's end are averaged with equal weight, and the network is evaluated, "
+        'tested and stored with that average (batch-norm statistics recomputed for it), which tends '
+        'to sit in a wider, flatter region of the loss than any single iterate.',
+        '<b>確率的重み平均</b>（SWA, Izmailov et al. 2018）: 指定したエポック以降、各エポック終了時の重みを等しい重みで平均し、'
+        '評価・テスト・保存にはその平均を使います（バッチ正規化の統計量は平均に合わせて再計算）。平均は個々の重みより損失の広く平坦な領域に位置しやすくなります。')),
+))
+register(Technique(
+    "ema", "averaging",
+    "Exponential moving average of the weights (Keras use_ema): avg = momentum*avg + (1-momentum)*w after "
+    "every step; the network is evaluated with the average",
+    "重みの指数移動平均 EMA（Keras の use_ema）: 毎ステップ avg = m·avg + (1−m)·w。評価には平均した重みを使う",
+    (Param("momentum", "float", 0.99, "weight of the old average at each step (Keras ema_momentum)",
+           low=0.0, high=1.0, high_open=True),),
+    "reglab.techniques.weight_averaging:EMA", shorthand="momentum",
+    words=Words(name=('weight moving average', '重みの指数移動平均（EMA）'), note=(
+        "<b>Exponential moving average of the weights</b> (EMA, Keras's <code>use_ema</code>): after "
+        'every step avg = m·avg + (1 − m)·w; the network is evaluated, tested and stored with the '
+        "average, which smooths out the last steps' noise.",
+        '<b>重みの指数移動平均</b>（EMA, Keras の <code>use_ema</code>）: 毎ステップ avg = m·avg + (1 − m)·w。'
+        '評価・テスト・保存には平均した重みを使い、最後の数ステップのノイズをならします。')),
+))
+
+
+describe_family('optimizer', Words(name=('optimizer', '最適化アルゴリズム'), note=(
+    '<b>Optimizers</b>: SGD θ ← θ − η∇J(θ); momentum v ← γv − η∇J(θ), θ ← θ + v; RMSprop '
+    'E[g²]<sub>t</sub> = 0.9·E[g²]<sub>t−1</sub> + 0.1·g<sub>t</sub>², θ ← θ − η·g<sub>t</sub> / '
+    '√(E[g²]<sub>t</sub> + ε); Adam m ← β<sub>1</sub>m + (1 − β<sub>1</sub>)g, v ← β<sub>2</sub>v + '
+    '(1 − β<sub>2</sub>)g², θ ← θ − η·m̂ / (√v̂ + ε).',
+    '<b>最適化アルゴリズム</b>: SGD θ = θ − η∇J(θ)、モーメンタム v = γv − η∇J(θ), θ = θ + v、RMSprop '
+    'E[g²]<sub>t</sub> = 0.9E[g²]<sub>t−1</sub> + 0.1g²<sub>t</sub>, θ = θ − η / √(E[g²]<sub>t</sub> '
+    '+ ε) * g<sub>t</sub>、Adam m = β<sub>1</sub>m + (1−β<sub>1</sub>)g, v = β<sub>2</sub>v + '
+    '(1−β<sub>2</sub>)g², θ = θ − η * m̂ / (√v̂ + ε)。')))
+
+
+describe_family('init', Words(name=('initialisation', '初期化')))
+
+
+describe_family('activation', Words(name=('activation', '活性化関数')))

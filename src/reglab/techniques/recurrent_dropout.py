@@ -30,7 +30,12 @@ register(Technique(
     "系列ごとに一つのマスクをかけ、全時刻で同じマスクを使う",
     (RATE,), lambda p: p, shorthand="rate",
     words=Words(name=('variational recurrent dropout', '変分リカレントドロップアウト'), note=(
-        "<b>Variational recurrent dropout</b> (Gal &amp; Ghahramani 2016; Keras's <code>recurrent_dropout</code>): the recurrent state h(t−1) of an LSTM or GRU is multiplied, before the recurrent kernel, by a dropout mask drawn once per sequence and used at every time step, so that a dropped unit stays dropped for the whole sequence. At test time nothing is dropped. Dropout on the layer's outputs (the non-recurrent connections, Zaremba et al. 2014) is the plain <i>dropout</i>.",
+        "<b>Variational recurrent dropout</b> (Gal &amp; Ghahramani 2016; Keras's "
+        '<code>recurrent_dropout</code>): the recurrent state h(t−1) of an LSTM or GRU is '
+        'multiplied, before the recurrent kernel, by a dropout mask drawn once per sequence and used '
+        'at every time step, so that a dropped unit stays dropped for the whole sequence. At test '
+        "time nothing is dropped. Dropout on the layer's outputs (the non-recurrent connections, "
+        'Zaremba et al. 2014) is the plain <i>dropout</i>.',
         '<b>変分リカレントドロップアウト</b>（Gal と Ghahramani 2016、Keras の <code>recurrent_dropout</code>）: LSTM や '
         'GRU の再帰状態 h(t−1) に、再帰の重みを掛ける前にドロップアウトのマスクを掛けます。マスクは系列ごとに一度だけ引き、全時刻で同じものを使うので、'
         '落としたユニットは系列の間ずっと落ちたままです。テスト時には何も落としません。層の出力（再帰でない結合、Zaremba ら 2014）へのドロップアウトは通常の '
