@@ -288,7 +288,7 @@ register(Technique(
            "layer's activation)", choices=("inputs", "hidden"))),
     "reglab.techniques.gaussian_noise:GaussianNoise", shorthand="stddev", stream="noise",
     words=Words(name=('Gaussian noise', 'ガウスノイズ'), note=(
-        "<b>Gaussian noise</b> (ガウスノイズ, Keras's <code>GaussianNoise</code>): while training, N(0, "
+        "<b>Gaussian noise</b> (Keras's <code>GaussianNoise</code>): while training, N(0, "
         "σ²) is added to the inputs or to every hidden layer's output; at test time nothing is added.",
         '<b>ガウスノイズ</b>（Keras の <code>GaussianNoise</code>）: 訓練中だけ、入力または各隠れ層の出力に N(0, σ²) を加えます。テスト時には何も加えません。')),
 ))
@@ -308,7 +308,7 @@ register(Technique(
            choices=("clipnorm", "global_clipnorm", "clipvalue"))),
     "reglab.techniques.gradient_clipping:GradientClipping", shorthand="limit", order=10,
     words=Words(name=('gradient clipping', '勾配クリッピング'), note=(
-        "<b>Gradient clipping</b> (勾配クリッピング), as Keras's optimizers: <code>clipnorm</code> rescales "
+        "<b>Gradient clipping</b>, as Keras's optimizers: <code>clipnorm</code> rescales "
         "each tensor's gradient to a norm of at most c, <code>global_clipnorm</code> all of them "
         'together, <code>clipvalue</code> clips each element into [−c, c]. It bounds the size of a '
         'step, not its direction (except clipvalue).',
