@@ -8,6 +8,9 @@
   Ghahramani (and Zaremba et al. 2014 before them) found to hurt: the noise compounds along the
   sequence. It is here for the study that shows it, not as a recommendation.
 
+Both answer the recurrent architectures' `Slot("recurrent", "state", layer, units)` (techniques/hooks.py)
+with a techniques.dropout.RecurrentDropout layer, which the cell asks for its masks.
+
 Dropout on the non-recurrent connections (Zaremba et al.: each layer's outputs) is the plain
 `dropout` technique on a recurrent model. Masks come from the run's dropout generator, so runs are
 reproducible and resumable. Only the recurrent architectures accept these (models/catalog.py).
@@ -28,7 +31,7 @@ register(Technique(
     "per sequence on the recurrent state, the same at every time step",
     "変分リカレントドロップアウト（Gal と Ghahramani 2016、Keras の recurrent_dropout、LSTM/GRU のみ）: 再帰状態に"
     "系列ごとに一つのマスクをかけ、全時刻で同じマスクを使う",
-    (RATE,), lambda p: p, shorthand="rate",
+    (RATE,), "reglab.techniques.dropout:VariationalRecurrentDropout", shorthand="rate",
 ))
 register(Technique(
     "naive_recurrent_dropout", "layer",
@@ -36,5 +39,5 @@ register(Technique(
     "compounds along the sequence (shown to hurt by Gal & Ghahramani 2016), kept for comparison",
     "素朴なリカレントドロップアウト（LSTM/GRU のみ）: 時刻ごとに新しいマスクを再帰状態にかける。ノイズが系列に沿って"
     "積み重なり、性能を損なうことが知られている（Gal と Ghahramani 2016）。比較のための手法",
-    (RATE,), lambda p: p, shorthand="rate",
+    (RATE,), "reglab.techniques.dropout:NaiveRecurrentDropout", shorthand="rate",
 ))
