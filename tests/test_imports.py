@@ -18,24 +18,30 @@ import reglab
 sys.path.insert(0, str(Path(__file__).parent / "report"))
 from synthetic_runs import STANDARD, make_run  # noqa: E402
 
+
+def _factory_modules() -> tuple[str, ...]:
+    """The modules that registrations name as their runtime's factory ("module:Class"): the
+    registry imports them only when something trains, so they may import torch."""
+    from reglab.techniques import registry
+
+    return tuple(sorted({t.factory.partition(":")[0] for members in registry.families().values()
+                         for t in members.values() if isinstance(t.factory, str)}))
+
+
 # Modules that build or train networks, and may import torch. Everything else under reglab must
-# import without it: a new module that needs torch belongs here, behind a lazy import where the
-# torch-free side needs its behaviour (as registry.Technique.build does for factories).
+# import without it: a new module that needs torch belongs here (or is a registration's factory
+# module, found by itself), behind a lazy import where the torch-free side needs its behaviour (as
+# registry.Technique.build does for factories).
 TORCH_SIDE = (
     "reglab.engine",
     "reglab.explain",  # attributions: Captum on the rebuilt networks
     "reglab.models",
-    "reglab.techniques.activations",
-    "reglab.techniques.augmentation",
-    "reglab.techniques.constraints",
-    "reglab.techniques.dropout",
-    "reglab.techniques.inits",
-    "reglab.techniques.keras_optimizers",
-    "reglab.techniques.optimizers",
-    "reglab.techniques.penalties",
-    "reglab.techniques.soft_targets",
+    "reglab.techniques.dropout",  # the seeded layers, which dropout's and other techniques' layers are
+    "reglab.techniques.keras_optimizers",  # the optimizers' update rules (optimizers.py builds them)
+    "reglab.techniques.soft_targets",  # the fast engine's objective gradients
     "reglab.cost.time_estimate",  # times a few training steps
     "reglab.lrfind",  # the learning-rate range test trains a copy of a model
+    *_factory_modules(),
 )
 
 CHECK_COMMAND = """

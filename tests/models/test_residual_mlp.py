@@ -56,7 +56,7 @@ def test_forward_pass_is_the_pre_norm_residual_formula():
     model = models.build(variant, (4, 4), 5, generator(0, "init")).eval()
     x = torch.randn(7, 16, generator=torch.Generator().manual_seed(1))
     linears = model.linears()
-    norms = [block.norm for block in model.blocks] + [model.head[0]]
+    norms = [block.branch[0] for block in model.blocks] + [model.head[0]]
     # Written out from the module docstring, with torch.nn.functional only.
     h = F.linear(x, linears[0].weight, linears[0].bias)
     for b in range(3):
@@ -93,7 +93,7 @@ def test_parameter_count_summary_and_regularized_kernels():
 def branch_outputs(block, x):
     """(what the block adds to x, its branch without stochastic depth)."""
     branch = x
-    for layer in block.branch_layers()[:-1]:
+    for layer in block.branch[:-1]:
         branch = layer(branch)
     return block(x) - x, branch
 
@@ -103,7 +103,7 @@ def test_stochastic_depth_drops_branches_at_the_papers_rates(decay, expected):
     # mode = "row": one draw per example, so one batch of 4000 measures each block's rate.
     variant = res_variant(f'stochastic_depth = {{ rate = 0.3, decay = "{decay}", mode = "row" }}')
     model = models.build(variant, (4, 4), 5, generator(0, "init"))
-    assert tuple(block.depth.rate for block in model.blocks) == pytest.approx(expected)
+    assert tuple(block.branch[-1].rate for block in model.blocks) == pytest.approx(expected)
     model.set_dropout_generator(torch.Generator().manual_seed(2))
     model.train()
     x = torch.randn(4000, 12, generator=torch.Generator().manual_seed(3))

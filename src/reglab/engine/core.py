@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,7 +123,7 @@ class Techniques:
         self.own_lr = overrides(self.schedule, "epoch_end")
         runtimes = [self.schedule, *(runtime for _, runtime in self.entries)]
         self._at = {hook: [r for r in runtimes if overrides(r, hook)] for hook in HOOKS}
-        for hook in ("objective", "step_gradients"):
+        for hook in ("objective", "step_gradients", "evaluation_weights"):
             if len(self._at[hook]) > 1:
                 names = [t.name for t, r in self.entries if overrides(r, hook)]
                 raise ConfigError(variant.name, [f"{' and '.join(names)} both replace the {hook.replace('_', ' ')}: "
@@ -178,6 +179,26 @@ class Techniques:
 
     def run_fields(self) -> dict:
         return _merged(hooks.run_fields() for hooks in self._at["run_fields"])
+
+    @contextmanager
+    def evaluating(self, model: torch.nn.Module, x_train: torch.Tensor) -> Iterator[None]:
+        """Evaluate inside: with the weights a technique gives for evaluation (an average), the
+        trained ones back afterwards. Nothing to do (no copy) for a variant without one."""
+        if not self._at["evaluation_weights"]:
+            yield
+            return
+        trained = {name: value.clone() for name, value in model.state_dict().items()}
+        try:
+            self.final_weights(model, x_train)
+            yield
+        finally:
+            model.load_state_dict(trained)
+
+    def final_weights(self, model: torch.nn.Module, x_train: torch.Tensor) -> None:
+        """At the run's end: the weights to test and store, when a technique gives them (an average)."""
+        for hooks in self._at["evaluation_weights"]:
+            with torch.no_grad():
+                hooks.evaluation_weights(model, x_train, self.context)
 
     def end_of_epoch(self, record: EpochRecord) -> tuple[str | None, bool]:
         """After an epoch, in both engines: (DIVERGED, STOPPED or None to go on, whether to keep this

@@ -118,8 +118,9 @@ def train_run(
             loss_sum += data_loss.detach() * len(batch)
             correct += (logits.argmax(1) == _hard(y)).sum()
             step += 1
-        val_loss, val_accuracy, _ = evaluate(model, data.x_val, data.y_val)
-        train_eval_loss = evaluate(model, *data.train_eval_rows())[0] if tech.batch_statistics else None
+        with tech.evaluating(model, data.x_train):  # weight averaging evaluates its average
+            val_loss, val_accuracy, _ = evaluate(model, data.x_val, data.y_val)
+            train_eval_loss = evaluate(model, *data.train_eval_rows())[0] if tech.batch_statistics else None
         with torch.no_grad():
             end_penalty = tech.penalty(weights)
             weight_norm = torch.sqrt(sum(k.square().sum() for k in model.regularized_kernels())).item()
@@ -162,6 +163,8 @@ def train_run(
         _notify(on_epoch, record)  # may raise to stop the study: after the checkpoint, never before
     if best_state is not None and status == COMPLETED:
         model.load_state_dict(best_state)
+    elif status == COMPLETED:
+        tech.final_weights(model, data.x_train)
 
     return tested_outcome(
         model, data, variant=variant, seed=seed, status=status, history=history,

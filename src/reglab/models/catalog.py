@@ -20,6 +20,10 @@ NO_RESIDUAL_BLOCKS = ("stochastic depth skips residual blocks at random, and thi
                       "Use model = \"resmlp\" (residual blocks; `width` and one `hidden` entry per block), "
                       "or dropout")
 
+# CutMix pastes a rectangle of one image into another: for networks that see images as images.
+NOT_IMAGES = ("CutMix pastes a rectangle of another image, which only a network that sees the image as an "
+              "image (model = \"cnn\") is meant for. Use mixup, or model = \"cnn\"")
+
 # The recurrence techniques act on a recurrent state, and only lstm and gru have one.
 RECURRENT_ONLY = {name: f"{name.replace('_', ' ')} drops units of a recurrent network's state, and this network has "
                         "none. Use model = \"lstm\" or \"gru\", or dropout"
@@ -69,7 +73,7 @@ register(Architecture(
     keys=(),
     refuses={"spatial_dropout": "spatial dropout drops whole feature maps of a convolution, and an MLP has none. "
                                 "Use dropout, or model = \"cnn\"",
-             "stochastic_depth": NO_RESIDUAL_BLOCKS} | RECURRENT_ONLY,
+             "stochastic_depth": NO_RESIDUAL_BLOCKS, "cutmix": NOT_IMAGES} | RECURRENT_ONLY,
     min_hidden=1,
     dropout_slots=lambda variant: len(variant.hidden),
     builder="reglab.models.mlp:build",
@@ -270,7 +274,7 @@ register(Architecture(
                    "batch_norm and layer_norm switches do not apply to it. Remove the switch, or use model = \"mlp\""
              for name in ("batch_norm", "layer_norm")}
     | {"spatial_dropout": "spatial dropout drops feature maps of a convolution, and the residual MLP has none. "
-                          "Use dropout or stochastic_depth"} | RECURRENT_ONLY,
+                          "Use dropout or stochastic_depth", "cutmix": NOT_IMAGES} | RECURRENT_ONLY,
     min_hidden=1,
     dropout_slots=lambda variant: len(variant.hidden),  # inside each block, after its activation
     builder="reglab.models.residual_mlp:build",
@@ -364,7 +368,11 @@ for _kind, _en, _ja in (
                        f"offered yet). Remove {name}" for name in ("batch_norm", "layer_norm")}
         | {"spatial_dropout": "spatial dropout drops feature maps of a convolution, and a recurrent network has none. "
                               "Use dropout or recurrent_dropout",
-           "stochastic_depth": NO_RESIDUAL_BLOCKS},
+           "stochastic_depth": NO_RESIDUAL_BLOCKS, "cutmix": NOT_IMAGES,
+           # Its builder asks no technique for layers, so noise "after every hidden activation" would not be there.
+           "gaussian_noise": "the recurrent networks take no layers from techniques yet, so gaussian_noise would add "
+                             "no noise to their hidden states. For noise on the inputs use augmentation = "
+                             "{ noise = 0.1, shift = 0, rotation = 0, scale = 0 }"},
         min_hidden=1,
         dropout_slots=lambda variant: len(variant.hidden),  # on each recurrent layer's outputs
         builder="reglab.models.recurrent:build",

@@ -93,9 +93,11 @@ KERAS_NAMES: dict[type, tuple[str, str]] = {
 
 
 def keras_name(module: nn.Module, names: dict[type, tuple[str, str]] = KERAS_NAMES) -> tuple[str, str]:
-    """A layer's name stem and class as Keras's summary prints them. Activations keep their class
-    name, which Keras has too (relu_1 (ReLU))."""
-    return names.get(type(module), (type(module).__name__.lower(), type(module).__name__))
+    """A layer's name stem and class as Keras's summary prints them: from the table, else the
+    layer's own `keras_name` (a technique's layer says it: gaussian_noise, GaussianNoise), else
+    its class name, which activations have in Keras too (relu_1 (ReLU))."""
+    default = getattr(module, "keras_name", None) or (type(module).__name__.lower(), type(module).__name__)
+    return names.get(type(module), default)
 
 
 def summarize(model: MLP, input_dim: int | None = None) -> list[SummaryRow]:

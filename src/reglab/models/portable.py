@@ -23,7 +23,8 @@ from torch import nn
 from reglab.errors import ReglabError
 from reglab.models.cnn import SeededSpatialDropout
 from reglab.models.mlp import SeededDropout
-from reglab.models.residual_mlp import ResidualBlock, StochasticDepth
+from reglab.models.residual_mlp import ResidualBlock
+from reglab.techniques.dropout import SeededBranchDrop
 
 
 def _pair(value: Any) -> Any:
@@ -56,8 +57,8 @@ class Residual(nn.Sequential):
 
 def describe_layer(module: nn.Module) -> dict[str, Any]:
     if isinstance(module, ResidualBlock):
-        return {"class": "Residual", "layers": [describe_layer(m) for m in module.branch_layers()]}
-    if isinstance(module, StochasticDepth):  # before SeededDropout: it is one; in evaluation it passes x on
+        return {"class": "Residual", "layers": [describe_layer(m) for m in module.branch]}
+    if isinstance(module, SeededBranchDrop):  # before SeededDropout: it is one; in evaluation it passes x on
         return {"class": "Identity", "args": {}}
     if isinstance(module, SeededSpatialDropout):  # before SeededDropout: it is one
         return {"class": "Dropout2d", "args": {"p": module.rate}}
@@ -82,7 +83,7 @@ def build_plain(layers: list[dict[str, Any]]) -> nn.Sequential:
 def _state(module: nn.Module, prefix: str) -> dict[str, torch.Tensor]:
     """The module's state_dict under the plain form's keys (a residual block's layers numbered in it)."""
     if isinstance(module, ResidualBlock):
-        return {key: value for j, layer in enumerate(module.branch_layers())
+        return {key: value for j, layer in enumerate(module.branch)
                 for key, value in _state(layer, f"{prefix}.{j}").items()}
     return {f"{prefix}.{key}": value.detach().cpu().clone().contiguous() for key, value in module.state_dict().items()}
 

@@ -6,7 +6,10 @@
     logits = Linear(act(LayerNorm(x)) -> classes)                 the head
 
 `width` is the residual stream's width; `hidden` lists each block's inner width (one block per
-entry). Normalization is part of the architecture (pre-norm: each branch sees a normalized input,
+entry). The variant's techniques are asked at each block's slots (techniques/hooks.py): the inner
+layer's as a dense block's (Slot("dense", ..., block, inner width): dropout at its block_end,
+after the activation), and the branch's end (Slot("residual", "branch_end", block, width, count):
+stochastic depth). Normalization is part of the architecture (pre-norm: each branch sees a normalized input,
 while the stream itself is never normalized, so a block can pass its input through unchanged),
 which is why the batch_norm and layer_norm switches do not apply to it. Penalties and constraints
 act on every kernel but the output layer's, as for the MLP.
@@ -22,45 +25,31 @@ from torch import nn
 from torch.nn.utils import skip_init
 
 from reglab.config import VariantSpec
-from reglab.models.mlp import KERAS_NAMES, SeededDropout, keras_name
+from reglab.models.mlp import KERAS_NAMES, keras_name, layers_at
 from reglab.models.registry import SummaryRow
 from reglab.techniques import registry
-from reglab.techniques.stochastic_depth import block_rates
-
-
-class StochasticDepth(SeededDropout):
-    """Drops a residual branch whole (techniques/stochastic_depth.py): one draw per mini-batch
-    (`batch`) or per example (`row`), from the run's dropout generator, kept branches scaled by 1/(1 - rate)."""
-
-    def __init__(self, rate: float, mode: str):
-        super().__init__(rate)
-        self.mode = mode
-
-    def noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
-        return (1 if self.mode == "batch" else x.shape[0],) + (1,) * (x.dim() - 1)
-
-    def extra_repr(self) -> str:
-        return f"rate={self.rate}, mode={self.mode}"
+from reglab.techniques.dropout import SeededDropout
+from reglab.techniques.hooks import Slot
 
 
 class ResidualBlock(nn.Module):
-    def __init__(self, width: int, inner: int, activation: nn.Module, dropout: float, depth: StochasticDepth | None):
+    def __init__(self, width: int, inner: int, branch: list[nn.Module]):
         super().__init__()
-        self.norm = nn.LayerNorm(width)
-        self.inner = skip_init(nn.Linear, width, inner)
-        self.activation = activation
-        self.dropout = SeededDropout(dropout) if dropout > 0 else None
-        self.outer = skip_init(nn.Linear, inner, width)
-        self.depth = depth
+        # The branch in order: LayerNorm, the inner Linear, what the techniques put around the
+        # activation, the outer Linear, then what they put at the branch's end.
+        self.branch = nn.Sequential(*branch)
 
-    def branch_layers(self) -> list[nn.Module]:
-        return [m for m in (self.norm, self.inner, self.activation, self.dropout, self.outer, self.depth) if m is not None]
+    @property
+    def inner(self) -> nn.Linear:
+        return next(m for m in self.branch if isinstance(m, nn.Linear))
+
+    @property
+    def outer(self) -> nn.Linear:
+        # Properties, not attributes: an attribute would register the layer twice in the state_dict.
+        return [m for m in self.branch if isinstance(m, nn.Linear)][-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        for layer in self.branch_layers():
-            h = layer(h)
-        return x + h
+        return x + self.branch(x)
 
 
 class ResidualMLP(nn.Module):
@@ -94,7 +83,7 @@ class ResidualMLP(nn.Module):
 
     def set_dropout_generator(self, generator: torch.Generator) -> None:
         for module in self.modules():
-            if isinstance(module, SeededDropout):  # StochasticDepth too
+            if isinstance(module, SeededDropout):  # SeededBranchDrop too
                 module.generator = generator
 
     def summary(self) -> list[SummaryRow]:
@@ -109,7 +98,7 @@ class ResidualMLP(nn.Module):
             rows.append(SummaryRow(f"{kind}_{counts[kind]} ({class_name})", f"(None, {width})", trainable, trainable))
 
         stream = self.stem.out_features
-        layers = [self.stem, *(layer for block in self.blocks for layer in (*block.branch_layers(), _Add())), *self.head]
+        layers = [self.stem, *(layer for block in self.blocks for layer in (*block.branch, _Add())), *self.head]
         width = stream
         for layer in layers:
             # A dense layer sets the width; the rest keep it, and an Add joins the stream again.
@@ -122,7 +111,7 @@ class _Add(nn.Module):
     """Only a summary row: where Keras's functional model has an Add layer."""
 
 
-RESIDUAL_KERAS_NAMES = {**KERAS_NAMES, StochasticDepth: ("stochastic_depth", "StochasticDepth"), _Add: ("add", "Add")}
+RESIDUAL_KERAS_NAMES = {**KERAS_NAMES, _Add: ("add", "Add")}
 
 
 def build(variant: VariantSpec, image_shape: tuple[int, int], classes: int,
@@ -130,15 +119,21 @@ def build(variant: VariantSpec, image_shape: tuple[int, int], classes: int,
     """The registry's builder. Dense kernels are drawn from `init_generator` in layer order (stem,
     each block's inner and outer, output) with the variant's init; None leaves them uninitialised."""
     activation = registry.lookup("activation", variant.activation.name)
-    make_activation = lambda: activation.build(dict(variant.activation.params))  # noqa: E731
     initialise = registry.lookup("init", variant.init.name).build(dict(variant.init.params))
-    width, inputs = variant.model_param("width"), image_shape[0] * image_shape[1]
-    depth = variant.switch("stochastic_depth")
-    depth_rates = block_rates(dict(depth.params), len(variant.hidden)) if depth else (0.0,) * len(variant.hidden)
-    blocks = [ResidualBlock(width, inner, make_activation(), dropout,
-                            StochasticDepth(rate, depth["mode"]) if depth and rate > 0 else None)
-              for inner, dropout, rate in zip(variant.hidden, variant.dropout_rates(), depth_rates)]
-    head = [nn.LayerNorm(width), make_activation(), skip_init(nn.Linear, width, classes)]
+    techniques = [runtime for _, runtime in registry.built(variant)]
+    width, inputs, count = variant.model_param("width"), image_shape[0] * image_shape[1], len(variant.hidden)
+    blocks = []
+    for index, inner in enumerate(variant.hidden):
+        # skip_init: nn.Linear's own initialisation would be drawn only to be overwritten below.
+        branch = [nn.LayerNorm(width), skip_init(nn.Linear, width, inner),
+                  *layers_at(techniques, Slot("dense", "pre_activation", index, inner)),
+                  activation.build(dict(variant.activation.params)),
+                  *layers_at(techniques, Slot("dense", "post_activation", index, inner)),
+                  *layers_at(techniques, Slot("dense", "block_end", index, inner)),
+                  skip_init(nn.Linear, inner, width),
+                  *layers_at(techniques, Slot("residual", "branch_end", index, width, count))]
+        blocks.append(ResidualBlock(width, inner, branch))
+    head = [nn.LayerNorm(width), activation.build(dict(variant.activation.params)), skip_init(nn.Linear, width, classes)]
     model = ResidualMLP(skip_init(nn.Linear, inputs, width), blocks, head, inputs)
     if init_generator is not None:
         for linear in model.linears():

@@ -540,6 +540,49 @@ TECHNIQUE_NOTES: dict[str, tuple[str, str]] = {
         "<b>確率的深さ</b>（Huang et al. 2016）: 訓練中、各残差ブロックの枝をランダムに飛ばし、浅いネットワークの"
         "アンサンブルとして学習させます。<i>L</i> 個中 <i>l</i> 番目のブロックを確率 rate·<i>l</i>/<i>L</i> で飛ばし（最後のブロックが最も多い）、"
         "残した枝は 1/(1 − その確率) 倍します。テスト時はすべてのブロックを使います。"),
+    "mixup": (
+        "<b>Mixup</b> (Zhang et al. 2018): each step trains on λ·x<sub>i</sub> + (1 − λ)·x<sub>j</sub>, pairs of "
+        "examples mixed with λ ~ Beta(α, α), towards the same mixture of their labels. The recorded training "
+        "loss and accuracy stay cross-entropy and accuracy against each example's own label.",
+        "<b>Mixup</b>（Zhang et al. 2018）: 2 つの例を λ ~ Beta(α, α) で混ぜた λ·x<sub>i</sub> + (1 − λ)·x<sub>j</sub> を、"
+        "ラベルの同じ混合に向けて学習します。記録する訓練損失と正解率は、各例自身のラベルに対する交差エントロピーと正解率のままです。"),
+    "cutmix": (
+        "<b>CutMix</b> (Yun et al. 2019): each step pastes a random rectangle of another image of the batch into "
+        "each image and mixes their labels by the rectangle's share of the pixels.",
+        "<b>CutMix</b>（Yun et al. 2019）: 各ステップで、バッチ内の別の画像のランダムな矩形を貼り付け、"
+        "ラベルを矩形の画素の割合で混ぜます。"),
+    "gaussian_noise": (
+        "<b>Gaussian noise</b> (ガウスノイズ, Keras's <code>GaussianNoise</code>): while training, N(0, σ²) is added "
+        "to the inputs or to every hidden layer's output; at test time nothing is added.",
+        "<b>ガウスノイズ</b>（Keras の <code>GaussianNoise</code>）: 訓練中だけ、入力または各隠れ層の出力に N(0, σ²) を加えます。"
+        "テスト時には何も加えません。"),
+    "gradient_clipping": (
+        "<b>Gradient clipping</b> (勾配クリッピング), as Keras's optimizers: <code>clipnorm</code> rescales each "
+        "tensor's gradient to a norm of at most c, <code>global_clipnorm</code> all of them together, "
+        "<code>clipvalue</code> clips each element into [−c, c]. It bounds the size of a step, not its direction "
+        "(except clipvalue).",
+        "<b>勾配クリッピング</b>（Keras のオプティマイザと同じ）: <code>clipnorm</code> はテンソルごとに勾配のノルムを c 以下に、"
+        "<code>global_clipnorm</code> は全体のノルムを c 以下に縮め、<code>clipvalue</code> は各要素を [−c, c] に切り詰めます。"),
+    "sam": (
+        "<b>Sharpness-aware minimization</b> (SAM, Foret et al. 2021): each step takes the gradient at the worst "
+        "point within a radius ρ, w + ρ·g/‖g‖, and applies it at w, seeking weights whose whole neighbourhood has "
+        "a low loss (flat minima). It costs two gradient passes per step.",
+        "<b>SAM</b>（シャープネス考慮最小化, Foret et al. 2021）: 各ステップで半径 ρ 内の最悪点 w + ρ·g/‖g‖ での勾配を計算し、"
+        "それを w に適用します。近傍全体で損失が低い重み（平坦な最小値）を探します。1 ステップに勾配計算が 2 回かかります。"),
+    "swa": (
+        "<b>Stochastic weight averaging</b> (SWA, Izmailov et al. 2018): from a chosen epoch on, the weights at "
+        "each epoch's end are averaged with equal weight, and the network is evaluated, tested and stored with "
+        "that average (batch-norm statistics recomputed for it), which tends to sit in a wider, flatter region "
+        "of the loss than any single iterate.",
+        "<b>確率的重み平均</b>（SWA, Izmailov et al. 2018）: 指定したエポック以降、各エポック終了時の重みを等しい重みで平均し、"
+        "評価・テスト・保存にはその平均を使います（バッチ正規化の統計量は平均に合わせて再計算）。"
+        "平均は個々の重みより損失の広く平坦な領域に位置しやすくなります。"),
+    "ema": (
+        "<b>Exponential moving average of the weights</b> (EMA, Keras's <code>use_ema</code>): after every step "
+        "avg = m·avg + (1 − m)·w; the network is evaluated, tested and stored with the average, which smooths "
+        "out the last steps' noise.",
+        "<b>重みの指数移動平均</b>（EMA, Keras の <code>use_ema</code>）: 毎ステップ avg = m·avg + (1 − m)·w。"
+        "評価・テスト・保存には平均した重みを使い、最後の数ステップのノイズをならします。"),
     "recurrent_dropout": (
         "<b>Variational recurrent dropout</b> (Gal &amp; Ghahramani 2016; Keras's <code>recurrent_dropout</code>): "
         "the recurrent state h(t−1) of an LSTM or GRU is multiplied, before the recurrent kernel, by a dropout mask "

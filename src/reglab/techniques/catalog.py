@@ -201,3 +201,87 @@ register(Technique(
            low=0.0, high=1.0)),
     "reglab.techniques.augmentation:Augmentation", stacked=PER_RUN, stream="augmentation",
 ))
+# Mixing pairs of examples. Neither has a stacked form yet: their objective mixes two labels,
+# which the MLP's hand-derived stacked backward pass does not take (the fast engine declines).
+register(Technique(
+    "mixup", "augmentation",
+    "Mixup (Zhang et al. 2018): trains on lam*x_i + (1-lam)*x_j towards lam*y_i + (1-lam)*y_j, "
+    "lam ~ Beta(alpha, alpha) per batch",
+    "Mixup（Zhang ら 2018）: 2 つの例の凸結合 λx_i + (1−λ)x_j をラベルの同じ結合へ向けて学習（λ ~ Beta(α, α)）",
+    (Param("alpha", "float", 0.2, "Beta(alpha, alpha) for the mixing weight; small alpha mixes little",
+           low=0.0, low_open=True),),
+    "reglab.techniques.mixup:Mixup", shorthand="alpha", stream="mixup",
+))
+register(Technique(
+    "cutmix", "augmentation",
+    "CutMix (Yun et al. 2019, CNN only): pastes a random rectangle of another image, labels mixed by "
+    "its area",
+    "CutMix（Yun ら 2019、CNN のみ）: 別の画像の矩形領域を貼り付け、ラベルを面積の比で混ぜる",
+    (Param("alpha", "float", 1.0, "Beta(alpha, alpha) for the kept area's share (1: uniform)",
+           low=0.0, low_open=True),),
+    "reglab.techniques.cutmix:CutMix", shorthand="alpha", stream="mixup",
+))
+
+
+# ---------------------------------------------------------------------------------- noise
+
+register(Technique(
+    "gaussian_noise", "noise",
+    "Gaussian noise (Keras GaussianNoise): adds N(0, stddev²) to the inputs or to every hidden layer's "
+    "output while training",
+    "ガウスノイズ（Keras の GaussianNoise）: 訓練中だけ入力または各隠れ層の出力に N(0, σ²) を加える",
+    (Param("stddev", "float", 0.1, "standard deviation of the added noise", low=0.0, low_open=True),
+     Param("where", "str", "inputs", "inputs (each batch's pixels) or hidden (after every hidden dense "
+           "layer's activation)", choices=("inputs", "hidden"))),
+    "reglab.techniques.gaussian_noise:GaussianNoise", shorthand="stddev", stream="noise",
+))
+
+
+# ---------------------------------------------------------------------------------- gradients
+# Both act on the gradient of the whole objective, after the penalties have added theirs (order).
+
+register(Technique(
+    "gradient_clipping", "gradient",
+    "Gradient clipping as Keras's optimizers do it: clipnorm (each tensor), global_clipnorm (all together) "
+    "or clipvalue (each element)",
+    "勾配クリッピング（Keras のオプティマイザと同じ）: clipnorm（テンソルごと）、global_clipnorm（全体）、clipvalue（要素ごと）",
+    (Param("limit", "float", 1.0, "the largest norm (clipnorm, global_clipnorm) or absolute value (clipvalue)",
+           low=0.0, low_open=True),
+     Param("mode", "str", "global_clipnorm", "which of Keras's three: clipnorm, global_clipnorm or clipvalue",
+           choices=("clipnorm", "global_clipnorm", "clipvalue"))),
+    "reglab.techniques.gradient_clipping:GradientClipping", shorthand="limit", order=10,
+))
+register(Technique(
+    "sam", "gradient",
+    "Sharpness-aware minimization (Foret et al. 2021): steps with the gradient at w + rho*g/||g||, "
+    "the worst nearby point (two gradient passes per step)",
+    "SAM（Foret ら 2021）: 近傍で損失が最も大きい点 w + ρg/‖g‖ での勾配で更新する（1 ステップに勾配計算 2 回）",
+    (Param("rho", "float", 0.05, "radius of the neighbourhood", low=0.0, low_open=True),
+     Param("adaptive", "bool", False, "ASAM (Kwon et al. 2021): the neighbourhood scaled by |w|")),
+    "reglab.techniques.sharpness:SAM", shorthand="rho", order=20,
+))
+
+
+# ---------------------------------------------------------------------------------- weight averaging
+# The network is evaluated, tested and stored with the average (weight_averaging.py). The fast
+# engine declines both: its stacked networks have no evaluation hook yet.
+
+register(Technique(
+    "swa", "averaging",
+    "Stochastic weight averaging (Izmailov et al. 2018): evaluates the equal average of the weights at each "
+    "epoch's end from epoch `start` on, batch-norm statistics recomputed (torch.optim.swa_utils)",
+    "確率的重み平均 SWA（Izmailov ら 2018）: start エポック以降の各エポック終了時の重みの平均で評価する"
+    "（バッチ正規化の統計量は再計算, torch.optim.swa_utils と同じ）",
+    (Param("start", "int", 5, "the first epoch (from 0) whose weights join the average", low=0),
+     Param("batch_size", "int", 128, "batch size of the pass that recomputes batch-norm statistics", low=1)),
+    "reglab.techniques.weight_averaging:SWA", shorthand="start",
+))
+register(Technique(
+    "ema", "averaging",
+    "Exponential moving average of the weights (Keras use_ema): avg = momentum*avg + (1-momentum)*w after "
+    "every step; the network is evaluated with the average",
+    "重みの指数移動平均 EMA（Keras の use_ema）: 毎ステップ avg = m·avg + (1−m)·w。評価には平均した重みを使う",
+    (Param("momentum", "float", 0.99, "weight of the old average at each step (Keras ema_momentum)",
+           low=0.0, high=1.0, high_open=True),),
+    "reglab.techniques.weight_averaging:EMA", shorthand="momentum",
+))

@@ -48,6 +48,23 @@ class SeededSpatialDropout(SeededDropout):
         return (x.shape[0], x.shape[1], 1, 1)
 
 
+class SeededBranchDrop(SeededDropout):
+    """Stochastic depth's layer (techniques/stochastic_depth.py): drops a residual branch whole,
+    one draw per mini-batch (`batch`) or per example (`row`), kept branches scaled by 1/(1 - rate)."""
+
+    keras_name = ("stochastic_depth", "StochasticDepth")  # keras_cv's layer (models.mlp.keras_name)
+
+    def __init__(self, rate: float, mode: str):
+        super().__init__(rate)
+        self.mode = mode
+
+    def noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        return (1 if self.mode == "batch" else x.shape[0],) + (1,) * (x.dim() - 1)
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}, mode={self.mode}"
+
+
 def _rate(rate: float | tuple[float, ...], index: int) -> float:
     # One rate for every slot, or one per slot (the study loader checked the count).
     return rate[index] if isinstance(rate, tuple) else rate

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 # The hooks a step or an epoch calls, in the order above (what `overrides` looks for).
 STEP_HOOKS = ("transform_batch", "objective", "gradients", "before_step", "after_step", "step_gradients")
-EPOCH_HOOKS = ("epoch_end", "penalty", "epoch_fields", "run_fields")
+EPOCH_HOOKS = ("evaluation_weights", "epoch_end", "penalty", "epoch_fields", "run_fields")
 HOOKS = ("layer", *STEP_HOOKS, *EPOCH_HOOKS, "state_dict")
 
 
@@ -95,17 +95,21 @@ class Verdict:
 class Slot:
     """A place in a network where a technique may insert a layer.
 
-    block: "dense" (a hidden dense layer, or a CNN's flattened features) or "conv" (a conv block);
+    block: "dense" (a hidden dense layer, or a CNN's flattened features), "conv" (a conv block) or
+    "residual" (a residual block's branch, where: "branch_end", before it joins the stream);
     where: "pre_activation", "post_activation" or "block_end" (after the activation, and a conv
     block's pooling); index: the block's place among the architecture's dropout slots for "dense"
-    (an MLP's hidden layer i is i; a CNN's flattened features 0 and its hidden layer i is i + 1),
-    the conv block's index for "conv"; width: features or channels there. The flattened features
-    have a block_end slot only."""
+    (an MLP's hidden layer i is i; a CNN's flattened features 0 and its hidden layer i is i + 1;
+    a residual MLP's block i is i, its inner layer's width), the conv or residual block's index
+    otherwise; width: features or channels there; count: how many blocks of this kind the network
+    has (stochastic depth's rates depend on the depth). The flattened features have a block_end
+    slot only."""
 
     block: str
     where: str
     index: int
     width: int
+    count: int = 0
 
 
 class Hooks:
@@ -134,6 +138,10 @@ class Hooks:
 
     def step_gradients(self, compute: Callable[[], Any], weights: Weights, ctx: Context) -> Any:
         return compute()
+
+    def evaluation_weights(self, model: torch.nn.Module, x_train: torch.Tensor, ctx: Context) -> bool:
+        """Put the weights to evaluate with into `model`, in place; False: evaluate the trained ones."""
+        return False
 
     def epoch_end(self, record: EpochRecord, ctx: Context) -> Verdict | None:
         return None

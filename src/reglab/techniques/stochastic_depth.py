@@ -9,23 +9,35 @@ DropPath do; the paper instead scales the branch by its survival probability at 
 is the same network in expectation. `mode = "batch"` (the paper) skips a block for the whole
 mini-batch; `mode = "row"` draws for each example (torchvision's "row", timm).
 
-Only an architecture with residual blocks accepts it (model = "resmlp"); the others refuse it
-(models/catalog.py). Its module is models.residual_mlp.StochasticDepth; this file is torch-free.
+Only an architecture with residual blocks accepts it (model = "resmlp", which asks for it at each
+block's "residual" slot); the others refuse it (models/catalog.py). Its layer is
+techniques.dropout.SeededBranchDrop, drawn from the run's dropout stream; this file is torch-free.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from reglab.techniques.hooks import Hooks, Slot
 from reglab.techniques.params import Param
 from reglab.techniques.registry import Technique, register
 
 
-def block_rates(p: dict[str, Any], blocks: int) -> tuple[float, ...]:
-    """The drop probability of each residual block, first to last."""
-    if p["decay"] == "uniform":
-        return (p["rate"],) * blocks
-    return tuple(p["rate"] * (index + 1) / blocks for index in range(blocks))
+class StochasticDepth(Hooks):
+    def __init__(self, p: dict[str, Any]):
+        self.rate, self.decay, self.mode = p["rate"], p["decay"], p["mode"]
+
+    def block_rate(self, index: int, count: int) -> float:
+        """The drop probability of residual block `index` (from 0) of `count`."""
+        return self.rate if self.decay == "uniform" else self.rate * (index + 1) / count
+
+    def layer(self, slot: Slot) -> Any:
+        if slot.block != "residual" or slot.where != "branch_end":
+            return None
+        from reglab.techniques.dropout import SeededBranchDrop
+
+        rate = self.block_rate(slot.index, slot.count)
+        return SeededBranchDrop(rate, self.mode) if rate > 0 else None
 
 
 register(Technique(
@@ -39,5 +51,5 @@ register(Technique(
            choices=("linear", "uniform")),
      Param("mode", "str", "batch", "batch: one draw per block for the whole mini-batch (Huang et al.); "
            "row: one per example (torchvision, timm)", choices=("batch", "row"))),
-    lambda p: p, shorthand="rate",
+    StochasticDepth, shorthand="rate",
 ))
