@@ -15,7 +15,7 @@ from reglab.engine.fast import stack_key
 from reglab.engine.seeding import generator
 from reglab.errors import ConfigError, ReglabError
 from reglab.models.portable import portable
-from reglab.models.recurrent import RecurrentDropout
+from reglab.techniques.dropout import RecurrentDropout
 
 STUDY = """
 [[variants]]

@@ -23,7 +23,9 @@ Dropout (the `dropout` technique) acts on each layer's output sequence, a fresh 
 the non-recurrent connections of Zaremba et al. (2014). The recurrent state is dropped only by the
 recurrence techniques (techniques/recurrent_dropout.py): `recurrent_dropout`, one mask per sequence
 on h(t-1) before the recurrent kernel (Gal & Ghahramani 2016; Keras's recurrent_dropout), and
-`naive_recurrent_dropout`, the same place with a fresh mask at every step.
+`naive_recurrent_dropout`, the same place with a fresh mask at every step. The builder names no
+technique: it asks the variant's techniques at each layer's Slot("recurrent", "state") and, for its
+outputs, Slot("dense", "block_end") (techniques/hooks.py).
 
 Registered as `lstm` and `gru` (models/catalog.py). No stacked form: the fast engine leaves these
 variants to the reference loop. No plain PyTorch export (models/portable.py declines it by name).
@@ -38,32 +40,13 @@ from torch import nn
 from torch.nn.utils import skip_init
 
 from reglab.config import VariantSpec
-from reglab.models.mlp import KERAS_NAMES, SeededDropout, keras_name
+from reglab.models.mlp import KERAS_NAMES, keras_name, layers_at
 from reglab.models.registry import SummaryRow
 from reglab.techniques import registry
+from reglab.techniques.dropout import RecurrentDropout, SeededDropout
+from reglab.techniques.hooks import Slot
 
 GATES = {"lstm": 4, "gru": 3}
-
-
-class RecurrentDropout(SeededDropout):
-    """Masks for the recurrent state h(t-1) of one layer: `per_sequence` draws one (batch, units)
-    mask and uses it at every step (variational, Gal & Ghahramani); otherwise one per step (naive).
-    Kept units are scaled by 1/(1 - rate), as inverted dropout."""
-
-    def __init__(self, rate: float, per_sequence: bool):
-        super().__init__(rate)
-        self.per_sequence = per_sequence
-
-    def masks(self, steps: int, like: torch.Tensor) -> torch.Tensor | None:
-        """(steps or 1, batch, units) masks for a state shaped like `like`; None when it does not act."""
-        if not self.training or self.rate == 0.0:
-            return None
-        shape = (1 if self.per_sequence else steps, *like.shape)
-        noise = torch.rand(shape, generator=self.generator, device=like.device, dtype=like.dtype)
-        return noise.ge_(self.rate).mul_(1.0 / (1.0 - self.rate))
-
-    def extra_repr(self) -> str:
-        return f"rate={self.rate}, per_sequence={self.per_sequence}"
 
 
 class RecurrentLayer(nn.Module):
@@ -136,7 +119,7 @@ def orthogonal(shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
 
 class Recurrent(nn.Module):
     def __init__(self, kind: str, image_shape: tuple[int, int], layers: list[list[RecurrentLayer]],
-                 dropouts: list[SeededDropout | None], head: nn.Linear):
+                 dropouts: list[nn.Module | None], head: nn.Linear):
         super().__init__()
         self.kind, self.image_shape = kind, tuple(image_shape)
         self.layers = nn.ModuleList(nn.ModuleList(directions) for directions in layers)
@@ -183,7 +166,7 @@ class Recurrent(nn.Module):
             kind, class_name = ("bidirectional", "Bidirectional") if len(directions) == 2 else \
                 (self.kind, self.kind.upper())
             row(kind, class_name, shape, params)
-            if isinstance(dropout, SeededDropout):
+            if not isinstance(dropout, nn.Identity):
                 row(*keras_name(dropout, KERAS_NAMES), shape, 0)
         row("dense", "Dense", f"(None, {self.head.out_features})", sum(p.numel() for p in self.head.parameters()))
         return rows
@@ -197,16 +180,18 @@ def build(variant: VariantSpec, image_shape: tuple[int, int], classes: int,
     kind = variant.model
     activation = registry.lookup("activation", variant.activation.name)
     directions = 2 if variant.model_param("bidirectional") else 1
-    recurrent = variant.switch("recurrent_dropout") or variant.switch("naive_recurrent_dropout")
-    layers, inputs = [], image_shape[1]  # each step reads one row of W pixels
-    for units in variant.hidden:
+    techniques = [runtime for _, runtime in registry.built(variant)]
+    layers, dropouts, inputs = [], [], image_shape[1]  # each step reads one row of W pixels
+    for index, units in enumerate(variant.hidden):
+        # Each direction asks for its own state dropout (at most one technique answers: the check).
         layers.append([RecurrentLayer(kind, inputs, units, activation.build(dict(variant.activation.params)),
                                       reverse=bool(d),
-                                      dropout=RecurrentDropout(recurrent["rate"], recurrent.name == "recurrent_dropout")
-                                      if recurrent else None)
+                                      dropout=next(iter(layers_at(techniques, Slot("recurrent", "state", index, units))),
+                                                   None))
                        for d in range(directions)])
         inputs = units * directions
-    dropouts = [SeededDropout(rate) if rate > 0 else None for rate in variant.dropout_rates()]
+        # The layer's outputs are a dense block's end for the techniques: dropout there (Zaremba et al.).
+        dropouts.append(next(iter(layers_at(techniques, Slot("dense", "block_end", index, inputs))), None))
     head = skip_init(nn.Linear, inputs, classes)  # not drawn from torch's global generator
     model = Recurrent(kind, image_shape, layers, dropouts, head)
     if init_generator is not None:

@@ -21,3 +21,17 @@ class _Listing(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _Listing
+
+# Importing the families registers their entries (registry.register). It is done here, where the
+# package is first imported, so that the registry is complete before anything reads it and never
+# imports the modules that import it. Only torch-free modules: the torch-backed factories are
+# named by import path in their registrations.
+from reglab.techniques import (  # noqa: E402,F401
+    catalog,
+    layers,
+    losses,
+    recurrent_dropout,
+    schedules,
+    stochastic_depth,
+    training,
+)

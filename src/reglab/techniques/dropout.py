@@ -92,3 +92,46 @@ class SpatialDropout(Dropout):
             return None
         rate = _rate(self.rate, slot.index)
         return SeededSpatialDropout(rate) if rate > 0 else None
+
+
+class RecurrentDropout(SeededDropout):
+    """Masks for the recurrent state h(t-1) of one recurrent layer's direction (models/recurrent.py
+    asks for them once per forward pass): `per_sequence` draws one (batch, units) mask and uses it
+    at every step (variational, Gal & Ghahramani 2016); otherwise one per step (naive). Kept units
+    are scaled by 1/(1 - rate), as inverted dropout."""
+
+    def __init__(self, rate: float, per_sequence: bool):
+        super().__init__(rate)
+        self.per_sequence = per_sequence
+
+    def masks(self, steps: int, like: torch.Tensor) -> torch.Tensor | None:
+        """(steps or 1, batch, units) masks for a state shaped like `like`; None when it does not act."""
+        if not self.training or self.rate == 0.0:
+            return None
+        shape = (1 if self.per_sequence else steps, *like.shape)
+        noise = torch.rand(shape, generator=self.generator, device=like.device, dtype=like.dtype)
+        return noise.ge_(self.rate).mul_(1.0 / (1.0 - self.rate))
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}, per_sequence={self.per_sequence}"
+
+
+class VariationalRecurrentDropout(Hooks):
+    """`recurrent_dropout` (techniques/recurrent_dropout.py): one mask per sequence at every
+    recurrent layer's state slot."""
+
+    per_sequence = True
+
+    def __init__(self, p: dict[str, Any]):
+        self.rate = p["rate"]
+
+    def layer(self, slot: Slot) -> nn.Module | None:
+        if slot.block != "recurrent" or slot.where != "state" or self.rate == 0:
+            return None
+        return RecurrentDropout(self.rate, self.per_sequence)
+
+
+class NaiveRecurrentDropout(VariationalRecurrentDropout):
+    """`naive_recurrent_dropout`: a fresh mask at every step, at the same slot."""
+
+    per_sequence = False

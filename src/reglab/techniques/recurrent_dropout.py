@@ -8,6 +8,9 @@
   Ghahramani (and Zaremba et al. 2014 before them) found to hurt: the noise compounds along the
   sequence. It is here for the study that shows it, not as a recommendation.
 
+Both answer the recurrent architectures' `Slot("recurrent", "state", layer, units)` (techniques/hooks.py)
+with a techniques.dropout.RecurrentDropout layer, which the cell asks for its masks.
+
 Dropout on the non-recurrent connections (Zaremba et al.: each layer's outputs) is the plain
 `dropout` technique on a recurrent model. Masks come from the run's dropout generator, so runs are
 reproducible and resumable. Only the recurrent architectures accept these (models/catalog.py).
@@ -28,7 +31,7 @@ register(Technique(
     "per sequence on the recurrent state, the same at every time step",
     "変分リカレントドロップアウト（Gal と Ghahramani 2016、Keras の recurrent_dropout、LSTM/GRU のみ）: 再帰状態に"
     "系列ごとに一つのマスクをかけ、全時刻で同じマスクを使う",
-    (RATE,), lambda p: p, shorthand="rate",
+    (RATE,), "reglab.techniques.dropout:VariationalRecurrentDropout", shorthand="rate",
     words=Words(name=('variational recurrent dropout', '変分リカレントドロップアウト'), note=(
         "<b>Variational recurrent dropout</b> (Gal &amp; Ghahramani 2016; Keras's "
         '<code>recurrent_dropout</code>): the recurrent state h(t−1) of an LSTM or GRU is '
@@ -47,7 +50,7 @@ register(Technique(
     "compounds along the sequence (shown to hurt by Gal & Ghahramani 2016), kept for comparison",
     "素朴なリカレントドロップアウト（LSTM/GRU のみ）: 時刻ごとに新しいマスクを再帰状態にかける。ノイズが系列に沿って"
     "積み重なり、性能を損なうことが知られている（Gal と Ghahramani 2016）。比較のための手法",
-    (RATE,), lambda p: p, shorthand="rate",
+    (RATE,), "reglab.techniques.dropout:NaiveRecurrentDropout", shorthand="rate",
     words=Words(name=('naive recurrent dropout', '素朴なリカレントドロップアウト'), note=(
         '<b>Naive recurrent dropout</b>: the same place as variational recurrent dropout, but a '
         'fresh mask at every time step. The noise compounds along the sequence and disturbs what the '

@@ -149,19 +149,16 @@ def register(technique: Technique) -> Technique:
 
 
 def family(name: str) -> dict[str, Technique]:
-    _load_all()
     return dict(_REGISTRY.get(name, {}))
 
 
 def families() -> dict[str, dict[str, Technique]]:
     """Every family by name, in alphabetical order (not the order modules happened to register)."""
-    _load_all()
     return {name: dict(_REGISTRY[name]) for name in sorted(_REGISTRY)}
 
 
 def switches() -> dict[str, Technique]:
     """Techniques that a variant turns on by their own key."""
-    _load_all()
     return {t.name: t for fam, members in _REGISTRY.items() if fam not in CHOICE_FAMILIES for t in members.values()}
 
 
@@ -188,17 +185,3 @@ def listing() -> list[dict[str, Any]]:
          "keras_defaults": dict(t.keras_defaults)}
         for family, members in families().items() for t in members.values()
     ]
-
-
-def _load_all() -> None:
-    # Importing the modules registers their entries; kept here so `family()` is always complete.
-    # Only torch-free modules: the torch-backed families are declared in `catalog`.
-    from reglab.techniques import (  # noqa: F401
-        catalog,
-        layers,
-        losses,
-        recurrent_dropout,
-        schedules,
-        stochastic_depth,
-        training,
-    )
