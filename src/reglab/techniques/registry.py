@@ -125,7 +125,6 @@ def describe_family(family_name: str, words: Words) -> None:
 
 def words(key: str) -> Words | None:
     """The words of a study key that names a technique (`l2`) or a choice family (`optimizer`)."""
-    _load_all()
     technique = next((t for f, m in _REGISTRY.items() if f not in CHOICE_FAMILIES for t in m.values() if t.name == key),
                      None)
     return technique.words if technique is not None else _FAMILY_WORDS.get(key)
@@ -134,7 +133,6 @@ def words(key: str) -> Words | None:
 def described() -> dict[str, Words]:
     """Every switch technique's and choice family's words, by study key: switches by family and
     registration, then the families."""
-    _load_all()
     out = {t.name: t.words for fam, members in sorted(_REGISTRY.items()) if fam not in CHOICE_FAMILIES
            for t in members.values() if t.words is not None}
     return {**out, **_FAMILY_WORDS}
