@@ -3,6 +3,10 @@
     python benchmarks/cpu_floor.py              # plain loop, reglab auto, and three floors
     python benchmarks/cpu_floor.py --repeat 2   # best of two rounds
 
+Fashion-MNIST must be where bench_engines.py reads it (../shared/data/fashion-mnist, or
+$REGLAB_BENCH_FASHION); without it the script refuses (exit 1 with the reason) rather than time
+its plain and auto rows on digits beside floors of Fashion-MNIST's shapes.
+
 Issue 4 asks the CPU engine for 2x the plain PyTorch loop. This script measures, in one
 invocation, what the study's own arithmetic costs when nothing else runs, so that a speed-up
 can be read against what is possible rather than against a guess:
@@ -173,6 +177,17 @@ def main() -> None:
         print(floor_worker([tuple(item) for item in json.loads(args.worker)], args.level, args.quick))
         return
 
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_engines import FASHION  # where bench_engines.py, which times the plain and auto rows, reads it
+
+    if not FASHION.is_dir():
+        # The floors are Fashion-MNIST's shapes; the plain and auto rows would train on digits: one
+        # table of two different works, whose ratios mean nothing. Refused instead.
+        sys.exit(f"cpu_floor.py: Fashion-MNIST is not at {FASHION}. The floors compute the tutorial on "
+                 "Fashion-MNIST's shapes (784 inputs, 10,000 training images), while bench_engines.py would time "
+                 "the plain loop and reglab on the embedded digits without it, so their ratios would compare "
+                 "different work. Fix: put Fashion-MNIST's four IDX files (gz or raw) in that folder, or set "
+                 "REGLAB_BENCH_FASHION=DIR to a folder that has them.")
     print(f"machine: {sys.platform}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     best: dict[str, float] = {}
     for _ in range(args.repeat):

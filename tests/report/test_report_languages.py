@@ -15,15 +15,20 @@ from reglab.analysis.collect import collect
 from reglab.analysis.findings import findings
 from reglab.report import html
 from reglab.report.figures import shown_class_names
-from reglab.report.i18n import CLASS_NAMES_JA, STRINGS, TECHNIQUE_NOTES, class_names
+from reglab.report.i18n import CLASS_NAMES_JA, STRINGS, class_names
 from reglab.store import RunStore
+from reglab.techniques import registry
 
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]")
 FASHION = list(CLASS_NAMES_JA["fashion-mnist"][0])
 
 
 def test_no_english_template_holds_japanese():
-    quoted = [key for key, (en, _) in {**STRINGS, **TECHNIQUE_NOTES}.items() if CJK.search(en)]
+    words = registry.described().values()
+    english = {**{k: en for k, (en, _) in STRINGS.items()},
+               **{f"{w.name[0]}: {part}": text[0] for w in words
+                  for part, text in (("name", w.name), ("short", w.short), ("note", w.note), ("axis", w.axis)) if text}}
+    quoted = [key for key, en in english.items() if CJK.search(en)]
     assert quoted == []
 
 

@@ -21,34 +21,11 @@ from reglab.analysis.onset import OnsetSpread
 from reglab.analysis.statistics import (ALPHA, BETTER, CONFIDENCE, INCONCLUSIVE, MIN_SEEDS, WORSE, PairedComparison,
                                         best_set)
 from reglab.analysis.sweeps import point_names
+from reglab.techniques import registry
 
-# A resolved variant's settings, named as the tutorial names them.
-TECHNIQUES: dict[str, tuple[str, str]] = {
-    "l1": ("L1 penalty", "L1正則化"),
-    "l2": ("L2 penalty", "L2正則化"),
-    "l1_l2": ("L1 and L2 penalties", "L1・L2正則化"),
-    "weight_decay": ("decoupled weight decay", "重み減衰（分離型）"),
-    "scheduled_decay": ("decoupled weight decay, the paper's form", "重み減衰（分離型、論文の形）"),
-    "dropout": ("dropout", "ドロップアウト"),
-    "spatial_dropout": ("spatial dropout", "空間ドロップアウト"),
-    "stochastic_depth": ("stochastic depth", "確率的深さ"),
-    "mixup": ("mixup", "Mixup"),
-    "cutmix": ("CutMix", "CutMix"),
-    "gaussian_noise": ("Gaussian noise", "ガウスノイズ"),
-    "gradient_clipping": ("gradient clipping", "勾配クリッピング"),
-    "sam": ("sharpness-aware minimization", "SAM（シャープネス考慮最小化）"),
-    "swa": ("stochastic weight averaging", "確率的重み平均（SWA）"),
-    "ema": ("weight moving average", "重みの指数移動平均（EMA）"),
-    "recurrent_dropout": ("variational recurrent dropout", "変分リカレントドロップアウト"),
-    "naive_recurrent_dropout": ("naive recurrent dropout", "素朴なリカレントドロップアウト"),
-    "max_norm": ("max-norm constraint", "最大ノルム制約"),
-    "batch_norm": ("batch normalization", "バッチ正規化"),
-    "layer_norm": ("layer normalization", "レイヤー正規化"),
-    "augmentation": ("data augmentation", "データ拡張"),
-    "label_smoothing": ("label smoothing", "ラベル平滑化"),
-    "early_stopping": ("early stopping", "早期終了"),
-    "schedule": ("learning-rate schedule", "学習率スケジューリング"),
-    "optimizer": ("optimizer", "最適化アルゴリズム"),
+# A resolved variant's settings that are not techniques, named as the tutorial names them; a
+# technique's and a choice family's names are in their registrations (techniques/registry.Words).
+SETTINGS: dict[str, tuple[str, str]] = {
     "model": ("architecture", "モデルの種類"),
     "conv": ("conv layers", "畳み込み層"),
     "width": ("residual width", "残差の幅"),
@@ -56,15 +33,14 @@ TECHNIQUES: dict[str, tuple[str, str]] = {
     "hidden": ("layer sizes", "層の構成"),
     "epochs": ("epochs", "エポック数"),
     "batch_size": ("batch size", "バッチサイズ"),
-    "activation": ("activation", "活性化関数"),
-    "init": ("initialisation", "初期化"),
     "sweep": ("sweep", "スイープ"),
 }
 PERCENT = round(CONFIDENCE * 100)
 
 
 def technique(key: str, lang: str) -> str:
-    en, ja = TECHNIQUES.get(key, (key, key))
+    words = registry.words(key)
+    en, ja = words.name if words is not None else SETTINGS.get(key, (key, key))
     return ja if lang == "ja" else en
 
 

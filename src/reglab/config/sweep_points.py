@@ -28,6 +28,8 @@ import random as _random
 from dataclasses import dataclass
 from typing import Any
 
+from reglab.techniques import registry
+
 SWEEP_KEYS = ("name", "base", "description", "description_ja", "values", "random", "seed", "choose", "baseline")
 RANGE_KEYS = ("log", "linear", "points", "integer")
 CHOOSE = ("val_loss", "val_accuracy")
@@ -310,11 +312,11 @@ def _draw(factor: Factor, rng: _random.Random) -> Any:
 
 
 def _labels(keys: list[str]) -> list[str]:
-    """A factor's label in point names: the switch itself for its shorthand (dropout.rate -> dropout,
-    l2.strength -> l2), the full dotted key otherwise (optimizer.lr)."""
-    short = {"dropout.rate": "dropout", "l1.strength": "l1", "l2.strength": "l2", "weight_decay.rate": "weight_decay",
-             "scheduled_decay.rate": "scheduled_decay",
-             "max_norm.max_value": "max_norm"}
+    """A factor's label in point names: the switch itself for its shorthand where its registration
+    says so (dropout.rate -> dropout, l2.strength -> l2: Words.point_label), the full dotted key
+    otherwise (optimizer.lr)."""
+    short = {f"{t.name}.{t.shorthand}": t.name for t in registry.switches().values()
+             if t.shorthand and t.words is not None and t.words.point_label}
     labels = [short.get(k, k) for k in keys]
     return labels if len(set(labels)) == len(labels) else keys
 

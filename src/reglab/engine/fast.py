@@ -38,7 +38,7 @@ from reglab.engine.step_graph import StepGraph
 from reglab import models
 from reglab.store.records import COMPLETED, DIVERGED, EpochRecord
 from reglab.techniques import registry
-from reglab.techniques.hooks import Hooks, RunSlot, Stacked, Weights, stacked_overrides
+from reglab.techniques.hooks import Hooks, RunSlot, Stacked, Weights
 from reglab.techniques.soft_targets import loss_gradient
 
 def stack_key(variant: VariantSpec) -> tuple | None:
@@ -206,8 +206,9 @@ def train_stack(
         for group in groups:
             group.attach_gradients()  # the gradient buffers live as long as the stack
     forms = _stacked_forms(runs, device)
-    transforming = [form for form in forms if stacked_overrides(form, "transform_batch")]
-    objectives = [form for form in forms if stacked_overrides(form, "loss_gradient")]
+    # The forms that act at each point of a step, listed once: a step calls only those.
+    transforming, objectives, adding, before, after = ([form for form in forms if form.acts_at(hook)] for hook in (
+        "transform_batch", "loss_gradient", "gradients", "before_step", "after_step"))
     if net.hand_derived and (len(objectives) > 1 or (not objectives and any(r.tech.acts_at("objective") for r in runs))):
         raise ValueError("a hand-derived stack needs one stacked form with loss_gradient for its runs' objectives")
     slots = [run.slot for run in runs]
@@ -242,7 +243,7 @@ def train_stack(
             for group in groups:
                 group.attach_gradients()
         with torch.no_grad():
-            for form in forms:
+            for form in adding:
                 added = form.gradients(weights, slots)
                 if added is not None:
                     penalty_sums.add_(added * y.shape[1])
@@ -292,12 +293,12 @@ def train_stack(
             else:
                 compute_gradients(rows, [run.dropout if run.active else None for run in runs])
             with torch.no_grad():
-                for form in forms:
+                for form in before:
                     form.before_step(weights, slots)
                 for group in groups:
                     if any(run.active for run in group.runs):
                         group.optimizer.step()
-                for form in forms:
+                for form in after:
                     form.after_step(weights, slots)
             for run in runs:  # the finished too: a group's schedule may be read off any of its runs
                 run.step += 1

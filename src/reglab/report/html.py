@@ -20,7 +20,8 @@ from reglab.analysis.onset import RISE_MARGIN, SMOOTHING_WIDTH
 from reglab.analysis.statistics import (ALPHA, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, MIN_SEEDS, NON_NEGATIVE,
                                        PROPORTION, t_interval)
 from reglab.report import explain_text, fonts, sweep_text
-from reglab.report.i18n import KEY_NAMES_JA, TECHNIQUE_NOTES, class_names, data_note, t
+from reglab.techniques import registry
+from reglab.report.i18n import KEY_NAMES_JA, class_names, data_note, t
 
 from reglab.report.html_parts import (  # noqa: F401  (the sections' primitives, imported from here too)
     PERCENT, DASH, Html, esc, join, tag, table, figure, number, with_ci, plural, p_value,
@@ -282,16 +283,18 @@ def _model(analysis: Analysis, lang: str) -> Html:
 
 
 def _techniques(analysis: Analysis, lang: str) -> Html:
+    # What each technique does, quoting the tutorial: its registration's words (trusted markup).
+    notes = {key: words.note for key, words in registry.described().items() if words.note}
     used: list[str] = []
     for v in analysis.variants:
-        used += [k for k in v.spec if k in TECHNIQUE_NOTES and k not in ("schedule", "optimizer")]
+        used += [k for k in v.spec if k in notes and k not in ("schedule", "optimizer")]
         if (v.spec.get("schedule") or {}).get("name", "constant") != "constant":
             used.append("schedule")
     if len({(v.spec.get("optimizer") or {}).get("name") for v in analysis.variants}) > 1:
         used.append("optimizer")
-    order = [k for k in TECHNIQUE_NOTES if k in used]
+    order = [k for k in notes if k in used]
     en_or_ja = 1 if lang == "ja" else 0
-    return tag("ul", *(tag("li", Html(TECHNIQUE_NOTES[k][en_or_ja])) for k in order), class_="techniques")
+    return tag("ul", *(tag("li", Html(notes[k][en_or_ja])) for k in order), class_="techniques")
 
 
 def _method(lang: str) -> Html:

@@ -9,6 +9,7 @@ from typing import Any
 from reglab.analysis.statistics import Interval
 from reglab.analysis.sweeps import MIN_SEEDS_ONE_SE, ONE_SE, OVERFITTING, REGIME_MARGIN, RESAMPLES, UNDERFITTING, \
     SweepAnalysis, SweepPoint, _key, strength_order
+from reglab.techniques import registry
 
 STRINGS: dict[str, tuple[str, str]] = {
     "sec_sweeps": ("Sweeps: which strength?", "スイープ: どの強さがよいか"),
@@ -189,19 +190,25 @@ def s(lang: str, key: str, **values: object) -> str:
 
 def technique_label(factor: str, lang: str) -> str:
     """What a swept setting switches on, for "without L2": the technique, not its parameter."""
-    names = {"l1": ("L1", "L1 正則化"), "l2": ("L2", "L2 正則化"), "l1_l2": ("L1 and L2", "L1・L2 正則化"),
-             "dropout": ("dropout", "ドロップアウト"), "weight_decay": ("weight decay", "重み減衰"),
-             "scheduled_decay": ("weight decay", "重み減衰"),
-             "label_smoothing": ("label smoothing", "ラベル平滑化"), "max_norm": ("max-norm", "最大ノルム制約")}
-    head = factor.split(".")[0]
-    return names[head][lang == "ja"] if head in names else factor
+    words = registry.words(factor.split(".")[0])
+    if words is None:
+        return factor
+    return (words.short or words.name)[lang == "ja"]
+
+
+# Swept settings that are not a technique's parameter, as an axis names them.
+AXES = {"optimizer.lr": ("learning rate", "学習率")}
 
 
 def factor_label(factor: str, lang: str) -> str:
-    names = {"l2": ("L2 λ", "L2 λ"), "l1": ("L1 λ", "L1 λ"), "dropout.rate": ("dropout rate", "ドロップアウト率"),
-             "optimizer.lr": ("learning rate", "学習率"), "weight_decay": ("decoupled decay", "分離型の重み減衰"),
-             "scheduled_decay": ("decoupled decay λ (paper's form)", "分離型の重み減衰 λ（論文の形）")}
-    return names[factor][lang == "ja"] if factor in names else factor
+    """A swept setting on an axis: a technique's shorthand parameter by its registration's words
+    ("L2 λ" for l2 and l2.strength), other settings by AXES, else the key itself."""
+    name, _, parameter = factor.partition(".")
+    technique = registry.switches().get(name)
+    if technique is not None and technique.words is not None and technique.words.axis is not None \
+            and parameter in ("", technique.shorthand):
+        return technique.words.axis[lang == "ja"]
+    return AXES[factor][lang == "ja"] if factor in AXES else factor
 
 
 def value_text(value: Any) -> str:

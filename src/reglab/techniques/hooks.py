@@ -198,6 +198,10 @@ class Stacked:
     def stack_order(cls, own: Sequence[Hooks]) -> Any:
         return 0
 
+    def acts_at(self, hook: str) -> bool:
+        """Whether this form does anything at `hook` (the fast engine calls only those, every step)."""
+        return stacked_overrides(self, hook)
+
     def transform_batch(self, x: torch.Tensor, y: torch.Tensor, runs: Sequence[RunSlot]) -> None:
         pass
 
@@ -230,6 +234,9 @@ class PerRun(Stacked):
         super().__init__(per_run, device)
         self._hooked = {hook: [r for r, own in enumerate(per_run) if any(overrides(h, hook) for h in own)]
                         for hook in ("transform_batch", "before_step", "after_step")}
+
+    def acts_at(self, hook: str) -> bool:
+        return bool(self._hooked.get(hook))
 
     def transform_batch(self, x: torch.Tensor, y: torch.Tensor, runs: Sequence[RunSlot]) -> None:
         """Every run's batch (a finished run's stream may advance: nothing reads its batch)."""

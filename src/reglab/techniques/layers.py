@@ -8,7 +8,7 @@ from typing import Any
 
 from reglab.techniques.hooks import Hooks, Slot
 from reglab.techniques.params import Param
-from reglab.techniques.registry import LAYERS, Technique, register
+from reglab.techniques.registry import LAYERS, Technique, Words, register
 
 
 # The rate is the probability to DROP a unit, as in Keras and PyTorch; the tutorial's concept
@@ -20,6 +20,13 @@ register(Technique(
     (Param("rate", "rate", 0.5, "probability to drop a unit; one value, or one per hidden layer",
            low=0.0, high=1.0, high_open=True),),
     "reglab.techniques.dropout:Dropout", shorthand="rate", stacked=LAYERS,
+    words=Words(name=('dropout', 'ドロップアウト'), note=(
+        "<b>Dropout</b>: during training each unit's output is set to zero with probability "
+        '<i>rate</i> and the kept units are scaled by 1/(1 − rate); at test time nothing is dropped. '
+        "reglab's <i>rate</i> is the probability to <b>drop</b>, as in Keras and PyTorch. The "
+        "tutorial's concept note writes <i>p</i> for the probability to <b>keep</b> (r ~ "
+        'Bernoulli(p), scaled by 1/p): rate = 1 − p.',
+        '<b>ドロップアウト</b>: 訓練中、各ユニットの出力を確率 <i>rate</i> で 0 にし、残ったユニットを 1/(1 − rate) 倍します。テスト時には何も落としません。reglab の <i>rate</i> は Keras や PyTorch と同じく「<b>落とす</b>確率」です。チュートリアルの概念ノートの <i>p</i> は「<b>残す</b>確率」（r ~ Bernoulli(p)、1/p でスケール）なので、rate = 1 − p です。'), axis=('dropout rate', 'ドロップアウト率'), point_label=True),
 ))
 
 
@@ -30,6 +37,7 @@ register(Technique(
     (Param("rate", "rate", 0.1, "probability to drop a feature map; one value, or one per conv block",
            low=0.0, high=1.0, high_open=True),),
     "reglab.techniques.dropout:SpatialDropout", shorthand="rate", stacked=LAYERS,
+    words=Words(name=('spatial dropout', '空間ドロップアウト')),
 ))
 
 
@@ -102,6 +110,15 @@ register(Technique(
      Param("eps", "float", 1e-5, "added to the variance", low=0.0, low_open=True)),
     _batch_norm, keras_defaults={"momentum": 0.99, "convention": "keras", "eps": 1e-3},
     check=_check_momentum, stacked=LAYERS, batch_statistics=True,
+    words=Words(name=('batch normalization', 'バッチ正規化'), note=(
+        '<b>Batch normalization</b>: per mini-batch and unit, x̂ = (x − μ<sub>B</sub>) / '
+        '√(σ<sub>B</sub>² + ε), then y = γ·x̂ + β with learned γ and β; at test time running '
+        "averages of μ and σ² replace the batch's. It keeps each layer's input distribution steady "
+        '(internal covariate shift).',
+        '<b>バッチ正規化</b>: ミニバッチごとに μ<sub>B</sub> = (1/m) Σ x<sub>i</sub>、σ<sub>B</sub>² = (1/m) Σ '
+        '(x<sub>i</sub> − μ<sub>B</sub>)²、x̂<sub>i</sub> = (x<sub>i</sub> − μ<sub>B</sub>) / '
+        '√(σ<sub>B</sub>² + ε)、y<sub>i</sub> = γ x̂<sub>i</sub> + β（γ と β は学習するパラメータ）。'
+        'テスト時はバッチの統計量の代わりに移動平均を使います。内部共変量シフトを抑え、学習を安定させます。')),
 ))
 register(Technique(
     "layer_norm", "layer",
@@ -109,4 +126,10 @@ register(Technique(
     "レイヤー正規化: サンプルごとに特徴方向で正規化（バッチに依存しない）",
     (POSITION, Param("eps", "float", 1e-5, "added to the variance", low=0.0, low_open=True)),
     _layer_norm, keras_defaults={"eps": 1e-3}, stacked=LAYERS,
+    words=Words(name=('layer normalization', 'レイヤー正規化'), note=(
+        '<b>Layer normalization</b>: the same standardisation, but over the H units of one example '
+        '(μ = (1/H) Σ x<sub>i</sub>) instead of over the batch, so it does not depend on the batch '
+        'size.',
+        '<b>レイヤー正規化</b>: 同じ標準化を、バッチ方向ではなく 1 つのサンプルの層内の H 個のユニットについて行います（μ<sup>l</sup> = (1/H) Σ '
+        'x<sub>i</sub>）。ミニバッチサイズに依存しません。')),
 ))

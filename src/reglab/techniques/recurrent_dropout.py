@@ -20,7 +20,7 @@ This file is torch-free.
 from __future__ import annotations
 
 from reglab.techniques.params import Param
-from reglab.techniques.registry import Technique, register
+from reglab.techniques.registry import Technique, Words, register
 
 RATE = Param("rate", "float", 0.25, "probability to drop a unit of the recurrent state h(t-1)",
              low=0.0, high=1.0, high_open=True)
@@ -32,6 +32,17 @@ register(Technique(
     "変分リカレントドロップアウト（Gal と Ghahramani 2016、Keras の recurrent_dropout、LSTM/GRU のみ）: 再帰状態に"
     "系列ごとに一つのマスクをかけ、全時刻で同じマスクを使う",
     (RATE,), "reglab.techniques.dropout:VariationalRecurrentDropout", shorthand="rate",
+    words=Words(name=('variational recurrent dropout', '変分リカレントドロップアウト'), note=(
+        "<b>Variational recurrent dropout</b> (Gal &amp; Ghahramani 2016; Keras's "
+        '<code>recurrent_dropout</code>): the recurrent state h(t−1) of an LSTM or GRU is '
+        'multiplied, before the recurrent kernel, by a dropout mask drawn once per sequence and used '
+        'at every time step, so that a dropped unit stays dropped for the whole sequence. At test '
+        "time nothing is dropped. Dropout on the layer's outputs (the non-recurrent connections, "
+        'Zaremba et al. 2014) is the plain <i>dropout</i>.',
+        '<b>変分リカレントドロップアウト</b>（Gal と Ghahramani 2016、Keras の <code>recurrent_dropout</code>）: LSTM や '
+        'GRU の再帰状態 h(t−1) に、再帰の重みを掛ける前にドロップアウトのマスクを掛けます。マスクは系列ごとに一度だけ引き、全時刻で同じものを使うので、'
+        '落としたユニットは系列の間ずっと落ちたままです。テスト時には何も落としません。層の出力（再帰でない結合、Zaremba ら 2014）へのドロップアウトは通常の '
+        '<i>dropout</i> です。')),
 ))
 register(Technique(
     "naive_recurrent_dropout", "layer",
@@ -40,4 +51,11 @@ register(Technique(
     "素朴なリカレントドロップアウト（LSTM/GRU のみ）: 時刻ごとに新しいマスクを再帰状態にかける。ノイズが系列に沿って"
     "積み重なり、性能を損なうことが知られている（Gal と Ghahramani 2016）。比較のための手法",
     (RATE,), "reglab.techniques.dropout:NaiveRecurrentDropout", shorthand="rate",
+    words=Words(name=('naive recurrent dropout', '素朴なリカレントドロップアウト'), note=(
+        '<b>Naive recurrent dropout</b>: the same place as variational recurrent dropout, but a '
+        'fresh mask at every time step. The noise compounds along the sequence and disturbs what the '
+        'state carries; Gal &amp; Ghahramani (2016) found it to hurt. It is in reglab for '
+        'comparison, not as a recommendation.',
+        '<b>素朴なリカレントドロップアウト</b>: 変分リカレントドロップアウトと同じ場所に、時刻ごとに新しいマスクを掛けます。ノイズが系列に沿って積み重なり、状態が運ぶ情報を乱します。'
+        'Gal と Ghahramani（2016）は性能を損なうと報告しています。推奨ではなく、比較のために用意しています。')),
 ))

@@ -27,6 +27,18 @@ PER_RUN = "reglab.techniques.hooks:PerRun"
 
 
 @dataclass(frozen=True)
+class Words:
+    """What reglab writes about a technique, each in (English, Japanese)."""
+
+    name: tuple[str, str]  # in findings and comparisons: "L1 penalty"
+    short: tuple[str, str] | None = None  # what a sweep turns off ("without L1"); None: the name
+    note: tuple[str, str] | None = None  # what the report's techniques section says it does (trusted HTML)
+    axis: tuple[str, str] | None = None  # its shorthand parameter on a sweep's axis ("L2 λ")
+    # A sweep point's name writes the technique for its shorthand parameter (l2=1e-03 for l2.strength).
+    point_label: bool = False
+
+
+@dataclass(frozen=True)
 class Technique:
     name: str
     family: str
@@ -55,6 +67,8 @@ class Technique:
     # Where its hooks act among a variant's techniques at each point of a step: lower first, then by
     # name (gradient clipping after the penalties have added their gradients).
     order: int = 0
+    # Its words in findings, sweeps and the report (None: its name).
+    words: Words | None = None
 
     def build(self, *args: Any) -> Any:
         factory = self.factory
@@ -101,6 +115,27 @@ def _imported(path: str) -> Any:
 
 
 _REGISTRY: dict[str, dict[str, Technique]] = {}
+_FAMILY_WORDS: dict[str, Words] = {}
+
+
+def describe_family(family_name: str, words: Words) -> None:
+    """The words of a choice family itself ("optimizer", "schedule"), as a technique's own."""
+    _FAMILY_WORDS[family_name] = words
+
+
+def words(key: str) -> Words | None:
+    """The words of a study key that names a technique (`l2`) or a choice family (`optimizer`)."""
+    technique = next((t for f, m in _REGISTRY.items() if f not in CHOICE_FAMILIES for t in m.values() if t.name == key),
+                     None)
+    return technique.words if technique is not None else _FAMILY_WORDS.get(key)
+
+
+def described() -> dict[str, Words]:
+    """Every switch technique's and choice family's words, by study key: switches by family and
+    registration, then the families."""
+    out = {t.name: t.words for fam, members in sorted(_REGISTRY.items()) if fam not in CHOICE_FAMILIES
+           for t in members.values() if t.words is not None}
+    return {**out, **_FAMILY_WORDS}
 
 
 def register(technique: Technique) -> Technique:

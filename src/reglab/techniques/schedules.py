@@ -19,7 +19,7 @@ from typing import Any
 
 from reglab.techniques.hooks import Context, Hooks
 from reglab.techniques.params import Param
-from reglab.techniques.registry import Technique, register
+from reglab.techniques.registry import Technique, Words, describe_family, register
 
 UNIT = Param("unit", "str", "epoch", "what t counts: epochs or optimizer steps", choices=("epoch", "step"))
 Schedule = Callable[[int], float]
@@ -256,3 +256,13 @@ register(Technique(
      Param("min_lr", "float", 0.0, "the rate is never reduced below this", low=0.0)),
     _reduce_on_plateau, check=_check_reduce_on_plateau,
 ))
+
+
+describe_family('schedule', Words(name=('learning-rate schedule', '学習率スケジューリング'), note=(
+    '<b>Learning-rate scheduling</b>: the learning rate changes during training. Step decay lowers '
+    "it after set epochs (the tutorial's 1e-3 → 5e-4 → 1e-4); exponential decay lr = "
+    'lr<sub>0</sub>·e<sup>−kt</sup>; 1/t decay lr = lr<sub>0</sub>/(1 + kt); cosine decay; warm-up '
+    'starts small.',
+    '<b>学習率スケジューリング</b>: 訓練中に学習率を変えます。ステップ減衰は特定のエポック数の後に学習率を段階的に下げます（チュートリアルの 1e-3 → 5e-4 → 1e-4）。'
+    '指数減衰 lr = lr<sub>0</sub> · e<sup>−kt</sup>、1/t 減衰 lr = lr<sub>0</sub> / (1 + kt)、コサイン減衰、'
+    'ウォームアップ（小さな学習率から始める）などがあります。')))

@@ -20,7 +20,7 @@ from typing import Any
 
 from reglab.techniques.hooks import Hooks, Slot
 from reglab.techniques.params import Param
-from reglab.techniques.registry import Technique, register
+from reglab.techniques.registry import Technique, Words, register
 
 
 class StochasticDepth(Hooks):
@@ -52,4 +52,13 @@ register(Technique(
      Param("mode", "str", "batch", "batch: one draw per block for the whole mini-batch (Huang et al.); "
            "row: one per example (torchvision, timm)", choices=("batch", "row"))),
     StochasticDepth, shorthand="rate",
+    words=Words(name=('stochastic depth', '確率的深さ'), note=(
+        "<b>Stochastic depth</b> (Huang et al. 2016): while training, each residual block's branch "
+        'is skipped at random, so that the network trains as an ensemble of shallower networks; '
+        'block <i>l</i> of <i>L</i> is skipped with probability rate·<i>l</i>/<i>L</i> (the last '
+        'block most often) and a kept branch is scaled by 1/(1 − that probability). At test time '
+        'every block is on.',
+        '<b>確率的深さ</b>（Huang et al. 2016）: 訓練中、各残差ブロックの枝をランダムに飛ばし、浅いネットワークのアンサンブルとして学習させます。<i>L</i> '
+        '個中 <i>l</i> 番目のブロックを確率 rate·<i>l</i>/<i>L</i> で飛ばし（最後のブロックが最も多い）、残した枝は 1/(1 − その確率) 倍します。'
+        'テスト時はすべてのブロックを使います。')),
 ))

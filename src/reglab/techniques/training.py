@@ -7,7 +7,7 @@ from typing import Any
 
 from reglab.techniques.hooks import Context, Hooks, Verdict
 from reglab.techniques.params import Param
-from reglab.techniques.registry import PER_RUN, Technique, register
+from reglab.techniques.registry import PER_RUN, Technique, Words, register
 
 
 class EarlyStopping(Hooks):
@@ -57,4 +57,9 @@ register(Technique(
      Param("min_delta", "float", 0.0, "smallest change that counts as an improvement", low=0.0),
      Param("restore_best", "bool", True, "end with the weights of the best epoch")),
     EarlyStopping, stacked=PER_RUN,
+    words=Words(name=('early stopping', '早期終了'), note=(
+        '<b>Early stopping</b>: watch the validation loss and stop training once it has not improved '
+        "for <i>patience</i> epochs, keeping the weights of the best epoch; in the tutorial's words, "
+        'stop training once the validation loss starts to rise.',
+        '<b>早期終了</b>: 訓練ロスではなく検証ロスを監視し、検証ロスが増加に転じ始めたら（<i>patience</i> エポック改善しなければ）訓練を打ち切り、最も良かったエポックの重みを残します。')),
 ))
