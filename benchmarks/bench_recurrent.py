@@ -4,10 +4,11 @@
     python benchmarks/bench_recurrent.py --fashion       # Fashion-MNIST (28 steps of 28) from ../shared/data
     python benchmarks/bench_recurrent.py --device cuda   # on a GPU
 
-The baseline is what a reader writes in PyTorch for the study's five LSTMs, one after another:
+The baseline is what a reader writes in PyTorch for the study's LSTMs, one after another:
 torch.nn.LSTM (the fused kernel) with nn.Dropout on its output where the variant has dropout, and,
 for the variants that drop the recurrent state (which nn.LSTM cannot), an nn.LSTMCell loop that
-multiplies h(t-1) by a mask drawn once per batch (variational) or at every step (naive);
+multiplies h(t-1) by a mask drawn once per batch (variational) or at every step (naive),
+torch.nn.utils.clip_grad_norm_ for the clipping variant;
 torch.optim.Adam (Keras's epsilon), the whole split in memory, a permutation per epoch,
 validation at every epoch end, the test set at the end. reglab trains the study with its
 reference engine (the fast engine has no stacked recurrent form). Each configuration runs in
@@ -77,6 +78,7 @@ def plain_loop(data, study) -> None:
                           recurrent["rate"] if recurrent else 0.0,
                           recurrent is not None and recurrent.name == "recurrent_dropout").to(data.x_train.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+        clip = variant.switch("gradient_clipping")
         n = data.x_train.shape[0]
         for _ in range(variant.epochs):
             model.train()
@@ -84,6 +86,8 @@ def plain_loop(data, study) -> None:
                 loss = F.cross_entropy(model(data.x_train[batch]), data.y_train[batch])
                 optimizer.zero_grad()
                 loss.backward()
+                if clip is not None:  # Keras's global_clipnorm
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip["limit"])
                 optimizer.step()
             model.eval()
             with torch.no_grad():
@@ -125,7 +129,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure_one(args.one, args.device, args.epochs, args.fashion)))
         return
-    print(f"bench_recurrent: the `recurrent` study (5 LSTMs, 1 seed, {args.epochs} epochs each) on {args.device}; "
+    print(f"bench_recurrent: the `recurrent` study (its LSTMs, 1 seed, {args.epochs} epochs each) on {args.device}; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}")
     best: dict[str, dict] = {}
     for _ in range(args.repeat):
