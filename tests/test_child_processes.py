@@ -112,9 +112,12 @@ def test_where_the_kernel_cannot_watch_a_thread_of_the_child_does():
     code = ("import os, sys, time\n"
             "import reglab.child_processes as C\n"
             "C.sys.platform = 'darwin'\n"
+            # The parent's pid, taken before the fork as reglab's callers take it: os.getppid() in
+            # the child would race the kill below and could name the reaper that adopted it.
+            "me = os.getpid()\n"
             "pid = os.fork()\n"
             "if pid == 0:\n"
-            "    C.die_with_parent(os.getppid())\n"
+            "    C.die_with_parent(me)\n"
             "    time.sleep(600)\n"
             "    os._exit(0)\n"
             "print(pid, flush=True)\n"

@@ -9,6 +9,7 @@ import torch
 
 from reglab.config import parse_study, study_from_dict
 from reglab.errors import ConfigError
+from reglab.techniques.hooks import Slot
 from reglab.techniques.registry import lookup
 
 
@@ -22,8 +23,14 @@ def problems(text: str) -> list[str]:
     return [line.strip()[2:] for line in str(caught.value).splitlines()[1:]]
 
 
+def batch_norm_layer(choice, width: int) -> torch.nn.Module:
+    """The layer batch norm puts in a hidden dense block (its place under the technique contract)."""
+    hooks = lookup("layer", "batch_norm").build(dict(choice.params))
+    return hooks.layer(Slot("dense", "pre_activation", 0, width, 1))
+
+
 def running_mean_after_one_batch(choice, x: torch.Tensor) -> torch.Tensor:
-    module = lookup("layer", "batch_norm").build(dict(choice.params))(x.shape[1])
+    module = batch_norm_layer(choice, x.shape[1])
     module.train()
     module(x)
     return module.running_mean
@@ -55,7 +62,7 @@ def test_a_momentum_from_the_other_convention_is_refused_with_the_fix():
     # Naming the convention keeps a PyTorch value in a Keras-compatible study.
     choice = parse_study(study('[[variants]]\nname = "a"\nbatch_norm = { momentum = 0.1, convention = "pytorch" }\n')
                          ).variants[0].switch("batch_norm")
-    assert lookup("layer", "batch_norm").build(dict(choice.params))(3).momentum == pytest.approx(0.1)
+    assert batch_norm_layer(choice, 3).momentum == pytest.approx(0.1)
 
 
 def test_keras_and_pytorch_spellings_are_accepted_as_aliases():
