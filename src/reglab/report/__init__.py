@@ -86,9 +86,10 @@ def _explain_pngs(analysis: Analysis, lang: str) -> dict[str, bytes]:
     methods = explained.get("methods") if isinstance(explained, dict) else None
     for method in methods if isinstance(methods, dict) else ():
         makers[f"maps_{method}"] = lambda a, l, m=method: explain_figures.attribution_maps(a, l, m)
+    drawn = analysis.as_drawn()  # a large sweep: its landmarks only, as the other per-variant figures
     out = {}
     for name, make in makers.items():
-        data = figures.png(make, analysis, lang)
+        data = figures.png(make, drawn, lang)
         if data is not None:
             out[name] = data
     return out

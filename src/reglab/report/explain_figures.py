@@ -64,7 +64,11 @@ def attribution_maps(analysis: Analysis, lang: str, method: str) -> Figure | Non
     rows = []
     files = RunFiles(analysis.collected.root)
     folder = analysis.collected.root / "explanations" / method
-    for index, v in enumerate(analysis.variants):
+    # The folders are numbered by the study's order (stored_maps), which a thinned sweep's drawn
+    # variants do not keep.
+    order = {v.name: i for i, v in enumerate(analysis.collected.variants)}
+    for v in analysis.variants:
+        index = order.get(v.name, -1)
         maps = []
         for seed in v.completed:
             path = folder / f"{index:02d}-{_slug(v.name)}" / f"seed-{seed}.npz"
