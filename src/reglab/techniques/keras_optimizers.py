@@ -42,79 +42,68 @@ def _with_grads(group: dict) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     return params, [p.grad for p in params]
 
 
-class KerasRMSprop(torch.optim.Optimizer):
+class _ForeachOptimizer(torch.optim.Optimizer):
+    """torch.optim's step protocol (the closure, parameters without a gradient skipped) around one
+    foreach update of a group's tensors: the subclasses write only `_update`, their formula."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params, grads = _with_grads(group)
+            if params:
+                self._update(group, params, grads)
+        return loss
+
+    def _update(self, group: dict, params: list[torch.Tensor], grads: list[torch.Tensor]) -> None:
+        raise NotImplementedError
+
+
+class KerasRMSprop(_ForeachOptimizer):
     def __init__(self, params, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-7):
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps})
 
-    @torch.no_grad()
-    def step(self, closure=None):  # noqa: D102 - the formula is in the module docstring
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            grads = [p.grad for p in params]
-            squares = []
-            for p in params:
-                state = self.state[p]
-                if not state:
-                    state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                squares.append(state["square_avg"])
-            # foreach ops: one kernel per operation over all tensors, not one per tensor.
-            torch._foreach_mul_(squares, group["rho"])
-            torch._foreach_addcmul_(squares, grads, grads, value=1 - group["rho"])
-            denominators = torch._foreach_add(squares, group["eps"])
-            torch._foreach_sqrt_(denominators)
-            torch._foreach_addcdiv_(params, grads, denominators, value=-group["lr"])
-        return loss
+    def _update(self, group: dict, params: list[torch.Tensor], grads: list[torch.Tensor]) -> None:
+        squares = []
+        for p in params:
+            state = self.state[p]
+            if not state:
+                state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            squares.append(state["square_avg"])
+        # foreach ops: one kernel per operation over all tensors, not one per tensor.
+        torch._foreach_mul_(squares, group["rho"])
+        torch._foreach_addcmul_(squares, grads, grads, value=1 - group["rho"])
+        denominators = torch._foreach_add(squares, group["eps"])
+        torch._foreach_sqrt_(denominators)
+        torch._foreach_addcdiv_(params, grads, denominators, value=-group["lr"])
 
 
-class KerasAdamax(torch.optim.Optimizer):
+class KerasAdamax(_ForeachOptimizer):
     def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7):
         super().__init__(params, {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps})
 
-    @torch.no_grad()
-    def step(self, closure=None):  # noqa: D102 - the formula is in the module docstring
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            means, norms = _state(self, params, "exp_avg", "exp_inf")
-            step = self.state[params[0]]["step"]  # every tensor of a group steps together
-            torch._foreach_lerp_(means, grads, 1 - group["beta1"])
-            torch._foreach_mul_(norms, group["beta2"])
-            torch._foreach_maximum_(norms, torch._foreach_abs(grads))
-            denominators = torch._foreach_add(norms, group["eps"])
-            torch._foreach_addcdiv_(params, means, denominators, value=-group["lr"] / (1 - group["beta1"] ** step))
-        return loss
+    def _update(self, group: dict, params: list[torch.Tensor], grads: list[torch.Tensor]) -> None:
+        means, norms = _state(self, params, "exp_avg", "exp_inf")
+        step = self.state[params[0]]["step"]  # every tensor of a group steps together
+        torch._foreach_lerp_(means, grads, 1 - group["beta1"])
+        torch._foreach_mul_(norms, group["beta2"])
+        torch._foreach_maximum_(norms, torch._foreach_abs(grads))
+        denominators = torch._foreach_add(norms, group["eps"])
+        torch._foreach_addcdiv_(params, means, denominators, value=-group["lr"] / (1 - group["beta1"] ** step))
 
 
-class Lion(torch.optim.Optimizer):
+class Lion(_ForeachOptimizer):
     def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.99, weight_decay: float = 0.0):
         super().__init__(params, {"lr": lr, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay})
 
-    @torch.no_grad()
-    def step(self, closure=None):  # noqa: D102 - the formula is in the module docstring
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            (means,) = _state(self, params, "exp_avg")
-            if group["weight_decay"]:
-                torch._foreach_mul_(params, 1 - group["lr"] * group["weight_decay"])
-            directions = torch._foreach_lerp(means, grads, 1 - group["beta1"])
-            torch._foreach_sign_(directions)
-            torch._foreach_add_(params, directions, alpha=-group["lr"])
-            torch._foreach_lerp_(means, grads, 1 - group["beta2"])
-        return loss
+    def _update(self, group: dict, params: list[torch.Tensor], grads: list[torch.Tensor]) -> None:
+        (means,) = _state(self, params, "exp_avg")
+        if group["weight_decay"]:
+            torch._foreach_mul_(params, 1 - group["lr"] * group["weight_decay"])
+        directions = torch._foreach_lerp(means, grads, 1 - group["beta1"])
+        torch._foreach_sign_(directions)
+        torch._foreach_add_(params, directions, alpha=-group["lr"])
+        torch._foreach_lerp_(means, grads, 1 - group["beta2"])
