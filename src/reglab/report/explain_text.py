@@ -15,7 +15,7 @@ from typing import Any
 from reglab.analysis import class_effects as CE
 from reglab.analysis.analyze import Analysis
 from reglab.analysis.statistics import ALPHA, MIN_SEEDS, Interval
-from reglab.report.html_parts import Html, figure, join, number, p_value, table, tag
+from reglab.report.html_parts import Html, figure, join, number, p_value, table, tag, with_ci
 
 MAX_SENTENCES = 12
 
@@ -182,12 +182,8 @@ def _class_effects(analysis: Analysis, lang: str) -> Html:
 
 
 def _interval(raw: dict[str, Any] | None, digits: int = 2) -> str:
-    if not raw or raw.get("mean") is None:
-        return "–"
-    text = number(raw["mean"], digits)
-    if raw.get("low") is not None:
-        text += f" [{number(raw['low'], digits)}, {number(raw['high'], digits)}]"
-    return text
+    """An interval as explanations.json stores it (Interval.to_json), written as the report writes one."""
+    return with_ci(Interval(**raw) if raw else None, digits)
 
 
 def _method(method: str, content: dict[str, Any], images: int, pngs: dict[str, bytes], lang: str) -> Html:
